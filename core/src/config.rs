@@ -1,0 +1,255 @@
+//! Session configuration: the cookie, its signing keys, and the save rules. Built once,
+//! validated once, then shared read-only by every request.
+
+use crate::set_cookie::{check_name, CookieAttributes, CookieError, Priority, SameSite};
+use crate::signing::Keys;
+use serde_json::{json, Map, Value};
+use std::fmt;
+
+pub const DEFAULT_COOKIE_NAME: &str = "koa.sid";
+pub const DEFAULT_MAX_AGE_MS: i64 = 86_400_000;
+/// Store TTL for sessions whose cookie has no lifetime of its own (browser-session cookies).
+pub const DEFAULT_SESSION_TTL_MS: i64 = 86_400_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    Cookie(CookieError),
+    /// A key list was given but it is empty.
+    NoKeys,
+    /// The default session TTL must be positive.
+    InvalidTtl,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Cookie(e) => e.fmt(f),
+            ConfigError::NoKeys => f.write_str("signing keys must not be empty"),
+            ConfigError::InvalidTtl => f.write_str("the default session TTL must be positive"),
+        }
+    }
+}
+impl std::error::Error for ConfigError {}
+
+impl From<CookieError> for ConfigError {
+    fn from(e: CookieError) -> Self {
+        ConfigError::Cookie(e)
+    }
+}
+
+/// Validated session configuration. Create it with [`SessionConfig::builder`].
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub(crate) cookie_name: String,
+    pub(crate) sig_name: String,
+    pub(crate) keys: Option<Keys>,
+    pub(crate) cookie: CookieAttributes,
+    pub(crate) rolling: bool,
+    pub(crate) allow_empty: bool,
+    pub(crate) default_ttl_ms: i64,
+    /// The JSON of a brand-new session: `{"cookie":{...}}`, as the original package makes it.
+    pub(crate) fresh_json: String,
+}
+
+impl SessionConfig {
+    pub fn builder() -> SessionConfigBuilder {
+        SessionConfigBuilder::default()
+    }
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
+    }
+    pub fn cookie(&self) -> &CookieAttributes {
+        &self.cookie
+    }
+    pub fn signed(&self) -> bool {
+        self.keys.is_some()
+    }
+    pub fn rolling(&self) -> bool {
+        self.rolling
+    }
+    pub fn allow_empty(&self) -> bool {
+        self.allow_empty
+    }
+    /// The session JSON a new visitor starts with.
+    pub fn fresh_session_json(&self) -> &str {
+        &self.fresh_json
+    }
+}
+
+/// Builder for [`SessionConfig`]; defaults match the original package: cookie `koa.sid`,
+/// `path=/`, `httponly`, maxAge one day, unsigned until keys are given.
+#[derive(Debug, Clone)]
+pub struct SessionConfigBuilder {
+    cookie_name: String,
+    keys: Option<Vec<Vec<u8>>>,
+    cookie: CookieAttributes,
+    rolling: bool,
+    allow_empty: bool,
+    default_ttl_ms: i64,
+}
+
+impl Default for SessionConfigBuilder {
+    fn default() -> Self {
+        SessionConfigBuilder {
+            cookie_name: DEFAULT_COOKIE_NAME.into(),
+            keys: None,
+            cookie: CookieAttributes { max_age: Some(DEFAULT_MAX_AGE_MS), ..Default::default() },
+            rolling: false,
+            allow_empty: false,
+            default_ttl_ms: DEFAULT_SESSION_TTL_MS,
+        }
+    }
+}
+
+impl SessionConfigBuilder {
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+    /// Signing keys, newest first; cookies are signed when keys are set.
+    pub fn keys<K: AsRef<[u8]>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
+        self.keys = Some(keys.into_iter().map(|k| k.as_ref().to_vec()).collect());
+        self
+    }
+    pub fn unsigned(mut self) -> Self {
+        self.keys = None;
+        self
+    }
+    pub fn cookie_attributes(mut self, attrs: CookieAttributes) -> Self {
+        self.cookie = attrs;
+        self
+    }
+    pub fn path(mut self, path: Option<String>) -> Self {
+        self.cookie.path = path;
+        self
+    }
+    pub fn domain(mut self, domain: Option<String>) -> Self {
+        self.cookie.domain = domain;
+        self
+    }
+    /// Cookie lifetime in ms; `None` or `Some(0)` makes a browser-session cookie.
+    pub fn max_age(mut self, ms: Option<i64>) -> Self {
+        self.cookie.max_age = ms;
+        self
+    }
+    pub fn expires(mut self, unix_ms: Option<i64>) -> Self {
+        self.cookie.expires = unix_ms;
+        self
+    }
+    pub fn http_only(mut self, on: bool) -> Self {
+        self.cookie.http_only = on;
+        self
+    }
+    pub fn secure(mut self, on: bool) -> Self {
+        self.cookie.secure = on;
+        self
+    }
+    pub fn same_site(mut self, s: Option<SameSite>) -> Self {
+        self.cookie.same_site = s;
+        self
+    }
+    pub fn priority(mut self, p: Option<Priority>) -> Self {
+        self.cookie.priority = p;
+        self
+    }
+    pub fn partitioned(mut self, on: bool) -> Self {
+        self.cookie.partitioned = on;
+        self
+    }
+    pub fn rolling(mut self, on: bool) -> Self {
+        self.rolling = on;
+        self
+    }
+    pub fn allow_empty(mut self, on: bool) -> Self {
+        self.allow_empty = on;
+        self
+    }
+    /// Store TTL for sessions with a browser-session cookie (default one day).
+    pub fn default_session_ttl_ms(mut self, ms: i64) -> Self {
+        self.default_ttl_ms = ms;
+        self
+    }
+
+    pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        check_name(&self.cookie_name)?;
+        self.cookie.validate()?;
+        if self.default_ttl_ms <= 0 {
+            return Err(ConfigError::InvalidTtl);
+        }
+        let keys = match self.keys {
+            None => None,
+            Some(k) => Some(Keys::new(k).ok_or(ConfigError::NoKeys)?),
+        };
+        let fresh_json = fresh_json(&self.cookie, keys.is_some());
+        Ok(SessionConfig {
+            sig_name: format!("{}.sig", self.cookie_name),
+            cookie_name: self.cookie_name,
+            keys,
+            cookie: self.cookie,
+            rolling: self.rolling,
+            allow_empty: self.allow_empty,
+            default_ttl_ms: self.default_ttl_ms,
+            fresh_json,
+        })
+    }
+}
+
+/// `{"cookie":{httpOnly, maxAge, overwrite, path, secure, signed, ...}}` in the original
+/// package's key order, so records look like the ones existing deployments already hold.
+fn fresh_json(c: &CookieAttributes, signed: bool) -> String {
+    let mut m = Map::new();
+    m.insert("httpOnly".into(), json!(c.http_only));
+    if let Some(ms) = c.max_age.filter(|&ms| ms != 0) {
+        m.insert("maxAge".into(), json!(ms));
+    }
+    m.insert("overwrite".into(), json!(true));
+    if let Some(p) = &c.path {
+        m.insert("path".into(), json!(p));
+    }
+    m.insert("secure".into(), json!(c.secure));
+    m.insert("signed".into(), json!(signed));
+    if let Some(d) = &c.domain {
+        m.insert("domain".into(), json!(d));
+    }
+    if let Some(at) = c.expires {
+        // The ISO string JSON.stringify(Date) writes, so both runtimes read it back alike.
+        m.insert("expires".into(), json!(crate::http_date::format_iso8601(at)));
+    }
+    if let Some(s) = c.same_site {
+        m.insert("sameSite".into(), json!(s.as_str()));
+    }
+    if let Some(p) = c.priority {
+        m.insert("priority".into(), json!(p.as_str()));
+    }
+    if c.partitioned {
+        m.insert("partitioned".into(), json!(true));
+    }
+    let mut root = Map::new();
+    root.insert("cookie".into(), Value::Object(m));
+    Value::Object(root).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_original() {
+        let c = SessionConfig::builder().keys(["k"]).build().unwrap();
+        assert_eq!(
+            c.fresh_session_json(),
+            r#"{"cookie":{"httpOnly":true,"maxAge":86400000,"overwrite":true,"path":"/","secure":false,"signed":true}}"#
+        );
+        assert_eq!(c.cookie_name(), "koa.sid");
+        assert!(c.signed());
+    }
+
+    #[test]
+    fn rejects_bad_config() {
+        assert!(matches!(SessionConfig::builder().cookie_name("a;b").build(), Err(ConfigError::Cookie(_))));
+        assert!(matches!(SessionConfig::builder().cookie_name("").build(), Err(ConfigError::Cookie(_))));
+        assert_eq!(SessionConfig::builder().keys(Vec::<String>::new()).build().unwrap_err(), ConfigError::NoKeys);
+        assert!(SessionConfig::builder().path(Some("/a\r\nX: y".into())).build().is_err());
+        assert_eq!(SessionConfig::builder().default_session_ttl_ms(0).build().unwrap_err(), ConfigError::InvalidTtl);
+    }
+}

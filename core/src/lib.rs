@@ -1,0 +1,36 @@
+//! koa-session-core: the session engine shared by the Koa middleware and the C API.
+//!
+//! - [`cookie_header`], [`set_cookie`], [`signing`]: cookies on the wire, byte-compatible with Koa.
+//! - [`sid`]: session ids. [`config`]: validated settings. [`record`]: the `cookie` field inside
+//!   session JSON and the store TTL that follows from it.
+//! - [`request`]: the sans-I/O state machine that makes every per-request decision.
+//! - [`store`]: the async `Store` trait, `MemoryStore`, and a conformance suite for any store.
+//! - [`driver`]: runs the state machine against a `Store` (used by the C API).
+//!
+//! No FFI and no JavaScript here: the bindings translate, the core decides.
+
+pub mod config;
+pub mod cookie_header;
+pub mod driver;
+pub mod http_date;
+pub mod record;
+pub mod request;
+pub mod set_cookie;
+pub mod sid;
+pub mod signing;
+pub mod store;
+
+pub use config::{ConfigError, SessionConfig, SessionConfigBuilder};
+pub use driver::{ActiveSession, Engine, EngineError, SidGenerator};
+pub use request::{Decision, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreAction};
+pub use set_cookie::{CookieAttributes, CookieError, Priority, SameSite};
+pub use signing::Keys;
+pub use store::{MemoryStore, Store, StoreError, StoreErrorKind};
+
+/// Wall-clock now in unix milliseconds. A clock set before 1970 reads as 0 rather than failing.
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis().min(i64::MAX as u128) as i64)
+        .unwrap_or(0)
+}

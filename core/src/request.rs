@@ -1,0 +1,406 @@
+//! The life of one request, as a sans-I/O state machine. The host does the I/O (store reads
+//! and writes, sending headers); this module makes every decision:
+//!
+//! ```text
+//! begin(Cookie header, path, upstream sid)
+//!   ├─ outside the cookie path ─────────────────────────────▶ no session (None)
+//!   └─ SessionRequest ── next() ─▶ Load(sid) ─ loaded(record | miss | rejected) ─┐
+//!                           │                                                    │
+//!                           └────▶ NeedSid ◀── miss / corrupt / rejected ────────┘
+//!                                    │ set_new_sid(sid)
+//!                                    ▼
+//!                                  Ready ── (regenerate(new sid)) ── finish(json | null, sessionSave)
+//!                                                                        ▼
+//!                                      Outcome { store: Save | Destroy | None, set_cookies }
+//! ```
+//!
+//! Change detection compares the JSON the host hands back with the JSON it was given: equal
+//! strings mean equal data, so a change is never missed (a hash could collide and lose a write).
+
+use crate::config::SessionConfig;
+use crate::cookie_header::get_cookie;
+use crate::record::{is_json_object, session_cookie, ttl_ms};
+use crate::set_cookie::{format_clear_cookie, format_set_cookie, CookieAttributes, CookieError};
+use crate::sid::is_valid_sid;
+use crate::signing::Verified;
+use std::fmt;
+
+/// What the session cookie the client sent turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientCookie {
+    /// No session cookie (or one for another session than the upstream id): leave it alone.
+    Absent,
+    /// A well-signed cookie naming the current sid; `resign` if an older key signed it.
+    Current { resign: bool },
+    /// A cookie that must go: bad signature, unknown or invalid id, or a regenerated session.
+    Stale,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Load,
+    NeedSid,
+    Ready,
+}
+
+/// What the host must do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next<'a> {
+    /// Read this session id from the store, then call [`SessionRequest::loaded`].
+    Load(&'a str),
+    /// Generate a session id, then call [`SessionRequest::set_new_sid`].
+    NeedSid,
+    /// The session is ready: hand [`SessionRequest::session_json`] to the application.
+    Ready,
+}
+
+/// The store's answer for the id being loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Loaded {
+    Found(String),
+    Missing,
+    /// The host's `valid(ctx, session)` hook refused the record.
+    Rejected,
+}
+
+/// How loading went; `Corrupt` is worth a log line (the store holds something that is not a
+/// JSON object), every other outcome is ordinary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadReport {
+    Loaded,
+    Missing,
+    Rejected,
+    Corrupt,
+}
+
+/// The save decision, before any cookie is formatted. Hosts with a `beforeSave` hook run it
+/// between [`SessionRequest::decide`] and [`SessionRequest::complete`] when this is `Save`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Save,
+    Destroy,
+    Nothing,
+    /// `sessionSave = false`: neither the store nor the cookies are touched.
+    Untouched,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreAction {
+    None,
+    Save { sid: String, json: String, ttl_ms: u64 },
+    Destroy { sid: String },
+}
+
+/// Everything the host must do at the end of the request, in this order: the store action,
+/// then (only if it succeeded) send each `Set-Cookie` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub store: StoreAction,
+    pub set_cookies: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// A call that does not fit the current step (e.g. `finish` before a sid exists).
+    WrongStep,
+    /// A session id (from a generator or upstream) that cannot travel in a cookie.
+    InvalidSid,
+    /// Session data handed back by the host is not a JSON object.
+    NotAnObject,
+    Cookie(CookieError),
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::WrongStep => f.write_str("session request used out of order"),
+            RequestError::InvalidSid => f.write_str("session id is invalid: 1-256 printable ASCII characters without ';' or space"),
+            RequestError::NotAnObject => f.write_str("session data is not a JSON object"),
+            RequestError::Cookie(e) => e.fmt(f),
+        }
+    }
+}
+impl std::error::Error for RequestError {}
+
+impl From<CookieError> for RequestError {
+    fn from(e: CookieError) -> Self {
+        RequestError::Cookie(e)
+    }
+}
+
+/// Whether `request_path` is inside `cookie_path` (RFC 6265 path-match: `/app` covers `/app`
+/// and `/app/x`, not `/apple`). A missing or `/` path covers everything.
+pub fn path_matches(cookie_path: Option<&str>, request_path: &str) -> bool {
+    let Some(cp) = cookie_path.filter(|p| !p.is_empty() && *p != "/") else { return true };
+    let path = request_path.split(['?', '#']).next().unwrap_or("");
+    match path.strip_prefix(cp) {
+        Some(rest) => rest.is_empty() || cp.ends_with('/') || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// One request's session, from the Cookie header to the final store action.
+#[derive(Clone, Debug)]
+pub struct SessionRequest {
+    sid: Option<String>,
+    step: Step,
+    /// A record exists in the store under `sid` (it was loaded and not regenerated away).
+    stored: bool,
+    original: Option<String>,
+    cookie: ClientCookie,
+}
+
+fn read_cookie(cfg: &SessionConfig, header: &[u8]) -> Option<(String, ClientCookie)> {
+    let raw = get_cookie(header, &cfg.cookie_name)?;
+    if raw.is_empty() {
+        return None;
+    }
+    let stale = Some((String::new(), ClientCookie::Stale));
+    let Some(value) = std::str::from_utf8(raw).ok().filter(|v| is_valid_sid(v)) else { return stale };
+    let resign = match &cfg.keys {
+        None => false,
+        Some(keys) => {
+            let Some(sig) = get_cookie(header, &cfg.sig_name) else { return stale };
+            let mut data = Vec::with_capacity(cfg.cookie_name.len() + 1 + value.len());
+            data.extend_from_slice(cfg.cookie_name.as_bytes());
+            data.push(b'=');
+            data.extend_from_slice(value.as_bytes());
+            match keys.verify(&data, sig) {
+                None => return stale,
+                Some(Verified::Current) => false,
+                Some(Verified::OlderKey(_)) => true,
+            }
+        }
+    };
+    Some((value.to_owned(), ClientCookie::Current { resign }))
+}
+
+impl SessionRequest {
+    /// Starts a request. `request_path` (when given) is matched against the cookie path;
+    /// outside it there is no session and `None` is returned. An `upstream_sid` (set by an
+    /// earlier middleware) wins over the cookie.
+    pub fn begin(cfg: &SessionConfig, cookie_header: Option<&[u8]>, request_path: Option<&str>, upstream_sid: Option<&str>) -> Option<SessionRequest> {
+        if let Some(path) = request_path {
+            if !path_matches(cfg.cookie.path.as_deref(), path) {
+                return None;
+            }
+        }
+        let from_cookie = cookie_header.and_then(|h| read_cookie(cfg, h));
+        let (sid, cookie) = match (upstream_sid.filter(|s| !s.is_empty()), from_cookie) {
+            (Some(up), Some((c, state))) if c == up => (Some(c), state),
+            (Some(up), Some((_, ClientCookie::Stale))) => (Some(up.to_owned()), ClientCookie::Stale),
+            (Some(up), _) => (Some(up.to_owned()), ClientCookie::Absent),
+            (None, Some((_, ClientCookie::Stale))) => (None, ClientCookie::Stale),
+            (None, Some((c, state))) => (Some(c), state),
+            (None, None) => (None, ClientCookie::Absent),
+        };
+        let sid = sid.filter(|s| is_valid_sid(s));
+        Some(SessionRequest {
+            step: if sid.is_some() { Step::Load } else { Step::NeedSid },
+            sid,
+            stored: false,
+            original: None,
+            cookie,
+        })
+    }
+
+    pub fn next(&self) -> Next<'_> {
+        match (self.step, &self.sid) {
+            (Step::Load, Some(sid)) => Next::Load(sid),
+            (Step::Ready, _) => Next::Ready,
+            _ => Next::NeedSid,
+        }
+    }
+
+    /// Feeds the store's answer for [`Next::Load`]. Anything but a JSON object record starts a
+    /// new session under a new id: a client-chosen id is never adopted.
+    pub fn loaded(&mut self, result: Loaded) -> Result<LoadReport, RequestError> {
+        if self.step != Step::Load {
+            return Err(RequestError::WrongStep);
+        }
+        let report = match result {
+            Loaded::Found(json) if is_json_object(&json) => {
+                self.original = Some(json);
+                self.stored = true;
+                self.step = Step::Ready;
+                return Ok(LoadReport::Loaded);
+            }
+            Loaded::Found(_) => LoadReport::Corrupt,
+            Loaded::Missing => LoadReport::Missing,
+            Loaded::Rejected => LoadReport::Rejected,
+        };
+        self.sid = None;
+        self.step = Step::NeedSid;
+        if self.cookie != ClientCookie::Absent {
+            self.cookie = ClientCookie::Stale;
+        }
+        Ok(report)
+    }
+
+    /// Gives a new session its id (after [`Next::NeedSid`]).
+    pub fn set_new_sid(&mut self, sid: String) -> Result<(), RequestError> {
+        if self.step != Step::NeedSid {
+            return Err(RequestError::WrongStep);
+        }
+        if !is_valid_sid(&sid) {
+            return Err(RequestError::InvalidSid);
+        }
+        self.sid = Some(sid);
+        self.step = Step::Ready;
+        Ok(())
+    }
+
+    /// The session id, once known.
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
+    /// True until a stored record backs this session.
+    pub fn is_new(&self) -> bool {
+        !self.stored
+    }
+
+    /// The session JSON to hand to the application: the loaded record, or a fresh session.
+    pub fn session_json<'a>(&'a self, cfg: &'a SessionConfig) -> &'a str {
+        self.original.as_deref().unwrap_or(&cfg.fresh_json)
+    }
+
+    /// Replaces the session with a fresh one under `new_sid` (e.g. at login, against session
+    /// fixation). Returns the old id when a stored record must be destroyed by the host.
+    pub fn regenerate(&mut self, new_sid: String) -> Result<Option<String>, RequestError> {
+        if self.step != Step::Ready {
+            return Err(RequestError::WrongStep);
+        }
+        if !is_valid_sid(&new_sid) {
+            return Err(RequestError::InvalidSid);
+        }
+        let old = std::mem::replace(&mut self.sid, Some(new_sid));
+        let to_destroy = if self.stored { old } else { None };
+        self.stored = false;
+        self.original = None;
+        if self.cookie != ClientCookie::Absent {
+            self.cookie = ClientCookie::Stale;
+        }
+        Ok(to_destroy)
+    }
+
+    /// Decides what the end of the request does with `json` (`None`: the application set the
+    /// session to null) and the `sessionSave` override.
+    pub fn decide(&self, cfg: &SessionConfig, json: Option<&str>, save: Option<bool>) -> Decision {
+        match (save, json) {
+            (Some(false), _) => Decision::Untouched,
+            (_, None) if self.stored => Decision::Destroy,
+            (_, None) => Decision::Nothing,
+            (Some(true), Some(_)) => Decision::Save,
+            (None, Some(j)) if !self.stored => {
+                if cfg.allow_empty || j != cfg.fresh_json {
+                    Decision::Save
+                } else {
+                    Decision::Nothing
+                }
+            }
+            (None, Some(j)) => {
+                if cfg.rolling || Some(j) != self.original.as_deref() {
+                    Decision::Save
+                } else {
+                    Decision::Nothing
+                }
+            }
+        }
+    }
+
+    /// Turns a decision into the store action and cookies. All cookie formatting and checks
+    /// happen here, before the host writes anything, so a cookie error never follows a store
+    /// write. `plain_http` refuses `secure` cookies on unencrypted requests, as Koa does.
+    pub fn complete(self, cfg: &SessionConfig, decision: Decision, json: Option<&str>, plain_http: bool, now_ms: i64) -> Result<Outcome, RequestError> {
+        let sid = match (self.step, self.sid) {
+            (Step::Ready, Some(sid)) => sid,
+            _ => return Err(RequestError::WrongStep),
+        };
+        let none = |set_cookies| Ok(Outcome { store: StoreAction::None, set_cookies });
+        match decision {
+            Decision::Untouched => none(vec![]),
+            Decision::Destroy => Ok(Outcome { store: StoreAction::Destroy { sid }, set_cookies: clear_cookies(cfg)? }),
+            Decision::Nothing => match self.cookie {
+                ClientCookie::Stale => none(clear_cookies(cfg)?),
+                ClientCookie::Current { resign: true } => {
+                    let json = self.original.as_deref().unwrap_or(&cfg.fresh_json);
+                    let attrs = session_cookie(json, &cfg.cookie).unwrap_or_else(|_| cfg.cookie.clone());
+                    check_transport(&attrs, plain_http)?;
+                    let mut cookies = session_cookies(cfg, &sid, &attrs, now_ms)?;
+                    none(cookies.split_off(1))
+                }
+                _ => none(vec![]),
+            },
+            Decision::Save => {
+                let json = json.ok_or(RequestError::WrongStep)?;
+                let attrs = session_cookie(json, &cfg.cookie).map_err(|_| RequestError::NotAnObject)?;
+                let ttl = ttl_ms(&attrs, now_ms, cfg.default_ttl_ms);
+                if ttl <= 0 {
+                    // The session's own cookie says it has expired: end it rather than store it.
+                    let store = if self.stored { StoreAction::Destroy { sid } } else { StoreAction::None };
+                    return Ok(Outcome { store, set_cookies: clear_cookies(cfg)? });
+                }
+                check_transport(&attrs, plain_http)?;
+                let set_cookies = session_cookies(cfg, &sid, &attrs, now_ms)?;
+                Ok(Outcome { store: StoreAction::Save { sid, json: json.to_owned(), ttl_ms: ttl as u64 }, set_cookies })
+            }
+        }
+    }
+
+    /// [`decide`](Self::decide) then [`complete`](Self::complete), for hosts without a
+    /// `beforeSave` hook.
+    pub fn finish(self, cfg: &SessionConfig, json: Option<&str>, save: Option<bool>, plain_http: bool, now_ms: i64) -> Result<Outcome, RequestError> {
+        let decision = self.decide(cfg, json, save);
+        self.complete(cfg, decision, json, plain_http, now_ms)
+    }
+}
+
+fn check_transport(attrs: &CookieAttributes, plain_http: bool) -> Result<(), CookieError> {
+    if attrs.secure && plain_http {
+        return Err(CookieError::SecureOverHttp);
+    }
+    Ok(())
+}
+
+/// `name=sid` and, when signing, `name.sig=<signature>` with the same attributes.
+fn session_cookies(cfg: &SessionConfig, sid: &str, attrs: &CookieAttributes, now_ms: i64) -> Result<Vec<String>, CookieError> {
+    let mut out = vec![format_set_cookie(&cfg.cookie_name, sid, attrs, now_ms)?];
+    if let Some(keys) = &cfg.keys {
+        let signature = keys.sign(format!("{}={}", cfg.cookie_name, sid).as_bytes());
+        out.push(format_set_cookie(&cfg.sig_name, &signature, attrs, now_ms)?);
+    }
+    Ok(out)
+}
+
+/// Clears the session cookie and its signature, with the configured path and domain.
+fn clear_cookies(cfg: &SessionConfig) -> Result<Vec<String>, CookieError> {
+    let mut out = vec![format_clear_cookie(&cfg.cookie_name, &cfg.cookie)?];
+    if cfg.keys.is_some() {
+        out.push(format_clear_cookie(&cfg.sig_name, &cfg.cookie)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_matching_is_by_segment() {
+        for (cookie, path, ok) in [
+            (None, "/x", true),
+            (Some("/"), "/anything", true),
+            (Some("/app"), "/app", true),
+            (Some("/app"), "/app/", true),
+            (Some("/app"), "/app/x?y=1", true),
+            (Some("/app"), "/apple", false),
+            (Some("/app"), "/", false),
+            (Some("/app/"), "/app/x", true),
+            (Some("/app/"), "/app", false),
+            (Some("/app"), "/app?x", true),
+        ] {
+            assert_eq!(path_matches(cookie, path), ok, "{cookie:?} {path}");
+        }
+    }
+}
