@@ -3,7 +3,7 @@
 //! attributes and the store TTL follow. Every other field is the application's.
 
 use crate::http_date::parse_iso8601;
-use crate::set_cookie::{CookieAttributes, Priority, SameSite};
+use crate::set_cookie::CookieAttributes;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -17,25 +17,25 @@ struct Record {
     cookie: Option<CookieField>,
 }
 
+/// Deserializes a field that is present (even as `null`) to `Some`, so `"maxAge": null`
+/// (a browser-session cookie) differs from a missing maxAge (the configured one).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct CookieField {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     max_age: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     maxage: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     expires: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     http_only: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     secure: Option<Value>,
-    #[serde(default)]
-    same_site: Option<Value>,
-    #[serde(default)]
-    priority: Option<Value>,
-    #[serde(default)]
-    partitioned: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +58,11 @@ fn ms(v: &Value) -> Option<i64> {
     f.is_finite().then(|| f.clamp(-(MAX_TTL_MS as f64), MAX_TTL_MS as f64) as i64)
 }
 
-/// The cookie attributes of a session: the configured ones, overridden by the session's own
-/// `cookie` field where that holds a usable value. `path` and `domain` always come from the
-/// configuration, so a session can never move its cookie where clearing would not reach it.
+/// The cookie attributes of a session: the configured ones, with the lifetime (`maxAge`,
+/// `expires`) taken from the session's own `cookie` field where that holds a usable value, and
+/// `secure`/`httpOnly` turned on when the record asks. Everything else (path, domain, sameSite,
+/// priority, partitioned) comes from the configuration, so a record can neither move its cookie
+/// where clearing would not reach it nor weaken what the application configured.
 pub fn session_cookie(json: &str, base: &CookieAttributes) -> Result<CookieAttributes, NotAnObject> {
     if !json.trim_start().starts_with('{') {
         return Err(NotAnObject);
@@ -92,33 +94,13 @@ pub fn session_cookie(json: &str, base: &CookieAttributes) -> Result<CookieAttri
         }
         _ => {}
     }
-    if let Some(Value::Bool(b)) = c.http_only {
-        attrs.http_only = b;
+    // A record may make its cookie stricter, never weaker: a record written before the
+    // application turned `secure` on must not keep sending an insecure cookie.
+    if let Some(Value::Bool(true)) = c.http_only {
+        attrs.http_only = true;
     }
-    if let Some(Value::Bool(b)) = c.secure {
-        attrs.secure = b;
-    }
-    if let Some(Value::Bool(b)) = c.partitioned {
-        attrs.partitioned = b;
-    }
-    match &c.same_site {
-        Some(Value::Bool(true)) => attrs.same_site = Some(SameSite::Strict),
-        Some(Value::Bool(false)) | Some(Value::Null) => attrs.same_site = None,
-        Some(Value::String(s)) => {
-            if let Some(s) = SameSite::parse(s) {
-                attrs.same_site = Some(s)
-            }
-        }
-        _ => {}
-    }
-    match &c.priority {
-        Some(Value::Null) => attrs.priority = None,
-        Some(Value::String(s)) => {
-            if let Some(p) = Priority::parse(s) {
-                attrs.priority = Some(p)
-            }
-        }
-        _ => {}
+    if let Some(Value::Bool(true)) = c.secure {
+        attrs.secure = true;
     }
     Ok(attrs)
 }
@@ -144,14 +126,17 @@ mod tests {
     #[test]
     fn reads_the_cookie_field() {
         let base = CookieAttributes { max_age: Some(86_400_000), ..Default::default() };
-        let a = session_cookie(r#"{"cookie":{"maxAge":1000,"secure":true,"sameSite":"LAX","path":"/evil"},"n":1}"#, &base).unwrap();
+        let a = session_cookie(r#"{"cookie":{"maxAge":1000,"secure":true,"sameSite":"none","path":"/evil"},"n":1}"#, &base).unwrap();
         assert_eq!(a.max_age, Some(1000));
         assert!(a.secure);
-        assert_eq!(a.same_site, Some(SameSite::Lax));
+        assert_eq!(a.same_site, None);
         assert_eq!(a.path.as_deref(), Some("/"));
+        let strict = CookieAttributes { secure: true, ..base.clone() };
+        let weaker = session_cookie(r#"{"cookie":{"secure":false,"httpOnly":false}}"#, &strict).unwrap();
+        assert!(weaker.secure && weaker.http_only, "a record cannot weaken the configured cookie");
         let b = session_cookie(r#"{"user":{"cookie":{"maxAge":1}}}"#, &base).unwrap();
         assert_eq!(b, base);
-        let c = session_cookie(r#"{"cookie":{"maxAge":"junk","expires":"2026-11-20T18:08:43.456Z","sameSite":7}}"#, &base).unwrap();
+        let c = session_cookie(r#"{"cookie":{"maxAge":"junk","expires":"2026-11-20T18:08:43.456Z"}}"#, &base).unwrap();
         assert_eq!(c.max_age, Some(86_400_000));
         assert_eq!(c.expires, Some(1_795_198_123_456));
         assert!(session_cookie("[1,2]", &base).is_err());
