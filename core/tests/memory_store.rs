@@ -1,0 +1,62 @@
+//! The MemoryStore against the store-conformance suite, plus 8 OS threads hammering one store.
+
+use koa_session_core::store::conformance::{self, ConformanceOptions};
+use koa_session_core::store::{MemoryStoreOptions, Store};
+use koa_session_core::MemoryStore;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn memory_store_conforms() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    conformance::run(store, ConformanceOptions::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_with_a_limit_conforms() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new(MemoryStoreOptions { max_entries: Some(100_000) }));
+    conformance::run(store, ConformanceOptions::default()).await.unwrap();
+}
+
+#[test]
+fn eight_threads_hammer_one_store() {
+    let store = Arc::new(MemoryStore::new(MemoryStoreOptions { max_entries: Some(50_000) }));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..20_000 {
+                    let sid = format!("t{t}-{}", i % 500);
+                    let json = format!(r#"{{"t":{t},"i":{i}}}"#);
+                    store.set_sync(&sid, &json, Duration::from_secs(60));
+                    assert_eq!(store.get_sync(&sid).as_deref(), Some(json.as_str()));
+                    store.set_sync("shared", &json, Duration::from_millis(1 + (i % 3) as u64));
+                    if let Some(seen) = store.get_sync("shared") {
+                        assert!(seen.starts_with(r#"{"t":"#));
+                    }
+                    if i % 7 == 0 {
+                        store.destroy_sync(&sid);
+                        assert_eq!(store.get_sync(&sid), None);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    store.sweep();
+    // 8 threads x 500 ids, plus possibly "shared"; destroyed ones are gone.
+    assert!(store.len() <= 8 * 500 + 1, "len {}", store.len());
+    let live = (0..8).flat_map(|t| (0..500).map(move |k| format!("t{t}-{k}"))).filter(|s| store.get_sync(s).is_some()).count();
+    assert_eq!(live + store.get_sync("shared").is_some() as usize, store.len());
+}
+
+#[test]
+fn reads_are_copies() {
+    let store = MemoryStore::default();
+    store.set_sync("s", r#"{"nested":{"a":1}}"#, Duration::from_secs(60));
+    let mut copy = store.get_sync("s").unwrap();
+    copy.push_str("mutated");
+    assert_eq!(store.get_sync("s").as_deref(), Some(r#"{"nested":{"a":1}}"#));
+}
