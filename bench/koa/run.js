@@ -1,0 +1,158 @@
+'use strict';
+// HTTP load against Koa apps with each session layer, in alternating rounds on one machine.
+// Server pinned to CPU 0, wrk to CPU 1 (where there are two). Loopback only, bounded runs.
+//
+//   node bench/koa/run.js [--rounds 3] [--duration 5] [--connections 50]
+//                         [--variants a,b,...] [--scenarios new,read,write] [--smoke]
+//
+// Prints, per scenario, the median req/s, median p99 latency and the median ratio to bare Koa
+// measured in the same round. Needs wrk and (for the Redis variants) redis-server.
+const { spawn, spawnSync, execFileSync } = require('child_process');
+const fs = require('fs');
+const http = require('http');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const smoke = args.includes('--smoke');
+const rounds = Number(opt('rounds', smoke ? 1 : 3));
+const duration = Number(opt('duration', smoke ? 1 : 5));
+const connections = Number(opt('connections', smoke ? 4 : 50));
+const ALL = [
+  'bare', 'ours-memory', 'ours-redis', 'koa-session-ts-0.2.3', 'koa-generic-session-memory',
+  'koa-generic-session-redis', 'koa-session-7-cookie', 'koa-session-7-map',
+];
+const variants = opt('variants', ALL.join(',')).split(',');
+const scenarios = opt('scenarios', 'new,read,write').split(',');
+if (!variants.includes('bare')) variants.unshift('bare');
+
+const twoCores = os.cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const pin = (cpu, cmd, argv) => (twoCores ? ['taskset', ['-c', String(cpu), cmd, ...argv]] : [cmd, argv]);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+function waitForLine(child, text) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`timeout waiting for "${text}": ${out}`)), 15000);
+    const onData = (d) => {
+      out += d;
+      if (out.includes(text)) { clearTimeout(timer); resolve(); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${out}`)); });
+  });
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitForLine(child, 'Ready to accept connections');
+  return { port, stop: () => { child.kill('SIGKILL'); fs.rmSync(dir, { recursive: true, force: true }); } };
+}
+
+function get(port, urlPath, cookie) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: cookie ? { cookie } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.headers['set-cookie'] || []));
+    });
+    req.on('error', reject);
+  });
+}
+
+function parseLatency(s) {
+  const m = /([\d.]+)(us|ms|s)/.exec(s);
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+}
+
+function wrk(port, urlPath, cookie) {
+  const wargs = ['-t1', `-c${connections}`, `-d${duration}s`, '--latency'];
+  if (cookie) wargs.push('-H', `Cookie: ${cookie}`);
+  wargs.push(`http://127.0.0.1:${port}${urlPath}`);
+  const [cmd, argv] = pin(1, 'wrk', wargs);
+  const out = execFileSync(cmd, argv, { encoding: 'utf8' });
+  const rps = Number((/Requests\/sec:\s+([\d.]+)/.exec(out) || [])[1]);
+  const p99 = parseLatency((/^\s+99%\s+(\S+)/m.exec(out) || [])[1] || '');
+  const non2xx = Number((/Non-2xx or 3xx responses:\s+(\d+)/.exec(out) || [0, 0])[1]);
+  const errors = /Socket errors:.*/.exec(out);
+  if (!(rps > 0)) throw new Error(`wrk produced no result:\n${out}`);
+  if (non2xx > 0) throw new Error(`${non2xx} failed responses:\n${out}`);
+  return { rps, p99, errors: errors ? errors[0] : '' };
+}
+
+async function measure(variant, redisPort) {
+  const port = await freePort();
+  const [cmd, argv] = pin(0, process.execPath, [path.join(__dirname, 'server.js'), variant, String(port), String(redisPort || '')]);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await waitForLine(child, 'ready');
+    const results = {};
+    for (const scenario of scenarios) {
+      let cookie = '';
+      if (scenario !== 'new' && variant !== 'bare') {
+        const set = await get(port, '/write');
+        cookie = set.map((c) => c.split(';')[0]).join('; ');
+        if (!cookie) throw new Error(`${variant}: no session cookie to replay`);
+      }
+      // A short warm-up so the JIT has compiled the hot paths before measuring.
+      await get(port, `/${scenario}`, cookie);
+      results[scenario] = wrk(port, `/${scenario}`, cookie);
+    }
+    return results;
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => { child.on('exit', r); setTimeout(r, 2000); });
+  }
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+(async () => {
+  const needRedis = variants.some((v) => v.includes('redis'));
+  const redis = needRedis ? await startRedis() : null;
+  const all = {}; // variant -> scenario -> [{rps, p99, ratio}]
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 ? [...variants].reverse() : variants; // alternate to spread drift
+      const round = {};
+      for (const v of order) {
+        round[v] = await measure(v, redis && redis.port);
+        process.stderr.write(`round ${r + 1} ${v}: ${scenarios.map((s) => `${s} ${round[v][s].rps.toFixed(0)}/s`).join(', ')}\n`);
+      }
+      for (const v of variants) {
+        for (const s of scenarios) {
+          const x = round[v][s];
+          ((all[v] ||= {})[s] ||= []).push({ ...x, ratio: x.rps / round.bare[s].rps });
+        }
+      }
+    }
+  } finally {
+    if (redis) redis.stop();
+  }
+  console.log(`\nkoa session benchmark: ${rounds} round(s), wrk -t1 -c${connections} -d${duration}s, ` +
+    `${twoCores ? 'server on CPU 0, wrk on CPU 1' : 'unpinned'}, node ${process.version}, ${os.cpus()[0].model}`);
+  for (const s of scenarios) {
+    console.log(`\nscenario: ${s}`);
+    console.log('variant'.padEnd(30) + 'req/s'.padStart(10) + 'p99 ms'.padStart(10) + 'x bare'.padStart(9));
+    for (const v of variants) {
+      const xs = all[v][s];
+      console.log(v.padEnd(30) + median(xs.map((x) => x.rps)).toFixed(0).padStart(10) +
+        median(xs.map((x) => x.p99)).toFixed(2).padStart(10) + median(xs.map((x) => x.ratio)).toFixed(2).padStart(9));
+    }
+  }
+})().catch((e) => { console.error(e); process.exit(1); });
