@@ -26,6 +26,8 @@ pub use request::{Decision, LoadReport, Loaded, Next, Outcome, RequestError, Ses
 pub use set_cookie::{CookieAttributes, CookieError, Priority, SameSite};
 pub use signing::Keys;
 pub use store::{MemoryStore, Store, StoreError, StoreErrorKind};
+#[cfg(feature = "redis")]
+pub use store::redis::{ConnectionState, RedisConfigError, RedisStore, RedisStoreOptions};
 
 /// Wall-clock now in unix milliseconds. A clock set before 1970 reads as 0 rather than failing.
 pub fn now_unix_ms() -> i64 {

@@ -4,6 +4,8 @@
 
 pub mod conformance;
 mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub use memory::{MemoryStore, MemoryStoreOptions};
 

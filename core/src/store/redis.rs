@@ -1,0 +1,503 @@
+//! `RedisStore`: sessions in Redis or Redis Cluster, in the records koa-generic-session +
+//! koa-redis keep: key `<prefix><sid>` (default `koa:sess:`), value the session JSON string
+//! as-is, expiry set with the write (`SET key json PX ttl_ms`). One round trip per operation:
+//! load = GET, save = SET PX, destroy = DEL, touch = PEXPIRE.
+//!
+//! The store is lazy: construction checks the URL(s) and options and returns at once; a
+//! background task connects, reconnects with backoff while the server is away, and publishes
+//! each [`ConnectionState`] transition (the host turns them into CONNECT / DISCONNECT). Every
+//! operation is bounded by `connect_timeout + response_timeout`, so a dead server yields an
+//! error instead of a hang.
+
+use super::{Store, StoreError, StoreErrorKind, StoreFuture};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::{watch, OnceCell};
+
+/// The key prefix koa-generic-session uses.
+pub const DEFAULT_PREFIX: &str = "koa:sess:";
+
+/// Longest expiry sent to Redis (100 years); Redis rejects expiries that overflow its clock.
+const MAX_PX_MS: u64 = 100 * 365 * 86_400_000;
+/// First wait between reconnect attempts; doubles up to `reconnect_max_delay`.
+const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(100);
+
+#[derive(Clone, Debug)]
+pub struct RedisStoreOptions {
+    /// Prepended to every session id to form the Redis key.
+    pub prefix: String,
+    /// Limit for one attempt to open a connection (TCP/unix connect, TLS, handshake).
+    pub connect_timeout: Duration,
+    /// Limit for the server's answer to one command.
+    pub response_timeout: Duration,
+    /// Longest wait between background reconnect attempts while the server is unreachable.
+    pub reconnect_max_delay: Duration,
+    /// While connected, a PING this often notices a lost server even when no request comes;
+    /// `None` leaves that to the next command.
+    pub health_check_interval: Option<Duration>,
+    /// PEM certificates of the CA(s) to trust for `rediss://` instead of the system roots.
+    pub tls_root_ca_pem: Option<Vec<u8>>,
+}
+
+impl Default for RedisStoreOptions {
+    fn default() -> Self {
+        RedisStoreOptions {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(2),
+            reconnect_max_delay: Duration::from_secs(1),
+            health_check_interval: Some(Duration::from_secs(5)),
+            tls_root_ca_pem: None,
+        }
+    }
+}
+
+/// Whether the store can currently reach Redis, as the last real outcome showed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Created; no connection attempt has finished yet.
+    Connecting,
+    /// The last command or health check got an answer.
+    Connected,
+    /// The last command or health check failed for want of a connection (or timed out).
+    Disconnected,
+}
+
+/// A configuration the store cannot work with (malformed URL, empty node list, zero timeout,
+/// no tokio runtime). Raised at construction, never later.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedisConfigError {
+    pub message: String,
+}
+
+impl RedisConfigError {
+    fn new(message: impl Into<String>) -> Self {
+        RedisConfigError { message: message.into() }
+    }
+}
+
+impl fmt::Display for RedisConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for RedisConfigError {}
+
+type StateListener = Box<dyn Fn(ConnectionState) + Send + Sync>;
+
+/// A session store on Redis (one server) or Redis Cluster. Cheap to clone; clones share the
+/// connection. Must be created inside a tokio runtime, which runs its background task.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    prefix: String,
+    /// Bound on one whole operation: one connection attempt plus one answer.
+    deadline: Duration,
+    state: watch::Sender<ConnectionState>,
+    listeners: Mutex<Vec<StateListener>>,
+    target: String,
+}
+
+enum Backend {
+    /// Reconnects by itself after a lost connection (driven by commands and the health task).
+    Single(ConnectionManager),
+    /// Connected on first use; the cluster connection follows MOVED/ASK and refreshes slots.
+    Cluster { client: ClusterClient, conn: OnceCell<ClusterConnection> },
+}
+
+impl RedisStore {
+    /// A store on one Redis server: `redis://[user:pass@]host[:port][/db]`, `rediss://...`
+    /// (TLS), `unix:///path/to.sock` or `redis+unix:///path/to.sock`.
+    pub fn open(url: &str, options: RedisStoreOptions) -> Result<RedisStore, RedisConfigError> {
+        check_options(&options)?;
+        let runtime = current_runtime()?;
+        let info = parse_url(url)?;
+        let tls = is_tls(info.addr());
+        if tls {
+            install_tls_provider();
+        }
+        let client = match (&options.tls_root_ca_pem, tls) {
+            (Some(ca), true) => redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates { client_tls: None, root_cert: Some(ca.clone()) },
+            ),
+            _ => redis::Client::open(info),
+        }
+        .map_err(|e| RedisConfigError::new(format!("invalid Redis URL {:?}: {e}", redact(url))))?;
+        // No retries inside one command: a command makes at most one connection attempt, so it
+        // fails within its deadline; the background task keeps retrying with backoff.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.connect_timeout))
+            .set_response_timeout(Some(options.response_timeout))
+            .set_number_of_retries(0);
+        let manager = {
+            let _guard = runtime.enter();
+            ConnectionManager::new_lazy_with_config(client, config)
+        }
+        .map_err(|e| RedisConfigError::new(format!("invalid Redis configuration for {:?}: {e}", redact(url))))?;
+        Ok(RedisStore::start(Backend::Single(manager), &options, redact(url), &runtime))
+    }
+
+    /// A store on a Redis Cluster, given one or more of its nodes (`redis://host:port` or
+    /// `rediss://host:port`); the client discovers the rest and follows slot moves.
+    pub fn open_cluster<S: AsRef<str>>(nodes: &[S], options: RedisStoreOptions) -> Result<RedisStore, RedisConfigError> {
+        check_options(&options)?;
+        let runtime = current_runtime()?;
+        if nodes.is_empty() {
+            return Err(RedisConfigError::new("a Redis Cluster needs at least one node URL"));
+        }
+        let mut infos = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            infos.push(parse_url(node.as_ref())?);
+        }
+        let tls = infos.iter().any(|i| is_tls(i.addr()));
+        if tls {
+            install_tls_provider();
+        }
+        let deadline = options.connect_timeout + options.response_timeout;
+        let mut builder = ClusterClient::builder(infos)
+            .connection_timeout(options.connect_timeout)
+            .response_timeout(options.response_timeout)
+            .overall_response_timeout(Some(deadline));
+        if let (Some(ca), true) = (&options.tls_root_ca_pem, tls) {
+            builder = builder.certs(redis::TlsCertificates { client_tls: None, root_cert: Some(ca.clone()) });
+        }
+        let client = builder.build().map_err(|e| RedisConfigError::new(format!("invalid Redis Cluster configuration: {e}")))?;
+        let target = nodes.iter().map(|n| redact(n.as_ref())).collect::<Vec<_>>().join(",");
+        Ok(RedisStore::start(Backend::Cluster { client, conn: OnceCell::new() }, &options, target, &runtime))
+    }
+
+    fn start(backend: Backend, options: &RedisStoreOptions, target: String, runtime: &tokio::runtime::Handle) -> RedisStore {
+        let (state, state_rx) = watch::channel(ConnectionState::Connecting);
+        let inner = Arc::new(Inner {
+            backend,
+            prefix: options.prefix.clone(),
+            deadline: options.connect_timeout + options.response_timeout,
+            state,
+            listeners: Mutex::new(Vec::new()),
+            target,
+        });
+        runtime.spawn(monitor(Arc::downgrade(&inner), state_rx, options.reconnect_max_delay, options.health_check_interval));
+        RedisStore { inner }
+    }
+
+    /// The Redis key that holds session `sid`.
+    pub fn key(&self, sid: &str) -> String {
+        format!("{}{}", self.inner.prefix, sid)
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The connection state as of the last real outcome.
+    pub fn state(&self) -> ConnectionState {
+        *self.inner.state.borrow()
+    }
+
+    /// A receiver that sees every state transition (only transitions, never repeats). A slow
+    /// reader may skip intermediate states but always ends on the current one.
+    pub fn subscribe(&self) -> watch::Receiver<ConnectionState> {
+        self.inner.state.subscribe()
+    }
+
+    /// Calls `listener` on every state transition, synchronously, on the thread that observed
+    /// it (keep it short and non-blocking: e.g. queue an event for the host).
+    pub fn on_state_change(&self, listener: impl Fn(ConnectionState) + Send + Sync + 'static) {
+        self.inner.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(listener));
+    }
+
+    /// One PING, with the same deadline and state reporting as any operation; hosts that want
+    /// to fail fast at startup can await it.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.query::<String>("PING", redis::cmd("PING")).await.map(|_| ())
+    }
+}
+
+impl Inner {
+    /// Runs one command within the deadline, maps its error, and records the outcome.
+    async fn query<T: FromRedisValue>(&self, op: &str, cmd: Cmd) -> Result<T, StoreError> {
+        let outcome = tokio::time::timeout(self.deadline, self.send::<T>(&cmd)).await;
+        let result = match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(map_error(op, &self.target, e)),
+            Err(_) => Err(StoreError::new(
+                StoreErrorKind::Timeout,
+                format!("redis {op}: no answer from {} within {} ms", self.target, self.deadline.as_millis()),
+            )),
+        };
+        match &result {
+            Ok(_) => self.set_state(ConnectionState::Connected),
+            Err(e) if matches!(e.kind, StoreErrorKind::Unavailable | StoreErrorKind::Timeout) => {
+                self.set_state(ConnectionState::Disconnected)
+            }
+            // The server answered (with an error): the connection itself is fine.
+            Err(_) => self.set_state(ConnectionState::Connected),
+        }
+        result
+    }
+
+    async fn send<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
+        match &self.backend {
+            Backend::Single(manager) => cmd.query_async(&mut manager.clone()).await,
+            Backend::Cluster { client, conn } => {
+                let conn = conn.get_or_try_init(|| client.get_async_connection()).await?;
+                cmd.query_async(&mut conn.clone()).await
+            }
+        }
+    }
+
+    fn set_state(&self, new: ConnectionState) {
+        let changed = self.state.send_if_modified(|s| {
+            let changed = *s != new;
+            *s = new;
+            changed
+        });
+        if changed {
+            for listener in self.listeners.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                listener(new);
+            }
+        }
+    }
+}
+
+/// Connects at start, reconnects with backoff while disconnected, and health-checks while
+/// connected. Holds the store only weakly and ends when the store is dropped.
+async fn monitor(
+    store: Weak<Inner>,
+    mut state: watch::Receiver<ConnectionState>,
+    max_delay: Duration,
+    health_check: Option<Duration>,
+) {
+    let ping = |store: &Weak<Inner>| {
+        let store = store.upgrade();
+        async move {
+            match store {
+                Some(s) => {
+                    let _ = s.query::<String>("PING", redis::cmd("PING")).await;
+                    true
+                }
+                None => false,
+            }
+        }
+    };
+    let mut delay = RECONNECT_MIN_DELAY;
+    loop {
+        let current = *state.borrow_and_update();
+        if current == ConnectionState::Connected {
+            delay = RECONNECT_MIN_DELAY;
+            match health_check {
+                Some(every) => tokio::select! {
+                    changed = state.changed() => if changed.is_err() { return },
+                    _ = tokio::time::sleep(every) => if !ping(&store).await { return },
+                },
+                None => {
+                    if state.changed().await.is_err() {
+                        return;
+                    }
+                }
+            }
+            continue;
+        }
+        if !ping(&store).await {
+            return;
+        }
+        if *state.borrow_and_update() != ConnectionState::Connected {
+            tokio::select! {
+                changed = state.changed() => if changed.is_err() { return },
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(max_delay.max(RECONNECT_MIN_DELAY));
+        }
+    }
+}
+
+impl Store for RedisStore {
+    fn get<'a>(&'a self, sid: &'a str) -> StoreFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("GET");
+            cmd.arg(self.key(sid));
+            // Bytes, not String: a record that is not UTF-8 is handed on (lossily) as the
+            // corrupt record it is, for the session rules to treat as a miss.
+            let raw: Option<Vec<u8>> = self.inner.query("GET", cmd).await?;
+            Ok(raw.map(|b| String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())))
+        })
+    }
+
+    fn set<'a>(&'a self, sid: &'a str, json: &'a str, ttl: Duration) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if ttl.is_zero() {
+                // Redis refuses PX 0; a record that expires at once is no record.
+                return self.destroy(sid).await;
+            }
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(self.key(sid)).arg(json).arg("PX").arg(px_ms(ttl).max(1));
+            self.inner.query::<()>("SET", cmd).await
+        })
+    }
+
+    fn destroy<'a>(&'a self, sid: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("DEL");
+            cmd.arg(self.key(sid));
+            self.inner.query::<i64>("DEL", cmd).await.map(|_| ())
+        })
+    }
+
+    fn touch<'a>(&'a self, sid: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("PEXPIRE");
+            cmd.arg(self.key(sid)).arg(px_ms(ttl));
+            Ok(self.inner.query::<i64>("PEXPIRE", cmd).await? == 1)
+        })
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.inner.backend {
+            Backend::Single(_) => "single",
+            Backend::Cluster { .. } => "cluster",
+        };
+        f.debug_struct("RedisStore")
+            .field("target", &self.inner.target)
+            .field("mode", &kind)
+            .field("prefix", &self.inner.prefix)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+fn px_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).min(MAX_PX_MS)
+}
+
+fn check_options(o: &RedisStoreOptions) -> Result<(), RedisConfigError> {
+    if o.connect_timeout.is_zero() || o.response_timeout.is_zero() {
+        return Err(RedisConfigError::new("connect_timeout and response_timeout must be greater than zero"));
+    }
+    if o.health_check_interval.is_some_and(|d| d.is_zero()) {
+        return Err(RedisConfigError::new("health_check_interval must be greater than zero (or None)"));
+    }
+    Ok(())
+}
+
+fn current_runtime() -> Result<tokio::runtime::Handle, RedisConfigError> {
+    tokio::runtime::Handle::try_current()
+        .map_err(|_| RedisConfigError::new("RedisStore must be created inside a tokio runtime (it runs a background task)"))
+}
+
+fn parse_url(url: &str) -> Result<redis::ConnectionInfo, RedisConfigError> {
+    use redis::IntoConnectionInfo;
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("redis" | "rediss" | "unix" | "redis+unix") => {}
+        _ => {
+            return Err(RedisConfigError::new(format!(
+                "invalid Redis URL {:?}: expected redis://, rediss://, unix:// or redis+unix://",
+                redact(url)
+            )))
+        }
+    }
+    let info = url.into_connection_info().map_err(|e| RedisConfigError::new(format!("invalid Redis URL {:?}: {e}", redact(url))))?;
+    if let redis::ConnectionAddr::Tcp(host, _) | redis::ConnectionAddr::TcpTls { host, .. } = info.addr() {
+        if host.is_empty() {
+            return Err(RedisConfigError::new(format!("invalid Redis URL {:?}: no host", redact(url))));
+        }
+    }
+    Ok(info)
+}
+
+fn is_tls(addr: &redis::ConnectionAddr) -> bool {
+    matches!(addr, redis::ConnectionAddr::TcpTls { .. })
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// rustls needs a process-wide crypto provider; ring builds without system libraries. A
+/// provider the host installed first is kept.
+fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn map_error(op: &str, target: &str, e: RedisError) -> StoreError {
+    let kind = if e.is_timeout() {
+        StoreErrorKind::Timeout
+    } else {
+        match e.kind() {
+            ErrorKind::Io | ErrorKind::ClusterConnectionNotFound => StoreErrorKind::Unavailable,
+            ErrorKind::Server(
+                ServerErrorKind::ClusterDown
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::BusyLoading
+                | ServerErrorKind::TryAgain,
+            ) => StoreErrorKind::Unavailable,
+            _ if e.is_connection_dropped() || e.is_connection_refusal() => StoreErrorKind::Unavailable,
+            _ => StoreErrorKind::Backend,
+        }
+    };
+    let what = match kind {
+        StoreErrorKind::Backend => "server error",
+        StoreErrorKind::Timeout => "timed out",
+        _ => "cannot reach",
+    };
+    StoreError::new(kind, format!("redis {op}: {what} ({target}): {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("redis://u:secret@h:1/0"), "redis://u:***@h:1/0");
+        assert_eq!(redact("redis://:secret@h"), "redis://:***@h");
+        assert_eq!(redact("redis://h:1"), "redis://h:1");
+    }
+
+    #[test]
+    fn px_is_capped() {
+        assert_eq!(px_ms(Duration::from_millis(1500)), 1500);
+        assert_eq!(px_ms(Duration::MAX), MAX_PX_MS);
+    }
+
+    #[test]
+    fn needs_a_runtime() {
+        let e = RedisStore::open("redis://127.0.0.1:1", RedisStoreOptions::default()).unwrap_err();
+        assert!(e.message.contains("tokio runtime"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn rejects_bad_urls_and_options() {
+        for url in ["", "127.0.0.1:6380", "http://127.0.0.1:1", "redis://", "redis://127.0.0.1:notaport", "redis://[::1"] {
+            let e = RedisStore::open(url, RedisStoreOptions::default()).unwrap_err();
+            assert!(e.message.contains("invalid Redis URL"), "{url}: {e}");
+        }
+        let zero = RedisStoreOptions { connect_timeout: Duration::ZERO, ..Default::default() };
+        assert!(RedisStore::open("redis://127.0.0.1:1", zero).is_err());
+        assert!(RedisStore::open_cluster::<&str>(&[], RedisStoreOptions::default()).is_err());
+        let e = RedisStore::open_cluster(&["unix:///tmp/x.sock"], RedisStoreOptions::default()).unwrap_err();
+        assert!(e.message.contains("unix"), "{e}");
+    }
+}
