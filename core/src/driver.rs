@@ -49,8 +49,9 @@ pub struct Engine {
     gen_sid: SidGenerator,
 }
 
-/// One request's session between `load` and `commit`.
-#[derive(Debug)]
+/// One request's session between `load` and `commit`. Cloneable so a host can keep it and
+/// retry a commit that failed (e.g. the store was briefly unavailable).
+#[derive(Debug, Clone)]
 pub struct ActiveSession {
     request: SessionRequest,
     /// The session JSON as the application left it; `None` once destroyed.

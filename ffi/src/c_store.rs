@@ -1,0 +1,248 @@
+//! C stores: a store whose operations are C callbacks in a vtable. The callbacks are
+//! synchronous C functions, so the engine runs them on tokio's blocking pool (or, for a
+//! blocking `ks_` call, on the caller's own thread) and a slow store never stalls the
+//! runtime's workers.
+
+use crate::boundary::{arg, arg_mut, bytes, guard, opt_c_str, out};
+use crate::result::ks_result;
+use crate::runtime::in_blocking_call;
+use crate::store::ks_store;
+use koa_session_core::store::{Store, StoreError, StoreErrorKind, StoreFuture};
+use std::ffi::{c_char, c_void, CString};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a C store callback returns (as a `uint32_t`).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ks_store_status {
+    /// Done. For `get`: the record was found and written with `ks_buffer_write()`.
+    Ok = 0,
+    /// For `get`: no record under this key (or it expired). Not an error. For `destroy` it
+    /// counts as success; for `set` it is an error.
+    NotFound = 1,
+    /// The store is not connected: the call fails with KS_RESULT_STORE_UNAVAILABLE.
+    Unavailable = 2,
+    /// The store did not answer in time: KS_RESULT_STORE_TIMEOUT.
+    Timeout = 3,
+    /// The store refused the data (too large, full): KS_RESULT_STORE_REJECTED.
+    Rejected = 4,
+    /// Any other failure: KS_RESULT_STORE_ERROR. So is any value not listed here.
+    Error = 5,
+}
+
+/// The output of a C store's `get`: the callback copies the record into it with
+/// `ks_buffer_write()`. Owned by the engine and valid only during that callback.
+pub struct ks_buffer {
+    data: Vec<u8>,
+}
+
+/// Appends `len` bytes to the buffer a `get` callback was given (call it once with the whole
+/// record, or several times with pieces). The bytes are copied. The record must be UTF-8
+/// JSON; anything else is treated as a failed read (KS_RESULT_STORE_ERROR), and a record
+/// that is valid UTF-8 but not a JSON object starts a fresh session (load report CORRUPT).
+/// Errors: NULL_PARAMETER (`buffer` NULL, or `data` NULL with `len` > 0).
+///
+/// # Safety
+/// `buffer` is the buffer passed to the running `get` callback; `data` is valid for reads
+/// of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ks_buffer_write(buffer: *mut ks_buffer, data: *const u8, len: usize) -> ks_result {
+    guard(|| {
+        let buffer = arg_mut(buffer)?;
+        let data = bytes(data, len)?;
+        buffer.data.extend_from_slice(data);
+        Ok(())
+    })
+}
+
+/// Reads one record. `key` is the store key: the key prefix followed by the session id,
+/// NUL-terminated, `key_len` bytes without the NUL, valid only during the call. On a hit,
+/// copy the record's JSON with `ks_buffer_write(out, ...)` and return KS_STORE_OK; on a miss
+/// return KS_STORE_NOT_FOUND.
+pub type ks_store_get_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, key_len: usize, out: *mut ks_buffer) -> u32>;
+/// Stores `json` (NUL-terminated, `json_len` bytes without the NUL, valid only during the
+/// call) under `key`, replacing any record, to expire after `ttl_ms` milliseconds.
+pub type ks_store_set_fn = Option<
+    unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, key_len: usize, json: *const c_char, json_len: usize, ttl_ms: u64) -> u32,
+>;
+/// Removes the record under `key`; removing an unknown key succeeds.
+pub type ks_store_destroy_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, key_len: usize) -> u32>;
+/// Releases `ctx`. Runs exactly once, after the last call to any other callback.
+pub type ks_store_drop_fn = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
+
+/// A store implemented in C, registered with `ks_c_store_new()`.
+///
+/// Guarantees the library gives the callbacks:
+/// - `ctx` is passed to every callback unchanged.
+/// - Every pointer passed in is borrowed: valid only until the callback returns.
+/// - Callbacks may be called from several threads at once (the engine is shared by all
+///   server threads, and asynchronous calls run on the runtime's blocking pool): they must be
+///   thread-safe. They may block (they never stall the runtime's workers), but must not call
+///   blocking `ks_` functions (those return KS_RESULT_BLOCKING_IN_RUNTIME there).
+/// - `drop` (may be NULL) runs exactly once, on whichever thread releases the last
+///   reference to the store, after every other callback has returned. It does not run if
+///   `ks_c_store_new()` fails.
+///
+/// Each callback returns a `ks_store_status`; any failure makes the `ks_` call that needed
+/// the store fail with the matching store error, and nothing is sent to the client.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ks_store_vtable {
+    pub ctx: *mut c_void,
+    pub get: ks_store_get_fn,
+    pub set: ks_store_set_fn,
+    pub destroy: ks_store_destroy_fn,
+    pub drop: ks_store_drop_fn,
+}
+
+struct Callbacks {
+    ctx: *mut c_void,
+    get: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut ks_buffer) -> u32,
+    set: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const c_char, usize, u64) -> u32,
+    destroy: unsafe extern "C" fn(*mut c_void, *const c_char, usize) -> u32,
+    drop: ks_store_drop_fn,
+}
+
+// SAFETY: the vtable contract (documented on ks_store_vtable) makes the callbacks and ctx
+// usable from any thread, concurrently.
+unsafe impl Send for Callbacks {}
+unsafe impl Sync for Callbacks {}
+
+impl Drop for Callbacks {
+    fn drop(&mut self) {
+        if let Some(drop_ctx) = self.drop {
+            // SAFETY: the last reference is going, so no other callback is running or will run.
+            unsafe { drop_ctx(self.ctx) }
+        }
+    }
+}
+
+const STATUS_OK: u32 = ks_store_status::Ok as u32;
+const STATUS_NOT_FOUND: u32 = ks_store_status::NotFound as u32;
+const STATUS_UNAVAILABLE: u32 = ks_store_status::Unavailable as u32;
+const STATUS_TIMEOUT: u32 = ks_store_status::Timeout as u32;
+const STATUS_REJECTED: u32 = ks_store_status::Rejected as u32;
+const STATUS_ERROR: u32 = ks_store_status::Error as u32;
+
+fn status_error(op: &str, status: u32) -> StoreError {
+    let (kind, what) = match status {
+        STATUS_UNAVAILABLE => (StoreErrorKind::Unavailable, "unavailable"),
+        STATUS_TIMEOUT => (StoreErrorKind::Timeout, "timed out"),
+        STATUS_REJECTED => (StoreErrorKind::Rejected, "rejected the data"),
+        STATUS_ERROR => (StoreErrorKind::Backend, "failed"),
+        _ => (StoreErrorKind::Backend, "returned an unknown status"),
+    };
+    StoreError::new(kind, format!("C store {op}: {what} ({status})"))
+}
+
+impl Callbacks {
+    fn get(&self, key: &CString) -> Result<Option<String>, StoreError> {
+        let mut buffer = ks_buffer { data: Vec::new() };
+        // SAFETY: the pointers are valid for the call; the contract covers ctx.
+        let status = unsafe { (self.get)(self.ctx, key.as_ptr(), key.as_bytes().len(), &mut buffer) };
+        match status {
+            STATUS_OK => String::from_utf8(buffer.data)
+                .map(Some)
+                .map_err(|_| StoreError::new(StoreErrorKind::Backend, "C store get: the record is not UTF-8")),
+            STATUS_NOT_FOUND => Ok(None),
+            s => Err(status_error("get", s)),
+        }
+    }
+
+    fn set(&self, key: &CString, json: &CString, ttl_ms: u64) -> Result<(), StoreError> {
+        // SAFETY: as above.
+        let status = unsafe { (self.set)(self.ctx, key.as_ptr(), key.as_bytes().len(), json.as_ptr(), json.as_bytes().len(), ttl_ms) };
+        match status {
+            STATUS_OK => Ok(()),
+            s => Err(status_error("set", s)),
+        }
+    }
+
+    fn destroy(&self, key: &CString) -> Result<(), StoreError> {
+        // SAFETY: as above.
+        match unsafe { (self.destroy)(self.ctx, key.as_ptr(), key.as_bytes().len()) } {
+            STATUS_OK | STATUS_NOT_FOUND => Ok(()),
+            s => Err(status_error("destroy", s)),
+        }
+    }
+}
+
+/// The `Store` over a C vtable.
+struct CStore {
+    callbacks: Arc<Callbacks>,
+    prefix: String,
+}
+
+fn c_string(s: String, what: &str) -> Result<CString, StoreError> {
+    CString::new(s).map_err(|_| StoreError::new(StoreErrorKind::Rejected, format!("{what} contains a NUL byte")))
+}
+
+impl CStore {
+    fn key(&self, sid: &str) -> Result<CString, StoreError> {
+        c_string(format!("{}{}", self.prefix, sid), "session key")
+    }
+
+    /// Runs one callback: inline on a caller blocked in a `ks_` call (its thread is free to
+    /// block), otherwise on the blocking pool so runtime workers keep running.
+    async fn run<T: Send + 'static>(&self, call: impl FnOnce(&Callbacks) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+        if in_blocking_call() || tokio::runtime::Handle::try_current().is_err() {
+            return call(&self.callbacks);
+        }
+        let callbacks = Arc::clone(&self.callbacks);
+        tokio::task::spawn_blocking(move || call(&callbacks))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::new(StoreErrorKind::Backend, format!("C store callback did not complete: {e}"))))
+    }
+}
+
+impl Store for CStore {
+    fn get<'a>(&'a self, sid: &'a str) -> StoreFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let key = self.key(sid)?;
+            self.run(move |c| c.get(&key)).await
+        })
+    }
+
+    fn set<'a>(&'a self, sid: &'a str, json: &'a str, ttl: Duration) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let key = self.key(sid)?;
+            let json = c_string(json.to_owned(), "session JSON")?;
+            let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+            self.run(move |c| c.set(&key, &json, ttl_ms)).await
+        })
+    }
+
+    fn destroy<'a>(&'a self, sid: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let key = self.key(sid)?;
+            self.run(move |c| c.destroy(&key)).await
+        })
+    }
+}
+
+/// Registers a store implemented in C. The vtable is copied; `get`, `set` and `destroy` are
+/// required, `drop` is optional. `key_prefix` (NUL-terminated UTF-8, copied; NULL for none)
+/// is put before every session id to make the store key, e.g. "koa:sess:" to share records
+/// with koa-generic-session + koa-redis. On success `*store_out` receives the store and the
+/// store owns `ctx` (released through `drop`); on failure nothing is kept and `drop` is not
+/// called. Errors: NULL_PARAMETER (`vtable`, `store_out` or a required callback NULL),
+/// INVALID_UTF8 (`key_prefix`).
+///
+/// # Safety
+/// `vtable` points to a vtable whose callbacks honour the contract of `ks_store_vtable`;
+/// `key_prefix` is NULL or NUL-terminated; `store_out` is valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn ks_c_store_new(vtable: *const ks_store_vtable, key_prefix: *const c_char, store_out: *mut *mut ks_store) -> ks_result {
+    guard(|| {
+        let vt = *arg(vtable)?;
+        let store_out = out(store_out)?;
+        let prefix = opt_c_str(key_prefix)?.unwrap_or("").to_owned();
+        let (Some(get), Some(set), Some(destroy)) = (vt.get, vt.set, vt.destroy) else { return Err(ks_result::NullParameter) };
+        let callbacks = Arc::new(Callbacks { ctx: vt.ctx, get, set, destroy, drop: vt.drop });
+        *store_out = ks_store::new_raw(Arc::new(CStore { callbacks, prefix }));
+        Ok(())
+    })
+}

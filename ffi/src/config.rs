@@ -1,0 +1,318 @@
+//! `ks_config_builder`: collects the session settings a C program chooses. Each setter
+//! checks its value at once, so a mistake is reported where it was made.
+
+use crate::boundary::{arg, arg_mut, bytes, c_str, enum_arg, guard, guard_value, opt_c_str};
+use crate::result::ks_result;
+use koa_session_core::{CookieAttributes, Priority, SameSite, SessionConfig, SessionConfigBuilder};
+use std::ffi::c_char;
+
+/// The `SameSite` cookie attribute, passed to `ks_config_builder_set_same_site()`.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ks_same_site {
+    /// No SameSite attribute (the default).
+    Unset = 0,
+    Strict = 1,
+    Lax = 2,
+    None = 3,
+}
+
+/// The `Priority` cookie attribute, passed to `ks_config_builder_set_priority()`.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ks_priority {
+    /// No Priority attribute (the default).
+    Unset = 0,
+    Low = 1,
+    Medium = 2,
+    High = 3,
+}
+
+/// Session settings, collected before an engine is made from them.
+///
+/// Ownership: created by `ks_config_builder_new()`, released by `ks_config_builder_free()`.
+/// `ks_engine_new()` copies the settings and does not take the builder, so one builder can
+/// make several engines. Thread-safety: not synchronized; use it from one thread at a time.
+///
+/// Defaults (those of koa-session): cookie `koa.sid`, `path=/`, `httponly`, max age one day,
+/// unsigned until a key is added, not rolling, empty sessions not saved, and a one-day store
+/// TTL for sessions whose cookie has no lifetime.
+pub struct ks_config_builder {
+    builder: SessionConfigBuilder,
+    keys: Vec<Vec<u8>>,
+}
+
+impl ks_config_builder {
+    pub(crate) fn build(&self) -> Result<SessionConfig, ks_result> {
+        let b = self.builder.clone();
+        let b = if self.keys.is_empty() { b.unsigned() } else { b.keys(&self.keys) };
+        Ok(b.build()?)
+    }
+
+    fn update(&mut self, f: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder) {
+        self.builder = f(self.builder.clone());
+    }
+}
+
+/// Makes a builder with the default settings. Free it with `ks_config_builder_free()`.
+/// Returns NULL only if a panic was caught (which would be a bug).
+#[no_mangle]
+pub extern "C" fn ks_config_builder_new() -> *mut ks_config_builder {
+    guard_value(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(ks_config_builder { builder: SessionConfig::builder(), keys: Vec::new() }))
+    })
+}
+
+/// Frees a builder. NULL is a no-op. The builder must not be used afterwards.
+///
+/// # Safety
+/// `builder` is NULL or a pointer from `ks_config_builder_new()` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_free(builder: *mut ks_config_builder) {
+    guard_value((), || {
+        if !builder.is_null() {
+            drop(Box::from_raw(builder));
+        }
+    })
+}
+
+/// Sets the cookie name (default "koa.sid"); the signature cookie is "<name>.sig".
+/// `name` is NUL-terminated UTF-8, copied. Errors: NULL_PARAMETER, INVALID_UTF8,
+/// INVALID_COOKIE_NAME (empty, or characters outside printable ASCII, or ';', '=' or space).
+///
+/// # Safety
+/// `builder` is a live builder; `name` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_cookie_name(builder: *mut ks_config_builder, name: *const c_char) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        let name = c_str(name)?;
+        SessionConfig::builder().cookie_name(name).build()?;
+        b.update(|x| x.cookie_name(name));
+        Ok(())
+    })
+}
+
+/// Adds a signing key (bytes, copied). Keys are tried in the order added: the first signs,
+/// every one verifies, so rotate by adding the new key first and the old ones after it. A
+/// cookie verified by an older key is re-signed with the first. With no key, cookies are
+/// unsigned. Errors: NULL_PARAMETER (`key` NULL), INVALID_ARGUMENT (`key_len` 0).
+///
+/// # Safety
+/// `builder` is a live builder; `key` is valid for reads of `key_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_add_key(builder: *mut ks_config_builder, key: *const u8, key_len: usize) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        if key.is_null() {
+            return Err(ks_result::NullParameter);
+        }
+        let key = bytes(key, key_len)?;
+        if key.is_empty() {
+            return Err(ks_result::InvalidArgument);
+        }
+        b.keys.push(key.to_vec());
+        Ok(())
+    })
+}
+
+/// Removes every key added so far: cookies become unsigned until a key is added again.
+///
+/// # Safety
+/// `builder` is a live builder or NULL (NULL_PARAMETER).
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_clear_keys(builder: *mut ks_config_builder) -> ks_result {
+    guard(|| {
+        arg_mut(builder)?.keys.clear();
+        Ok(())
+    })
+}
+
+fn check_attrs(attrs: CookieAttributes) -> Result<(), ks_result> {
+    attrs.validate().map_err(ks_result::from)
+}
+
+/// Sets the cookie path (default "/"); NULL means no path attribute. Requests whose path
+/// lies outside it (segment match: "/app" covers "/app/x", not "/apple") get no session.
+/// Copied. Errors: INVALID_UTF8, INVALID_COOKIE_ATTRIBUTE.
+///
+/// # Safety
+/// `builder` is a live builder; `path` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_path(builder: *mut ks_config_builder, path: *const c_char) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        let path = opt_c_str(path)?.map(str::to_owned);
+        check_attrs(CookieAttributes { path: path.clone(), ..Default::default() })?;
+        b.update(|x| x.path(path));
+        Ok(())
+    })
+}
+
+/// Sets the cookie domain; NULL (the default) means no domain attribute. Copied.
+/// Errors: INVALID_UTF8, INVALID_COOKIE_ATTRIBUTE.
+///
+/// # Safety
+/// `builder` is a live builder; `domain` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_domain(builder: *mut ks_config_builder, domain: *const c_char) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        let domain = opt_c_str(domain)?.map(str::to_owned);
+        check_attrs(CookieAttributes { domain: domain.clone(), ..Default::default() })?;
+        b.update(|x| x.domain(domain));
+        Ok(())
+    })
+}
+
+/// Sets the cookie lifetime in milliseconds (default 86400000, one day); 0 makes a
+/// browser-session cookie. It also sets the store TTL. Errors: INVALID_ARGUMENT (negative).
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_max_age_ms(builder: *mut ks_config_builder, max_age_ms: i64) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        if max_age_ms < 0 {
+            return Err(ks_result::InvalidArgument);
+        }
+        b.update(|x| x.max_age(Some(max_age_ms).filter(|&ms| ms != 0)));
+        Ok(())
+    })
+}
+
+/// Sets an absolute cookie expiry in unix milliseconds; 0 (the default) means none. Used
+/// only when the max age is 0. Errors: INVALID_ARGUMENT (negative).
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_expires_ms(builder: *mut ks_config_builder, unix_ms: i64) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        if unix_ms < 0 {
+            return Err(ks_result::InvalidArgument);
+        }
+        b.update(|x| x.expires(Some(unix_ms).filter(|&ms| ms != 0)));
+        Ok(())
+    })
+}
+
+/// Sets the `HttpOnly` attribute (default true).
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_http_only(builder: *mut ks_config_builder, http_only: bool) -> ks_result {
+    guard(|| {
+        arg_mut(builder)?.update(|x| x.http_only(http_only));
+        Ok(())
+    })
+}
+
+/// Sets the `Secure` attribute (default false). A secure cookie is refused on a request
+/// committed with `plain_http` true (KS_RESULT_SECURE_COOKIE_OVER_HTTP), as Koa refuses it.
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_secure(builder: *mut ks_config_builder, secure: bool) -> ks_result {
+    guard(|| {
+        arg_mut(builder)?.update(|x| x.secure(secure));
+        Ok(())
+    })
+}
+
+/// Sets the `SameSite` attribute: a `ks_same_site` value. Errors: INVALID_ARGUMENT.
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_same_site(builder: *mut ks_config_builder, same_site: u32) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        let s = enum_arg(same_site, &[None, Some(SameSite::Strict), Some(SameSite::Lax), Some(SameSite::None)])?;
+        b.update(|x| x.same_site(s));
+        Ok(())
+    })
+}
+
+/// Sets the `Priority` attribute: a `ks_priority` value. Errors: INVALID_ARGUMENT.
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_priority(builder: *mut ks_config_builder, priority: u32) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        let p = enum_arg(priority, &[None, Some(Priority::Low), Some(Priority::Medium), Some(Priority::High)])?;
+        b.update(|x| x.priority(p));
+        Ok(())
+    })
+}
+
+/// Sets the `Partitioned` attribute (CHIPS; default false).
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_partitioned(builder: *mut ks_config_builder, partitioned: bool) -> ks_result {
+    guard(|| {
+        arg_mut(builder)?.update(|x| x.partitioned(partitioned));
+        Ok(())
+    })
+}
+
+/// Rolling sessions (default false): every request that has a session saves it again and
+/// re-sends the cookie, so the expiry moves forward on each visit.
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_rolling(builder: *mut ks_config_builder, rolling: bool) -> ks_result {
+    guard(|| {
+        arg_mut(builder)?.update(|x| x.rolling(rolling));
+        Ok(())
+    })
+}
+
+/// Saves new sessions even when nothing was put in them (default false).
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_allow_empty(builder: *mut ks_config_builder, allow_empty: bool) -> ks_result {
+    guard(|| {
+        arg_mut(builder)?.update(|x| x.allow_empty(allow_empty));
+        Ok(())
+    })
+}
+
+/// The store TTL in milliseconds for sessions whose cookie has no lifetime of its own
+/// (browser-session cookies); default one day. Errors: INVALID_ARGUMENT (0 or negative).
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_default_ttl_ms(builder: *mut ks_config_builder, ttl_ms: i64) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        if ttl_ms <= 0 {
+            return Err(ks_result::InvalidArgument);
+        }
+        b.update(|x| x.default_session_ttl_ms(ttl_ms));
+        Ok(())
+    })
+}
+
+/// Checks the settings as `ks_engine_new()` would, without making an engine.
+///
+/// # Safety
+/// `builder` is a live builder or NULL (NULL_PARAMETER).
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_validate(builder: *const ks_config_builder) -> ks_result {
+    guard(|| arg(builder)?.build().map(drop))
+}

@@ -1,0 +1,146 @@
+//! Reading and changing a session's data: the whole JSON object, or one top-level field at
+//! a time (C has no JSON library of its own, so the field helpers parse and print for it).
+
+use crate::boundary::{arg, arg_mut, c_str, copy_out, guard, out, str_len};
+use crate::result::ks_result;
+use crate::session::ks_session;
+use serde_json::{Map, Value};
+use std::ffi::c_char;
+
+fn data(session: &ks_session) -> Result<&str, ks_result> {
+    session.active()?.json().ok_or(ks_result::SessionDestroyed)
+}
+
+fn object(json: &str) -> Result<Map<String, Value>, ks_result> {
+    match serde_json::from_str(json) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(ks_result::InvalidJson),
+    }
+}
+
+fn store_object(session: &mut ks_session, map: Map<String, Value>) -> Result<(), ks_result> {
+    session.active_mut()?.set_json(Some(Value::Object(map).to_string()))?;
+    Ok(())
+}
+
+/// Borrows the session data, a JSON object such as
+/// `{"cookie":{"httpOnly":true,...},"views":3}` (the `cookie` field holds this session's
+/// cookie options, as in koa-session). `*json_out` receives a pointer to the UTF-8 text,
+/// which is NOT NUL-terminated (use `*len_out`, or `ks_session_json_copy()`), valid until the
+/// next call that changes the session or its free. Errors: NULL_PARAMETER,
+/// SESSION_DESTROYED, SESSION_FINISHED.
+///
+/// # Safety
+/// `session` is a live session; the out-pointers are valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn ks_session_json(session: *const ks_session, json_out: *mut *const c_char, len_out: *mut usize) -> ks_result {
+    guard(|| {
+        let session = arg(session)?;
+        let json_out = out(json_out)?;
+        let len_out = out(len_out)?;
+        let json = data(session)?;
+        *json_out = json.as_ptr().cast();
+        *len_out = json.len();
+        Ok(())
+    })
+}
+
+/// Copies the session data, NUL-terminated, into `buf` (`buf_len` bytes). `*len_out`
+/// receives the length without the NUL; with INSUFFICIENT_SIZE it receives the length
+/// needed (the buffer must hold one byte more) and `buf` is untouched, so `buf` may be NULL
+/// with `buf_len` 0 to ask for the size. Errors: NULL_PARAMETER, INSUFFICIENT_SIZE,
+/// SESSION_DESTROYED, SESSION_FINISHED.
+///
+/// # Safety
+/// `session` is a live session; `buf` is valid for writes of `buf_len` bytes; `len_out` is
+/// valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn ks_session_json_copy(session: *const ks_session, buf: *mut c_char, buf_len: usize, len_out: *mut usize) -> ks_result {
+    guard(|| {
+        let session = arg(session)?;
+        let len_out = out(len_out)?;
+        copy_out(data(session)?.as_bytes(), buf, buf_len, len_out)
+    })
+}
+
+/// Replaces the session data with `json` (`json_len` bytes of UTF-8, not necessarily
+/// NUL-terminated; copied), which must be a JSON object. A destroyed session comes back to
+/// life. On any error nothing changes. Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON,
+/// SESSION_FINISHED.
+///
+/// # Safety
+/// `session` is a live session; `json` is valid for reads of `json_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ks_session_set_json(session: *mut ks_session, json: *const c_char, json_len: usize) -> ks_result {
+    guard(|| {
+        let session = arg_mut(session)?;
+        let json = str_len(json, json_len)?;
+        session.active_mut()?.set_json(Some(json.to_owned()))?;
+        Ok(())
+    })
+}
+
+/// Copies the JSON text of the top-level field `key` (NUL-terminated UTF-8) into `buf`,
+/// NUL-terminated: e.g. `3`, `"alice"` (with quotes), `{"a":1}`. Buffer rules as in
+/// `ks_session_json_copy()`. Errors: NULL_PARAMETER, INVALID_UTF8, NOT_FOUND,
+/// INSUFFICIENT_SIZE, SESSION_DESTROYED, SESSION_FINISHED.
+///
+/// # Safety
+/// `session` is a live session; `key` is NUL-terminated; `buf` is valid for writes of
+/// `buf_len` bytes; `len_out` is valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn ks_session_get_field(
+    session: *const ks_session,
+    key: *const c_char,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> ks_result {
+    guard(|| {
+        let session = arg(session)?;
+        let key = c_str(key)?;
+        let len_out = out(len_out)?;
+        let map = object(data(session)?)?;
+        let value = map.get(key).ok_or(ks_result::NotFound)?;
+        copy_out(value.to_string().as_bytes(), buf, buf_len, len_out)
+    })
+}
+
+/// Sets the top-level field `key` (NUL-terminated UTF-8) to the JSON value `value`
+/// (`value_len` bytes of UTF-8 JSON of any type, e.g. `3` or `"alice"`; copied). On any
+/// error nothing changes. Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON,
+/// SESSION_DESTROYED, SESSION_FINISHED.
+///
+/// # Safety
+/// `session` is a live session; `key` is NUL-terminated; `value` is valid for reads of
+/// `value_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ks_session_set_field(session: *mut ks_session, key: *const c_char, value: *const c_char, value_len: usize) -> ks_result {
+    guard(|| {
+        let session = arg_mut(session)?;
+        let key = c_str(key)?;
+        let value: Value = serde_json::from_str(str_len(value, value_len)?).map_err(|_| ks_result::InvalidJson)?;
+        let mut map = object(data(session)?)?;
+        map.insert(key.to_owned(), value);
+        store_object(session, map)
+    })
+}
+
+/// Removes the top-level field `key` (NUL-terminated UTF-8); removing an absent field
+/// succeeds and changes nothing. Errors: NULL_PARAMETER, INVALID_UTF8, SESSION_DESTROYED,
+/// SESSION_FINISHED.
+///
+/// # Safety
+/// `session` is a live session; `key` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ks_session_remove_field(session: *mut ks_session, key: *const c_char) -> ks_result {
+    guard(|| {
+        let session = arg_mut(session)?;
+        let key = c_str(key)?;
+        let mut map = object(data(session)?)?;
+        if map.shift_remove(key).is_none() {
+            return Ok(());
+        }
+        store_object(session, map)
+    })
+}
