@@ -1,0 +1,302 @@
+//! RedisStore against real redis-server processes (started here, on free loopback ports).
+
+mod support;
+
+use koa_session_core::store::conformance::{self, ConformanceOptions};
+use koa_session_core::store::redis::{ConnectionState, RedisStore, RedisStoreOptions};
+use koa_session_core::{Engine, LoadReport, SessionConfig, Store, StoreErrorKind};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::redis_harness::{RedisServer, ServerOptions};
+use tokio::sync::watch;
+
+/// "Did not hang" bound for anything that should fail or recover within the store's timeouts.
+const GENEROUS: Duration = Duration::from_secs(20);
+
+fn quick_options() -> RedisStoreOptions {
+    RedisStoreOptions {
+        connect_timeout: Duration::from_millis(500),
+        response_timeout: Duration::from_millis(500),
+        reconnect_max_delay: Duration::from_millis(200),
+        ..Default::default()
+    }
+}
+
+fn conformance_options() -> ConformanceOptions {
+    ConformanceOptions { tasks: 8, ops_per_task: 300, ..Default::default() }
+}
+
+fn engine(store: &RedisStore) -> Engine {
+    let config = SessionConfig::builder().keys(["redis-test-key"]).build().unwrap();
+    Engine::new(config, Arc::new(store.clone()))
+}
+
+/// The Cookie header a browser holding session `sid` sends (signed, as Koa signs it).
+fn cookie_for(sid: &str) -> Vec<u8> {
+    let keys = koa_session_core::Keys::new(["redis-test-key"]).unwrap();
+    let sig = keys.sign(format!("koa.sid={sid}").as_bytes());
+    format!("koa.sid={sid}; koa.sid.sig={sig}").into_bytes()
+}
+
+async fn wait_for_state(rx: &mut watch::Receiver<ConnectionState>, want: ConnectionState) {
+    tokio::time::timeout(GENEROUS, rx.wait_for(|s| *s == want))
+        .await
+        .unwrap_or_else(|_| panic!("state never became {want:?}"))
+        .expect("store dropped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_single_node() {
+    let server = RedisServer::start(ServerOptions::default());
+    let store = RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap();
+    conformance::run(Arc::new(store), conformance_options()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_over_unix_socket() {
+    let server = RedisServer::start(ServerOptions { unix_socket: true, ..Default::default() });
+    let socket = server.unix_socket();
+    for url in [format!("unix://{}", socket.display()), format!("redis+unix://{}", socket.display())] {
+        let store = RedisStore::open(&url, RedisStoreOptions::default()).unwrap();
+        conformance::basic_crud(&store).await.unwrap();
+        conformance::exact_bytes(&store).await.unwrap();
+        conformance::long_ttl_and_touch(&store).await.unwrap();
+        assert_eq!(store.state(), ConnectionState::Connected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_match_koa_redis() {
+    let server = RedisServer::start(ServerOptions::default());
+    let store = RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap();
+
+    // Our write: a plain string under koa:sess:<sid>, expiry in milliseconds.
+    let json = r#"{"cookie":{"httpOnly":true,"maxAge":86400000,"overwrite":true,"path":"/","secure":false,"signed":true},"user":"ann"}"#;
+    store.set("ours", json, Duration::from_millis(86_400_000)).await.unwrap();
+    assert_eq!(server.cli(&["TYPE", "koa:sess:ours"]).trim(), "string");
+    assert_eq!(server.cli(&["GET", "koa:sess:ours"]).trim_end_matches('\n'), json);
+    let pttl: i64 = server.cli(&["PTTL", "koa:sess:ours"]).trim().parse().unwrap();
+    assert!(pttl > 86_300_000 && pttl <= 86_400_000, "PTTL {pttl}");
+    assert!(store.touch("ours", Duration::from_millis(5_000)).await.unwrap());
+    let pttl: i64 = server.cli(&["PTTL", "koa:sess:ours"]).trim().parse().unwrap();
+    assert!(pttl > 0 && pttl <= 5_000, "PTTL after touch {pttl}");
+
+    // koa-redis's write: SETEX with the TTL rounded up to seconds.
+    let theirs = r#"{"cookie":{"httpOnly":true,"path":"/","overwrite":true,"signed":true,"maxAge":86400000},"views":3}"#;
+    server.cli(&["SETEX", "koa:sess:theirs", "86400", theirs]);
+    let mut s = engine(&store).load(Some(&cookie_for("theirs")), Some("/")).await.unwrap().unwrap();
+    assert_eq!(s.load_report(), Some(LoadReport::Loaded));
+    assert!(!s.is_new());
+    assert_eq!(s.sid(), "theirs");
+    assert_eq!(s.json(), Some(theirs));
+
+    // A change is written back in place with SET PX.
+    s.set_json(Some(theirs.replace("\"views\":3", "\"views\":4"))).unwrap();
+    let cookies = engine(&store).commit(s, false).await.unwrap();
+    assert!(cookies.iter().any(|c| c.starts_with("koa.sid=theirs;")), "{cookies:?}");
+    assert!(server.cli(&["GET", "koa:sess:theirs"]).contains("\"views\":4"));
+
+    // A custom prefix.
+    let custom = RedisStore::open(&server.url(), RedisStoreOptions { prefix: "app1:".into(), ..Default::default() }).unwrap();
+    custom.set("x", "{}", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(server.cli(&["GET", "app1:x"]).trim(), "{}");
+    assert_eq!(custom.key("x"), "app1:x");
+
+    // A zero TTL removes the record (Redis refuses PX 0).
+    store.set("ours", json, Duration::ZERO).await.unwrap();
+    assert_eq!(server.cli(&["EXISTS", "koa:sess:ours"]).trim(), "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_that_are_not_json_objects_are_new_sessions() {
+    let server = RedisServer::start(ServerOptions::default());
+    let store = RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap();
+    let engine = engine(&store);
+    let bad: &[(&str, &[u8])] = &[
+        ("notjson", b"not json at all"),
+        ("truncated", b"{\"cookie\":{"),
+        ("array", b"[1,2,3]"),
+        ("string", b"\"just a string\""),
+        ("null", b"null"),
+        ("number", b"42"),
+        ("empty", b""),
+        ("binary", b"\xff\xfe\x00{\x80}"),
+    ];
+    for (sid, bytes) in bad {
+        // -x: the value comes from stdin, byte for byte.
+        server.cli_stdin(&["-x", "SET", &format!("koa:sess:{sid}")], bytes);
+        let got = store.get(sid).await.unwrap().expect("the record is there");
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            assert_eq!(got, text, "{sid}: non-object records come back as they are");
+        }
+        let s = engine.load(Some(&cookie_for(sid)), Some("/")).await.unwrap().unwrap();
+        assert_eq!(s.load_report(), Some(LoadReport::Corrupt), "{sid}");
+        assert!(s.is_new(), "{sid}");
+        assert_ne!(s.sid(), *sid, "{sid}: a new session gets a new id");
+        assert_eq!(s.json(), Some(engine.config().fresh_session_json()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_type_is_a_backend_error_with_the_server_message() {
+    let server = RedisServer::start(ServerOptions::default());
+    let store = RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap();
+    server.cli(&["RPUSH", "koa:sess:alist", "a", "b"]);
+    let err = store.get("alist").await.unwrap_err();
+    assert_eq!(err.kind, StoreErrorKind::Backend, "{err}");
+    assert!(err.message.contains("WRONGTYPE"), "{err}");
+    let err = engine(&store).load(Some(&cookie_for("alist")), Some("/")).await.unwrap_err();
+    assert!(err.to_string().contains("WRONGTYPE"), "{err}");
+    // The connection is fine: a server error is not a disconnect.
+    assert_eq!(store.state(), ConnectionState::Connected);
+    assert!(store.get("other").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_memory_is_a_backend_error() {
+    let server = RedisServer::start(ServerOptions {
+        extra_args: ["--maxmemory", "1mb", "--maxmemory-policy", "noeviction"].map(String::from).to_vec(),
+        ..Default::default()
+    });
+    let store = RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap();
+    let blob = format!(r#"{{"blob":"{}"}}"#, "x".repeat(64 * 1024));
+    let mut failure = None;
+    for i in 0..200 {
+        if let Err(e) = store.set(&format!("fill{i}"), &blob, Duration::from_secs(600)).await {
+            failure = Some(e);
+            break;
+        }
+    }
+    let err = failure.expect("a 1mb server must refuse 12 MB of sessions");
+    assert_eq!(err.kind, StoreErrorKind::Backend, "{err}");
+    assert!(err.message.contains("OOM"), "{err}");
+    // Reads still work on a full server.
+    assert!(store.get("fill0").await.is_ok());
+}
+
+#[tokio::test]
+async fn wrong_urls_fail_at_construction() {
+    for url in ["", "localhost:6379", "http://127.0.0.1:1", "redis://", "redis://127.0.0.1:port", "redis://[::1", "unix://"] {
+        let err = RedisStore::open(url, RedisStoreOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("invalid Redis URL"), "{url:?}: {err}");
+    }
+    let err = RedisStore::open_cluster(&["redis://127.0.0.1:1", "nonsense"], RedisStoreOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("nonsense"), "{err}");
+    // A password never shows up in messages.
+    let err = RedisStore::open("redis://user:hunter2@127.0.0.1:notaport", RedisStoreOptions::default()).unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_server_fails_fast_and_restart_recovers_without_help() {
+    let mut server = RedisServer::start(ServerOptions::default());
+    let store = RedisStore::open(&server.url(), quick_options()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    store.on_state_change(move |s| log.lock().unwrap().push(s));
+    let mut rx = store.subscribe();
+    wait_for_state(&mut rx, ConnectionState::Connected).await;
+    store.set("a", r#"{"n":1}"#, Duration::from_secs(60)).await.unwrap();
+
+    server.kill();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = store.get("a").await.unwrap_err();
+        assert!(matches!(err.kind, StoreErrorKind::Unavailable | StoreErrorKind::Timeout), "{err:?}");
+        assert!(started.elapsed() < GENEROUS, "an operation on a dead server must not hang");
+    }
+    let err = store.set("b", "{}", Duration::from_secs(60)).await.unwrap_err();
+    assert!(matches!(err.kind, StoreErrorKind::Unavailable | StoreErrorKind::Timeout), "{err:?}");
+    wait_for_state(&mut rx, ConnectionState::Disconnected).await;
+
+    // No command is issued: the store notices the server is back on its own.
+    server.restart();
+    wait_for_state(&mut rx, ConnectionState::Connected).await;
+    store.set("a", r#"{"n":2}"#, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(store.get("a").await.unwrap().as_deref(), Some(r#"{"n":2}"#));
+
+    let seen = seen.lock().unwrap().clone();
+    let disconnected = seen.iter().position(|s| *s == ConnectionState::Disconnected).expect("saw Disconnected");
+    assert!(seen[disconnected..].contains(&ConnectionState::Connected), "transitions: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] != w[1]), "only transitions are reported: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_store_notices_a_lost_server() {
+    let mut server = RedisServer::start(ServerOptions::default());
+    let options = RedisStoreOptions { health_check_interval: Some(Duration::from_millis(100)), ..quick_options() };
+    let store = RedisStore::open(&server.url(), options).unwrap();
+    let mut rx = store.subscribe();
+    wait_for_state(&mut rx, ConnectionState::Connected).await;
+    server.kill();
+    wait_for_state(&mut rx, ConnectionState::Disconnected).await;
+    server.restart();
+    wait_for_state(&mut rx, ConnectionState::Connected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_down_at_start_then_up() {
+    let mut server = RedisServer::start(ServerOptions::default());
+    server.kill();
+    // Construction is lazy: it succeeds with the server down, operations fail, then recover.
+    let store = RedisStore::open(&server.url(), quick_options()).unwrap();
+    let mut rx = store.subscribe();
+    let err = store.get("x").await.unwrap_err();
+    assert_eq!(err.kind, StoreErrorKind::Unavailable, "{err:?}");
+    wait_for_state(&mut rx, ConnectionState::Disconnected).await;
+    server.restart();
+    wait_for_state(&mut rx, ConnectionState::Connected).await;
+    store.ping().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_server_times_out_and_comes_back() {
+    let server = RedisServer::start(ServerOptions::default());
+    let store = RedisStore::open(&server.url(), quick_options()).unwrap();
+    store.set("a", "{}", Duration::from_secs(60)).await.unwrap();
+    server.pause();
+    let started = Instant::now();
+    let err = store.get("a").await.unwrap_err();
+    server.resume();
+    assert_eq!(err.kind, StoreErrorKind::Timeout, "{err:?}");
+    assert!(started.elapsed() < GENEROUS);
+    let deadline = Instant::now() + GENEROUS;
+    loop {
+        match store.get("a").await {
+            Ok(v) => {
+                assert_eq!(v.as_deref(), Some("{}"));
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                assert!(matches!(e.kind, StoreErrorKind::Unavailable | StoreErrorKind::Timeout), "{e:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no recovery after SIGCONT: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_a_crash_with_appendfsync_always() {
+    let mut server = RedisServer::start(ServerOptions { aof_always: true, ..Default::default() });
+    let store = RedisStore::open(&server.url(), quick_options()).unwrap();
+    for i in 0..200 {
+        store.set(&format!("s{i}"), &format!(r#"{{"i":{i}}}"#), Duration::from_secs(600)).await.unwrap();
+    }
+    server.kill();
+    server.restart();
+    for i in 0..200 {
+        let deadline = Instant::now() + GENEROUS;
+        let got = loop {
+            match store.get(&format!("s{i}")).await {
+                Ok(v) => break v,
+                Err(e) if Instant::now() < deadline => {
+                    assert!(matches!(e.kind, StoreErrorKind::Unavailable | StoreErrorKind::Timeout), "{e:?}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(got, Some(format!(r#"{{"i":{i}}}"#)), "write {i} was acknowledged, then lost");
+    }
+}
