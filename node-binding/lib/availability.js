@@ -1,0 +1,79 @@
+'use strict';
+// Tracks whether a store can serve requests, from its CONNECT / DISCONNECT events.
+// DISCONNECT starts one wait of `reconnectTimeout` ms: CONNECT within it lets the waiting
+// requests go on; past it they fail ('timeout:...') and later ones fail at once until
+// CONNECT. Each outage has its own waiter and timer, and CONNECT clears the timer, so a
+// timer from an earlier outage can never fail requests after a reconnect.
+
+const { CONNECT, DISCONNECT } = require('./base-store');
+
+const UP = 0;
+const WAITING = 1;
+const DOWN = 2;
+
+class Availability {
+  constructor(timeoutMs) {
+    this.timeoutMs = timeoutMs;
+    this.state = UP;
+    this.outage = null;
+  }
+
+  disconnected() {
+    if (this.state !== UP) return;
+    this.state = WAITING;
+    let resolve;
+    const promise = new Promise((r) => (resolve = r));
+    const outage = { promise, resolve, timer: null };
+    outage.timer = setTimeout(() => {
+      if (this.outage !== outage) return;
+      this.outage = null;
+      this.state = DOWN;
+      resolve(false);
+    }, this.timeoutMs);
+    if (typeof outage.timer.unref === 'function') outage.timer.unref();
+    this.outage = outage;
+  }
+
+  connected() {
+    const outage = this.outage;
+    this.outage = null;
+    this.state = UP;
+    if (outage) {
+      clearTimeout(outage.timer);
+      outage.resolve(true);
+    }
+  }
+
+  /** null when the store is up (the common case: nothing to await), else a Promise. */
+  wait() {
+    if (this.state === UP) return null;
+    if (this.state === DOWN) return Promise.reject(new Error('session store is unavailable'));
+    return this.outage.promise.then((ok) => {
+      if (!ok) throw new Error('timeout:session store is unavailable');
+    });
+  }
+}
+
+// One set of listeners per store, however many middlewares share it (no listener leak
+// warnings when many apps or routers use one store).
+const watchers = new WeakMap();
+
+function watch(store, timeoutMs) {
+  const a = new Availability(timeoutMs);
+  if (typeof store.on !== 'function') return a;
+  let set = watchers.get(store);
+  if (!set) {
+    set = new Set();
+    watchers.set(store, set);
+    const down = () => set.forEach((x) => x.disconnected());
+    const up = () => set.forEach((x) => x.connected());
+    store.on(DISCONNECT, down);
+    store.on(DISCONNECT.toLowerCase(), down);
+    store.on(CONNECT, up);
+    store.on(CONNECT.toLowerCase(), up);
+  }
+  set.add(a);
+  return a;
+}
+
+module.exports = { watch };

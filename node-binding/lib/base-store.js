@@ -1,0 +1,43 @@
+'use strict';
+const { EventEmitter } = require('node:events');
+const { sessionTtlMs } = require('./native');
+
+/** Emitted by a store when it can serve requests again (lowercase 'connect' works too). */
+const CONNECT = 'CONNECT';
+/** Emitted by a store when it lost its backend; requests wait up to `reconnectTimeout`. */
+const DISCONNECT = 'DISCONNECT';
+
+/**
+ * The store interface: `get(sid)`, `set(sid, session, ttlMs)`, `destroy(sid)`, optional
+ * `touch(sid, ttlMs)`. Each may return a value, a Promise, a thunk or a generator.
+ */
+class BaseStore extends EventEmitter {
+  constructor(prefix = 'koa:sess') {
+    super();
+    this.prefix = prefix;
+  }
+
+  /**
+   * Returns (a Promise of) the TTL in ms for `sess`: `ttl` when given, else computed by the
+   * engine from `sess.cookie.maxAge` / `sess.cookie.expires` (one day for a browser-session
+   * cookie). Subclasses call `await super.set(sid, sess, ttl)` to get it.
+   */
+  async set(sid, sess, ttl) {
+    return storeTtl(sess, ttl);
+  }
+}
+
+/** The TTL a store should use for `sess` when the caller gave `ttl` (or did not). */
+function storeTtl(sess, ttl) {
+  if (typeof ttl === 'number' && ttl > 0) return ttl;
+  let json;
+  try {
+    json = JSON.stringify(sess);
+  } catch {
+    json = undefined;
+  }
+  if (typeof json !== 'string' || json[0] !== '{') json = '{}';
+  return sessionTtlMs(json);
+}
+
+module.exports = { BaseStore, CONNECT, DISCONNECT, storeTtl };

@@ -1,0 +1,74 @@
+'use strict';
+const { BaseStore, storeTtl } = require('../base-store');
+const { NativeMemoryStore } = require('../native');
+const { kJsonStore } = require('./json-store');
+
+const kNative = Symbol('koa-session-ts.nativeMemoryStore');
+
+function serialize(sess) {
+  const json = JSON.stringify(sess);
+  if (typeof json !== 'string' || json[0] !== '{') {
+    throw new TypeError('MemoryStore#set: the session must be a JSON-serializable object');
+  }
+  return json;
+}
+
+/**
+ * An in-process store on the engine's native MemoryStore: sessions are held as JSON (so
+ * `get` always returns a new object and nothing read can change what is stored), expire by
+ * TTL without a timer per entry, and may be capped with `{ maxEntries }`.
+ * `new MemoryStore()`, `new MemoryStore(prefix)` or `new MemoryStore({ prefix, maxEntries })`.
+ */
+class MemoryStore extends BaseStore {
+  constructor(options) {
+    const o = options !== null && typeof options === 'object' ? options : { prefix: options };
+    super(o.prefix === undefined || o.prefix === null ? 'koa:sess' : o.prefix);
+    const max = o.maxEntries;
+    if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 0xffffffff)) {
+      throw new TypeError('MemoryStore: option "maxEntries" must be a positive integer');
+    }
+    Object.defineProperty(this, kNative, { value: new NativeMemoryStore({ maxEntries: max }) });
+  }
+
+  async get(sid) {
+    const json = this[kNative].getJson(String(sid));
+    return json === null ? null : JSON.parse(json);
+  }
+
+  async set(sid, sess, ttl) {
+    const json = serialize(sess);
+    this[kNative].setJson(String(sid), json, storeTtl(sess, ttl));
+  }
+
+  async destroy(sid) {
+    this[kNative].destroy(String(sid));
+  }
+
+  /** Extends a session's expiry; resolves false when there is no such session. */
+  async touch(sid, ttl) {
+    return this[kNative].touch(String(sid), Number(ttl));
+  }
+
+  /** Sessions held (expired ones not yet swept included). */
+  get size() {
+    return this[kNative].size;
+  }
+
+  /** Removes expired sessions now (they also go lazily); returns how many went. */
+  sweep() {
+    return this[kNative].sweep();
+  }
+}
+
+Object.defineProperty(MemoryStore.prototype, kJsonStore, {
+  value: Object.freeze({
+    get: MemoryStore.prototype.get,
+    set: MemoryStore.prototype.set,
+    destroy: MemoryStore.prototype.destroy,
+    getJson: (store, sid) => store[kNative].getJson(sid),
+    setJson: (store, sid, json, ttlMs) => store[kNative].setJson(sid, json, ttlMs),
+    destroyJson: (store, sid) => store[kNative].destroy(sid),
+  }),
+});
+
+module.exports = { MemoryStore };

@@ -1,0 +1,37 @@
+//! The Node.js face of the koa-session-ts engine (napi-rs).
+//!
+//! - [`engine`]: `SessionEngine`, the validated configuration, built once per middleware.
+//! - [`request`]: `SessionRequest`, the core's per-request state machine, driven synchronously
+//!   by the JS middleware (which does every await: store calls, hooks, `genSid`).
+//! - [`stores`]: native stores as JS classes (`NativeMemoryStore`; RedisStore goes beside it).
+//!
+//! Session data crosses the boundary as JSON strings. No session rule lives here: every
+//! decision comes from `koa-session-core`; this crate only translates.
+#![deny(clippy::all)]
+
+mod engine;
+mod errors;
+mod request;
+mod stores;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// A fresh session id from the OS CSPRNG: 24 bytes, base64url, 32 characters.
+#[napi(catch_unwind)]
+pub fn generate_sid() -> Result<String> {
+    koa_session_core::sid::generate_sid().map_err(|e| Error::from_reason(format!("cannot generate a session id: {e}")))
+}
+
+/// The store TTL in ms for a session (its JSON), from its `cookie.maxAge` / `cookie.expires`,
+/// `defaultTtlMs` (one day when omitted) for a browser-session cookie. Zero or less: expired.
+#[napi(catch_unwind)]
+pub fn session_ttl_ms(session_json: String, default_ttl_ms: Option<f64>) -> Result<f64> {
+    let base = koa_session_core::CookieAttributes { max_age: None, ..Default::default() };
+    let attrs = koa_session_core::record::session_cookie(&session_json, &base).map_err(errors::invalid_arg)?;
+    let default = default_ttl_ms
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .map(|d| d.min(koa_session_core::record::MAX_TTL_MS as f64) as i64)
+        .unwrap_or(koa_session_core::config::DEFAULT_SESSION_TTL_MS);
+    Ok(koa_session_core::record::ttl_ms(&attrs, koa_session_core::now_unix_ms(), default) as f64)
+}

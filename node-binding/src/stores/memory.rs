@@ -1,0 +1,70 @@
+//! `NativeMemoryStore`: the core's in-process `MemoryStore` (JSON strings, TTL by monotonic
+//! clock, lazy expiry plus sweeps, optional entry limit). All methods are synchronous.
+
+use koa_session_core::store::{MemoryStore, MemoryStoreOptions};
+use napi_derive::napi;
+use std::time::Duration;
+
+#[napi(object)]
+pub struct NativeMemoryStoreOptions {
+    /// At most this many sessions; at the limit a new one evicts the session closest to expiry.
+    pub max_entries: Option<u32>,
+}
+
+#[napi]
+pub struct NativeMemoryStore {
+    inner: MemoryStore,
+}
+
+fn ttl(ms: f64) -> Duration {
+    // NaN and negatives mean "already expired": a zero TTL removes the record.
+    if ms.is_nan() || ms <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(ms.min(u64::MAX as f64).ceil() as u64)
+    }
+}
+
+#[napi]
+impl NativeMemoryStore {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(options: Option<NativeMemoryStoreOptions>) -> Self {
+        let max_entries = options.and_then(|o| o.max_entries).map(|n| n as usize);
+        NativeMemoryStore { inner: MemoryStore::new(MemoryStoreOptions { max_entries }) }
+    }
+
+    /// The session JSON under `sid`, or null (unknown or expired).
+    #[napi(catch_unwind)]
+    pub fn get_json(&self, sid: String) -> Option<String> {
+        self.inner.get_sync(&sid)
+    }
+
+    /// Stores `json` under `sid` for `ttlMs` (replacing record and expiry; <= 0 removes it).
+    #[napi(catch_unwind)]
+    pub fn set_json(&self, sid: String, json: String, ttl_ms: f64) {
+        self.inner.set_sync(&sid, &json, ttl(ttl_ms))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn destroy(&self, sid: String) {
+        self.inner.destroy_sync(&sid)
+    }
+
+    /// Extends the expiry of `sid`; false when there is no such session.
+    #[napi(catch_unwind)]
+    pub fn touch(&self, sid: String, ttl_ms: f64) -> bool {
+        self.inner.touch_sync(&sid, ttl(ttl_ms))
+    }
+
+    /// Removes expired records now; returns how many went.
+    #[napi(catch_unwind)]
+    pub fn sweep(&self) -> u32 {
+        self.inner.sweep().min(u32::MAX as usize) as u32
+    }
+
+    /// Records held (expired ones not yet swept included).
+    #[napi(getter, catch_unwind)]
+    pub fn size(&self) -> u32 {
+        self.inner.len().min(u32::MAX as usize) as u32
+    }
+}
