@@ -251,7 +251,20 @@ impl Inner {
             Backend::Single(manager) => cmd.query_async(&mut manager.clone()).await,
             Backend::Cluster { client, conn } => {
                 let conn = conn.get_or_try_init(|| client.get_async_connection()).await?;
-                cmd.query_async(&mut conn.clone()).await
+                let mut pause = Duration::from_millis(1);
+                loop {
+                    match cmd.query_async(&mut conn.clone()).await {
+                        // The client follows MOVED/ASK itself, but while a slot migrates,
+                        // concurrent requests on one connection can swallow each other's ASKING
+                        // and bounce between the two nodes until its retries run out. A short
+                        // jittered pause breaks the lockstep; the caller's deadline bounds it.
+                        Err(e) if is_redirect(&e) => {
+                            tokio::time::sleep(jitter(pause)).await;
+                            pause = (pause * 2).min(Duration::from_millis(50));
+                        }
+                        other => return other,
+                    }
+                }
             }
         }
     }
@@ -375,6 +388,19 @@ impl fmt::Debug for RedisStore {
             .field("state", &self.state())
             .finish()
     }
+}
+
+fn is_redirect(e: &RedisError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Server(ServerErrorKind::Ask | ServerErrorKind::Moved | ServerErrorKind::TryAgain)
+    )
+}
+
+/// Somewhere between half and all of `d`.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
+    d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
 fn px_ms(ttl: Duration) -> u64 {

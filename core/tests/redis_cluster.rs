@@ -1,0 +1,129 @@
+//! RedisStore on a 3-master Redis Cluster started here (free loopback ports).
+
+mod support;
+
+use koa_session_core::store::conformance::{self, ConformanceOptions};
+use koa_session_core::store::redis::{ConnectionState, RedisStore, RedisStoreOptions};
+use koa_session_core::Store;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use support::redis_harness::RedisCluster;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_on_a_cluster() {
+    let cluster = RedisCluster::start(3);
+    // One node is enough to find the others.
+    let store = RedisStore::open_cluster(&cluster.urls()[..1], RedisStoreOptions::default()).unwrap();
+    conformance::run(Arc::new(store.clone()), ConformanceOptions { tasks: 8, ops_per_task: 300, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(store.state(), ConnectionState::Connected);
+    // Sessions really are spread over the masters.
+    for i in 0..30 {
+        store.set(&format!("spread{i}"), "{}", Duration::from_secs(60)).await.unwrap();
+    }
+    let holding = cluster.nodes.iter().filter(|n| n.cli(&["DBSIZE"]).trim() != "0").count();
+    assert_eq!(holding, 3, "30 keys should land on all three masters");
+}
+
+/// Moves the slot of a live session from its master to another while tasks keep reading and
+/// writing it: the client must follow ASK (during the move) and MOVED (after it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slot_migration_under_traffic() {
+    let cluster = RedisCluster::start(3);
+    let store = RedisStore::open_cluster(&cluster.urls(), RedisStoreOptions::default()).unwrap();
+    // A hash tag puts all these sessions in one slot.
+    let sid = "{mig}session";
+    let key = store.key(sid);
+    let slot = cluster.keyslot(&key);
+    let from = cluster.owner_of(slot);
+    let to = (from + 1) % 3;
+    store.set(sid, r#"{"n":0}"#, Duration::from_secs(600)).await.unwrap();
+    // A second client that learns the slot map now and is idle during the move: its next
+    // request goes to the old owner and must follow MOVED.
+    let idle = RedisStore::open_cluster(&cluster.urls()[2..], RedisStoreOptions::default()).unwrap();
+    assert!(idle.get(sid).await.unwrap().is_some());
+
+    // Background traffic on the migrating slot: rewrite and read back, and new sessions.
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..3 {
+        let (store, stop, ops) = (store.clone(), stop.clone(), ops.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let json = format!(r#"{{"t":{t},"i":{i}}}"#);
+                store.set(sid, &json, Duration::from_secs(600)).await?;
+                let seen = store.get(sid).await?.expect("the migrating session is never missing");
+                assert!(seen.starts_with(r#"{"t":"#), "{seen}");
+                let fresh = format!("{{mig}}t{t}-{i}");
+                store.set(&fresh, &json, Duration::from_secs(600)).await?;
+                assert_eq!(store.get(&fresh).await?.as_deref(), Some(json.as_str()));
+                assert!(store.touch(&fresh, Duration::from_secs(600)).await?);
+                if i % 2 == 0 {
+                    store.destroy(&fresh).await?;
+                }
+                ops.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Ok::<_, koa_session_core::StoreError>(())
+        }));
+    }
+    let pause = || tokio::time::sleep(Duration::from_millis(150));
+    pause().await;
+
+    let (from_id, to_id) = (cluster.node_id(from), cluster.node_id(to));
+    let slot_s = slot.to_string();
+    let (src, dst) = (&cluster.nodes[from], &cluster.nodes[to]);
+    assert_eq!(dst.cli(&["CLUSTER", "SETSLOT", &slot_s, "IMPORTING", &from_id]).trim(), "OK");
+    assert_eq!(src.cli(&["CLUSTER", "SETSLOT", &slot_s, "MIGRATING", &to_id]).trim(), "OK");
+    pause().await; // new keys of the slot now go to `to` via ASK
+
+    // Move the keys over in small batches, as redis-cli --cluster reshard does.
+    loop {
+        let keys = src.cli(&["CLUSTER", "GETKEYSINSLOT", &slot_s, "10"]);
+        let keys: Vec<&str> = keys.lines().map(str::trim).filter(|k| !k.is_empty()).collect();
+        if keys.is_empty() {
+            break;
+        }
+        let port = dst.port().to_string();
+        let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
+        args.extend(keys.iter().copied());
+        let out = src.cli(&args);
+        assert!(out.contains("OK") || out.contains("NOKEY"), "MIGRATE: {out}");
+        pause().await; // existing keys now answered by `to` via ASK
+    }
+    // Hand the slot over: the new owner first, then the old one, then the rest.
+    let third = 3 - from - to;
+    for node in [to, from, third] {
+        assert_eq!(cluster.nodes[node].cli(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &to_id]).trim(), "OK");
+    }
+    cluster.wait_ok();
+    pause().await; // the old owner now answers MOVED
+    let before_end = ops.load(Ordering::Relaxed);
+    pause().await;
+
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("traffic task panicked").expect("a store operation failed during the migration");
+    }
+    assert!(ops.load(Ordering::Relaxed) > before_end, "traffic kept flowing after the move");
+    // The old owner really redirected the clients both ways.
+    let errors = src.cli(&["INFO", "errorstats"]);
+    assert!(errors.contains("errorstat_ASK:count="), "no ASK redirect happened:\n{errors}");
+    let seen = idle.get(sid).await.unwrap().expect("the idle client finds the moved session");
+    assert!(seen.starts_with(r#"{"t":"#), "{seen}");
+    idle.set(sid, r#"{"by":"idle"}"#, Duration::from_secs(600)).await.unwrap();
+    assert_eq!(store.get(sid).await.unwrap().as_deref(), Some(r#"{"by":"idle"}"#));
+    let errors = src.cli(&["INFO", "errorstats"]);
+    assert!(errors.contains("errorstat_MOVED:count="), "no MOVED redirect happened:\n{errors}");
+    assert_eq!(cluster.owner_of(slot), to);
+    assert!(dst.cli(&["EXISTS", &key]).trim() == "1", "the session now lives on the new owner");
+    assert!(src.cli(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s]).trim() == "0");
+    assert!(store.get(sid).await.unwrap().is_some());
+    store.destroy(sid).await.unwrap();
+    assert!(store.get(sid).await.unwrap().is_none());
+}
