@@ -83,6 +83,28 @@ function checkSession(value) {
 }
 
 /**
+ * Koa's error response starts by removing every header, then sets `err.headers`: carry the
+ * session cookies there, so a session saved while the handler failed stays reachable.
+ */
+function keepCookiesOnError(error, cookies) {
+  if (!cookies || cookies.length === 0 || error === null || typeof error !== 'object') return;
+  try {
+    const headers = error.headers && typeof error.headers === 'object' ? { ...error.headers } : {};
+    let prev = [];
+    for (const name of Object.keys(headers)) {
+      if (name.toLowerCase() === 'set-cookie') {
+        prev = prev.concat(headers[name]);
+        delete headers[name];
+      }
+    }
+    headers['Set-Cookie'] = prev.concat(cookies);
+    error.headers = headers;
+  } catch {
+    // A frozen or exotic error object: the session is saved; the cookie just stays off.
+  }
+}
+
+/**
  * Session middleware for Koa. See the README for the options.
  * @param {import('../index').SessionOptions} [options]
  */
@@ -153,6 +175,7 @@ function session(options) {
       loading: null,
       // Defer mode: `ctx.session = x` before the session was read.
       assigned: false,
+      sentCookies: null,
     };
   }
 
@@ -228,6 +251,7 @@ function session(options) {
       }
     }
     sendCookies(ctx, plan.setCookies, cookieNames);
+    st.sentCookies = plan.setCookies;
   }
 
   async function regenerate(ctx, st) {
@@ -316,7 +340,10 @@ function session(options) {
         ctx.app.emit('error', toError(err), ctx);
       }
     }
-    if (failed) throw error;
+    if (failed) {
+      keepCookiesOnError(error, st.sentCookies);
+      throw error;
+    }
   }
 
   async function sessionMiddleware(ctx, next) {

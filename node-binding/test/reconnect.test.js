@@ -1,0 +1,106 @@
+'use strict';
+// Store outages: DISCONNECT then CONNECT within reconnectTimeout resumes waiting requests;
+// past it they fail with 'timeout:session store is unavailable', later ones with 'session
+// store is unavailable' until CONNECT; after a reconnect no old timer fails anything.
+// Behaviour is asserted, never durations.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { session, withApp, sleep } = require('./helpers');
+
+const { MemoryStore, CONNECT, DISCONNECT } = session;
+
+const counter = async (ctx) => {
+  ctx.session.n = (ctx.session.n || 0) + 1;
+  ctx.body = { n: ctx.session.n };
+};
+
+test('DISCONNECT then CONNECT within reconnectTimeout: the waiting request goes on', async () => {
+  const store = new MemoryStore();
+  await withApp({ store, reconnectTimeout: 2000 }, counter, async (srv, app) => {
+    const c = srv.client();
+    await c.get('/');
+    store.emit(DISCONNECT);
+    let done = false;
+    const pending = c.get('/').then((r) => ((done = true), r));
+    await sleep(50);
+    assert.equal(done, false, 'the request waits while the store is disconnected');
+    store.emit(CONNECT);
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.equal(r.json.n, 2);
+    assert.equal(app.errors.length, 0);
+  });
+});
+
+test('beyond reconnectTimeout: timeout error, then "unavailable" at once, until CONNECT', async () => {
+  const store = new MemoryStore();
+  await withApp({ store, reconnectTimeout: 100 }, counter, async (srv, app) => {
+    const c = srv.client();
+    await c.get('/');
+    store.emit(DISCONNECT);
+    const r1 = await c.get('/');
+    assert.equal(r1.status, 500);
+    assert.equal(app.errors[0].message, 'timeout:session store is unavailable');
+    const r2 = await c.get('/');
+    assert.equal(r2.status, 500);
+    assert.equal(app.errors[1].message, 'session store is unavailable');
+    store.emit(CONNECT);
+    const r3 = await c.get('/');
+    assert.equal(r3.status, 200);
+    assert.equal(r3.json.n, 2);
+  });
+});
+
+test('lowercase connect / disconnect events work too', async () => {
+  const store = new MemoryStore();
+  await withApp({ store, reconnectTimeout: 100 }, counter, async (srv, app) => {
+    const c = srv.client();
+    store.emit('disconnect');
+    assert.equal((await c.get('/')).status, 500);
+    assert.equal(app.errors[0].message, 'timeout:session store is unavailable');
+    store.emit('connect');
+    assert.equal((await c.get('/')).status, 200);
+  });
+});
+
+test('after a successful reconnect, no timer from the outage fails a request', async () => {
+  const store = new MemoryStore();
+  await withApp({ store, reconnectTimeout: 100 }, counter, async (srv, app) => {
+    const c = srv.client();
+    await c.get('/');
+    // Several short outages, each healed before its timeout.
+    for (let i = 0; i < 3; i++) {
+      store.emit(DISCONNECT);
+      const pending = c.get('/');
+      await sleep(10);
+      store.emit(CONNECT);
+      assert.equal((await pending).status, 200);
+    }
+    // Well past every old timeout: requests (and ones waiting on a new outage) still succeed.
+    await sleep(250);
+    for (let i = 0; i < 3; i++) assert.equal((await c.get('/')).status, 200);
+    store.emit(DISCONNECT);
+    const waiting = c.get('/');
+    await sleep(60);
+    store.emit(CONNECT);
+    assert.equal((await waiting).status, 200);
+    await sleep(150);
+    assert.equal((await c.get('/')).status, 200);
+    assert.deepEqual(app.errors.map((e) => e.message), []);
+  });
+});
+
+test('many middlewares on one store do not leak listeners', async () => {
+  const store = new MemoryStore();
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    for (let i = 0; i < 20; i++) session({ store });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(store.listenerCount(CONNECT), 1);
+    assert.ok(!warnings.includes('MaxListenersExceededWarning'));
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
