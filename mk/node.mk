@@ -23,8 +23,8 @@ node-addon: node-deps
 	cd $(NODE_DIR) && npx napi build --release --output-dir native --dts binding.d.ts
 
 test-node: node-addon
-	cd $(NODE_DIR) && KOA_MODULE=koa node --test --test-reporter=spec test/*.test.js
-	cd $(NODE_DIR) && KOA_MODULE=koa2 node --test --test-reporter=spec test/*.test.js
+	cd $(NODE_DIR) && KOA_MODULE=koa node --test --test-reporter=spec test/*.test.js test/*.test.mjs
+	cd $(NODE_DIR) && KOA_MODULE=koa2 node --test --test-reporter=spec test/*.test.js test/*.test.mjs
 	cd $(NODE_DIR) && npx tsc -p test/types
 	@echo "test-node: Koa 3, Koa 2 and the TypeScript types passed"
 

@@ -1,0 +1,126 @@
+// Types for koa-session-ts (hand-written; the addon's own generated types are in
+// native/binding.d.ts). Works with @types/koa 2.x and 3.x.
+import type { EventEmitter } from 'node:events';
+import type { Middleware, ParameterizedContext } from 'koa';
+
+type KoaContext = ParameterizedContext<any, any, any>;
+
+/** The per-session cookie options kept inside the session (`ctx.session.cookie`). */
+export interface SessionCookie {
+  httpOnly?: boolean;
+  /** Lifetime in ms; null or 'session' for a browser-session cookie. */
+  maxAge?: number | null | 'session';
+  expires?: Date | string | number | null;
+  overwrite?: boolean;
+  path?: string | null;
+  domain?: string | null;
+  secure?: boolean;
+  signed?: boolean;
+  sameSite?: boolean | 'strict' | 'lax' | 'none' | 'Strict' | 'Lax' | 'None';
+  priority?: 'low' | 'medium' | 'high' | 'Low' | 'Medium' | 'High';
+  partitioned?: boolean;
+}
+
+/** A session: its cookie options plus whatever the application stores (JSON data). */
+export interface Session {
+  cookie: SessionCookie;
+  [key: string]: any;
+}
+
+/** What a store method may return: a value, a Promise, a thunk or a generator. */
+export type StoreResult<T> =
+  | T
+  | PromiseLike<T>
+  | ((callback: (err: unknown, value?: T) => void) => void)
+  | Generator<unknown, T, any>;
+
+/** The store interface. `get` resolving null/undefined (or failing with code ENOENT) is a miss. */
+export interface SessionStore {
+  get(sid: string): StoreResult<Session | null | undefined>;
+  set(sid: string, session: Session, ttl?: number): StoreResult<unknown>;
+  destroy(sid: string): StoreResult<unknown>;
+  touch?(sid: string, ttl: number): StoreResult<unknown>;
+  on?(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+export declare const CONNECT: 'CONNECT';
+export declare const DISCONNECT: 'DISCONNECT';
+
+/** Base class for stores: an EventEmitter that reports CONNECT / DISCONNECT. */
+export declare abstract class BaseStore extends EventEmitter implements SessionStore {
+  prefix: string;
+  constructor(prefix?: string);
+  abstract get(sid: string): StoreResult<Session | null | undefined>;
+  /** Resolves to the TTL in ms: `ttl` when given, else from `sess.cookie.maxAge` / `expires`. */
+  set(sid: string, sess: Session, ttl?: number): Promise<any>;
+  abstract destroy(sid: string): StoreResult<unknown>;
+}
+
+export interface MemoryStoreOptions {
+  prefix?: string;
+  /** At most this many sessions; at the limit the one closest to expiry is evicted. */
+  maxEntries?: number;
+}
+
+/** In-process store on the native engine: JSON copies, TTL expiry, optional size cap. */
+export declare class MemoryStore extends BaseStore {
+  constructor(options?: string | MemoryStoreOptions | null);
+  get(sid: string): Promise<Session | null>;
+  set(sid: string, sess: Session, ttl?: number): Promise<void>;
+  destroy(sid: string): Promise<void>;
+  touch(sid: string, ttl: number): Promise<boolean>;
+  /** Sessions held (expired ones not yet swept included). */
+  readonly size: number;
+  /** Removes expired sessions now; returns how many went. */
+  sweep(): number;
+}
+
+export type ErrorType = 'get' | 'set' | 'destroy';
+
+export interface SessionOptions {
+  /** Cookie name (default 'koa.sid'). */
+  key?: string;
+  /** Default: a new MemoryStore. */
+  store?: SessionStore;
+  /** How long requests wait for a disconnected store to come back, in ms (default 10000). */
+  reconnectTimeout?: number;
+  cookieOptions?: SessionCookie;
+  /** `ctx.session` becomes a Promise; nothing is loaded unless it is read or set. */
+  defer?: boolean;
+  /** Re-save the session and re-send the cookie on every request. */
+  rolling?: boolean;
+  /** Save new sessions even when nothing was put in them. */
+  allowEmpty?: boolean;
+  /** Session id generator (default: 24 random bytes, base64url). May be async. */
+  genSid?: (ctx: KoaContext, length: number) => string | PromiseLike<string>;
+  /** Store errors; the default renames the error `session middleware <type> error` and rethrows. */
+  errorHandler?: (err: Error, type: ErrorType, ctx: KoaContext) => void | PromiseLike<void>;
+  /** The original README's spelling of errorHandler. */
+  errorHanlder?: (err: Error, type: ErrorType, ctx: KoaContext) => void | PromiseLike<void>;
+  /** false: the loaded session is discarded (new id, old cookie cleared). */
+  valid?: (ctx: KoaContext, session: Session) => boolean | PromiseLike<boolean>;
+  /** Runs before each store write; may change the session. */
+  beforeSave?: (ctx: KoaContext, session: Session) => void | PromiseLike<void>;
+}
+
+/** Per-request session API added to Koa's context. */
+export interface SessionContext {
+  /** The session (`await` it with `defer: true`); set it to null to destroy the session. */
+  get session(): Session;
+  set session(value: Session | Record<string, any> | null);
+  /** The session id (read-only once the middleware runs; set it upstream to choose the id). */
+  sessionId?: string;
+  /** null: save when changed; true: force a save; false: touch neither store nor cookie. */
+  sessionSave: boolean | null;
+  readonly sessionStore: SessionStore;
+  /** Destroys the stored session, starts a fresh one under a new id, and returns it. */
+  regenerateSession(): Promise<Session>;
+}
+
+declare module 'koa' {
+  interface ExtendableContext extends SessionContext {}
+}
+
+declare function session(options?: SessionOptions): Middleware<any, any>;
+export default session;
+export { session };

@@ -1,0 +1,107 @@
+// Type-checked by `make test-node` (tsc --noEmit): every option, every ctx property, stores.
+import Koa from 'koa';
+import session, { BaseStore, MemoryStore, CONNECT, DISCONNECT } from 'koa-session-ts';
+import type { Session, SessionOptions, SessionStore } from 'koa-session-ts';
+
+class MapStore extends BaseStore {
+  private data = new Map<string, string>();
+  async get(sid: string): Promise<Session | null> {
+    const v = this.data.get(sid);
+    return v === undefined ? null : (JSON.parse(v) as Session);
+  }
+  async set(sid: string, sess: Session, ttl?: number): Promise<number> {
+    const ms: number = await super.set(sid, sess, ttl);
+    this.data.set(sid, JSON.stringify(sess));
+    return ms;
+  }
+  async destroy(sid: string): Promise<void> {
+    this.data.delete(sid);
+  }
+}
+
+const thunkStore: SessionStore = {
+  get: (sid: string) => (cb: (err: unknown, value?: Session | null) => void) => cb(null, sid ? null : null),
+  set: function* (_sid: string, _sess: Session) {
+    yield Promise.resolve();
+  },
+  destroy: (_sid: string) => undefined,
+};
+
+const store = new MapStore('app:sess:');
+store.emit(CONNECT);
+store.on(DISCONNECT, () => undefined);
+
+const options: SessionOptions = {
+  key: 'app.sid',
+  store,
+  reconnectTimeout: 5000,
+  cookieOptions: {
+    httpOnly: true,
+    maxAge: 3600_000,
+    expires: new Date(Date.now() + 3600_000),
+    overwrite: true,
+    path: '/',
+    domain: 'example.com',
+    secure: false,
+    signed: true,
+    sameSite: 'lax',
+    priority: 'high',
+    partitioned: false,
+  },
+  defer: false,
+  rolling: true,
+  allowEmpty: false,
+  genSid: (_ctx, length) => `id-${length}`,
+  errorHandler: (err, type, ctx) => {
+    ctx.status = 503;
+    if (type === 'get') return;
+    throw err;
+  },
+  errorHanlder: async () => undefined,
+  valid: (ctx, s) => s.cookie !== undefined && ctx.path !== '/x',
+  beforeSave: async (_ctx, s) => {
+    s.savedAt = Date.now();
+  },
+};
+
+const app = new Koa();
+app.keys = ['k1', 'k2'];
+app.use(session(options));
+app.use(session({ store: thunkStore, defer: true, genSid: async () => 'async-id' }));
+app.use(session({ store: new MemoryStore({ maxEntries: 1000 }) }));
+app.use(session());
+
+app.use(async (ctx, next) => {
+  const s: Session = ctx.session;
+  s.views = (s.views ?? 0) + 1;
+  const deferred: Session = await ctx.session;
+  void deferred;
+  const id: string | undefined = ctx.sessionId;
+  ctx.sessionSave = true;
+  ctx.sessionSave = null;
+  const st: SessionStore = ctx.sessionStore;
+  const fresh: Session = await ctx.regenerateSession();
+  fresh.user = 'ann';
+  ctx.session = { cookie: { maxAge: 1000 }, user: 'bob' };
+  ctx.session = null;
+  ctx.body = { id, st: typeof st };
+  await next();
+});
+
+// Typed contexts work too.
+const typed = new Koa<{ user?: string }, { requestId: string }>();
+typed.use(async (ctx) => {
+  ctx.session.count = 1;
+  ctx.body = ctx.requestId + String(ctx.state.user) + String(ctx.sessionId);
+});
+
+const mem = new MemoryStore();
+void mem.get('x').then((s: Session | null) => s?.cookie.maxAge);
+void mem.touch('x', 1000).then((b: boolean) => b);
+const n: number = mem.size + mem.sweep();
+void n;
+
+// @ts-expect-error: options are type-checked
+session({ rolling: 'yes' });
+// @ts-expect-error: sessionSave is boolean or null
+app.use(async (ctx) => { ctx.sessionSave = 'x'; });
