@@ -661,6 +661,17 @@ const char *ks_result_message(uint32_t result);
 const char *ks_version(void);
 
 /**
+ * Optional, at the very end of a program: stops the engine runtime's threads and waits
+ * (up to 10 s) for store callbacks still running, so that leak checkers such as valgrind
+ * see every thread gone. Call it once nothing uses the library any more: afterwards every
+ * call that needs the runtime (loads and commits) returns KS_RESULT_RUNTIME_UNAVAILABLE,
+ * and asynchronous calls whose callbacks have not run yet are cancelled without a callback.
+ * A program that simply exits need not call it. Calling it again is a no-op.
+ * Errors: BLOCKING_IN_RUNTIME (called from a callback run by the engine).
+ */
+ks_result ks_runtime_shutdown(void);
+
+/**
  * Loads the session for one request, blocking the calling thread until the store answers.
  *
  * `cookie_header`/`cookie_header_len`: the raw bytes of the request's Cookie header (not

@@ -15,6 +15,7 @@ mod config;
 mod engine;
 mod result;
 mod runtime;
+pub use runtime::ks_runtime_shutdown;
 mod session;
 mod session_data;
 mod set_cookies;
