@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Drives the example C server (examples/c-server) over real HTTP on a free loopback port:
+visit counting, login rotating the session id, logout clearing both cookies, tampered and
+stale cookies starting fresh sessions, and concurrent visitors. Usage: http_test.py SERVER"""
+
+import http.client
+import re
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+SERVER = sys.argv[1]
+KEYS = "test-key-new,test-key-old"
+
+
+class Browser:
+    """A client with a cookie jar that behaves like a browser for our two cookies."""
+
+    def __init__(self, port):
+        self.port = port
+        self.jar = {}
+
+    def request(self, method, path, cookies=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        jar = self.jar if cookies is None else cookies
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
+        conn.request(method, path, headers=headers)
+        res = conn.getresponse()
+        body = res.read().decode()
+        set_cookies = res.msg.get_all("Set-Cookie") or []
+        conn.close()
+        if cookies is None:
+            for sc in set_cookies:
+                name, _, rest = sc.partition("=")
+                value = rest.split(";", 1)[0]
+                if value:
+                    self.jar[name] = value
+                else:
+                    self.jar.pop(name, None)
+        return res.status, body, set_cookies
+
+
+def fields(body):
+    return dict(line.split(": ", 1) for line in body.strip().splitlines())
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def start_server():
+    proc = subprocess.Popen([SERVER, "--port", "0", "--keys", KEYS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    line = proc.stdout.readline() if ready else ""
+    m = re.match(r"listening on http://127\.0\.0\.1:(\d+)$", line.strip())
+    if not m:
+        proc.kill()
+        raise AssertionError(f"server did not start: {line!r} {proc.stderr.read()!r}")
+    return proc, int(m.group(1))
+
+
+def test_visits(port):
+    b = Browser(port)
+    status, body, sc = b.request("GET", "/")
+    check(status == 200 and fields(body) == {"views": "1", "user": "anonymous"}, f"first visit: {status} {body!r}")
+    check(len(sc) == 2, f"two cookies on the first visit: {sc}")
+    sid_cookie = next(c for c in sc if c.startswith("koa.sid="))
+    check(re.match(r"koa\.sid=[A-Za-z0-9_-]{32}; path=/; expires=\w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT; httponly$", sid_cookie), sid_cookie)
+    check(any(c.startswith("koa.sid.sig=") for c in sc), "signature cookie")
+    sid = b.jar["koa.sid"]
+    for n in (2, 3):
+        status, body, _ = b.request("GET", "/")
+        check(fields(body)["views"] == str(n), f"visit {n}: {body!r}")
+    check(b.jar["koa.sid"] == sid, "the id stays the same between visits")
+    status, body, sc = b.request("GET", "/whoami")
+    check(fields(body) == {"views": "3", "user": "anonymous"} and sc == [], f"whoami changes nothing: {body!r} {sc}")
+    # Another visitor has its own count.
+    other = Browser(port)
+    check(fields(other.request("GET", "/")[1])["views"] == "1", "a second visitor starts at 1")
+    return b
+
+
+def test_login_rotates_the_id(port, b):
+    before = dict(b.jar)
+    status, body, sc = b.request("POST", "/login?user=alice")
+    check(status == 200 and body == "logged in as alice\n", f"login: {status} {body!r}")
+    check(b.jar["koa.sid"] != before["koa.sid"], "login gives a new session id")
+    check(b.jar["koa.sid.sig"] != before["koa.sid.sig"], "and a new signature")
+    check(fields(b.request("GET", "/")[1]) == {"views": "1", "user": "alice"}, "fresh data after login, user kept")
+    # The pre-login id is worthless now: its record is gone, and its cookies are cleared.
+    status, body, sc = b.request("GET", "/whoami", cookies=before)
+    check(fields(body) == {"views": "0", "user": "anonymous"}, f"old id after login: {body!r}")
+    check(len(sc) == 2 and all("=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT" in c for c in sc), f"stale cookies cleared: {sc}")
+    check(b.request("POST", "/login?user=bad%20name")[0] == 400, "bad user name refused")
+    check(b.request("GET", "/login")[0] == 405, "GET /login refused")
+
+
+def test_tampered_cookie(port, b):
+    sid, sig = b.jar["koa.sid"], b.jar["koa.sid.sig"]
+    flipped = ("A" if sig[0] != "A" else "B") + sig[1:]
+    for jar in ({"koa.sid": sid, "koa.sid.sig": flipped}, {"koa.sid": sid}, {"koa.sid": sid[:-1] + ("x" if sid[-1] != "x" else "y"), "koa.sid.sig": sig}):
+        t = Browser(port)
+        t.jar = dict(jar)
+        status, body, sc = t.request("GET", "/")
+        check(status == 200 and fields(body) == {"views": "1", "user": "anonymous"}, f"tampered {jar}: {body!r}")
+        check(t.jar["koa.sid"] != sid, "a tampered cookie never adopts the id")
+    check(fields(b.request("GET", "/whoami")[1])["user"] == "alice", "the genuine session is untouched")
+
+
+def test_logout_clears_both_cookies(port, b):
+    before = dict(b.jar)
+    status, body, sc = b.request("POST", "/logout")
+    check(status == 200 and body == "logged out\n", f"logout: {body!r}")
+    names = sorted(c.split("=", 1)[0] for c in sc)
+    check(names == ["koa.sid", "koa.sid.sig"], f"both cookies cleared: {sc}")
+    check(all("=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT" in c for c in sc), f"clearing form: {sc}")
+    check(b.jar == {}, f"the browser holds no session cookie: {b.jar}")
+    status, body, _ = b.request("GET", "/whoami", cookies=before)
+    check(fields(body) == {"views": "0", "user": "anonymous"}, f"the session is gone: {body!r}")
+
+
+def test_concurrent_visitors(port):
+    errors = []
+
+    def visitor(n):
+        try:
+            b = Browser(port)
+            for i in range(1, n + 1):
+                got = fields(b.request("GET", "/")[1])["views"]
+                check(got == str(i), f"visit {i} saw {got}")
+        except Exception as e:  # collected and reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=visitor, args=(40,)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not errors, f"concurrent visitors: {errors[:3]}")
+
+
+def test_other_paths(port):
+    status, body, sc = Browser(port).request("GET", "/nope")
+    check(status == 404 and sc == [], f"unknown path: {status} {sc}")
+
+
+def main():
+    proc, port = start_server()
+    try:
+        b = test_visits(port)
+        test_login_rotates_the_id(port, b)
+        test_tampered_cookie(port, b)
+        test_logout_clears_both_cookies(port, b)
+        test_concurrent_visitors(port)
+        test_other_paths(port)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("server did not stop on SIGTERM")
+        err = proc.stderr.read()
+    check(code == 0, f"server exit code {code}: {err}")
+    print(f"http_test: ok (example server on 127.0.0.1:{port}, stopped cleanly)")
+
+
+if __name__ == "__main__":
+    main()
