@@ -11,6 +11,7 @@ command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v g++ >/dev/null || need_apt+=(g++)
 [ -f /usr/include/microhttpd.h ] || need_apt+=(libmicrohttpd-dev)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v openssl >/dev/null || need_apt+=(openssl)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
