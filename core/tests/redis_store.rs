@@ -1,4 +1,5 @@
 //! RedisStore against real redis-server processes (started here, on free loopback ports).
+#![cfg(feature = "redis")]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! rediss:// against a TLS redis-server started here, with a throwaway CA made by the
 //! `openssl` command-line tool (scripts/install-deps.sh installs it).
+#![cfg(feature = "redis")]
 
 mod support;
 

@@ -111,7 +111,7 @@ enum Backend {
     /// Reconnects by itself after a lost connection (driven by commands and the health task).
     Single(ConnectionManager),
     /// Connected on first use; the cluster connection follows MOVED/ASK and refreshes slots.
-    Cluster { client: ClusterClient, conn: OnceCell<ClusterConnection> },
+    Cluster { client: Box<ClusterClient>, conn: OnceCell<ClusterConnection> },
 }
 
 impl RedisStore {
@@ -173,7 +173,7 @@ impl RedisStore {
         }
         let client = builder.build().map_err(|e| RedisConfigError::new(format!("invalid Redis Cluster configuration: {e}")))?;
         let target = nodes.iter().map(|n| redact(n.as_ref())).collect::<Vec<_>>().join(",");
-        Ok(RedisStore::start(Backend::Cluster { client, conn: OnceCell::new() }, &options, target, &runtime))
+        Ok(RedisStore::start(Backend::Cluster { client: Box::new(client), conn: OnceCell::new() }, &options, target, &runtime))
     }
 
     fn start(backend: Backend, options: &RedisStoreOptions, target: String, runtime: &tokio::runtime::Handle) -> RedisStore {
