@@ -75,6 +75,47 @@ export declare class MemoryStore extends BaseStore {
   sweep(): number;
 }
 
+export interface RedisStoreOptions {
+  /** One server: `redis://[user:pass@]host[:port][/db]`, `rediss://...`, `unix:///path.sock`. */
+  url?: string;
+  /** A Redis Cluster: one or more node URLs (the others are discovered). Give url or nodes. */
+  nodes?: string[];
+  /** Key prefix (default 'koa:sess:', as koa-generic-session). */
+  prefix?: string;
+  /** Limit for one connection attempt, in ms (default 2000). */
+  connectTimeout?: number;
+  /** Limit for one answer from the server, in ms (default 2000). */
+  responseTimeout?: number;
+}
+
+/** `err.code` of a failed RedisStore operation. */
+export type RedisErrorCode =
+  | 'ERR_REDIS_UNAVAILABLE'
+  | 'ERR_REDIS_TIMEOUT'
+  | 'ERR_REDIS_SERVER'
+  | 'ERR_REDIS_REJECTED'
+  | 'ERR_REDIS_CLOSED';
+
+/**
+ * Sessions in Redis or a Redis Cluster (native, redis-rs on tokio), in the records
+ * koa-generic-session + koa-redis keep. Emits CONNECT / DISCONNECT on connection changes.
+ */
+export declare class RedisStore extends BaseStore {
+  /** Throws at once for a wrong option type (TypeError) or a malformed URL (code ERR_REDIS_CONFIG). */
+  constructor(options: RedisStoreOptions);
+  /** A new object; null for a miss or a record that is not a JSON object (with a process warning). */
+  get(sid: string): Promise<Session | null>;
+  /** TTL: `ttl` ms when given, else from `sess.cookie.maxAge` / `expires`. */
+  set(sid: string, sess: Session, ttl?: number): Promise<void>;
+  destroy(sid: string): Promise<void>;
+  /** Resolves false when there is no such session. */
+  touch(sid: string, ttl: number): Promise<boolean>;
+  ping(): Promise<true>;
+  readonly status: 'connecting' | 'connected' | 'disconnected' | 'closed';
+  close(): Promise<void>;
+  quit(): Promise<void>;
+}
+
 export type ErrorType = 'get' | 'set' | 'destroy';
 
 export interface SessionOptions {

@@ -6,4 +6,4 @@ const cjs = require('./lib/index.js');
 
 export default cjs;
 export const session = cjs;
-export const { BaseStore, MemoryStore, CONNECT, DISCONNECT } = cjs;
+export const { BaseStore, MemoryStore, RedisStore, CONNECT, DISCONNECT } = cjs;

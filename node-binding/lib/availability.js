@@ -7,6 +7,20 @@
 
 const { CONNECT, DISCONNECT } = require('./base-store');
 
+// The errors wait() raises, so callers can tell "the store is away" from a store's own error.
+const outageErrors = new WeakSet();
+
+function unavailable(message) {
+  const err = new Error(message);
+  outageErrors.add(err);
+  return err;
+}
+
+/** True for the 'session store is unavailable' errors raised here. */
+function isStoreUnavailable(err) {
+  return err !== null && typeof err === 'object' && outageErrors.has(err);
+}
+
 const UP = 0;
 const WAITING = 1;
 const DOWN = 2;
@@ -47,9 +61,9 @@ class Availability {
   /** null when the store is up (the common case: nothing to await), else a Promise. */
   wait() {
     if (this.state === UP) return null;
-    if (this.state === DOWN) return Promise.reject(new Error('session store is unavailable'));
+    if (this.state === DOWN) return Promise.reject(unavailable('session store is unavailable'));
     return this.outage.promise.then((ok) => {
-      if (!ok) throw new Error('timeout:session store is unavailable');
+      if (!ok) throw unavailable('timeout:session store is unavailable');
     });
   }
 }
@@ -76,4 +90,4 @@ function watch(store, timeoutMs) {
   return a;
 }
 
-module.exports = { watch };
+module.exports = { watch, isStoreUnavailable };

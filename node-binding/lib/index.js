@@ -7,11 +7,12 @@
 const native = require('./native');
 const { BaseStore, CONNECT, DISCONNECT } = require('./base-store');
 const { MemoryStore } = require('./stores/memory');
+const { RedisStore } = require('./stores/redis');
 const { kJsonStore } = require('./stores/json-store');
 const { settle } = require('./store-call');
 const { normalizeOptions } = require('./options');
 const { EngineCache } = require('./keys');
-const { watch } = require('./availability');
+const { watch, isStoreUnavailable } = require('./availability');
 const { sendCookies } = require('./response');
 
 // Marks a context that a session middleware already serves: a second one is a no-op.
@@ -127,6 +128,30 @@ function session(options) {
     await errorHandler(toError(err), type, ctx);
   }
 
+  /**
+   * Runs one store call. A call that fails because the store lost its backend while it ran
+   * (the store emitted DISCONNECT meanwhile) is part of the outage, not a store error: like
+   * any request it waits up to reconnectTimeout for CONNECT (else fails with the documented
+   * error) and is made once more.
+   */
+  function callStore(op) {
+    let r;
+    try {
+      r = op();
+    } catch (err) {
+      return retryAfterOutage(err, op);
+    }
+    return isThenable(r) ? Promise.resolve(r).catch((err) => retryAfterOutage(err, op)) : r;
+  }
+
+  async function retryAfterOutage(err, op) {
+    const w = availability.wait();
+    if (w === null) throw err;
+    await w;
+    const r = op();
+    return isThenable(r) ? await r : r;
+  }
+
   // Store calls. Methods are looked up on every call so run-time replacements are honoured;
   // the JSON fast path applies only while the method is the native store's own.
   function readRecord(sid) {
@@ -188,9 +213,11 @@ function session(options) {
       await storeReady();
       let record;
       try {
-        record = readRecord(sid);
+        record = callStore(() => readRecord(sid));
         if (isThenable(record)) record = await record;
       } catch (err) {
+        // The store stayed away: the same failure as a request that found it away.
+        if (isStoreUnavailable(err)) throw err;
         record = null;
         if (!(err && err.code === 'ENOENT')) await handleError(err, 'get', ctx);
       }
@@ -242,7 +269,7 @@ function session(options) {
     if (plan.action !== 'none') {
       try {
         await storeReady();
-        const r = plan.action === 'save' ? writeRecord(plan.sid, json, plan.ttlMs) : destroyRecord(plan.sid);
+        const r = callStore(() => (plan.action === 'save' ? writeRecord(plan.sid, json, plan.ttlMs) : destroyRecord(plan.sid)));
         if (isThenable(r)) await r;
       } catch (err) {
         // The store did not take it: no cookie for a session that was not saved.
@@ -264,7 +291,7 @@ function session(options) {
     if (old !== null) {
       try {
         await storeReady();
-        const r = destroyRecord(old);
+        const r = callStore(() => destroyRecord(old));
         if (isThenable(r)) await r;
       } catch (err) {
         await handleError(err, 'destroy', ctx);
@@ -373,5 +400,6 @@ module.exports.default = session;
 module.exports.session = session;
 module.exports.BaseStore = BaseStore;
 module.exports.MemoryStore = MemoryStore;
+module.exports.RedisStore = RedisStore;
 module.exports.CONNECT = CONNECT;
 module.exports.DISCONNECT = DISCONNECT;

@@ -16,6 +16,33 @@ export declare class NativeMemoryStore {
   get size(): number
 }
 
+export declare class NativeRedisStore {
+  /**
+   * Checks the options and URL(s) and returns at once; the connection is made in the
+   * background. `onState` hears every connection state transition.
+   */
+  constructor(options: NativeRedisStoreOptions, onState?: ((arg: string) => unknown) | undefined | null)
+  /** 'connecting' | 'connected' | 'disconnected' | 'closed', as of the last real outcome. */
+  get state(): string
+  /** The key prefix in use. */
+  get prefix(): string | null
+  /** GET: `value` is the record under `sid` (null for a miss). */
+  getJson(sid: string): Promise<NativeRedisReply>
+  /** SET key json PX ttl (a TTL <= 0 deletes the record). */
+  setJson(sid: string, json: string, ttlMs: number): Promise<NativeRedisReply>
+  /** DEL; an unknown id succeeds. */
+  destroy(sid: string): Promise<NativeRedisReply>
+  /** PEXPIRE: `found` is false when there is no such session. */
+  touch(sid: string, ttlMs: number): Promise<NativeRedisReply>
+  /** One PING (e.g. to fail fast at startup). */
+  ping(): Promise<NativeRedisReply>
+  /**
+   * Drops this handle's connection and background task; later calls answer 'closed'.
+   * Operations already running finish first. Idempotent.
+   */
+  close(): void
+}
+
 export declare class SessionEngine {
   constructor(options: EngineOptions)
   /** The JSON of a brand-new session (`{"cookie":{...}}`). */
@@ -111,6 +138,31 @@ export declare function generateSid(): string
 export interface NativeMemoryStoreOptions {
   /** At most this many sessions; at the limit a new one evicts the session closest to expiry. */
   maxEntries?: number
+}
+
+/** The outcome of one operation. `errorKind` unset means success. */
+export interface NativeRedisReply {
+  /** `getJson`: the stored record, or null for a miss. */
+  value?: string
+  /** `touch`: whether the session existed. */
+  found?: boolean
+  /** 'unavailable' | 'timeout' | 'backend' | 'rejected' | 'closed'. */
+  errorKind?: string
+  /** What went wrong, in the core's words (the server's message for 'backend'). */
+  error?: string
+}
+
+export interface NativeRedisStoreOptions {
+  /** One server: `redis://`, `rediss://`, `unix://` or `redis+unix://`. */
+  url?: string
+  /** Redis Cluster: one or more node URLs (the rest are discovered). */
+  nodes?: Array<string>
+  /** Key prefix (default `koa:sess:`). */
+  prefix?: string
+  /** Limit for one connection attempt, in ms (default 2000). */
+  connectTimeout?: number
+  /** Limit for one answer from the server, in ms (default 2000). */
+  responseTimeout?: number
 }
 
 /**

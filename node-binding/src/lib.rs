@@ -3,7 +3,7 @@
 //! - [`engine`]: `SessionEngine`, the validated configuration, built once per middleware.
 //! - [`request`]: `SessionRequest`, the core's per-request state machine, driven synchronously
 //!   by the JS middleware (which does every await: store calls, hooks, `genSid`).
-//! - [`stores`]: native stores as JS classes (`NativeMemoryStore`; RedisStore goes beside it).
+//! - [`stores`]: native stores as JS classes (`NativeMemoryStore`, `NativeRedisStore`).
 //!
 //! Session data crosses the boundary as JSON strings. No session rule lives here: every
 //! decision comes from `koa-session-core`; this crate only translates.

@@ -3,3 +3,4 @@
 //! middleware may use the JSON-string methods directly when the wrapper is untouched.
 
 pub mod memory;
+pub mod redis;

@@ -1,7 +1,7 @@
 // Type-checked by `make test-node` (tsc --noEmit): every option, every ctx property, stores.
 import Koa from 'koa';
-import session, { BaseStore, MemoryStore, CONNECT, DISCONNECT } from 'koa-session-ts';
-import type { Session, SessionOptions, SessionStore } from 'koa-session-ts';
+import session, { BaseStore, MemoryStore, RedisStore, CONNECT, DISCONNECT } from 'koa-session-ts';
+import type { Session, SessionOptions, SessionStore, RedisStoreOptions } from 'koa-session-ts';
 
 class MapStore extends BaseStore {
   private data = new Map<string, string>();
@@ -101,7 +101,22 @@ void mem.touch('x', 1000).then((b: boolean) => b);
 const n: number = mem.size + mem.sweep();
 void n;
 
+const redisOptions: RedisStoreOptions = { url: 'redis://127.0.0.1:6380/0', prefix: 'app:sess:', connectTimeout: 500, responseTimeout: 500 };
+const redis = new RedisStore(redisOptions);
+const cluster = new RedisStore({ nodes: ['redis://127.0.0.1:7000', 'redis://127.0.0.1:7001'] });
+app.use(session({ store: redis, reconnectTimeout: 1500 }));
+redis.on(CONNECT, () => undefined);
+void redis.get('x').then((s: Session | null) => s?.cookie);
+void redis.touch('x', 1000).then((b: boolean) => b);
+void redis.ping().then((ok: true) => ok);
+const status: 'connecting' | 'connected' | 'disconnected' | 'closed' = cluster.status;
+void status;
+void redis.quit();
+void cluster.close();
+
 // @ts-expect-error: options are type-checked
 session({ rolling: 'yes' });
+// @ts-expect-error: RedisStore needs its options
+new RedisStore();
 // @ts-expect-error: sessionSave is boolean or null
 app.use(async (ctx) => { ctx.sessionSave = 'x'; });

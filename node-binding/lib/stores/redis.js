@@ -1,0 +1,200 @@
+'use strict';
+const { BaseStore, CONNECT, DISCONNECT, storeTtl } = require('../base-store');
+const { NativeRedisStore } = require('../native');
+const { kJsonStore } = require('./json-store');
+
+const kNative = Symbol('koa-session-ts.nativeRedisStore');
+const kReported = Symbol('koa-session-ts.reportedState');
+
+/** Error codes of failed operations, by the native reply's errorKind. */
+const CODES = Object.freeze({
+  unavailable: 'ERR_REDIS_UNAVAILABLE',
+  timeout: 'ERR_REDIS_TIMEOUT',
+  backend: 'ERR_REDIS_SERVER',
+  rejected: 'ERR_REDIS_REJECTED',
+  closed: 'ERR_REDIS_CLOSED',
+});
+
+function typeError(message) {
+  return new TypeError(`RedisStore: ${message}`);
+}
+
+function checkOptions(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw typeError('options must be an object: { url } for one server or { nodes } for a Redis Cluster');
+  }
+  const { url, nodes, prefix = 'koa:sess:', connectTimeout, responseTimeout } = options;
+  if (url !== undefined && typeof url !== 'string') throw typeError('option "url" must be a string such as redis://127.0.0.1:6379');
+  if (nodes !== undefined && (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every((n) => typeof n === 'string'))) {
+    throw typeError('option "nodes" must be a non-empty array of node URLs (strings)');
+  }
+  if ((url === undefined) === (nodes === undefined)) {
+    throw typeError('give exactly one of the options "url" (one server) and "nodes" (a Redis Cluster)');
+  }
+  if (typeof prefix !== 'string') throw typeError('option "prefix" must be a string');
+  for (const [name, v] of [['connectTimeout', connectTimeout], ['responseTimeout', responseTimeout]]) {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > 86400000)) {
+      throw typeError(`option "${name}" must be a number of ms from 1 to 86400000`);
+    }
+  }
+  return { url, nodes, prefix, connectTimeout, responseTimeout };
+}
+
+function serialize(sess) {
+  let json;
+  try {
+    json = JSON.stringify(sess);
+  } catch (err) {
+    const e = new TypeError(`RedisStore#set: the session is not serializable to JSON (${err.message})`);
+    e.cause = err;
+    throw e;
+  }
+  if (typeof json !== 'string' || json[0] !== '{') {
+    throw new TypeError('RedisStore#set: the session must be a JSON-serializable object');
+  }
+  return json;
+}
+
+function checkSid(sid, method) {
+  if (typeof sid !== 'string') throw new TypeError(`RedisStore#${method}: the session id must be a string`);
+  return sid;
+}
+
+/** Brings the emitted CONNECT / DISCONNECT in line with the native state (transitions only). */
+function report(store) {
+  const state = store[kNative].state;
+  if (state !== 'connected' && state !== 'disconnected') return;
+  if (store[kReported] === state) return;
+  store[kReported] = state;
+  store.emit(state === 'connected' ? CONNECT : DISCONNECT);
+}
+
+/** The native reply as a value, or an Error with a stable `code` (the server's message kept). */
+function settle(store, reply, field) {
+  report(store);
+  if (reply.errorKind === undefined || reply.errorKind === null) return reply[field];
+  const err = new Error(reply.error || `redis: ${reply.errorKind}`);
+  err.code = CODES[reply.errorKind] || 'ERR_REDIS';
+  throw err;
+}
+
+function getJson(store, sid) {
+  return store[kNative].getJson(sid).then((r) => {
+    const v = settle(store, r, 'value');
+    return v === undefined ? null : v;
+  });
+}
+
+function setJson(store, sid, json, ttlMs) {
+  return store[kNative].setJson(sid, json, ttlMs).then((r) => settle(store, r, 'value'));
+}
+
+function destroyJson(store, sid) {
+  return store[kNative].destroy(sid).then((r) => settle(store, r, 'value'));
+}
+
+/**
+ * Sessions in Redis or a Redis Cluster, on the engine's native RedisStore (redis-rs on tokio):
+ * key `<prefix><sid>`, value the session JSON, expiry set with the write (`SET ... PX`) — the
+ * records koa-generic-session + koa-redis keep. Connects in the background, reconnects by
+ * itself, and emits 'CONNECT' / 'DISCONNECT' on each change, which the middleware's
+ * `reconnectTimeout` waits on.
+ *
+ * `new RedisStore({ url })` or `new RedisStore({ nodes: [url, ...] })`, plus optional
+ * `prefix` (default 'koa:sess:'), `connectTimeout` and `responseTimeout` (ms, 2000 each).
+ */
+class RedisStore extends BaseStore {
+  constructor(options) {
+    const o = checkOptions(options);
+    super(o.prefix);
+    // The native side holds the callback for as long as it lives: a weak reference lets an
+    // unused store be collected (its connection goes with it).
+    const self = new WeakRef(this);
+    let native;
+    try {
+      native = new NativeRedisStore(o, () => {
+        const store = self.deref();
+        if (store !== undefined) report(store);
+      });
+    } catch (err) {
+      // A malformed URL and the like: a clear error now, never later.
+      const e = new Error(err.message);
+      e.code = 'ERR_REDIS_CONFIG';
+      throw e;
+    }
+    Object.defineProperty(this, kNative, { value: native });
+    Object.defineProperty(this, kReported, { value: null, writable: true });
+  }
+
+  /** A new object each call; null for a miss or a record that is not a JSON object. */
+  async get(sid) {
+    const json = await getJson(this, checkSid(sid, 'get'));
+    if (json === null) return null;
+    let sess;
+    try {
+      sess = JSON.parse(json);
+    } catch {
+      sess = undefined;
+    }
+    if (sess === null || typeof sess !== 'object' || Array.isArray(sess)) {
+      process.emitWarning(`RedisStore: the record under "${this.prefix}${sid}" is not a JSON object; treated as no session`, {
+        code: 'KOA_SESSION_CORRUPT_RECORD',
+      });
+      return null;
+    }
+    return sess;
+  }
+
+  /** Writes the session with its TTL: `ttl` ms when given, else from `sess.cookie`. */
+  async set(sid, sess, ttl) {
+    checkSid(sid, 'set');
+    const json = serialize(sess);
+    await setJson(this, sid, json, storeTtl(sess, ttl));
+  }
+
+  /** Removes the session; an unknown id is fine. */
+  async destroy(sid) {
+    await destroyJson(this, checkSid(sid, 'destroy'));
+  }
+
+  /** Sets the session's expiry to `ttl` ms from now; resolves false when there is no such session. */
+  async touch(sid, ttl) {
+    checkSid(sid, 'touch');
+    if (typeof ttl !== 'number' || Number.isNaN(ttl)) throw new TypeError('RedisStore#touch: ttl must be a number of ms');
+    return settle(this, await this[kNative].touch(sid, ttl), 'found');
+  }
+
+  /** One PING; resolves true, or rejects like any operation (e.g. to fail fast at startup). */
+  async ping() {
+    settle(this, await this[kNative].ping(), 'value');
+    return true;
+  }
+
+  /** 'connecting' | 'connected' | 'disconnected' | 'closed'. */
+  get status() {
+    return this[kNative].state;
+  }
+
+  /** Closes the connection; later operations reject with code ERR_REDIS_CLOSED. Idempotent. */
+  async close() {
+    this[kNative].close();
+  }
+
+  /** The same as close() (koa-redis' name). */
+  async quit() {
+    this[kNative].close();
+  }
+}
+
+Object.defineProperty(RedisStore.prototype, kJsonStore, {
+  value: Object.freeze({
+    get: RedisStore.prototype.get,
+    set: RedisStore.prototype.set,
+    destroy: RedisStore.prototype.destroy,
+    getJson,
+    setJson,
+    destroyJson,
+  }),
+});
+
+module.exports = { RedisStore, REDIS_ERROR_CODES: CODES };

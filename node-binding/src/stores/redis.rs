@@ -1,0 +1,243 @@
+//! `NativeRedisStore`: the core's `RedisStore` (one server or a Redis Cluster) as a JS class
+//! with Promise-returning methods that run on napi's tokio runtime.
+//!
+//! Store failures do not reject: every operation resolves to a [`NativeRedisReply`] that says
+//! what went wrong (`errorKind`: unavailable / timeout / backend / rejected / closed) so the JS
+//! wrapper (lib/stores/redis.js) can raise errors with a stable `code` and tell an outage from
+//! a server error. Only misuse of the class itself (bad arguments) throws.
+//!
+//! Connection state transitions are reported through a weak (unref'd) threadsafe function, so
+//! a store never keeps the Node process alive; `close()` drops the connection and the
+//! background task.
+
+use crate::errors;
+use koa_session_core::store::redis::{ConnectionState, RedisStore, RedisStoreOptions};
+use koa_session_core::store::{Store, StoreError, StoreErrorKind};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
+use napi_derive::napi;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[napi(object)]
+pub struct NativeRedisStoreOptions {
+    /// One server: `redis://`, `rediss://`, `unix://` or `redis+unix://`.
+    pub url: Option<String>,
+    /// Redis Cluster: one or more node URLs (the rest are discovered).
+    pub nodes: Option<Vec<String>>,
+    /// Key prefix (default `koa:sess:`).
+    pub prefix: Option<String>,
+    /// Limit for one connection attempt, in ms (default 2000).
+    pub connect_timeout: Option<f64>,
+    /// Limit for one answer from the server, in ms (default 2000).
+    pub response_timeout: Option<f64>,
+}
+
+/// The outcome of one operation. `errorKind` unset means success.
+#[napi(object)]
+pub struct NativeRedisReply {
+    /// `getJson`: the stored record, or null for a miss.
+    pub value: Option<String>,
+    /// `touch`: whether the session existed.
+    pub found: Option<bool>,
+    /// 'unavailable' | 'timeout' | 'backend' | 'rejected' | 'closed'.
+    pub error_kind: Option<String>,
+    /// What went wrong, in the core's words (the server's message for 'backend').
+    pub error: Option<String>,
+}
+
+impl NativeRedisReply {
+    fn ok() -> Self {
+        NativeRedisReply { value: None, found: None, error_kind: None, error: None }
+    }
+
+    fn failed(e: StoreError) -> Self {
+        let kind = match e.kind {
+            StoreErrorKind::Unavailable => "unavailable",
+            StoreErrorKind::Timeout => "timeout",
+            StoreErrorKind::Backend => "backend",
+            StoreErrorKind::Rejected => "rejected",
+        };
+        NativeRedisReply { error_kind: Some(kind.to_owned()), error: Some(e.message), ..NativeRedisReply::ok() }
+    }
+
+    fn closed() -> Self {
+        NativeRedisReply {
+            error_kind: Some("closed".to_owned()),
+            error: Some("RedisStore is closed".to_owned()),
+            ..NativeRedisReply::ok()
+        }
+    }
+}
+
+/// Called with the new state ('connecting' | 'connected' | 'disconnected'); weak, so it does
+/// not keep the event loop alive; not callee-handled, so the callback gets just the state.
+type StateCallback = ThreadsafeFunction<String, UnknownReturnValue, String, Status, false, true>;
+
+fn state_name(s: ConnectionState) -> &'static str {
+    match s {
+        ConnectionState::Connecting => "connecting",
+        ConnectionState::Connected => "connected",
+        ConnectionState::Disconnected => "disconnected",
+    }
+}
+
+fn duration_ms(name: &str, ms: Option<f64>, default: Duration) -> Result<Duration> {
+    match ms {
+        None => Ok(default),
+        Some(v) if v.is_finite() && v >= 1.0 && v <= 86_400_000.0 => Ok(Duration::from_millis(v.round() as u64)),
+        Some(v) => Err(errors::invalid_arg(format!("RedisStore: option \"{name}\" must be a number of ms from 1 to 86400000, got {v}"))),
+    }
+}
+
+fn ttl(ms: f64) -> Duration {
+    // NaN and negatives mean "already expired": a zero TTL removes the record.
+    if ms.is_nan() || ms <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(ms.min(u64::MAX as f64).ceil() as u64)
+    }
+}
+
+#[napi]
+pub struct NativeRedisStore {
+    /// None once closed.
+    inner: Mutex<Option<RedisStore>>,
+}
+
+impl NativeRedisStore {
+    fn store(&self) -> Option<RedisStore> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Runs `op` on the store on napi's tokio runtime; a closed store answers 'closed'.
+    fn run<'env, F, Fut>(&self, env: &'env Env, op: F) -> Result<PromiseRaw<'env, NativeRedisReply>>
+    where
+        F: FnOnce(RedisStore) -> Fut + Send + 'static,
+        Fut: Future<Output = NativeRedisReply> + Send + 'static,
+    {
+        let store = self.store();
+        env.spawn_future(async move {
+            Ok(match store {
+                Some(s) => op(s).await,
+                None => NativeRedisReply::closed(),
+            })
+        })
+    }
+}
+
+#[napi]
+impl NativeRedisStore {
+    /// Checks the options and URL(s) and returns at once; the connection is made in the
+    /// background. `onState` hears every connection state transition.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(options: NativeRedisStoreOptions, on_state: Option<Function<String, UnknownReturnValue>>) -> Result<Self> {
+        let defaults = RedisStoreOptions::default();
+        let opts = RedisStoreOptions {
+            prefix: options.prefix.unwrap_or(defaults.prefix),
+            connect_timeout: duration_ms("connectTimeout", options.connect_timeout, defaults.connect_timeout)?,
+            response_timeout: duration_ms("responseTimeout", options.response_timeout, defaults.response_timeout)?,
+            ..defaults
+        };
+        // The store's background task is spawned on the runtime it is created in.
+        let store = within_runtime_if_available(|| match (options.url, options.nodes) {
+            (Some(url), None) => RedisStore::open(&url, opts),
+            (None, Some(nodes)) => RedisStore::open_cluster(&nodes, opts),
+            (Some(_), Some(_)) => Err(koa_session_core::store::redis::RedisConfigError {
+                message: "give either url (one server) or nodes (a Redis Cluster), not both".to_owned(),
+            }),
+            (None, None) => Err(koa_session_core::store::redis::RedisConfigError {
+                message: "needs url (one server) or nodes (a Redis Cluster)".to_owned(),
+            }),
+        })
+        .map_err(|e| errors::invalid_arg(format!("RedisStore: {e}")))?;
+        if let Some(cb) = on_state {
+            let tsfn: StateCallback = cb.build_threadsafe_function::<String>().callee_handled::<false>().weak::<true>().build()?;
+            store.on_state_change(move |s| {
+                // Non-blocking: this runs on a runtime thread under the store's lock. A full or
+                // closing queue only loses a nudge; JS reads the current state anyway.
+                let _ = tsfn.call(state_name(s).to_owned(), ThreadsafeFunctionCallMode::NonBlocking);
+            });
+        }
+        Ok(NativeRedisStore { inner: Mutex::new(Some(store)) })
+    }
+
+    /// 'connecting' | 'connected' | 'disconnected' | 'closed', as of the last real outcome.
+    #[napi(getter, catch_unwind)]
+    pub fn state(&self) -> &'static str {
+        match self.store() {
+            Some(s) => state_name(s.state()),
+            None => "closed",
+        }
+    }
+
+    /// The key prefix in use.
+    #[napi(getter, catch_unwind)]
+    pub fn prefix(&self) -> Option<String> {
+        self.store().map(|s| s.prefix().to_owned())
+    }
+
+    /// GET: `value` is the record under `sid` (null for a miss).
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
+    pub fn get_json<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, NativeRedisReply>> {
+        self.run(env, move |s| async move {
+            match s.get(&sid).await {
+                Ok(value) => NativeRedisReply { value, ..NativeRedisReply::ok() },
+                Err(e) => NativeRedisReply::failed(e),
+            }
+        })
+    }
+
+    /// SET key json PX ttl (a TTL <= 0 deletes the record).
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
+    pub fn set_json<'env>(&self, env: &'env Env, sid: String, json: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply>> {
+        self.run(env, move |s| async move {
+            match s.set(&sid, &json, ttl(ttl_ms)).await {
+                Ok(()) => NativeRedisReply::ok(),
+                Err(e) => NativeRedisReply::failed(e),
+            }
+        })
+    }
+
+    /// DEL; an unknown id succeeds.
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
+    pub fn destroy<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, NativeRedisReply>> {
+        self.run(env, move |s| async move {
+            match s.destroy(&sid).await {
+                Ok(()) => NativeRedisReply::ok(),
+                Err(e) => NativeRedisReply::failed(e),
+            }
+        })
+    }
+
+    /// PEXPIRE: `found` is false when there is no such session.
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
+    pub fn touch<'env>(&self, env: &'env Env, sid: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply>> {
+        self.run(env, move |s| async move {
+            match s.touch(&sid, ttl(ttl_ms)).await {
+                Ok(found) => NativeRedisReply { found: Some(found), ..NativeRedisReply::ok() },
+                Err(e) => NativeRedisReply::failed(e),
+            }
+        })
+    }
+
+    /// One PING (e.g. to fail fast at startup).
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
+    pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, NativeRedisReply>> {
+        self.run(env, |s| async move {
+            match s.ping().await {
+                Ok(()) => NativeRedisReply::ok(),
+                Err(e) => NativeRedisReply::failed(e),
+            }
+        })
+    }
+
+    /// Drops this handle's connection and background task; later calls answer 'closed'.
+    /// Operations already running finish first. Idempotent.
+    #[napi(catch_unwind)]
+    pub fn close(&self) {
+        let store = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(store);
+    }
+}
