@@ -11,6 +11,7 @@ command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v g++ >/dev/null || need_apt+=(g++)
 [ -f /usr/include/microhttpd.h ] || need_apt+=(libmicrohttpd-dev)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v python3 >/dev/null || need_apt+=(python3)  # drives the C example server over HTTP
 command -v openssl >/dev/null || need_apt+=(openssl)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
