@@ -1,0 +1,240 @@
+'use strict';
+// RedisStore against real redis-servers (one server, and a 3-master Redis Cluster): the store
+// conformance behaviour, its records as koa-generic-session + koa-redis keep them, a Koa app
+// over real HTTP, CONNECT, options and close().
+const { describe, test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { EventEmitter } = require('node:events');
+const { session, withApp, sleep } = require('./helpers');
+const { startRedis, stopRedisSync, connected } = require('./redis-harness');
+
+const { RedisStore, BaseStore, CONNECT } = session;
+
+const counter = async (ctx) => {
+  if (ctx.path === '/regenerate') {
+    const old = ctx.session.n;
+    await ctx.regenerateSession();
+    ctx.session.n = old;
+  }
+  if (ctx.path === '/logout') {
+    ctx.session = null;
+    ctx.body = { out: true };
+    return;
+  }
+  ctx.session.n = (ctx.session.n || 0) + 1;
+  ctx.body = { n: ctx.session.n, sid: ctx.sessionId };
+};
+
+for (const mode of ['single', 'cluster']) {
+  describe(`RedisStore on ${mode === 'single' ? 'one redis-server' : 'a 3-master Redis Cluster'}`, () => {
+    let redis;
+    let store;
+    const stores = [];
+    const open = (opts = {}) => {
+      const s = new RedisStore({ ...redis.target(), ...opts });
+      stores.push(s);
+      return s;
+    };
+
+    before(async () => {
+      redis = await startRedis({ cluster: mode === 'cluster' });
+      store = open();
+      await connected(store);
+    });
+
+    after(async () => {
+      for (const s of stores) await s.quit();
+      if (redis) stopRedisSync(redis);
+    });
+
+    test('conformance: equal-but-new objects, copies, unknown ids, destroy', async () => {
+      assert.ok(store instanceof BaseStore);
+      assert.ok(store instanceof EventEmitter);
+      assert.equal(store.status, 'connected');
+      const sess = { cookie: { maxAge: 60000 }, nested: { a: 1 }, list: [1, 2] };
+      await store.set('c1', sess, 60000);
+      const a = await store.get('c1');
+      assert.deepEqual(a, sess);
+      assert.notEqual(a, sess);
+      a.nested.a = 2;
+      sess.nested.a = 3;
+      assert.equal((await store.get('c1')).nested.a, 1, 'neither the caller nor a reader changes stored data');
+      const b = await store.get('c1');
+      assert.notEqual(b, await store.get('c1'), 'every get is a new object');
+      assert.equal(await store.get('never-set'), null);
+      await store.destroy('never-existed');
+      await store.destroy('c1');
+      assert.equal(await store.get('c1'), null);
+      // Many ids spread over all slots (all masters in the cluster) round-trip.
+      const ids = Array.from({ length: 60 }, (_, i) => `spread-${i}`);
+      await Promise.all(ids.map((id, i) => store.set(id, { cookie: {}, i }, 60000)));
+      const got = await Promise.all(ids.map((id) => store.get(id)));
+      assert.deepEqual(got.map((g) => g.i), ids.map((_, i) => i));
+      await Promise.all(ids.map((id) => store.destroy(id)));
+      assert.deepEqual(await Promise.all(ids.map((id) => store.get(id))), ids.map(() => null));
+    });
+
+    test('records: key <prefix><sid>, value the JSON, expiry in ms (PX) from ttl or the cookie', async () => {
+      const sess = { cookie: { httpOnly: true, maxAge: 90000, path: '/' }, user: 'ann' };
+      await store.set('r1', sess, 45000);
+      assert.equal(await redis.cli('GET', 'koa:sess:r1'), JSON.stringify(sess));
+      const pttl = Number(await redis.cli('PTTL', 'koa:sess:r1'));
+      assert.ok(pttl > 40000 && pttl <= 45000, `PTTL ${pttl}`);
+      // No ttl: from cookie.maxAge; then from cookie.expires.
+      await store.set('r1', sess);
+      const fromMaxAge = Number(await redis.cli('PTTL', 'koa:sess:r1'));
+      assert.ok(fromMaxAge > 85000 && fromMaxAge <= 90000, `PTTL ${fromMaxAge}`);
+      await store.set('r2', { cookie: { expires: new Date(Date.now() + 30000).toISOString() } });
+      const fromExpires = Number(await redis.cli('PTTL', 'koa:sess:r2'));
+      assert.ok(fromExpires > 25000 && fromExpires <= 30000, `PTTL ${fromExpires}`);
+      // A custom prefix.
+      const other = open({ prefix: 'app:s:' });
+      await other.set('r3', { cookie: {}, x: 1 }, 10000);
+      assert.equal(await redis.cli('GET', 'app:s:r3'), '{"cookie":{},"x":1}');
+      assert.equal(await store.get('r3'), null, 'prefixes keep stores apart');
+      assert.equal(other.prefix, 'app:s:');
+      assert.equal(store.prefix, 'koa:sess:');
+      await Promise.all([store.destroy('r1'), store.destroy('r2'), other.destroy('r3')]);
+    });
+
+    test('TTL: expiry, reset by set, touch', async () => {
+      await store.set('t1', { cookie: {} }, 150);
+      assert.ok(await store.get('t1'), 'there before it expires');
+      await sleep(400);
+      assert.equal(await store.get('t1'), null, 'expired');
+      // Setting again resets the expiry.
+      await store.set('t2', { cookie: {} }, 5000);
+      await store.set('t2', { cookie: {}, again: true }, 600000);
+      const reset = Number(await redis.cli('PTTL', 'koa:sess:t2'));
+      assert.ok(reset > 500000, `PTTL ${reset}`);
+      // touch extends without rewriting; false for an unknown id.
+      assert.equal(await store.touch('t2', 1200000), true);
+      const touched = Number(await redis.cli('PTTL', 'koa:sess:t2'));
+      assert.ok(touched > 1100000, `PTTL ${touched}`);
+      assert.deepEqual(await store.get('t2'), { cookie: {}, again: true });
+      assert.equal(await store.touch('missing', 1000), false);
+      await assert.rejects(store.touch('t2'), TypeError);
+      // A TTL that already ran out removes the record.
+      await store.set('t2', { cookie: { expires: new Date(Date.now() - 1000) } });
+      assert.equal(await store.get('t2'), null);
+      // Months-long TTLs are exact.
+      await store.set('t3', { cookie: {} }, 60 * 86400000);
+      const long = Number(await redis.cli('PTTL', 'koa:sess:t3'));
+      assert.ok(long > 59 * 86400000, `PTTL ${long}`);
+      await store.destroy('t3');
+    });
+
+    test('set rejects what is not a JSON object; nothing is written', async () => {
+      await assert.rejects(store.set('bad', { n: 10n }), TypeError);
+      await assert.rejects(store.set('bad', 'str'), TypeError);
+      await assert.rejects(store.set('bad', [1]), TypeError);
+      await assert.rejects(store.get(42), TypeError);
+      assert.equal(await redis.cli('EXISTS', 'koa:sess:bad'), '0');
+    });
+
+    test('a Koa app over HTTP: counter, regenerate, null destroys', async () => {
+      await withApp({ store, reconnectTimeout: 1500 }, counter, async (srv, app) => {
+        const c = srv.client();
+        const r1 = await c.get('/');
+        assert.equal(r1.json.n, 1);
+        const sid = r1.json.sid;
+        assert.equal(JSON.parse(await redis.cli('GET', `koa:sess:${sid}`)).n, 1);
+        assert.equal((await c.get('/')).json.n, 2);
+        assert.equal((await c.get('/')).json.n, 3);
+        // A second client is a second session.
+        assert.equal((await srv.client().get('/')).json.n, 1);
+        const r4 = await c.get('/regenerate');
+        assert.notEqual(r4.json.sid, sid);
+        assert.equal(r4.json.n, 4, 'the handler kept its data under the new id');
+        assert.equal(await redis.cli('EXISTS', `koa:sess:${sid}`), '0', 'the old record is gone');
+        assert.equal(JSON.parse(await redis.cli('GET', `koa:sess:${r4.json.sid}`)).n, 4);
+        const out = await c.get('/logout');
+        assert.equal(out.status, 200);
+        assert.ok(out.cookies.some((k) => k.name === 'koa.sid' && k.cleared));
+        assert.equal(await redis.cli('EXISTS', `koa:sess:${r4.json.sid}`), '0');
+        assert.equal((await c.get('/')).json.n, 1, 'a new session after logout');
+        assert.deepEqual(app.errors, []);
+      });
+    });
+  });
+}
+
+describe('RedisStore options and lifecycle', () => {
+  let redis;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(() => {
+    if (redis) stopRedisSync(redis);
+  });
+
+  test('wrong option types: a TypeError naming the option', () => {
+    const cases = [
+      [undefined, /options must be an object/],
+      ['redis://127.0.0.1:1', /options must be an object/],
+      [{}, /exactly one of the options "url"/],
+      [{ url: 'redis://127.0.0.1:1', nodes: ['redis://127.0.0.1:1'] }, /exactly one/],
+      [{ url: 5 }, /option "url"/],
+      [{ nodes: 'redis://127.0.0.1:1' }, /option "nodes"/],
+      [{ nodes: [] }, /option "nodes"/],
+      [{ nodes: [1] }, /option "nodes"/],
+      [{ url: 'redis://127.0.0.1:1', prefix: 1 }, /option "prefix"/],
+      [{ url: 'redis://127.0.0.1:1', connectTimeout: '100' }, /option "connectTimeout"/],
+      [{ url: 'redis://127.0.0.1:1', connectTimeout: 0 }, /option "connectTimeout"/],
+      [{ url: 'redis://127.0.0.1:1', responseTimeout: NaN }, /option "responseTimeout"/],
+    ];
+    for (const [opts, re] of cases) {
+      assert.throws(() => new RedisStore(opts), (err) => err instanceof TypeError && re.test(err.message), JSON.stringify(opts));
+    }
+  });
+
+  test('a wrong URL is an error at construction', () => {
+    for (const url of ['', 'localhost:6379', 'http://127.0.0.1:1', 'redis://', 'redis://127.0.0.1:notaport']) {
+      assert.throws(
+        () => new RedisStore({ url }),
+        (err) => err.code === 'ERR_REDIS_CONFIG' && /invalid Redis URL/.test(err.message),
+        url,
+      );
+    }
+    assert.throws(() => new RedisStore({ nodes: ['redis://127.0.0.1:1', 'nope'] }), /invalid Redis URL/);
+    assert.throws(() => new RedisStore({ url: 'redis://u:secret@/' }), (err) => !err.message.includes('secret'));
+  });
+
+  test('CONNECT once connected; ping; close: later calls fail with ERR_REDIS_CLOSED', async () => {
+    const s = new RedisStore({ url: redis.url, connectTimeout: 1000, responseTimeout: 1000 });
+    const events = [];
+    s.on(CONNECT, () => events.push('CONNECT'));
+    s.on('DISCONNECT', () => events.push('DISCONNECT'));
+    await connected(s);
+    assert.equal(await s.ping(), true);
+    await s.set('x', { cookie: {} }, 1000);
+    assert.deepEqual(events, ['CONNECT'], 'one CONNECT, no repeats');
+    await s.close();
+    assert.equal(s.status, 'closed');
+    await assert.rejects(s.get('x'), (err) => err.code === 'ERR_REDIS_CLOSED');
+    await s.quit();
+  });
+
+  test('a server that is not there: operations fail with ERR_REDIS_UNAVAILABLE and DISCONNECT is emitted', async () => {
+    // Port 1 on loopback refuses connections.
+    const s = new RedisStore({ url: 'redis://127.0.0.1:1', connectTimeout: 500, responseTimeout: 500 });
+    const events = [];
+    s.on('DISCONNECT', () => events.push('DISCONNECT'));
+    await assert.rejects(s.get('x'), (err) => err.code === 'ERR_REDIS_UNAVAILABLE' && /127\.0\.0\.1:1/.test(err.message));
+    assert.equal(s.status, 'disconnected');
+    assert.deepEqual(events, ['DISCONNECT']);
+    await s.close();
+  });
+
+  test('an unused store does not keep the process alive', async () => {
+    const { execFile } = require('node:child_process');
+    const code = `const { RedisStore } = require(${JSON.stringify(require.resolve('..'))});
+      const s = new RedisStore({ url: ${JSON.stringify(redis.url)} });
+      s.ping().then(() => console.log('pong'));`;
+    const out = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ['-e', code], { timeout: 15000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    // It answered, then exited by itself (a hang would hit the timeout and reject).
+    assert.equal(out.trim(), 'pong');
+  });
+});
