@@ -104,3 +104,52 @@ test('many middlewares on one store do not leak listeners', async () => {
     process.off('warning', onWarning);
   }
 });
+
+test('a store call that fails as its store disconnects waits for CONNECT and is made again', async () => {
+  const store = new MemoryStore();
+  const realGet = store.get;
+  let failNext = false;
+  store.get = function get(sid) {
+    if (failNext) {
+      failNext = false;
+      // The backend went away during this call: the store says so, then the call fails.
+      store.emit(DISCONNECT);
+      return Promise.reject(new Error('connection lost'));
+    }
+    return realGet.call(store, sid);
+  };
+  await withApp({ store, reconnectTimeout: 2000 }, counter, async (srv, app) => {
+    const c = srv.client();
+    assert.equal((await c.get('/')).json.n, 1);
+    failNext = true;
+    let done = false;
+    const pending = c.get('/').then((r) => ((done = true), r));
+    await sleep(50);
+    assert.equal(done, false, 'the request waits for the store like any request during an outage');
+    store.emit(CONNECT);
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.equal(r.json.n, 2, 'the read was made again and found the session');
+    assert.deepEqual(app.errors, []);
+  });
+  // Past reconnectTimeout: the documented error, not the store's.
+  await withApp({ store, reconnectTimeout: 100 }, counter, async (srv, app) => {
+    const c = srv.client();
+    await c.get('/');
+    failNext = true;
+    assert.equal((await c.get('/')).status, 500);
+    assert.equal(app.errors[0].message, 'timeout:session store is unavailable');
+    store.emit(CONNECT);
+  });
+  // A store error without DISCONNECT is a store error, as before (errorHandler, type get).
+  const seen = [];
+  await withApp({ store, errorHandler: (err, type) => seen.push([type, err.message]) }, counter, async (srv) => {
+    const c = srv.client();
+    await c.get('/');
+    store.get = () => Promise.reject(new Error('bad reply'));
+    const r = await c.get('/');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.n, 1, 'a new session');
+  });
+  assert.deepEqual(seen, [['get', 'bad reply']]);
+});
