@@ -130,12 +130,47 @@ enum ks_result
    * An internal invariant failed. Report it as a bug.
    */
   KS_RESULT_INTERNAL = 21,
+  /**
+   * A store URL (or a Redis Cluster node URL) is malformed or uses a scheme the store
+   * does not support.
+   */
+  KS_RESULT_INVALID_URL = 22,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum ks_result ks_result;
 #else
 typedef uint32_t ks_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Whether a Redis store can reach its server, from `ks_store_connection_state()`.
+ */
+enum ks_connection_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Just created: no connection attempt has finished yet.
+   */
+  KS_CONNECTION_STATE_CONNECTING = 0,
+  /**
+   * The last command or health check got an answer (an error answer included).
+   */
+  KS_CONNECTION_STATE_CONNECTED = 1,
+  /**
+   * The last command or health check could not reach the server or timed out; the store
+   * keeps reconnecting in the background.
+   */
+  KS_CONNECTION_STATE_DISCONNECTED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ks_connection_state ks_connection_state;
+#else
+typedef uint32_t ks_connection_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -648,6 +683,64 @@ ks_result ks_engine_new(const struct ks_config_builder *config, const struct ks_
  * handle.
  */
 void ks_engine_free(struct ks_engine *engine);
+
+/**
+ * Makes a store on one Redis server. Records are koa-generic-session + koa-redis's: key
+ * `<key_prefix><session id>`, value the session JSON, expiry set with each write
+ * (`SET key json PX ttl_ms`), one round trip per load and per save.
+ *
+ * `url`: `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS, system roots),
+ * `unix:///path/to/redis.sock` or `redis+unix:///path/to/redis.sock`; NUL-terminated UTF-8,
+ * copied. `key_prefix`: NUL-terminated UTF-8, copied; NULL means "koa:sess:" (an empty
+ * string means no prefix). `connect_timeout_ms`: limit for one connection attempt;
+ * `response_timeout_ms`: limit for one answer; 0 means the default (2000 ms each). Every
+ * store operation fails within connect + response timeout when the server is down or frozen:
+ * KS_RESULT_STORE_UNAVAILABLE (cannot reach it), KS_RESULT_STORE_TIMEOUT (no answer in time)
+ * or KS_RESULT_STORE_ERROR (the server answered an error, e.g. WRONGTYPE or OOM).
+ *
+ * The call does not wait for the server: the store connects in the background on the
+ * engine's runtime, reconnects by itself with backoff after an outage, and PINGs while idle;
+ * `ks_store_connection_state()` tells how it is doing. On success `*store_out` receives the
+ * store (free it with `ks_store_free()`; engines made from it keep it alive). A record that
+ * is not a JSON object loads as a new session (load report CORRUPT).
+ *
+ * Errors: NULL_PARAMETER (`url`, `store_out`), INVALID_UTF8 (`url`, `key_prefix`),
+ * INVALID_URL (malformed URL or unsupported scheme), RUNTIME_UNAVAILABLE. Thread-safety: may
+ * be called from any thread, including a callback run by the engine (it never blocks).
+ *
+ * # Safety
+ * `url` is NULL or NUL-terminated; `key_prefix` is NULL or NUL-terminated; `store_out` is
+ * valid for writes.
+ */
+ks_result ks_redis_store_new(const char *url, const char *key_prefix, uint32_t connect_timeout_ms, uint32_t response_timeout_ms, struct ks_store **store_out);
+
+/**
+ * Makes a store on a Redis Cluster, given `n_nodes` of its nodes (`redis://host:port` or
+ * `rediss://host:port`, NUL-terminated UTF-8, copied; one reachable node is enough, the
+ * client discovers the others). Each key goes to its slot's master; MOVED and ASK replies
+ * (slot migrations) are followed. Records, prefix, timeouts, errors, background connection
+ * and ownership are those of `ks_redis_store_new()`; the cluster connects on first use.
+ *
+ * Errors: NULL_PARAMETER (`nodes` NULL with `n_nodes` > 0, a NULL node, `store_out`),
+ * INVALID_ARGUMENT (`n_nodes` is 0), INVALID_UTF8 (a node or `key_prefix`), INVALID_URL (a
+ * malformed node URL, or a unix socket, which a cluster cannot use), RUNTIME_UNAVAILABLE.
+ *
+ * # Safety
+ * `nodes` is NULL or points to `n_nodes` pointers, each NULL or NUL-terminated;
+ * `key_prefix` is NULL or NUL-terminated; `store_out` is valid for writes.
+ */
+ks_result ks_redis_cluster_store_new(const char *const *nodes, size_t n_nodes, const char *key_prefix, uint32_t connect_timeout_ms, uint32_t response_timeout_ms, struct ks_store **store_out);
+
+/**
+ * Reads a Redis store's connection state as of its last real outcome (a command or a health
+ * check), into `*state_out`. It changes as requests and the background task reach the
+ * server or fail to. Errors: NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store).
+ * Thread-safety: any thread, any time.
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `state_out` is valid for writes.
+ */
+ks_result ks_store_connection_state(const struct ks_store *store, ks_connection_state *state_out);
 
 /**
  * Describes a result code in English. Returns a static NUL-terminated string (never NULL,

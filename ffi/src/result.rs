@@ -54,10 +54,13 @@ pub enum ks_result {
     Panic = 20,
     /// An internal invariant failed. Report it as a bug.
     Internal = 21,
+    /// A store URL (or a Redis Cluster node URL) is malformed or uses a scheme the store
+    /// does not support.
+    InvalidUrl = 22,
 }
 
 impl ks_result {
-    const ALL: [ks_result; 22] = [
+    const ALL: [ks_result; 23] = [
         ks_result::Ok,
         ks_result::NullParameter,
         ks_result::InvalidUtf8,
@@ -80,6 +83,7 @@ impl ks_result {
         ks_result::RuntimeUnavailable,
         ks_result::Panic,
         ks_result::Internal,
+        ks_result::InvalidUrl,
     ];
 
     pub fn from_u32(code: u32) -> Option<ks_result> {
@@ -111,6 +115,7 @@ impl ks_result {
             ks_result::RuntimeUnavailable => "the engine's tokio runtime could not be started\0",
             ks_result::Panic => "internal panic caught at the C API boundary (a bug)\0",
             ks_result::Internal => "internal error (a bug)\0",
+            ks_result::InvalidUrl => "invalid store URL: expected redis://, rediss://, unix:// or redis+unix:// (a cluster node: redis:// or rediss://) with a host\0",
         }
     }
 }

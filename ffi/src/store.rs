@@ -1,10 +1,12 @@
 //! `ks_store`: a handle to any session store. An engine keeps its own reference, so the
 //! caller may free its handle right after `ks_engine_new()`. Each store kind is one
-//! constructor returning a `ks_store`: the memory store here, C stores in `c_store.rs`.
+//! constructor returning a `ks_store`: the memory store here, C stores in `c_store.rs`,
+//! Redis stores in `redis_store.rs`.
 
 use crate::boundary::{guard, guard_value, out};
 use crate::result::ks_result;
 use koa_session_core::store::{MemoryStore, MemoryStoreOptions, Store};
+use koa_session_core::RedisStore;
 use std::sync::Arc;
 
 /// A session store. Ownership: made by a `ks_*_store_new()` function, released by
@@ -13,6 +15,8 @@ use std::sync::Arc;
 /// used by any number of engines and threads at once.
 pub struct ks_store {
     pub(crate) inner: Arc<dyn Store>,
+    /// The same store when it is a Redis store, for its connection state.
+    pub(crate) redis: Option<RedisStore>,
 }
 
 impl ks_store {
@@ -22,7 +26,7 @@ impl ks_store {
     }
 
     pub(crate) fn new_raw(inner: Arc<dyn Store>) -> *mut ks_store {
-        Box::into_raw(Box::new(ks_store { inner }))
+        Box::into_raw(Box::new(ks_store { inner, redis: None }))
     }
 }
 
