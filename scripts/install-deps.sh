@@ -13,6 +13,7 @@ command -v g++ >/dev/null || need_apt+=(g++)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v python3 >/dev/null || need_apt+=(python3)  # drives the C example server over HTTP
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v wrk >/dev/null || need_apt+=(wrk)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
