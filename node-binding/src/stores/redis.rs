@@ -86,7 +86,7 @@ fn state_name(s: ConnectionState) -> &'static str {
 fn duration_ms(name: &str, ms: Option<f64>, default: Duration) -> Result<Duration> {
     match ms {
         None => Ok(default),
-        Some(v) if v.is_finite() && v >= 1.0 && v <= 86_400_000.0 => Ok(Duration::from_millis(v.round() as u64)),
+        Some(v) if (1.0..=86_400_000.0).contains(&v) => Ok(Duration::from_millis(v.round() as u64)),
         Some(v) => Err(errors::invalid_arg(format!("RedisStore: option \"{name}\" must be a number of ms from 1 to 86400000, got {v}"))),
     }
 }
