@@ -21,6 +21,10 @@ KS_CXXFLAGS := -std=c++17 -Wall -Wextra -Werror -pedantic -g -Iinclude -Itests/c
 KS_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 KS_LIBS := $(KS_STATIC) -lpthread -ldl -lm
 KS_C_TESTS := test_api test_c_store test_async test_threads
+# Tests that need Redis: run through tests/c/with_redis.sh, which starts a throwaway server
+# and a 3-master cluster for each run (the test stops and restarts the single server).
+KS_C_REDIS_TESTS := test_redis
+KS_WITH_REDIS := bash tests/c/with_redis.sh
 KS_VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \
                --errors-for-leak-kinds=definite,indirect,possible --track-origins=yes
 
@@ -47,18 +51,21 @@ $(KS_C_OUT)/asan/%: tests/c/%.c tests/c/check.h include/koa_session.h ks-lib
 	@mkdir -p $(@D)
 	$(CC) $(KS_CFLAGS) $(KS_SAN) -o $@ $< $(KS_LIBS)
 
-c-tests-plain: $(addprefix $(KS_C_OUT)/plain/,$(KS_C_TESTS))
+c-tests-plain: $(addprefix $(KS_C_OUT)/plain/,$(KS_C_TESTS) $(KS_C_REDIS_TESTS))
 	@set -e; for t in $(KS_C_TESTS); do echo "== $$t"; $(KS_C_OUT)/plain/$$t; done
+	@set -e; for t in $(KS_C_REDIS_TESTS); do echo "== $$t"; $(KS_WITH_REDIS) $(KS_C_OUT)/plain/$$t; done
 
 # Full-size runs under the sanitizers; valgrind (~50x slower) runs the stress loops scaled down.
-c-tests-asan: $(addprefix $(KS_C_OUT)/asan/,$(KS_C_TESTS))
-	@set -e; for t in $(KS_C_TESTS); do echo "== $$t (ASan+UBSan)"; \
+c-tests-asan: $(addprefix $(KS_C_OUT)/asan/,$(KS_C_TESTS) $(KS_C_REDIS_TESTS))
+	@set -e; for t in $(KS_C_TESTS) $(KS_C_REDIS_TESTS); do echo "== $$t (ASan+UBSan)"; \
+	  w=; case " $(KS_C_REDIS_TESTS) " in *" $$t "*) w="$(KS_WITH_REDIS)";; esac; \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  $(KS_C_OUT)/asan/$$t; done
+	  $$w $(KS_C_OUT)/asan/$$t; done
 
-c-tests-valgrind: $(addprefix $(KS_C_OUT)/plain/,$(KS_C_TESTS)) $(KS_C_OUT)/plain/test_cpp
-	@set -e; for t in $(KS_C_TESTS) test_cpp; do echo "== $$t (valgrind)"; \
-	  KS_TEST_SCALE_DOWN=1 $(KS_VALGRIND) $(KS_C_OUT)/plain/$$t; done
+c-tests-valgrind: $(addprefix $(KS_C_OUT)/plain/,$(KS_C_TESTS) $(KS_C_REDIS_TESTS)) $(KS_C_OUT)/plain/test_cpp
+	@set -e; for t in $(KS_C_TESTS) test_cpp $(KS_C_REDIS_TESTS); do echo "== $$t (valgrind)"; \
+	  w=; case " $(KS_C_REDIS_TESTS) " in *" $$t "*) w="$(KS_WITH_REDIS)";; esac; \
+	  KS_TEST_SCALE_DOWN=1 $$w $(KS_VALGRIND) $(KS_C_OUT)/plain/$$t; done
 
 $(KS_C_OUT)/plain/test_cpp: tests/c/test_cpp.cpp include/koa_session.h ks-lib
 	@mkdir -p $(@D)
