@@ -13,6 +13,7 @@ pub mod config;
 pub mod cookie_header;
 pub mod driver;
 pub mod http_date;
+pub mod json_field;
 pub mod record;
 pub mod request;
 pub mod set_cookie;
