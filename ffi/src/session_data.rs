@@ -4,6 +4,7 @@
 use crate::boundary::{arg, arg_mut, c_str, copy_out, guard, out, str_len};
 use crate::result::ks_result;
 use crate::session::ks_session;
+use koa_session_core::json_field::get_field;
 use serde_json::{Map, Value};
 use std::ffi::c_char;
 
@@ -100,8 +101,7 @@ pub unsafe extern "C" fn ks_session_get_field(
         let session = arg(session)?;
         let key = c_str(key)?;
         let len_out = out(len_out)?;
-        let map = object(data(session)?)?;
-        let value = map.get(key).ok_or(ks_result::NotFound)?;
+        let value = get_field(data(session)?, key).map_err(|_| ks_result::InvalidJson)?.ok_or(ks_result::NotFound)?;
         copy_out(value.to_string().as_bytes(), buf, buf_len, len_out)
     })
 }
