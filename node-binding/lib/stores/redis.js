@@ -172,6 +172,8 @@ class RedisStore extends BaseStore {
 
   /** 'connecting' | 'connected' | 'disconnected' | 'closed'. */
   get status() {
+    // A change seen here is reported first, so listeners never learn of it after a reader did.
+    report(this);
     return this[kNative].state;
   }
 
