@@ -96,6 +96,7 @@ c-server: $(KS_C_OUT)/c-server
 
 c-test-http: $(KS_C_OUT)/c-server
 	python3 tests/c/http_test.py $(KS_C_OUT)/c-server
+	$(KS_WITH_REDIS) --no-cluster sh -c 'python3 tests/c/http_test.py $(KS_C_OUT)/c-server --redis "$$KS_TEST_REDIS_URL" --redis-prefix c-server:'
 
 install: ks-lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

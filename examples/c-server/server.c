@@ -1,10 +1,15 @@
 /* A small HTTP server on libmicrohttpd that keeps Koa-compatible sessions with
  * libkoa_session: a visit counter, a login that regenerates the session, and a logout that
- * destroys it. Sessions live in the memory store; every server thread shares one engine.
+ * destroys it. Sessions live in the memory store, or in Redis with --redis, where a Koa app
+ * using the same Redis, prefix, cookie name and keys shares them; every server thread shares
+ * one engine.
  *
- *   c-server [--port N] [--keys KEY1,KEY2,...]
- *   env: KS_PORT, KS_KEYS (the options win). Port 0 picks a free port. It listens on
- *   127.0.0.1 only and prints "listening on http://127.0.0.1:PORT" once ready.
+ *   c-server [--port N] [--keys KEY1,KEY2,...] [--max-age-ms MS] [--same-site strict|lax|none]
+ *            [--redis URL [--redis-prefix PREFIX]]
+ *   env: KS_PORT, KS_KEYS, KS_MAX_AGE_MS, KS_SAME_SITE, KS_REDIS_URL, KS_REDIS_PREFIX (the
+ *   options win). Port 0 picks a free port. It listens on 127.0.0.1 only and prints "listening on http://127.0.0.1:PORT"
+ *   once ready. URL: redis://[user:password@]host[:port][/db], rediss://... or
+ *   unix:///path/to/redis.sock; the prefix defaults to koa-generic-session's "koa:sess:".
  *
  *   GET  /                 counts this visitor's visits
  *   GET  /whoami           shows the session without changing it
@@ -161,7 +166,27 @@ static const char *option(int argc, char **argv, const char *name, const char *e
   return getenv(env);
 }
 
-static int configure(ks_config_builder *b, const char *keys) {
+/* Cookie settings; to share sessions with a Koa app, give both the same keys and cookie
+ * options (the Koa example uses maxAge 30 min and sameSite lax). */
+static int configure(ks_config_builder *b, const char *keys, const char *max_age_ms, const char *same_site) {
+  if (max_age_ms) {
+    char *end = NULL;
+    long long ms = strtoll(max_age_ms, &end, 10);
+    if (!*max_age_ms || *end || ks_config_builder_set_max_age_ms(b, ms) != KS_RESULT_OK) {
+      fprintf(stderr, "invalid max age: %s\n", max_age_ms);
+      return 0;
+    }
+  }
+  if (same_site) {
+    ks_same_site v = strcmp(same_site, "strict") == 0 ? KS_SAME_SITE_STRICT
+                     : strcmp(same_site, "lax") == 0  ? KS_SAME_SITE_LAX
+                     : strcmp(same_site, "none") == 0 ? KS_SAME_SITE_NONE
+                                                      : KS_SAME_SITE_UNSET;
+    if (v == KS_SAME_SITE_UNSET || ks_config_builder_set_same_site(b, v) != KS_RESULT_OK) {
+      fprintf(stderr, "invalid same-site value: %s (strict, lax or none)\n", same_site);
+      return 0;
+    }
+  }
   if (!keys || !*keys) {
     fprintf(stderr, "warning: no --keys / KS_KEYS given: session cookies are not signed\n");
     return 1;
@@ -175,10 +200,30 @@ static int configure(ks_config_builder *b, const char *keys) {
   return ok;
 }
 
+/* The memory store, or a Redis store when a URL is given. Redis is connected in the
+ * background: the server starts even while Redis is away, and requests get a store error
+ * (HTTP 500) until it answers. */
+static ks_result make_store(const char *redis_url, const char *redis_prefix, ks_store **store) {
+  if (!redis_url || !*redis_url) {
+    if (redis_prefix) fprintf(stderr, "warning: --redis-prefix has no effect without --redis\n");
+    return ks_memory_store_new(0, store);
+  }
+  ks_result rc = ks_redis_store_new(redis_url, redis_prefix, 0, 0, store);
+  if (rc == KS_RESULT_OK)
+    fprintf(stderr, "sessions in Redis (key prefix \"%s\")\n", redis_prefix ? redis_prefix : "koa:sess:");
+  return rc;
+}
+
 int main(int argc, char **argv) {
+  static const char *const known[] = {"--port", "--keys", "--max-age-ms", "--same-site", "--redis", "--redis-prefix"};
   for (int i = 1; i < argc; i += 2) {
-    if ((strcmp(argv[i], "--port") && strcmp(argv[i], "--keys")) || i + 1 >= argc) {
-      fprintf(stderr, "usage: %s [--port N] [--keys KEY1,KEY2,...]\n", argv[0]);
+    int ok = 0;
+    for (size_t k = 0; k < sizeof known / sizeof *known; k++) ok |= strcmp(argv[i], known[k]) == 0;
+    if (!ok || i + 1 >= argc) {
+      fprintf(stderr,
+              "usage: %s [--port N] [--keys KEY1,KEY2,...] [--max-age-ms MS] [--same-site strict|lax|none]\n"
+              "          [--redis URL [--redis-prefix PREFIX]]\n",
+              argv[0]);
       return 2;
     }
   }
@@ -194,8 +239,11 @@ int main(int argc, char **argv) {
   ks_store *store = NULL;
   ks_engine *e = NULL;
   ks_result rc = KS_RESULT_INVALID_ARGUMENT;
-  if (config && configure(config, option(argc, argv, "--keys", "KS_KEYS")) &&
-      (rc = ks_memory_store_new(0, &store)) == KS_RESULT_OK)
+  if (config &&
+      configure(config, option(argc, argv, "--keys", "KS_KEYS"), option(argc, argv, "--max-age-ms", "KS_MAX_AGE_MS"),
+                option(argc, argv, "--same-site", "KS_SAME_SITE")) &&
+      (rc = make_store(option(argc, argv, "--redis", "KS_REDIS_URL"),
+                       option(argc, argv, "--redis-prefix", "KS_REDIS_PREFIX"), &store)) == KS_RESULT_OK)
     rc = ks_engine_new(config, store, &e);
   ks_config_builder_free(config);
   ks_store_free(store); /* the engine holds its own reference */

@@ -1,14 +1,24 @@
 'use strict';
 // koa-session-ts demo: a visit counter, login (a new session id against session fixation)
-// and logout, on the default in-process MemoryStore.
+// and logout, on the default in-process MemoryStore, or on Redis when REDIS_URL is set.
 //   node app.js          (PORT=8080 node app.js for another port)
+//   REDIS_URL=redis://127.0.0.1:6380 [REDIS_PREFIX=koa:sess:] node app.js
+// With Redis, the C example server (examples/c-server, --redis URL) given the same Redis,
+// prefix and SESSION_KEY (its --keys) shares these sessions: same cookie, same record.
 const Koa = require('koa');
 const session = require('koa-session-ts');
 
 const app = new Koa();
 app.keys = [process.env.SESSION_KEY || 'demo-only-key-change-me'];
 
-app.use(session({ cookieOptions: { maxAge: 30 * 60 * 1000, sameSite: 'lax' } }));
+let store; // undefined: the default MemoryStore
+if (process.env.REDIS_URL) {
+  store = new session.RedisStore({ url: process.env.REDIS_URL, prefix: process.env.REDIS_PREFIX || 'koa:sess:' });
+  store.on('DISCONNECT', () => console.warn('session store: Redis unreachable'));
+  store.on('CONNECT', () => console.info('session store: Redis connected'));
+}
+
+app.use(session({ store, cookieOptions: { maxAge: 30 * 60 * 1000, sameSite: 'lax' } }));
 
 function escape(s) {
   return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -60,4 +70,10 @@ const host = '127.0.0.1';
 const server = app.listen(port, host, () => {
   console.log(`koa-session-ts demo listening on http://${host}:${server.address().port}/`);
 });
-for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => server.close(() => process.exit(0)));
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    if (store) store.quit();
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives the example C server (examples/c-server) over real HTTP on a free loopback port:
 visit counting, login rotating the session id, logout clearing both cookies, tampered and
-stale cookies starting fresh sessions, and concurrent visitors. Usage: http_test.py SERVER"""
+stale cookies starting fresh sessions, and concurrent visitors.
+Usage: http_test.py SERVER [SERVER-ARGS...]   (e.g. --redis URL to run it all on Redis)"""
 
 import http.client
 import re
@@ -13,6 +14,7 @@ import threading
 import time
 
 SERVER = sys.argv[1]
+SERVER_ARGS = sys.argv[2:]
 KEYS = "test-key-new,test-key-old"
 
 
@@ -53,7 +55,7 @@ def check(cond, what):
 
 
 def start_server():
-    proc = subprocess.Popen([SERVER, "--port", "0", "--keys", KEYS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([SERVER, "--port", "0", "--keys", KEYS, *SERVER_ARGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready, _, _ = select.select([proc.stdout], [], [], 30)
     line = proc.stdout.readline() if ready else ""
     m = re.match(r"listening on http://127\.0\.0\.1:(\d+)$", line.strip())
@@ -166,7 +168,8 @@ def main():
             raise AssertionError("server did not stop on SIGTERM")
         err = proc.stderr.read()
     check(code == 0, f"server exit code {code}: {err}")
-    print(f"http_test: ok (example server on 127.0.0.1:{port}, stopped cleanly)")
+    store = "Redis" if "--redis" in SERVER_ARGS else "memory store"
+    print(f"http_test: ok (example server on 127.0.0.1:{port}, {store}, stopped cleanly)")
 
 
 if __name__ == "__main__":

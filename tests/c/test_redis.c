@@ -67,7 +67,7 @@ static ks_engine *engine_over(ks_store *store) {
   ks_config_builder *b = ks_config_builder_new();
   CHECK(b != NULL);
   CHECK_OK(ks_config_builder_add_key(b, (const uint8_t *)"redis-test-key", 14));
-  CHECK_OK(ks_config_builder_set_max_age_ms(b, (uint64_t)MAX_AGE_MS));
+  CHECK_OK(ks_config_builder_set_max_age_ms(b, (int64_t)MAX_AGE_MS));
   ks_engine *e = NULL;
   CHECK_OK(ks_engine_new(b, store, &e));
   ks_config_builder_free(b);
