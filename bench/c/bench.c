@@ -11,11 +11,13 @@
  * Each thread runs its own visitors on the one engine + store shared by all threads.
  * Timing: CLOCK_MONOTONIC around each batch of requests; the figures are the median, p90
  * and p99 of the batches' mean ns/request (after warm-up batches), plus the wall-clock
- * throughput of all threads together. Every call's result is checked, and after the timed
- * run the stored data is read back and compared; any failure exits 1.
+ * throughput of all threads together. Rounds alternate the thread counts (1, 2, 1, 2, ...)
+ * and the speedup is taken within each round, because on a shared VM the speed of a core
+ * drifts over seconds. Every call's result is checked, and after each timed run the stored
+ * data is read back and compared; any failure exits 1.
  *
- *   bench [--smoke] [--cases read,write,new] [--threads 1,2] [--batch 10000]
- *         [--batches 40] [--warmup 5] [--visitors 1000]
+ *   bench [--smoke] [--cases read,write,new] [--threads 1,2] [--rounds 5] [--batch 10000]
+ *         [--batches 30] [--warmup 5] [--visitors 1000]
  */
 #include "koa_session.h"
 
@@ -78,6 +80,7 @@ typedef struct {
   int batches;
   int warmup;
   int visitors;
+  int rounds;
 } options;
 
 static long parse_long(const char *s, long min, long max, const char *what) {
@@ -113,23 +116,24 @@ static void add_threads(options *o, const char *n) {
 }
 
 static options parse_args(int argc, char **argv) {
-  options o = {.batch = 10000, .batches = 40, .warmup = 5, .visitors = 1000};
+  options o = {.batch = 10000, .batches = 30, .warmup = 5, .visitors = 1000, .rounds = 5};
   const char *cases = "read,write,new", *threads = "1,2";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--smoke") == 0) {
-      o.batch = 1000, o.batches = 5, o.warmup = 1, o.visitors = 100;
+      o.batch = 1000, o.batches = 5, o.warmup = 1, o.visitors = 100, o.rounds = 1;
       continue;
     }
     if (!v) die("usage: bench [--smoke] [--cases read,write,new] [--threads 1,2] [--batch N] "
-                "[--batches N] [--warmup N] [--visitors N]");
+                "[--batches N] [--warmup N] [--visitors N] [--rounds N]");
     if (strcmp(a, "--cases") == 0) cases = v;
     else if (strcmp(a, "--threads") == 0) threads = v;
     else if (strcmp(a, "--batch") == 0) o.batch = parse_long(v, 1, 100000000, "batch");
     else if (strcmp(a, "--batches") == 0) o.batches = (int)parse_long(v, 1, 100000, "batches");
     else if (strcmp(a, "--warmup") == 0) o.warmup = (int)parse_long(v, 0, 100000, "warmup");
     else if (strcmp(a, "--visitors") == 0) o.visitors = (int)parse_long(v, 1, 10000000, "visitors");
+    else if (strcmp(a, "--rounds") == 0) o.rounds = (int)parse_long(v, 1, 64, "rounds");
     else die("unknown option %s", a);
     i++;
   }
@@ -306,11 +310,13 @@ static uint64_t percentile(const uint64_t *sorted, int n, int p) {
   return sorted[rank < 1 ? 0 : rank - 1];
 }
 
+/* One timed run of one case at one thread count. */
 typedef struct {
-  double req_per_s;
-  uint64_t median_ns, p90_ns, p99_ns;
-  double cpu_share; /* thread CPU time / wall time, averaged over threads: < 0.95 = disturbed */
-} result;
+  uint64_t *batch_ns; /* every thread's timed batches (mean ns per request each) */
+  int n_batches;
+  double req_per_s;   /* all threads together, over the slowest thread's timed span */
+  double cpu_share;   /* thread CPU time / wall time, averaged over threads: < 0.95 = disturbed */
+} run_result;
 
 static ks_engine *make_engine(void) {
   ks_store *store = NULL;
@@ -325,7 +331,7 @@ static ks_engine *make_engine(void) {
   return e;
 }
 
-static result run(const options *o, bench_case which, int n_threads) {
+static run_result run(const options *o, bench_case which, int n_threads) {
   ks_engine *engine = make_engine(); /* fresh store: earlier runs' records don't weigh in */
   pthread_barrier_t start;
   if (pthread_barrier_init(&start, NULL, (unsigned)n_threads + 1) != 0) die("pthread_barrier_init");
@@ -357,42 +363,83 @@ static result run(const options *o, bench_case which, int n_threads) {
     free(workers[t].visitors);
     free(workers[t].batch_ns);
   }
-  qsort(all, (size_t)n, sizeof(uint64_t), cmp_u64);
-  result r = {
+  ks_engine_free(engine);
+  return (run_result){
+      .batch_ns = all,
+      .n_batches = n,
       .req_per_s = (double)o->batch * o->batches * n_threads / ((double)wall / 1e9),
-      .median_ns = percentile(all, n, 50),
-      .p90_ns = percentile(all, n, 90),
-      .p99_ns = percentile(all, n, 99),
       .cpu_share = cpu_share,
   };
-  free(all);
-  ks_engine_free(engine);
-  return r;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median_of(double *v, int n) {
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Prints one table row: batches pooled over all rounds; req/s, speedup and cpu/wall are
+ * medians over rounds (the speedup of each round against the 1-thread run of that round). */
+static void report(bench_case which, int threads, run_result *runs, const double *base_req_per_s, int rounds) {
+  int total = 0;
+  for (int r = 0; r < rounds; r++) total += runs[r].n_batches;
+  uint64_t *pooled = calloc((size_t)total, sizeof(uint64_t));
+  double req[64], speedup[64], cpu[64];
+  EXPECT(pooled != NULL);
+  char per_round[256] = "";
+  size_t at = 0;
+  for (int r = 0, off = 0; r < rounds; off += runs[r].n_batches, r++) {
+    memcpy(pooled + off, runs[r].batch_ns, (size_t)runs[r].n_batches * sizeof(uint64_t));
+    req[r] = runs[r].req_per_s;
+    cpu[r] = runs[r].cpu_share;
+    speedup[r] = base_req_per_s ? runs[r].req_per_s / base_req_per_s[r] : 0;
+    if (base_req_per_s && at < sizeof per_round - 8)
+      at += (size_t)snprintf(per_round + at, sizeof per_round - at, "%s%.2f", r ? " " : "", speedup[r]);
+  }
+  qsort(pooled, (size_t)total, sizeof(uint64_t), cmp_u64);
+  char speed[16] = "-";
+  if (base_req_per_s) snprintf(speed, sizeof speed, "%.2fx", median_of(speedup, rounds));
+  printf("| %-5s | %7d | %13llu | %5llu | %5llu | %11.0f | %12s | %-24s | %8.2f |\n", CASE_NAMES[which], threads,
+         (unsigned long long)percentile(pooled, total, 50), (unsigned long long)percentile(pooled, total, 90),
+         (unsigned long long)percentile(pooled, total, 99), median_of(req, rounds), speed,
+         base_req_per_s ? per_round : "-", median_of(cpu, rounds));
+  fflush(stdout);
+  free(pooled);
 }
 
 int main(int argc, char **argv) {
   options o = parse_args(argc, argv);
   printf("koa-session C API bench (libkoa_session %s, memory store, signed cookies)\n", ks_version());
-  printf("batch %ld requests, %d warm-up + %d timed batches per thread, %d visitors per thread\n", o.batch,
-         o.warmup, o.batches, o.visitors);
-  printf("ns/req = mean of one batch; median/p90/p99 over all threads' timed batches; "
-         "req/s = all threads together\n\n");
-  printf("| case  | threads | ns/req median | p90 | p99 | req/s total | speedup vs 1 | cpu/wall |\n");
-  printf("|-------|---------|---------------|-----|-----|-------------|--------------|----------|\n");
+  printf("%d rounds; per round and thread count: a fresh engine + store, %d visitors per thread, "
+         "%d warm-up + %d timed batches of %ld requests per thread\n",
+         o.rounds, o.visitors, o.warmup, o.batches, o.batch);
+  printf("ns/req: mean of one batch on one thread; median/p90/p99 over all timed batches of all rounds.\n"
+         "req/s: all threads together, median over rounds; speedup: req/s against the 1-thread run of\n"
+         "the same round, median over rounds (and each round's); cpu/wall < 0.95: threads were preempted.\n\n");
+  printf("| case  | threads | ns/req median |   p90 |   p99 | req/s total | speedup vs 1 | speedup per round        | cpu/wall |\n");
+  printf("|-------|---------|---------------|-------|-------|-------------|--------------|--------------------------|----------|\n");
+  run_result *runs = calloc((size_t)o.n_threads * (size_t)o.rounds, sizeof(run_result));
+  double base[64];
+  EXPECT(runs != NULL);
   for (int c = 0; c < o.n_cases; c++) {
     bench_case which = (bench_case)o.cases[c];
-    double base = 0;
+    /* Rounds alternate the thread counts, so a slow spell of the machine hits all of them. */
+    for (int r = 0; r < o.rounds; r++)
+      for (int t = 0; t < o.n_threads; t++) runs[t * o.rounds + r] = run(&o, which, o.threads[t]);
+    int one = -1;
+    for (int t = 0; t < o.n_threads; t++)
+      if (o.threads[t] == 1) one = t;
+    for (int r = 0; one >= 0 && r < o.rounds; r++) base[r] = runs[one * o.rounds + r].req_per_s;
     for (int t = 0; t < o.n_threads; t++) {
-      result r = run(&o, which, o.threads[t]);
-      if (o.threads[t] == 1) base = r.req_per_s;
-      char speedup[16] = "-";
-      if (base > 0 && o.threads[t] > 1) snprintf(speedup, sizeof speedup, "%.2fx", r.req_per_s / base);
-      printf("| %-5s | %7d | %13llu | %3llu | %3llu | %11.0f | %12s | %8.2f |\n", CASE_NAMES[which], o.threads[t],
-             (unsigned long long)r.median_ns, (unsigned long long)r.p90_ns, (unsigned long long)r.p99_ns,
-             r.req_per_s, speedup, r.cpu_share);
-      fflush(stdout);
+      report(which, o.threads[t], runs + t * o.rounds, one >= 0 && t != one ? base : NULL, o.rounds);
+      for (int r = 0; r < o.rounds; r++) free(runs[t * o.rounds + r].batch_ns);
     }
   }
+  free(runs);
   printf("\ncases: ");
   for (int c = 0; c < o.n_cases; c++) printf("%s%s = %s", c ? "; " : "", CASE_NAMES[o.cases[c]], CASE_TITLES[o.cases[c]]);
   printf("\n");
