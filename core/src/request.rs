@@ -54,6 +54,9 @@ pub enum Next<'a> {
     Ready,
 }
 
+/// How many distinct [`SessionRequest::state_code`] values exist (codes are `0..STATE_CODES`).
+pub const STATE_CODES: u8 = 32;
+
 /// The store's answer for the id being loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Loaded {
@@ -346,6 +349,62 @@ impl SessionRequest {
                 Ok(Outcome { store: StoreAction::Save { sid, json: json.to_owned(), ttl_ms: ttl as u64 }, set_cookies })
             }
         }
+    }
+
+    /// The request's state besides its id and loaded JSON, as one small number (below
+    /// [`STATE_CODES`]): with [`into_parts`](Self::into_parts) and
+    /// [`from_parts`](Self::from_parts) a host can keep a request in its own plain variables
+    /// between calls (the Node addon keeps no native object per request).
+    pub fn state_code(&self) -> u8 {
+        let step = match self.step {
+            Step::Load => 0,
+            Step::NeedSid => 1,
+            Step::Ready => 2,
+        };
+        let cookie = match self.cookie {
+            ClientCookie::Absent => 0,
+            ClientCookie::Current { resign: false } => 1,
+            ClientCookie::Current { resign: true } => 2,
+            ClientCookie::Stale => 3,
+        };
+        step | (u8::from(self.stored) << 2) | (cookie << 3)
+    }
+
+    /// The request as `(state code, sid, loaded JSON)`.
+    pub fn into_parts(self) -> (u8, Option<String>, Option<String>) {
+        (self.state_code(), self.sid, self.original)
+    }
+
+    /// Rebuilds a request from [`into_parts`](Self::into_parts). Parts that no request can
+    /// have (an unknown code, a missing or invalid id where one is needed, loaded JSON
+    /// without a stored record or the reverse) are refused, so a host's slip is an error
+    /// rather than a wrong decision.
+    pub fn from_parts(code: u8, sid: Option<String>, original: Option<String>) -> Result<SessionRequest, RequestError> {
+        if code >= STATE_CODES {
+            return Err(RequestError::WrongStep);
+        }
+        let step = match code & 3 {
+            0 => Step::Load,
+            1 => Step::NeedSid,
+            2 => Step::Ready,
+            _ => return Err(RequestError::WrongStep),
+        };
+        let stored = code & 4 != 0;
+        let cookie = match code >> 3 {
+            0 => ClientCookie::Absent,
+            1 => ClientCookie::Current { resign: false },
+            2 => ClientCookie::Current { resign: true },
+            _ => ClientCookie::Stale,
+        };
+        let sid = match step {
+            // Waiting for an id: whatever id the host kept is no longer the session's.
+            Step::NeedSid => None,
+            _ => Some(sid.filter(|s| is_valid_sid(s)).ok_or(RequestError::InvalidSid)?),
+        };
+        if stored != original.is_some() || (stored && step != Step::Ready) {
+            return Err(RequestError::WrongStep);
+        }
+        Ok(SessionRequest { sid, step, stored, original, cookie })
     }
 
     /// [`decide`](Self::decide) then [`complete`](Self::complete), for hosts without a

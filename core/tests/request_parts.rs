@@ -1,0 +1,133 @@
+//! `SessionRequest::into_parts` / `from_parts`: a request carried between calls as plain
+//! values (state code, sid, loaded JSON) behaves exactly like the request object itself.
+
+use koa_session_core::request::{LoadReport, Loaded, Next, SessionRequest, STATE_CODES};
+use koa_session_core::signing::Keys;
+use koa_session_core::{RequestError, SessionConfig};
+
+const NOW: i64 = 1_795_198_123_456;
+const SID: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+const NEW_SID: &str = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+const RECORD: &str = r#"{"cookie":{"httpOnly":true,"maxAge":86400000,"overwrite":true,"path":"/","secure":false,"signed":true},"user":"ann"}"#;
+const CHANGED: &str = r#"{"cookie":{"httpOnly":true,"maxAge":86400000,"overwrite":true,"path":"/","secure":false,"signed":true},"user":"bob"}"#;
+
+fn config() -> SessionConfig {
+    SessionConfig::builder().keys(["new", "old"]).build().unwrap()
+}
+
+fn cookie_signed_by(key: &str) -> String {
+    let sig = Keys::new([key]).unwrap().sign(format!("koa.sid={SID}").as_bytes());
+    format!("koa.sid={SID}; koa.sid.sig={sig}")
+}
+
+fn round_trip(req: SessionRequest) -> SessionRequest {
+    let (code, sid, original) = req.into_parts();
+    assert!(code < STATE_CODES);
+    SessionRequest::from_parts(code, sid, original).expect("parts of a real request are accepted")
+}
+
+/// Drives one request to its outcome; with `via_parts`, the request goes through its parts
+/// after every step, as the Node addon carries it.
+fn run(cookie: Option<&str>, record: Option<&str>, valid: bool, regenerate: bool, json: Option<&str>, save: Option<bool>, via_parts: bool) -> String {
+    let cfg = config();
+    let hop = |r: SessionRequest| if via_parts { round_trip(r) } else { r };
+    let mut req = hop(SessionRequest::begin(&cfg, cookie.map(str::as_bytes), Some("/"), None).unwrap());
+    let mut report = None;
+    loop {
+        match req.next() {
+            Next::Load(_) => {
+                let answer = match record {
+                    None => Loaded::Missing,
+                    Some(_) if !valid => Loaded::Rejected,
+                    Some(r) => Loaded::Found(r.to_owned()),
+                };
+                report = Some(req.loaded(answer).unwrap());
+            }
+            Next::NeedSid => req.set_new_sid(NEW_SID.to_owned()).unwrap(),
+            Next::Ready => break,
+        }
+        req = hop(req);
+    }
+    let is_new = req.is_new();
+    let shown = req.session_json(&cfg).to_owned();
+    let mut destroyed = None;
+    if regenerate {
+        destroyed = req.regenerate("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC".to_owned()).unwrap();
+        req = hop(req);
+    }
+    let json = json.map(|j| if j == "=" { shown.clone() } else { j.to_owned() });
+    let decision = req.decide(&cfg, json.as_deref(), save);
+    let req = hop(req);
+    let outcome = req.complete(&cfg, decision, json.as_deref(), true, NOW);
+    format!("{report:?} new={is_new} shown={shown} destroyed={destroyed:?} {decision:?} {outcome:?}")
+}
+
+#[test]
+fn a_request_carried_as_parts_decides_exactly_like_the_object() {
+    let current = cookie_signed_by("new");
+    let older = cookie_signed_by("old");
+    let cookies = [None, Some(current.as_str()), Some(older.as_str()), Some("koa.sid=AAAA; koa.sid.sig=bad")];
+    let mut seen = 0;
+    for cookie in cookies {
+        for record in [None, Some(RECORD), Some("[1]")] {
+            for valid in [true, false] {
+                for regenerate in [false, true] {
+                    for json in [None, Some("="), Some(CHANGED)] {
+                        for save in [None, Some(true), Some(false)] {
+                            let direct = run(cookie, record, valid, regenerate, json, save, false);
+                            let carried = run(cookie, record, valid, regenerate, json, save, true);
+                            assert_eq!(direct, carried, "cookie {cookie:?} record {record:?} valid {valid} regenerate {regenerate} json {json:?} save {save:?}");
+                            seen += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(seen, 4 * 3 * 2 * 2 * 3 * 3);
+}
+
+#[test]
+fn state_codes_tell_states_apart() {
+    let cfg = config();
+    let current = cookie_signed_by("new");
+    let older = cookie_signed_by("old");
+    let mut codes = std::collections::HashSet::new();
+    for cookie in [None, Some(current.as_str()), Some(older.as_str()), Some("koa.sid=AAAA; koa.sid.sig=bad")] {
+        let begun = SessionRequest::begin(&cfg, cookie.map(str::as_bytes), Some("/"), None).unwrap();
+        codes.insert(begun.state_code());
+        let mut loaded = begun.clone();
+        if let Next::Load(_) = loaded.next() {
+            assert_eq!(loaded.loaded(Loaded::Found(RECORD.to_owned())).unwrap(), LoadReport::Loaded);
+            codes.insert(loaded.state_code());
+        }
+    }
+    // absent / current / re-sign / stale at begin, then current and re-sign once loaded
+    assert_eq!(codes.len(), 6, "{codes:?}");
+}
+
+#[test]
+fn impossible_parts_are_refused() {
+    let refused = |code, sid: Option<&str>, original: Option<&str>| SessionRequest::from_parts(code, sid.map(str::to_owned), original.map(str::to_owned)).unwrap_err();
+    let cfg = config();
+    let ready = SessionRequest::begin(&cfg, None, None, Some(SID)).unwrap();
+    let (load_code, _, _) = ready.clone().into_parts();
+    let mut loaded = ready;
+    loaded.loaded(Loaded::Found(RECORD.to_owned())).unwrap();
+    let (stored_code, _, _) = loaded.into_parts();
+
+    assert_eq!(refused(STATE_CODES, Some(SID), None), RequestError::WrongStep);
+    assert_eq!(refused(3, Some(SID), None), RequestError::WrongStep, "no such step");
+    assert_eq!(refused(load_code, None, None), RequestError::InvalidSid, "loading needs an id");
+    assert_eq!(refused(load_code, Some("has space"), None), RequestError::InvalidSid);
+    assert_eq!(refused(load_code, Some(SID), Some(RECORD)), RequestError::WrongStep, "JSON without a stored record");
+    assert_eq!(refused(stored_code, Some(SID), None), RequestError::WrongStep, "a stored record without its JSON");
+
+    // Waiting for an id: a leftover id is dropped, never adopted.
+    let mut need = SessionRequest::begin(&cfg, None, None, None).unwrap();
+    let (need_code, _, _) = need.clone().into_parts();
+    assert_eq!(need.next(), Next::NeedSid);
+    need = SessionRequest::from_parts(need_code, Some(SID.to_owned()), None).unwrap();
+    assert_eq!(need.next(), Next::NeedSid);
+    assert_eq!(need.sid(), None);
+}
