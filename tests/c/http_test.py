@@ -4,7 +4,7 @@ visit counting, login rotating the session id, logout clearing both cookies, tam
 stale cookies starting fresh sessions, and concurrent visitors.
 Usage: http_test.py SERVER [SERVER-ARGS...]   (e.g. --redis URL to run it all on Redis)"""
 
-import http.client
+import os
 import re
 import select
 import signal
@@ -13,45 +13,23 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from browser import Browser as SharedBrowser, check, fields  # noqa: E402
+
 SERVER = sys.argv[1]
 SERVER_ARGS = sys.argv[2:]
 KEYS = "test-key-new,test-key-old"
 
 
-class Browser:
-    """A client with a cookie jar that behaves like a browser for our two cookies."""
+class Browser(SharedBrowser):
+    """The shared browser, bound to the one server under test."""
 
     def __init__(self, port):
+        super().__init__()
         self.port = port
-        self.jar = {}
 
     def request(self, method, path, cookies=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        jar = self.jar if cookies is None else cookies
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
-        conn.request(method, path, headers=headers)
-        res = conn.getresponse()
-        body = res.read().decode()
-        set_cookies = res.msg.get_all("Set-Cookie") or []
-        conn.close()
-        if cookies is None:
-            for sc in set_cookies:
-                name, _, rest = sc.partition("=")
-                value = rest.split(";", 1)[0]
-                if value:
-                    self.jar[name] = value
-                else:
-                    self.jar.pop(name, None)
-        return res.status, body, set_cookies
-
-
-def fields(body):
-    return dict(line.split(": ", 1) for line in body.strip().splitlines())
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
+        return super().request(self.port, method, path, cookies)
 
 
 def start_server():

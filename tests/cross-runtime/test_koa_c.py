@@ -13,7 +13,6 @@ jar: cookies belong to the host, not the port) uses both:
 
 Usage: test_koa_c.py C_SERVER KOA_APP_JS"""
 
-import http.client
 import json
 import os
 import re
@@ -23,47 +22,15 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from browser import Browser, check, fields  # noqa: E402
+
 C_SERVER, KOA_APP = sys.argv[1], sys.argv[2]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HARNESS = os.path.join(ROOT, "scripts", "redis-harness.sh")
 KEY = "cross-runtime-test-key"
 PREFIX = "koa:sess:"
 KOA_MAX_AGE = 30 * 60 * 1000  # the Koa app's cookieOptions.maxAge
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-class Browser:
-    """One cookie jar for 127.0.0.1, used against both servers."""
-
-    def __init__(self):
-        self.jar = {}
-
-    def request(self, port, method, path, jar=None):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        cookies = self.jar if jar is None else jar
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
-        conn.request(method, path, headers=headers)
-        res = conn.getresponse()
-        body = res.read().decode()
-        set_cookies = res.msg.get_all("Set-Cookie") or []
-        conn.close()
-        if jar is None:
-            for sc in set_cookies:
-                name, _, rest = sc.partition("=")
-                value = rest.split(";", 1)[0]
-                if value:
-                    self.jar[name] = value
-                else:
-                    self.jar.pop(name, None)
-        return res.status, body, set_cookies
-
-
-def c_fields(body):
-    return dict(line.split(": ", 1) for line in body.strip().splitlines())
 
 
 def redis_cli(port, *args):
@@ -131,12 +98,12 @@ def login_on_koa_use_on_c(b, koa, c, redis_port):
 
     # C: sees the Koa session as it is, without writing anything.
     status, body, sc = b.request(c, "GET", "/whoami")
-    check(status == 200 and c_fields(body) == {"views": "2", "user": "alice"}, f"C sees Koa's session: {status} {body!r}")
+    check(status == 200 and fields(body) == {"views": "2", "user": "alice"}, f"C sees Koa's session: {status} {body!r}")
     check(sc == [], f"reading sends no cookie: {sc}")
 
     # C: continues the count on the same id.
     status, body, sc = b.request(c, "GET", "/")
-    check(status == 200 and c_fields(body) == {"views": "3", "user": "alice"}, f"C counts on: {body!r}")
+    check(status == 200 and fields(body) == {"views": "3", "user": "alice"}, f"C counts on: {body!r}")
     check(b.jar["koa.sid"] == sid, "the C server keeps the id")
     check(any(s.startswith(f"koa.sid={sid};") for s in sc), f"the C server re-sends the same cookie: {sc}")
     rec = record(redis_port, sid)
@@ -155,7 +122,7 @@ def login_on_koa_use_on_c(b, koa, c, redis_port):
     status, body, _ = b.request(koa, "GET", "/")
     check(status == 200 and "You have seen this page 4 time(s)" in body and "<b>alice</b>" in body, f"Koa counts on: {body!r}")
     status, body, _ = b.request(c, "GET", "/whoami")
-    check(c_fields(body) == {"views": "4", "user": "alice"}, f"and C sees that: {body!r}")
+    check(fields(body) == {"views": "4", "user": "alice"}, f"and C sees that: {body!r}")
 
     # Logout on C: the record is gone and the cookies cleared; Koa no longer knows the user.
     before = dict(b.jar)
@@ -174,7 +141,7 @@ def login_on_c_use_on_koa(b, koa, c, redis_port):
     check(status == 200 and body == "logged in as bob\n", f"C login: {status} {body!r}")
     sid = b.jar["koa.sid"]
     status, body, _ = b.request(c, "GET", "/")
-    check(c_fields(body) == {"views": "1", "user": "bob"}, f"C visit: {body!r}")
+    check(fields(body) == {"views": "1", "user": "bob"}, f"C visit: {body!r}")
     rec = record(redis_port, sid)
     check(rec["views"] == 1 and rec["user"] == "bob", f"C's record: {rec}")
     check(rec["cookie"] == {"httpOnly": True, "maxAge": KOA_MAX_AGE, "overwrite": True, "path": "/", "sameSite": "lax",
@@ -186,7 +153,7 @@ def login_on_c_use_on_koa(b, koa, c, redis_port):
     check("You have seen this page 2 time(s)" in body and "<b>bob</b>" in body, f"Koa counts on: {body!r}")
     check(b.jar["koa.sid"] == sid, "Koa keeps the id")
     status, body, _ = b.request(c, "GET", "/whoami")
-    check(c_fields(body) == {"views": "2", "user": "bob"}, f"C sees Koa's change: {body!r}")
+    check(fields(body) == {"views": "2", "user": "bob"}, f"C sees Koa's change: {body!r}")
 
     # Logout on Koa ends the session for C too.
     before = dict(b.jar)
@@ -194,7 +161,7 @@ def login_on_c_use_on_koa(b, koa, c, redis_port):
     check(status == 302 and b.jar == {}, f"Koa logout: {status} {sc} {b.jar}")
     check(redis_cli(redis_port, "EXISTS", PREFIX + sid) == "0", "the record is deleted")
     status, body, sc = b.request(c, "GET", "/whoami", jar=before)
-    check(c_fields(body) == {"views": "0", "user": "anonymous"}, f"C after Koa's logout: {body!r}")
+    check(fields(body) == {"views": "0", "user": "anonymous"}, f"C after Koa's logout: {body!r}")
     check(len(sc) == 2 and all("=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT" in x for x in sc), f"stale cookies cleared by C: {sc}")
     print(f"  C login -> Koa reads and counts -> C reads -> Koa logout: ok (sid {sid[:6]}...)")
 
@@ -205,7 +172,7 @@ def other_key_is_refused(koa, c_port_other):
     b.request(koa, "GET", "/")
     sid = b.jar["koa.sid"]
     status, body, _ = b.request(c_port_other, "GET", "/")
-    check(status == 200 and c_fields(body) == {"views": "1", "user": "anonymous"} and b.jar["koa.sid"] != sid,
+    check(status == 200 and fields(body) == {"views": "1", "user": "anonymous"} and b.jar["koa.sid"] != sid,
           f"a server with other keys starts fresh: {body!r}")
     print("  a C server with another key refuses Koa's cookie: ok")
 
