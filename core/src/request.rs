@@ -277,7 +277,7 @@ impl SessionRequest {
         if !is_valid_sid(&new_sid) {
             return Err(RequestError::InvalidSid);
         }
-        let old = std::mem::replace(&mut self.sid, Some(new_sid));
+        let old = self.sid.replace(new_sid);
         let to_destroy = if self.stored { old } else { None };
         self.stored = false;
         self.original = None;
