@@ -58,6 +58,11 @@ class Availability {
     }
   }
 
+  /** True while the store is up (nothing to wait for). */
+  isUp() {
+    return this.state === UP;
+  }
+
   /** null when the store is up (the common case: nothing to await), else a Promise. */
   wait() {
     if (this.state === UP) return null;

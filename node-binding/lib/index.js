@@ -1,8 +1,12 @@
 'use strict';
 // The Koa middleware: thin glue between Koa, a store and the engine's per-request state
-// machine (SessionRequest). Every session decision (what to load, when to save, which
-// cookies to send or clear, TTLs) is the engine's; this file does the awaits: store calls,
-// genSid, valid, beforeSave, errorHandler.
+// machine (the request calls of src/calls.rs). Every session decision (what to load, when
+// to save, which cookies to send or clear, TTLs) is the engine's; this file does the awaits:
+// store calls, genSid, valid, beforeSave, errorHandler.
+//
+// Hot paths run without a Promise of their own: with the native MemoryStore (untouched) a
+// request is one native call at load and one at commit, store access included; anything
+// that may be async (a JS store, RedisStore, hooks, genSid, an outage) takes the general path.
 
 const native = require('./native');
 const { BaseStore, CONNECT, DISCONNECT } = require('./base-store');
@@ -15,16 +19,24 @@ const { EngineCache } = require('./keys');
 const { watch, isStoreUnavailable } = require('./availability');
 const { sendCookies } = require('./response');
 
-// Marks a context that a session middleware already serves: a second one is a no-op.
-const kActive = Symbol.for('koa-session-ts.active');
+const { attach, isServed } = require('./context');
+const { requestBegin, requestLoaded, memoryLoad, requestSetSid, requestRegenerate, requestDecide, requestComplete, requestFinish, memoryFinish } = native;
+
+// Request tokens start with the step (src/calls.rs): 'L' load from the store, 'N' needs an id.
+const STEP_LOAD = 76; // 'L'
+const STEP_NEED_SID = 78; // 'N'
+// requestLoaded / memoryLoad reports
+const LOADED = 0;
+const CORRUPT = 3;
+// requestDecide decisions
+const DECIDED_SAVE = 0;
+// plan[0] actions; plan = null | [action, ttlMs, ...setCookies]
+const ACTION_NONE = 0;
+const ACTION_SAVE = 1;
 
 function defaultErrorHandler(err, type) {
   err.name = `session middleware ${type} error`;
   throw err;
-}
-
-function defaultGenSid() {
-  return native.generateSid();
 }
 
 function toError(err) {
@@ -32,6 +44,10 @@ function toError(err) {
   const e = new Error(typeof err === 'string' ? err : `non-error thrown: ${String(err)}`);
   e.cause = err;
   return e;
+}
+
+function warnCorrupt(ctx) {
+  (ctx.logger || console).warn('koa-session-ts: store returned an unusable record for a session; starting a new session');
 }
 
 function isThenable(v) {
@@ -105,6 +121,43 @@ function keepCookiesOnError(error, cookies) {
   }
 }
 
+/** One request's session: the engine's token, the loaded JSON and what the app sees. */
+class RequestState {
+  constructor(mw, engine, token, upstream) {
+    this.mw = mw;
+    // { engine, id, freshJson }: holding it keeps the engine alive while the request runs.
+    this.engine = engine;
+    this.token = token;
+    // The loaded record's JSON (null for a new session): the engine compares against it.
+    this.original = null;
+    this.session = null;
+    this.upstream = upstream;
+    // ctx.sessionSave
+    this.save = null;
+    this.loaded = false;
+    this.loading = null;
+    // Defer mode: `ctx.session = x` before the session was read.
+    this.assigned = false;
+    this.sentCookies = null;
+    this.regenerateFn = null;
+  }
+
+  sid() {
+    return this.token.charCodeAt(0) === STEP_NEED_SID ? null : this.token.slice(2);
+  }
+
+  /** ctx.sessionId: the id once loaded (defer mode: until then only an upstream id). */
+  sessionId() {
+    const sid = this.loaded ? this.sid() : null;
+    return sid !== null ? sid : this.upstream === null ? undefined : this.upstream;
+  }
+
+  /** Defer mode: anything to load or save at the end? */
+  touched() {
+    return this.loaded || this.loading !== null || this.assigned;
+  }
+}
+
 /**
  * Session middleware for Koa. See the README for the options.
  * @param {import('../index').SessionOptions} [options]
@@ -114,15 +167,12 @@ function session(options) {
   const store = opts.store || new MemoryStore(opts.key);
   const availability = watch(store, opts.reconnectTimeout);
   const engines = new EngineCache(opts.engineOptions, opts.signed);
-  const genSid = opts.genSid || defaultGenSid;
+  const genSid = opts.genSid;
+  // Without a genSid option the engine makes ids itself, within the calls that need one.
+  const nativeSid = genSid === null;
   const errorHandler = opts.errorHandler || defaultErrorHandler;
-  const { valid, beforeSave } = opts;
+  const { valid, beforeSave, defer } = opts;
   const cookieNames = [`${opts.key}=`, `${opts.key}.sig=`];
-
-  async function storeReady() {
-    const w = availability.wait();
-    if (w !== null) await w;
-  }
 
   async function handleError(err, type, ctx) {
     await errorHandler(toError(err), type, ctx);
@@ -173,7 +223,19 @@ function session(options) {
     return settle(store.destroy(sid));
   }
 
+  /**
+   * The native MemoryStore's id when the whole request can be served by the native calls:
+   * the store's own get/set/destroy, no valid hook, the store not in an outage. Else -1.
+   */
+  function memoryStoreId() {
+    const fast = store[kJsonStore];
+    if (fast === undefined || fast.memoryId === undefined || valid !== null || !availability.isUp()) return -1;
+    if (store.get !== fast.get || store.set !== fast.set || store.destroy !== fast.destroy) return -1;
+    return fast.memoryId(store);
+  }
+
   async function newSid(ctx) {
+    if (genSid === null) return native.generateSid();
     let sid = genSid(ctx, 24);
     if (isThenable(sid)) sid = await sid;
     if (typeof sid !== 'string') {
@@ -184,115 +246,177 @@ function session(options) {
 
   /** Starts a request: null outside the cookie path. */
   function start(ctx) {
-    const { engine, freshJson } = engines.get(ctx.app);
+    const engine = engines.get(ctx.app);
     const up = ctx.sessionId;
     const upstream = typeof up === 'string' && up !== '' ? up : null;
     const header = ctx.req.headers.cookie;
-    const req = engine.begin(typeof header === 'string' ? header : null, ctx.path, upstream);
-    if (req === null) return null;
-    return {
-      req,
-      freshJson,
-      upstream,
-      sid: null,
-      session: null,
-      loaded: false,
-      loading: null,
-      // Defer mode: `ctx.session = x` before the session was read.
-      assigned: false,
-      sentCookies: null,
-    };
+    const token = requestBegin(engine.id, typeof header === 'string' ? header : null, ctx.path, upstream, nativeSid);
+    return token === null ? null : new RequestState(mw, engine, token, upstream);
   }
 
-  /** Loads the session (store read, valid, new id) into `st`. */
-  async function load(ctx, st) {
-    const req = st.req;
+  /** Loads the session into `st`: null when done at once, else a Promise. */
+  function load(ctx, st) {
     let session = null;
-    const sid = req.loadSid;
-    if (sid !== null) {
-      await storeReady();
-      let record;
-      try {
-        record = callStore(() => readRecord(sid));
-        if (isThenable(record)) record = await record;
-      } catch (err) {
-        // The store stayed away: the same failure as a request that found it away.
-        if (isStoreUnavailable(err)) throw err;
-        record = null;
-        if (!(err && err.code === 'ENOENT')) await handleError(err, 'get', ctx);
-      }
-      if (record === null || record === undefined) {
-        req.loaded(null, true);
-      } else {
-        const json = recordJson(record);
-        const obj = parseObject(json);
-        let ok = true;
-        if (obj !== undefined && valid) {
-          ok = valid(ctx, obj);
-          if (isThenable(ok)) ok = await ok;
-        }
-        const report = req.loaded(obj === undefined ? '' : json, !!ok);
-        if (report === 'loaded') session = obj;
-        else if (report === 'corrupt') {
-          (ctx.logger || console).warn(`koa-session-ts: store returned an unusable record for a session; starting a new session`);
-        }
-      }
+    if (st.token.charCodeAt(0) === STEP_LOAD) {
+      const mem = memoryStoreId();
+      if (mem < 0) return loadFromStore(ctx, st);
+      const r = memoryLoad(st.engine.id, mem, st.token, nativeSid);
+      st.token = r[0];
+      if (r[2] === LOADED) {
+        st.original = r[1];
+        session = JSON.parse(r[1]);
+      } else if (r[2] === CORRUPT) warnCorrupt(ctx);
     }
-    if (req.needsSid) {
-      req.setNewSid(await newSid(ctx));
-      session = JSON.parse(st.freshJson);
-    }
-    st.sid = req.sid;
-    if (!st.assigned) st.session = session;
+    if (st.token.charCodeAt(0) === STEP_NEED_SID) return withNewSid(ctx, st);
+    loadDone(st, session);
+    return null;
+  }
+
+  function loadDone(st, session) {
+    if (!st.assigned) st.session = session !== null ? session : JSON.parse(st.engine.freshJson);
     st.loaded = true;
+  }
+
+  async function withNewSid(ctx, st) {
+    st.token = requestSetSid(st.engine.id, st.token, await newSid(ctx));
+    loadDone(st, null);
+  }
+
+  /** The general load: any store, the valid hook, outages. */
+  async function loadFromStore(ctx, st) {
+    const sid = st.sid();
+    const w = availability.wait();
+    if (w !== null) await w;
+    let record;
+    try {
+      record = callStore(() => readRecord(sid));
+      if (isThenable(record)) record = await record;
+    } catch (err) {
+      // The store stayed away: the same failure as a request that found it away.
+      if (isStoreUnavailable(err)) throw err;
+      record = null;
+      if (!(err && err.code === 'ENOENT')) await handleError(err, 'get', ctx);
+    }
+    let session = null;
+    if (record === null || record === undefined) {
+      st.token = requestLoaded(st.engine.id, st.token, null, true, nativeSid)[0];
+    } else {
+      const json = recordJson(record);
+      const obj = parseObject(json);
+      let ok = true;
+      if (obj !== undefined && valid) {
+        ok = valid(ctx, obj);
+        if (isThenable(ok)) ok = await ok;
+      }
+      const r = requestLoaded(st.engine.id, st.token, obj === undefined ? '' : json, !!ok, nativeSid);
+      st.token = r[0];
+      if (r[1] === LOADED) {
+        st.original = json;
+        session = obj;
+      } else if (r[1] === CORRUPT) warnCorrupt(ctx);
+    }
+    if (st.token.charCodeAt(0) === STEP_NEED_SID) st.token = requestSetSid(st.engine.id, st.token, await newSid(ctx));
+    loadDone(st, session);
   }
 
   function ensureLoaded(ctx, st) {
     if (st.loaded) return null;
-    if (st.loading === null) st.loading = load(ctx, st);
+    if (st.loading === null) {
+      const w = load(ctx, st);
+      if (w === null) return null;
+      st.loading = w;
+    }
     return st.loading;
   }
 
-  /** The end of the request: decide, beforeSave, store action, then cookies. */
-  async function commit(ctx, st) {
-    const req = st.req;
-    const save = ctx.sessionSave === true ? true : ctx.sessionSave === false ? false : null;
-    let json = save === false || st.session === null ? null : serialize(st.session);
-    let decision = req.decide(json, save);
-    if (decision === 'save' && beforeSave) {
+  /** The end of the request: decide, (beforeSave,) store action, then cookies. Null when done at once. */
+  function commit(ctx, st) {
+    const s = st.save;
+    const save = s === true ? true : s === false ? false : null;
+    const json = save === false || st.session === null ? null : serialize(st.session);
+    if (beforeSave) return commitWithHook(ctx, st, save, json);
+    const mem = memoryStoreId();
+    if (mem >= 0) {
+      // The store action is done in the same call: a memory store write cannot fail.
+      const plan = memoryFinish(st.engine.id, mem, st.token, st.original, json, save, !ctx.secure);
+      if (plan !== null) sendPlanCookies(ctx, st, plan);
+      return null;
+    }
+    return applyPlan(ctx, st, requestFinish(st.engine.id, st.token, st.original, json, save, !ctx.secure), json);
+  }
+
+  async function commitWithHook(ctx, st, save, json) {
+    const id = st.engine.id;
+    let decision = requestDecide(id, st.token, st.original, json, save);
+    if (decision === DECIDED_SAVE) {
       const r = beforeSave(ctx, st.session);
       if (isThenable(r)) await r;
       json = st.session === null ? null : serialize(st.session);
-      if (json === null) decision = req.decide(null, save);
+      if (json === null) decision = requestDecide(id, st.token, st.original, null, save);
     }
-    const plan = req.complete(decision, json, !ctx.secure);
-    if (plan.action !== 'none') {
-      try {
-        await storeReady();
-        const r = callStore(() => (plan.action === 'save' ? writeRecord(plan.sid, json, plan.ttlMs) : destroyRecord(plan.sid)));
-        if (isThenable(r)) await r;
-      } catch (err) {
-        // The store did not take it: no cookie for a session that was not saved.
-        await handleError(err, plan.action === 'save' ? 'set' : 'destroy', ctx);
-        return;
-      }
+    const w = applyPlan(ctx, st, requestComplete(id, st.token, st.original, decision, json, !ctx.secure), json);
+    if (w !== null) await w;
+  }
+
+  /** Runs the plan's store action, then sends its cookies: null when done at once. */
+  function applyPlan(ctx, st, plan, json) {
+    if (plan === null) return null;
+    const action = plan[0];
+    if (action === ACTION_NONE) {
+      sendPlanCookies(ctx, st, plan);
+      return null;
     }
-    sendCookies(ctx, plan.setCookies, cookieNames);
-    st.sentCookies = plan.setCookies;
+    if (!availability.isUp()) return applyPlanAfterOutage(ctx, st, plan, json);
+    const sid = st.sid();
+    const op = action === ACTION_SAVE ? () => writeRecord(sid, json, plan[1]) : () => destroyRecord(sid);
+    const r = callStore(op);
+    if (!isThenable(r)) {
+      sendPlanCookies(ctx, st, plan);
+      return null;
+    }
+    return r.then(
+      () => sendPlanCookies(ctx, st, plan),
+      (err) => storeFailed(ctx, err, action),
+    );
+  }
+
+  async function applyPlanAfterOutage(ctx, st, plan, json) {
+    try {
+      await availability.wait();
+    } catch (err) {
+      return storeFailed(ctx, err, plan[0]);
+    }
+    const w = applyPlan(ctx, st, plan, json);
+    if (w !== null) await w;
+  }
+
+  // The store did not take it: no cookie for a session that was not saved.
+  function storeFailed(ctx, err, action) {
+    return handleError(err, action === ACTION_SAVE ? 'set' : 'destroy', ctx);
+  }
+
+  function sendPlanCookies(ctx, st, plan) {
+    if (plan.length <= 2) return;
+    const cookies = plan.slice(2);
+    sendCookies(ctx, cookies, cookieNames);
+    st.sentCookies = cookies;
   }
 
   async function regenerate(ctx, st) {
     const w = ensureLoaded(ctx, st);
     if (w !== null) await w;
     const sid = await newSid(ctx);
-    const old = st.req.regenerate(sid);
-    st.sid = sid;
-    st.session = JSON.parse(st.freshJson);
+    const r = requestRegenerate(st.engine.id, st.token, st.original, sid);
+    st.token = r[0];
+    st.original = null;
+    st.session = JSON.parse(st.engine.freshJson);
+    const old = r[1];
     if (old !== null) {
       try {
-        await storeReady();
-        const r = callStore(() => destroyRecord(old));
-        if (isThenable(r)) await r;
+        const wait = availability.wait();
+        if (wait !== null) await wait;
+        const d = callStore(() => destroyRecord(old));
+        if (isThenable(d)) await d;
       } catch (err) {
         await handleError(err, 'destroy', ctx);
       }
@@ -300,98 +424,75 @@ function session(options) {
     return st.session;
   }
 
-  function defineApi(ctx, st, defer) {
-    Object.defineProperties(ctx, {
-      [kActive]: { value: true },
-      session: defer
-        ? {
-            enumerable: true,
-            configurable: true,
-            get() {
-              const w = ensureLoaded(ctx, st);
-              return w === null ? Promise.resolve(st.session) : w.then(() => st.session);
-            },
-            set(v) {
-              st.session = checkSession(v);
-              if (!st.loaded) st.assigned = true;
-            },
-          }
-        : {
-            enumerable: true,
-            configurable: true,
-            get() {
-              return st.session;
-            },
-            set(v) {
-              st.session = checkSession(v);
-            },
-          },
-      sessionId: {
-        enumerable: true,
-        configurable: true,
-        get() {
-          return st.sid !== null ? st.sid : st.upstream === null ? undefined : st.upstream;
-        },
-        set() {
-          throw new TypeError('koa-session-ts: ctx.sessionId is read-only once the session middleware runs; use ctx.regenerateSession() for a new id');
-        },
-      },
-      sessionSave: { enumerable: true, configurable: true, writable: true, value: null },
-      sessionStore: { enumerable: true, configurable: true, writable: false, value: store },
-      regenerateSession: {
-        enumerable: true,
-        configurable: true,
-        writable: false,
-        value: () => regenerate(ctx, st),
-      },
-    });
-  }
+  // What the ctx accessors (context.js) call.
+  const mw = {
+    store,
+    readSession: defer
+      ? (st, ctx) => {
+          const w = ensureLoaded(ctx, st);
+          return w === null ? Promise.resolve(st.session) : w.then(() => st.session);
+        }
+      : (st) => st.session,
+    writeSession(st, v) {
+      st.session = checkSession(v);
+      if (!st.loaded) st.assigned = true;
+    },
+    regenerate,
+  };
 
-  async function runAndCommit(ctx, st, next, shouldCommit) {
-    let failed = false;
-    let error;
+  async function runAndCommit(ctx, st, next) {
     try {
       await next();
-    } catch (err) {
-      failed = true;
-      error = err;
+    } catch (error) {
+      return commitAfterFailure(ctx, st, error);
     }
-    // The session is saved even when the handler threw (its changes are kept), then the
-    // handler's error goes on.
-    if (shouldCommit()) {
+    // Defer mode: nothing is loaded or saved unless the session was read, set or regenerated.
+    if (defer && !st.touched()) return;
+    if (!st.loaded) await ensureLoaded(ctx, st);
+    const w = commit(ctx, st);
+    if (w !== null) await w;
+  }
+
+  // The session is saved even when the handler threw (its changes are kept), then the
+  // handler's error goes on, carrying the session cookies.
+  async function commitAfterFailure(ctx, st, error) {
+    if (!defer || st.touched()) {
       try {
         if (!st.loaded) await ensureLoaded(ctx, st);
-        await commit(ctx, st);
+        const w = commit(ctx, st);
+        if (w !== null) await w;
       } catch (err) {
-        if (!failed) throw err;
         ctx.app.emit('error', toError(err), ctx);
       }
     }
-    if (failed) {
-      keepCookiesOnError(error, st.sentCookies);
-      throw error;
+    keepCookiesOnError(error, st.sentCookies);
+    throw error;
+  }
+
+  function sessionMiddleware(ctx, next) {
+    if (isServed(ctx)) return next();
+    const st = start(ctx);
+    if (st === null) return next();
+    const w = load(ctx, st);
+    if (w === null) {
+      attach(ctx, st);
+      return runAndCommit(ctx, st, next);
     }
+    return w.then(() => {
+      attach(ctx, st);
+      return runAndCommit(ctx, st, next);
+    });
   }
 
-  async function sessionMiddleware(ctx, next) {
-    if (ctx[kActive] || Object.prototype.hasOwnProperty.call(ctx, 'session')) return next();
+  function deferSessionMiddleware(ctx, next) {
+    if (isServed(ctx)) return next();
     const st = start(ctx);
     if (st === null) return next();
-    await load(ctx, st);
-    defineApi(ctx, st, false);
-    return runAndCommit(ctx, st, next, () => true);
+    attach(ctx, st);
+    return runAndCommit(ctx, st, next);
   }
 
-  async function deferSessionMiddleware(ctx, next) {
-    if (ctx[kActive] || Object.prototype.hasOwnProperty.call(ctx, 'session')) return next();
-    const st = start(ctx);
-    if (st === null) return next();
-    defineApi(ctx, st, true);
-    // Nothing is loaded or saved unless the session was read, set or regenerated.
-    return runAndCommit(ctx, st, next, () => st.loaded || st.loading !== null || st.assigned);
-  }
-
-  return opts.defer ? deferSessionMiddleware : sessionMiddleware;
+  return defer ? deferSessionMiddleware : sessionMiddleware;
 }
 
 module.exports = session;

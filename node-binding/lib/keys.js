@@ -49,7 +49,7 @@ class EngineCache {
     this.current = null;
   }
 
-  /** { engine, freshJson } for this app's keys. */
+  /** { engine, id, freshJson } for this app's keys (id: the engine's id for the request calls). */
   get(app) {
     const source = app.keys;
     const c = this.current;
@@ -65,7 +65,7 @@ class EngineCache {
     const engine = new SessionEngine({ ...this.engineOptions, keys: keys === null ? undefined : keys });
     this.source = source;
     this.snapshot = Array.isArray(source) ? source.slice() : null;
-    this.current = { engine, freshJson: engine.freshSessionJson };
+    this.current = { engine, id: engine.id, freshJson: engine.freshSessionJson };
     return this.current;
   }
 }

@@ -14,6 +14,8 @@ export declare class NativeMemoryStore {
   sweep(): number
   /** Records held (expired ones not yet swept included). */
   get size(): number
+  /** The store's id for the per-request calls (`memoryLoad(engine, id, ...)`, see calls.rs). */
+  get id(): number
 }
 
 export declare class NativeRedisStore {
@@ -49,61 +51,8 @@ export declare class SessionEngine {
   get freshSessionJson(): string
   /** Whether cookies are signed (keys were given). */
   get signed(): boolean
-  /**
-   * Starts a request: null when `path` is outside the cookie path (no session there).
-   * `upstreamSid` (a `ctx.sessionId` set by an earlier middleware) wins over the cookie.
-   */
-  begin(cookieHeader?: string | undefined | null, path?: string | undefined | null, upstreamSid?: string | undefined | null): SessionRequest | null
-}
-
-export declare class SessionRequest {
-  /** The session id to read from the store, or null when none needs loading. */
-  get loadSid(): string | null
-  /** True when the host must generate an id and call `setNewSid`. */
-  get needsSid(): boolean
-  /**
-   * Feeds the store's answer for `loadSid`: the record's JSON (null = miss) and whether
-   * the app's `valid` hook accepted it. Returns `"loaded"`, `"missing"`, `"rejected"` or
-   * `"corrupt"` (the store holds something that is not a JSON object).
-   */
-  loaded(json?: string | undefined | null, valid?: boolean | undefined | null): string
-  /** Gives a new session its id (when `needsSid`). */
-  setNewSid(sid: string): void
-  get sid(): string | null
-  /** True until a stored record backs this session. */
-  get isNew(): boolean
-  /** The session JSON to give the application (the loaded record or a fresh session). */
-  sessionJson(): string
-  /**
-   * Starts over under `newSid` with a fresh session; returns the old id when its stored
-   * record must be destroyed.
-   */
-  regenerate(newSid: string): string | null
-  /**
-   * The save decision for the session's final JSON (null: `ctx.session = null`) and
-   * `ctx.sessionSave` (null, true or false): `"save"`, `"destroy"`, `"nothing"`, `"untouched"`.
-   */
-  decide(json?: string | undefined | null, save?: boolean | undefined | null): string
-  /**
-   * Turns a decision (possibly after `beforeSave` changed the JSON) into the store action
-   * and cookies. `plainHttp` refuses `secure` cookies, as Koa does. Ends the request.
-   */
-  complete(decision: string, json: string | undefined | null, plainHttp: boolean): CommitPlan
-}
-
-/**
- * What the host must do at the end of the request: first the store action, then (only if it
- * succeeded) append `setCookies` to the response.
- */
-export interface CommitPlan {
-  /** `"save"`, `"destroy"` or `"none"`. */
-  action: string
-  /** The id to save or destroy (absent for `"none"`). */
-  sid?: string
-  /** Store TTL in ms for `"save"`. */
-  ttlMs?: number
-  /** `Set-Cookie` values (session cookie and its `.sig`, or their clearing). */
-  setCookies: Array<string>
+  /** The engine's id for the per-request calls (`requestBegin(id, ...)`, see calls.rs). */
+  get id(): number
 }
 
 /**

@@ -2,7 +2,7 @@
 //! when `app.keys` changes), from which every request begins.
 
 use crate::errors::invalid_arg;
-use crate::request::SessionRequest;
+use crate::registry;
 use koa_session_core::{Priority, SameSite, SessionConfig};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -71,13 +71,22 @@ fn build(o: EngineOptions) -> Result<SessionConfig> {
 #[napi]
 pub struct SessionEngine {
     config: Arc<SessionConfig>,
+    id: u32,
+}
+
+impl Drop for SessionEngine {
+    fn drop(&mut self) {
+        registry::remove_engine(self.id);
+    }
 }
 
 #[napi]
 impl SessionEngine {
     #[napi(constructor, catch_unwind)]
     pub fn new(options: EngineOptions) -> Result<Self> {
-        Ok(SessionEngine { config: Arc::new(build(options)?) })
+        let config = Arc::new(build(options)?);
+        let id = registry::add_engine(config.clone());
+        Ok(SessionEngine { config, id })
     }
 
     /// The JSON of a brand-new session (`{"cookie":{...}}`).
@@ -92,16 +101,9 @@ impl SessionEngine {
         self.config.signed()
     }
 
-    /// Starts a request: null when `path` is outside the cookie path (no session there).
-    /// `upstreamSid` (a `ctx.sessionId` set by an earlier middleware) wins over the cookie.
-    #[napi(catch_unwind)]
-    pub fn begin(&self, cookie_header: Option<String>, path: Option<String>, upstream_sid: Option<String>) -> Option<SessionRequest> {
-        koa_session_core::SessionRequest::begin(
-            &self.config,
-            cookie_header.as_deref().map(str::as_bytes),
-            path.as_deref(),
-            upstream_sid.as_deref(),
-        )
-        .map(|inner| SessionRequest::new(self.config.clone(), inner))
+    /// The engine's id for the per-request calls (`requestBegin(id, ...)`, see calls.rs).
+    #[napi(getter, catch_unwind)]
+    pub fn id(&self) -> u32 {
+        self.id
     }
 }

@@ -5,7 +5,3 @@ use napi::{Error, Status};
 pub fn invalid_arg(e: impl std::fmt::Display) -> Error {
     Error::new(Status::InvalidArg, e.to_string())
 }
-
-pub fn generic(e: impl std::fmt::Display) -> Error {
-    Error::new(Status::GenericFailure, e.to_string())
-}

@@ -1,17 +1,20 @@
 //! The Node.js face of the koa-session-ts engine (napi-rs).
 //!
 //! - [`engine`]: `SessionEngine`, the validated configuration, built once per middleware.
-//! - [`request`]: `SessionRequest`, the core's per-request state machine, driven synchronously
-//!   by the JS middleware (which does every await: store calls, hooks, `genSid`).
+//! - [`calls`]: the per-request calls (the core's state machine, driven synchronously by the
+//!   JS middleware, which does every await: store calls, hooks, `genSid`), as plain Node-API
+//!   functions over [`raw`], with engines and memory stores named by [`registry`] ids.
 //! - [`stores`]: native stores as JS classes (`NativeMemoryStore`, `NativeRedisStore`).
 //!
 //! Session data crosses the boundary as JSON strings. No session rule lives here: every
 //! decision comes from `koa-session-core`; this crate only translates.
 #![deny(clippy::all)]
 
+mod calls;
 mod engine;
 mod errors;
-mod request;
+mod raw;
+mod registry;
 mod stores;
 
 use napi::bindgen_prelude::*;
@@ -34,4 +37,10 @@ pub fn session_ttl_ms(session_json: String, default_ttl_ms: Option<f64>) -> Resu
         .map(|d| d.min(koa_session_core::record::MAX_TTL_MS as f64) as i64)
         .unwrap_or(koa_session_core::config::DEFAULT_SESSION_TTL_MS);
     Ok(koa_session_core::record::ttl_ms(&attrs, koa_session_core::now_unix_ms(), default) as f64)
+}
+
+/// Adds the per-request calls, which napi-rs does not generate (see raw.rs for why).
+#[napi(module_exports)]
+pub fn export_calls(exports: Object, env: Env) -> Result<()> {
+    calls::export(env.raw(), exports.raw())
 }

@@ -4,6 +4,8 @@ const { NativeMemoryStore } = require('../native');
 const { kJsonStore } = require('./json-store');
 
 const kNative = Symbol('koa-session-ts.nativeMemoryStore');
+// The native store's registry id, read once (a native getter costs more than the lookup).
+const kId = Symbol('koa-session-ts.nativeMemoryStoreId');
 
 function serialize(sess) {
   const json = JSON.stringify(sess);
@@ -27,7 +29,9 @@ class MemoryStore extends BaseStore {
     if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 0xffffffff)) {
       throw new TypeError('MemoryStore: option "maxEntries" must be a positive integer');
     }
-    Object.defineProperty(this, kNative, { value: new NativeMemoryStore({ maxEntries: max }) });
+    const native = new NativeMemoryStore({ maxEntries: max });
+    Object.defineProperty(this, kNative, { value: native });
+    Object.defineProperty(this, kId, { value: native.id });
   }
 
   async get(sid) {
@@ -68,6 +72,8 @@ Object.defineProperty(MemoryStore.prototype, kJsonStore, {
     getJson: (store, sid) => store[kNative].getJson(sid),
     setJson: (store, sid, json, ttlMs) => store[kNative].setJson(sid, json, ttlMs),
     destroyJson: (store, sid) => store[kNative].destroy(sid),
+    // For the middleware's native calls that read and write this store themselves.
+    memoryId: (store) => store[kId],
   }),
 });
 

@@ -3,6 +3,8 @@
 
 use koa_session_core::store::{MemoryStore, MemoryStoreOptions};
 use napi_derive::napi;
+use crate::registry;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[napi(object)]
@@ -13,7 +15,14 @@ pub struct NativeMemoryStoreOptions {
 
 #[napi]
 pub struct NativeMemoryStore {
-    inner: MemoryStore,
+    inner: Arc<MemoryStore>,
+    id: u32,
+}
+
+impl Drop for NativeMemoryStore {
+    fn drop(&mut self) {
+        registry::remove_memory_store(self.id);
+    }
 }
 
 fn ttl(ms: f64) -> Duration {
@@ -30,7 +39,9 @@ impl NativeMemoryStore {
     #[napi(constructor, catch_unwind)]
     pub fn new(options: Option<NativeMemoryStoreOptions>) -> Self {
         let max_entries = options.and_then(|o| o.max_entries).map(|n| n as usize);
-        NativeMemoryStore { inner: MemoryStore::new(MemoryStoreOptions { max_entries }) }
+        let inner = Arc::new(MemoryStore::new(MemoryStoreOptions { max_entries }));
+        let id = registry::add_memory_store(inner.clone());
+        NativeMemoryStore { inner, id }
     }
 
     /// The session JSON under `sid`, or null (unknown or expired).
@@ -66,5 +77,11 @@ impl NativeMemoryStore {
     #[napi(getter, catch_unwind)]
     pub fn size(&self) -> u32 {
         self.inner.len().min(u32::MAX as usize) as u32
+    }
+
+    /// The store's id for the per-request calls (`memoryLoad(engine, id, ...)`, see calls.rs).
+    #[napi(getter, catch_unwind)]
+    pub fn id(&self) -> u32 {
+        self.id
     }
 }

@@ -1,0 +1,125 @@
+'use strict';
+// The per-request ctx API (session, sessionId, sessionSave, sessionStore, regenerateSession)
+// as accessors defined once per app on `app.context`, reading the request's state from a
+// symbol slot on ctx. Defining six properties on every ctx cost more than the rest of the
+// middleware together, and turned every ctx into a slow dictionary-mode object.
+//
+// The state object (`st`) belongs to the middleware serving the request; `st.mw` has
+// readSession(st), writeSession(st, v), regenerate(ctx, st) and store, so two middlewares
+// (or two copies of this package) share the accessors. Without a state (a request the
+// middleware did not serve, or before it ran) assigning one of these names makes an own
+// property, as on a plain ctx.
+
+// Symbol.for: a second copy of the package in the same process sees the same slots.
+const kState = Symbol.for('koa-session-ts.state');
+const kInstalled = Symbol.for('koa-session-ts.contextApi');
+
+const NAMES = ['session', 'sessionId', 'sessionSave', 'sessionStore', 'regenerateSession'];
+const hasOwn = Object.prototype.hasOwnProperty;
+
+function ownValue(ctx, name, value) {
+  Object.defineProperty(ctx, name, { value, writable: true, enumerable: true, configurable: true });
+}
+
+function readOnly(name, hint) {
+  return new TypeError(`koa-session-ts: ctx.${name} is read-only once the session middleware runs${hint}`);
+}
+
+const descriptors = {
+  [kInstalled]: { value: true, configurable: true },
+  session: {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const st = this[kState];
+      return st === undefined ? undefined : st.mw.readSession(st, this);
+    },
+    set(v) {
+      const st = this[kState];
+      if (st === undefined) ownValue(this, 'session', v);
+      else st.mw.writeSession(st, v);
+    },
+  },
+  sessionId: {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const st = this[kState];
+      return st === undefined ? undefined : st.sessionId();
+    },
+    set(v) {
+      if (this[kState] === undefined) ownValue(this, 'sessionId', v);
+      else throw readOnly('sessionId', '; use ctx.regenerateSession() for a new id');
+    },
+  },
+  sessionSave: {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const st = this[kState];
+      return st === undefined ? undefined : st.save;
+    },
+    set(v) {
+      const st = this[kState];
+      if (st === undefined) ownValue(this, 'sessionSave', v);
+      else st.save = v;
+    },
+  },
+  sessionStore: {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const st = this[kState];
+      return st === undefined ? undefined : st.mw.store;
+    },
+    set(v) {
+      if (this[kState] === undefined) ownValue(this, 'sessionStore', v);
+      else throw readOnly('sessionStore', '');
+    },
+  },
+  regenerateSession: {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const st = this[kState];
+      if (st === undefined) return undefined;
+      if (st.regenerateFn === null) st.regenerateFn = () => st.mw.regenerate(this, st);
+      return st.regenerateFn;
+    },
+    set(v) {
+      if (this[kState] === undefined) ownValue(this, 'regenerateSession', v);
+      else throw readOnly('regenerateSession', '');
+    },
+  },
+};
+
+function ownsAnyName(obj) {
+  for (const name of NAMES) if (hasOwn.call(obj, name)) return true;
+  return false;
+}
+
+/**
+ * Gives `ctx` the session API backed by `st`. The accessors go on `app.context` (the
+ * prototype of every ctx of the app) the first time; a ctx of another shape (a mounted or
+ * hand-made ctx, or an app.context where another library owns these names), or one that
+ * already holds own values under these names (set before the middleware ran), gets them
+ * as its own properties instead, as before.
+ */
+function attach(ctx, st) {
+  ctx[kState] = st;
+  if (ctx[kInstalled] === true && !ownsAnyName(ctx)) return;
+  const proto = Object.getPrototypeOf(ctx);
+  const app = ctx.app;
+  if (ctx[kInstalled] !== true && app && proto === app.context && !ownsAnyName(proto) && !ownsAnyName(ctx)) {
+    Object.defineProperties(proto, descriptors);
+    return;
+  }
+  Object.defineProperties(ctx, descriptors);
+}
+
+/** True when a session middleware already serves this ctx, or another library put a session on it. */
+function isServed(ctx) {
+  return ctx[kState] !== undefined || hasOwn.call(ctx, 'session');
+}
+
+module.exports = { attach, isServed };

@@ -1,0 +1,61 @@
+//! Handles by number for the per-request calls (calls.rs): the engines and native memory
+//! stores that a JS object owns, looked up by an id the JS side passes. A number never
+//! points at memory, so a wrong or stale id is an error, never undefined behaviour. Each JS
+//! thread (main thread, workers) has its own table: objects are created and finalized there.
+
+use koa_session_core::store::MemoryStore;
+use koa_session_core::SessionConfig;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::LocalKey;
+
+pub struct Table<T> {
+    next: u32,
+    items: HashMap<u32, Arc<T>>,
+}
+
+thread_local! {
+    static ENGINES: RefCell<Table<SessionConfig>> = RefCell::new(Table { next: 1, items: HashMap::new() });
+    static MEMORY_STORES: RefCell<Table<MemoryStore>> = RefCell::new(Table { next: 1, items: HashMap::new() });
+}
+
+fn add<T>(table: &'static LocalKey<RefCell<Table<T>>>, item: Arc<T>) -> u32 {
+    table.with(|t| {
+        let mut t = t.borrow_mut();
+        let id = t.next;
+        // Ids are never reused (4 billion objects per thread), so a stale id cannot name a new object.
+        t.next = t.next.checked_add(1).expect("handle ids exhausted");
+        t.items.insert(id, item);
+        id
+    })
+}
+
+fn get<T>(table: &'static LocalKey<RefCell<Table<T>>>, id: u32) -> Option<Arc<T>> {
+    table.with(|t| t.borrow().items.get(&id).cloned())
+}
+
+fn remove<T>(table: &'static LocalKey<RefCell<Table<T>>>, id: u32) {
+    // At thread exit the table may already be gone: then there is nothing left to remove.
+    let _ = table.try_with(|t| t.borrow_mut().items.remove(&id));
+}
+
+pub fn add_engine(cfg: Arc<SessionConfig>) -> u32 {
+    add(&ENGINES, cfg)
+}
+pub fn engine(id: u32) -> Option<Arc<SessionConfig>> {
+    get(&ENGINES, id)
+}
+pub fn remove_engine(id: u32) {
+    remove(&ENGINES, id)
+}
+
+pub fn add_memory_store(store: Arc<MemoryStore>) -> u32 {
+    add(&MEMORY_STORES, store)
+}
+pub fn memory_store(id: u32) -> Option<Arc<MemoryStore>> {
+    get(&MEMORY_STORES, id)
+}
+pub fn remove_memory_store(id: u32) {
+    remove(&MEMORY_STORES, id)
+}
