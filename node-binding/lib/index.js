@@ -20,14 +20,15 @@ const { watch, isStoreUnavailable } = require('./availability');
 const { sendCookies } = require('./response');
 
 const { attach, isServed } = require('./context');
-const { requestBegin, requestLoaded, memoryLoad, requestSetSid, requestRegenerate, requestDecide, requestComplete, requestFinish, memoryFinish } = native;
+const { requestBegin, requestLoaded, memoryBegin, requestSetSid, requestRegenerate, requestDecide, requestComplete, requestFinish, memoryFinish } = native;
 
 // Request tokens start with the step (src/calls.rs): 'L' load from the store, 'N' needs an id.
 const STEP_LOAD = 76; // 'L'
 const STEP_NEED_SID = 78; // 'N'
-// requestLoaded / memoryLoad reports
+// requestLoaded reports; memoryBegin starts its answer with the report as a digit
 const LOADED = 0;
 const CORRUPT = 3;
+const CORRUPT_DIGIT = 51; // '3'
 // requestDecide decisions
 const DECIDED_SAVE = 0;
 // plan[0] actions; plan = null | [action, ttlMs, ...setCookies]
@@ -244,31 +245,36 @@ function session(options) {
     return sid;
   }
 
-  /** Starts a request: null outside the cookie path. */
+  /**
+   * Starts a request: null outside the cookie path. With the native MemoryStore (and the
+   * session wanted now, not deferred) this also reads the store.
+   */
   function start(ctx) {
     const engine = engines.get(ctx.app);
     const up = ctx.sessionId;
     const upstream = typeof up === 'string' && up !== '' ? up : null;
-    const header = ctx.req.headers.cookie;
-    const token = requestBegin(engine.id, typeof header === 'string' ? header : null, ctx.path, upstream, nativeSid);
-    return token === null ? null : new RequestState(mw, engine, token, upstream);
+    let header = ctx.req.headers.cookie;
+    if (typeof header !== 'string') header = null;
+    const mem = defer ? -1 : memoryStoreId();
+    if (mem < 0) {
+      const token = requestBegin(engine.id, header, ctx.path, upstream, nativeSid);
+      return token === null ? null : new RequestState(mw, engine, token, upstream);
+    }
+    const r = memoryBegin(engine.id, mem, header, ctx.path, upstream, nativeSid);
+    if (r === null) return null;
+    const nl = r.indexOf('\n');
+    const st = new RequestState(mw, engine, nl < 0 ? r.slice(1) : r.slice(1, nl), upstream);
+    if (nl >= 0) st.original = r.slice(nl + 1);
+    else if (r.charCodeAt(0) === CORRUPT_DIGIT) warnCorrupt(ctx);
+    return st;
   }
 
   /** Loads the session into `st`: null when done at once, else a Promise. */
   function load(ctx, st) {
-    let session = null;
-    if (st.token.charCodeAt(0) === STEP_LOAD) {
-      const mem = memoryStoreId();
-      if (mem < 0) return loadFromStore(ctx, st);
-      const r = memoryLoad(st.engine.id, mem, st.token, nativeSid);
-      st.token = r[0];
-      if (r[2] === LOADED) {
-        st.original = r[1];
-        session = JSON.parse(r[1]);
-      } else if (r[2] === CORRUPT) warnCorrupt(ctx);
-    }
-    if (st.token.charCodeAt(0) === STEP_NEED_SID) return withNewSid(ctx, st);
-    loadDone(st, session);
+    const step = st.token.charCodeAt(0);
+    if (step === STEP_LOAD) return loadFromStore(ctx, st);
+    if (step === STEP_NEED_SID) return withNewSid(ctx, st);
+    loadDone(st, st.original !== null ? JSON.parse(st.original) : null);
     return null;
   }
 
@@ -338,8 +344,8 @@ function session(options) {
     const mem = memoryStoreId();
     if (mem >= 0) {
       // The store action is done in the same call: a memory store write cannot fail.
-      const plan = memoryFinish(st.engine.id, mem, st.token, st.original, json, save, !ctx.secure);
-      if (plan !== null) sendPlanCookies(ctx, st, plan);
+      const cookies = memoryFinish(st.engine.id, mem, st.token, st.original, json, save, !ctx.secure);
+      if (cookies !== null) sendSessionCookies(ctx, st, cookies.split('\n'));
       return null;
     }
     return applyPlan(ctx, st, requestFinish(st.engine.id, st.token, st.original, json, save, !ctx.secure), json);
@@ -396,8 +402,10 @@ function session(options) {
   }
 
   function sendPlanCookies(ctx, st, plan) {
-    if (plan.length <= 2) return;
-    const cookies = plan.slice(2);
+    if (plan.length > 2) sendSessionCookies(ctx, st, plan.slice(2));
+  }
+
+  function sendSessionCookies(ctx, st, cookies) {
     sendCookies(ctx, cookies, cookieNames);
     st.sentCookies = cookies;
   }

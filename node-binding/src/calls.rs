@@ -10,17 +10,25 @@
 //! ```text
 //! requestBegin(engine, cookieHeader, path, upstreamSid, newSid)        → null | token
 //! requestLoaded(engine, token, json | null, valid, newSid)             → [token, report]
-//! memoryLoad(engine, store, token, newSid)                             → [token, record | null, report]
 //! requestSetSid(engine, token, sid)                                    → token
 //! requestRegenerate(engine, token, original, sid)                      → [token, oldSid | null]
 //! requestDecide(engine, token, original, json | null, save)            → decision
 //! requestComplete(engine, token, original, decision, json, plainHttp)  → null | [action, ttlMs, ...setCookies]
 //! requestFinish(engine, token, original, json | null, save, plainHttp) → null | [action, ttlMs, ...setCookies]
-//! memoryFinish(engine, store, token, original, json, save, plainHttp)  → same, the store action done
 //! ```
 //! `newSid`: when the core then needs an id, generate it here (the default `genSid`), saving
 //! a call. report: 0 loaded, 1 missing, 2 rejected, 3 corrupt. decision: 0 save, 1 destroy,
 //! 2 nothing, 3 untouched. action: 0 none, 1 save, 2 destroy; null = no action, no cookie.
+//!
+//! With the native MemoryStore the store access happens inside the call, so a request is
+//! one call at load and one at commit:
+//! ```text
+//! memoryBegin(engine, store, cookieHeader, path, upstreamSid, newSid)  → null | loaded
+//! memoryFinish(engine, store, token, original, json, save, plainHttp)  → null | setCookies joined by "\n"
+//! ```
+//! loaded = `<report digit, or "-" when nothing was read><token>`, then `"\n" + record JSON`
+//! when the record was loaded (a token never holds a newline). These two return one string,
+//! not an array: setting array elements through Node-API costs ~80 ns each, slicing in JS less.
 
 use crate::raw::{self, Env, Fail, Result, Value};
 use crate::registry;
@@ -169,23 +177,37 @@ unsafe extern "C" fn request_loaded(env: Env, info: sys::napi_callback_info) -> 
     })
 }
 
-unsafe extern "C" fn memory_load(env: Env, info: sys::napi_callback_info) -> Value {
+unsafe extern "C" fn memory_begin(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
-        let [e, s, t, new_sid] = raw::args::<4>(env, info)?;
-        engine(env, e)?;
+        let [e, s, header, path, upstream, new_sid] = raw::args::<6>(env, info)?;
+        let cfg = engine(env, e)?;
         let store = memory_store(env, s)?;
-        let mut req = token_arg(env, t, raw::null(env))?;
-        let Next::Load(sid) = req.next() else { return Err(Fail::invalid_arg("session request has nothing to load")) };
-        let answer = match store.get_sync(sid) {
-            Some(j) => Loaded::Found(j),
-            None => Loaded::Missing,
+        let header = raw::opt_string(env, header, "cookieHeader")?;
+        let path = raw::opt_string(env, path, "path")?;
+        let upstream = raw::opt_string(env, upstream, "upstreamSid")?;
+        let new_sid = raw::boolean(env, new_sid, "newSid")?;
+        let Some(mut req) = SessionRequest::begin(&cfg, header.as_deref().map(str::as_bytes), path.as_deref(), upstream.as_deref()) else {
+            return Ok(raw::null(env));
         };
-        let report = req.loaded(answer).map_err(Fail::generic)?;
-        maybe_new_sid(&mut req, raw::boolean(env, new_sid, "newSid")?)?;
+        let mut report = '-';
+        if let Next::Load(sid) = req.next() {
+            let answer = match store.get_sync(sid) {
+                Some(j) => Loaded::Found(j),
+                None => Loaded::Missing,
+            };
+            report = char::from(b'0' + report_code(req.loaded(answer).map_err(Fail::generic)?) as u8);
+        }
+        maybe_new_sid(&mut req, new_sid)?;
         let t = token(&req);
         let (_, _, record) = req.into_parts();
-        let items = [raw::to_js_string(env, &t)?, raw::to_js_opt_string(env, record.as_deref())?, raw::number(env, report_code(report))];
-        raw::array(env, &items)
+        let mut out = String::with_capacity(1 + t.len() + record.as_ref().map_or(0, |r| 1 + r.len()));
+        out.push(report);
+        out.push_str(&t);
+        if let Some(r) = record {
+            out.push('\n');
+            out.push_str(&r);
+        }
+        raw::to_js_string(env, &out)
     })
 }
 
@@ -254,7 +276,10 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
             StoreAction::Save { sid, json, ttl_ms } => store.set_sync(sid, json, Duration::from_millis(*ttl_ms)),
             StoreAction::Destroy { sid } => store.destroy_sync(sid),
         }
-        plan(env, &outcome)
+        if outcome.set_cookies.is_empty() {
+            return Ok(raw::null(env));
+        }
+        raw::to_js_string(env, &outcome.set_cookies.join("\n"))
     })
 }
 
@@ -263,7 +288,7 @@ pub fn export(env: Env, exports: Value) -> napi::Result<()> {
     let calls: [(&std::ffi::CStr, raw::Callback); 9] = [
         (c"requestBegin", request_begin),
         (c"requestLoaded", request_loaded),
-        (c"memoryLoad", memory_load),
+        (c"memoryBegin", memory_begin),
         (c"requestSetSid", request_set_sid),
         (c"requestRegenerate", request_regenerate),
         (c"requestDecide", request_decide),
