@@ -1,5 +1,6 @@
 # Benchmarks (run by hand; never timed in tests). `make test` only runs their smoke runs.
-#   bench-c            the C API benchmark, full run (~1-2 min; run it on a quiet machine)
+#   bench-c            the C API benchmark, full run (~1-2 min, quiet machine); options via
+#                      BENCH_C_ARGS, e.g. make bench-c BENCH_C_ARGS="--cases read --rounds 3"
 #   bench-c-smoke      the same program, a run of about a second: fails on any error
 #   test-bench-smoke   the C smoke plus the Node smokes of bench/koa and bench/memory
 .PHONY: bench-c bench-c-smoke bench-deps test-bench-smoke
