@@ -15,6 +15,7 @@ mod engine;
 mod errors;
 mod raw;
 mod registry;
+mod runtime;
 mod stores;
 
 use napi::bindgen_prelude::*;
