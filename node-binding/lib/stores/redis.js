@@ -71,8 +71,11 @@ function report(store) {
 
 /** The native reply as a value, or an Error with a stable `code` (the server's message kept). */
 function settle(store, reply, field) {
-  report(store);
-  if (reply.errorKind === undefined || reply.errorKind === null) return reply[field];
+  const ok = reply.errorKind === undefined || reply.errorKind === null;
+  // A success while CONNECT is the last event reported has nothing new to report; the
+  // native state read is skipped on that common path (it costs a native call).
+  if (!ok || store[kReported] !== 'connected') report(store);
+  if (ok) return reply[field];
   const err = new Error(reply.error || `redis: ${reply.errorKind}`);
   err.code = CODES[reply.errorKind] || 'ERR_REDIS';
   throw err;
