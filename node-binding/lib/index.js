@@ -4,9 +4,10 @@
 // to save, which cookies to send or clear, TTLs) is the engine's; this file does the awaits:
 // store calls, genSid, valid, beforeSave, errorHandler.
 //
-// Hot paths run without a Promise of their own: with the native MemoryStore (untouched) a
-// request is one native call at load and one at commit, store access included; anything
-// that may be async (a JS store, RedisStore, hooks, genSid, an outage) takes the general path.
+// Load and commit create no Promise when nothing is async: with the native MemoryStore
+// (untouched, no valid/beforeSave hook) a request is one native call at load and one at
+// commit, store access included; anything that may be async (a JS store, RedisStore, hooks,
+// a custom genSid, an outage) takes the general path.
 
 const native = require('./native');
 const { BaseStore, CONNECT, DISCONNECT } = require('./base-store');
