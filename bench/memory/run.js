@@ -12,6 +12,10 @@ const smoke = args.includes('--smoke');
 const counts = opt('counts', smoke ? '2000' : '100000,1000000').split(',').map(Number);
 const stores = opt('stores', 'ours,koa-session-ts-0.2.3,koa-generic-session').split(',');
 
+// The store under test, held here so it stays reachable until it has been measured (a store
+// referenced only from a dead local may be collected before the second snapshot).
+let store;
+
 if (process.env.BENCH_CHILD) {
   child(process.env.BENCH_CHILD, Number(process.env.BENCH_N)).catch((e) => { console.error(e); process.exit(1); });
 } else {
@@ -48,15 +52,15 @@ async function child(name, n) {
   let set;
   if (name === 'ours') {
     const m = require(path.join(__dirname, '..', '..', 'node-binding'));
-    const s = new m.MemoryStore();
+    const s = store = new m.MemoryStore();
     set = (sid, sess) => s.set(sid, sess, ttl);
   } else if (name === 'koa-session-ts-0.2.3') {
     const { MemoryStore } = require('koa-session-ts-0.2.3');
-    const s = new MemoryStore();
+    const s = store = new MemoryStore();
     set = (sid, sess) => s.set(sid, sess, ttl);
   } else if (name === 'koa-generic-session') {
     const MemoryStore = require('koa-generic-session/lib/memory_store');
-    const s = new MemoryStore();
+    const s = store = new MemoryStore();
     set = (sid, sess) => s.set(sid, sess, ttl);
   } else {
     throw new Error(`unknown store ${name}`);
@@ -73,6 +77,7 @@ async function child(name, n) {
   }
   global.gc(); global.gc();
   const after = process.memoryUsage();
+  if (!store) throw new Error('store not kept');
   process.stdout.write(JSON.stringify({
     store: name, n,
     rss: (after.rss - before.rss) / n,
