@@ -5,7 +5,6 @@ use koa_session_core::store::{MemoryStore, MemoryStoreOptions};
 use napi_derive::napi;
 use crate::registry;
 use std::sync::Arc;
-use std::time::Duration;
 
 #[napi(object)]
 pub struct NativeMemoryStoreOptions {
@@ -22,15 +21,6 @@ pub struct NativeMemoryStore {
 impl Drop for NativeMemoryStore {
     fn drop(&mut self) {
         registry::remove_memory_store(self.id);
-    }
-}
-
-fn ttl(ms: f64) -> Duration {
-    // NaN and negatives mean "already expired": a zero TTL removes the record.
-    if ms.is_nan() || ms <= 0.0 {
-        Duration::ZERO
-    } else {
-        Duration::from_millis(ms.min(u64::MAX as f64).ceil() as u64)
     }
 }
 
@@ -53,7 +43,7 @@ impl NativeMemoryStore {
     /// Stores `json` under `sid` for `ttlMs` (replacing record and expiry; <= 0 removes it).
     #[napi(catch_unwind)]
     pub fn set_json(&self, sid: String, json: String, ttl_ms: f64) {
-        self.inner.set_sync(&sid, &json, ttl(ttl_ms))
+        self.inner.set_sync(&sid, &json, super::ttl(ttl_ms))
     }
 
     #[napi(catch_unwind)]
@@ -64,7 +54,7 @@ impl NativeMemoryStore {
     /// Extends the expiry of `sid`; false when there is no such session.
     #[napi(catch_unwind)]
     pub fn touch(&self, sid: String, ttl_ms: f64) -> bool {
-        self.inner.touch_sync(&sid, ttl(ttl_ms))
+        self.inner.touch_sync(&sid, super::ttl(ttl_ms))
     }
 
     /// Removes expired records now; returns how many went.

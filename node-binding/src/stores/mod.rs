@@ -4,3 +4,15 @@
 
 pub mod memory;
 pub mod redis;
+
+use std::time::Duration;
+
+/// A TTL in ms from JS as a Duration. NaN and negatives mean "already expired": a zero TTL
+/// removes the record.
+fn ttl(ms: f64) -> Duration {
+    if ms.is_nan() || ms <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(ms.min(u64::MAX as f64).ceil() as u64)
+    }
+}

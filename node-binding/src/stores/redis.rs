@@ -91,15 +91,6 @@ fn duration_ms(name: &str, ms: Option<f64>, default: Duration) -> Result<Duratio
     }
 }
 
-fn ttl(ms: f64) -> Duration {
-    // NaN and negatives mean "already expired": a zero TTL removes the record.
-    if ms.is_nan() || ms <= 0.0 {
-        Duration::ZERO
-    } else {
-        Duration::from_millis(ms.min(u64::MAX as f64).ceil() as u64)
-    }
-}
-
 #[napi]
 pub struct NativeRedisStore {
     /// None once closed.
@@ -193,7 +184,7 @@ impl NativeRedisStore {
     #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
     pub fn set_json<'env>(&self, env: &'env Env, sid: String, json: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply>> {
         self.run(env, move |s| async move {
-            match s.set(&sid, &json, ttl(ttl_ms)).await {
+            match s.set(&sid, &json, super::ttl(ttl_ms)).await {
                 Ok(()) => NativeRedisReply::ok(),
                 Err(e) => NativeRedisReply::failed(e),
             }
@@ -215,7 +206,7 @@ impl NativeRedisStore {
     #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
     pub fn touch<'env>(&self, env: &'env Env, sid: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply>> {
         self.run(env, move |s| async move {
-            match s.touch(&sid, ttl(ttl_ms)).await {
+            match s.touch(&sid, super::ttl(ttl_ms)).await {
                 Ok(found) => NativeRedisReply { found: Some(found), ..NativeRedisReply::ok() },
                 Err(e) => NativeRedisReply::failed(e),
             }
