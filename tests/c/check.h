@@ -46,6 +46,14 @@ typedef struct {
   char header[1024];
 } jar;
 
+/* Loads the session the jar's cookies name, for path "/"; every test request starts here. */
+static inline ks_session *jar_load(const ks_engine *e, const jar *j) {
+  ks_session *s = NULL;
+  CHECK_OK(ks_session_load(e, (const uint8_t *)j->header, strlen(j->header), "/", &s));
+  CHECK(s != NULL);
+  return s;
+}
+
 /* Applies Set-Cookie values to the jar: "name=value; attrs" sets name=value, an empty value
  * (the clearing form) removes the cookie. */
 static inline void jar_apply(jar *j, const ks_set_cookies *cookies) {

@@ -14,13 +14,6 @@ static ks_engine *engine_over(ks_store *store) {
   return e;
 }
 
-static ks_session *load(const ks_engine *e, const jar *j) {
-  ks_session *s = NULL;
-  CHECK_OK(ks_session_load(e, (const uint8_t *)j->header, strlen(j->header), "/", &s));
-  CHECK(s != NULL);
-  return s;
-}
-
 static void commit_and_free(ks_session *s, jar *j) {
   ks_set_cookies *c = NULL;
   CHECK_OK(ks_session_commit(s, true, &c));
@@ -65,7 +58,7 @@ static void test_round_trip_and_drop(void) {
   ks_store_free(store);
   jar j = {""};
 
-  ks_session *s = load(e, &j);
+  ks_session *s = jar_load(e, &j);
   CHECK(atomic_load(&ts.calls) == 0); /* no cookie: nothing to read */
   CHECK_OK(ks_session_set_field(s, "views", "1", 1));
   const char *sid;
@@ -81,7 +74,7 @@ static void test_round_trip_and_drop(void) {
   CHECK(r->ttl_ms == 86400000);
   pthread_mutex_unlock(&ts.mu);
 
-  s = load(e, &j);
+  s = jar_load(e, &j);
   CHECK(ks_session_load_report(s) == KS_LOAD_REPORT_LOADED);
   char buf[16];
   CHECK_OK(ks_session_get_field(s, "views", buf, sizeof buf, &len));
@@ -90,7 +83,7 @@ static void test_round_trip_and_drop(void) {
   commit_and_free(s, &j);
 
   /* A session outlives the engine and store handles; drop waits for its last call. */
-  s = load(e, &j);
+  s = jar_load(e, &j);
   ks_engine_free(e);
   CHECK(atomic_load(&ts.drops) == 0);
   CHECK_OK(ks_session_mark_destroyed(s));
@@ -109,7 +102,7 @@ static void test_failing_callbacks(void) {
   ks_store *store = ts_register(&ts);
   ks_engine *e = engine_over(store);
   jar j = {""};
-  ks_session *s = load(e, &j);
+  ks_session *s = jar_load(e, &j);
   CHECK_OK(ks_session_set_field(s, "n", "1", 1));
   commit_and_free(s, &j);
 
@@ -131,7 +124,7 @@ static void test_failing_callbacks(void) {
   ts.fail_get = 0;
 
   /* set fails: nothing to send, the session stays usable, and a retry succeeds. */
-  s = load(e, &j);
+  s = jar_load(e, &j);
   CHECK_OK(ks_session_set_field(s, "n", "2", 1));
   ks_set_cookies *c = (ks_set_cookies *)1;
   ts.fail_set = KS_STORE_STATUS_REJECTED;
@@ -147,7 +140,7 @@ static void test_failing_callbacks(void) {
   CHECK_STR(buf, "2");
   ts.fail_set = 0;
   commit_and_free(s, &j);
-  s = load(e, &j);
+  s = jar_load(e, &j);
   CHECK_OK(ks_session_get_field(s, "n", buf, sizeof buf, &len));
   CHECK_STR(buf, "2");
 
@@ -158,7 +151,7 @@ static void test_failing_callbacks(void) {
   CHECK(ts_count(&ts) == 1);
   ts.fail_destroy = KS_STORE_STATUS_NOT_FOUND;
   ks_session_free(s);
-  s = load(e, &j);
+  s = jar_load(e, &j);
   CHECK_OK(ks_session_mark_destroyed(s));
   CHECK_OK(ks_session_commit(s, true, &c));
   ks_set_cookies_free(c);
@@ -169,10 +162,10 @@ static void test_failing_callbacks(void) {
 
   /* Regenerate: destroying the old record fails, so the commit fails. */
   jar k = {""};
-  s = load(e, &k);
+  s = jar_load(e, &k);
   CHECK_OK(ks_session_set_field(s, "n", "1", 1));
   commit_and_free(s, &k);
-  s = load(e, &k);
+  s = jar_load(e, &k);
   CHECK_OK(ks_session_regenerate(s));
   CHECK_OK(ks_session_set_field(s, "n", "9", 1));
   ts.fail_destroy = KS_STORE_STATUS_TIMEOUT;
@@ -193,7 +186,7 @@ static void test_garbage_records(void) {
   ks_store *store = ts_register(&ts);
   ks_engine *e = engine_over(store);
   jar j = {""};
-  ks_session *s = load(e, &j);
+  ks_session *s = jar_load(e, &j);
   CHECK_OK(ks_session_set_field(s, "n", "1", 1));
   commit_and_free(s, &j);
   const char *sid;
@@ -202,7 +195,7 @@ static void test_garbage_records(void) {
   /* Not a JSON object, or nothing written: a fresh session under a new id. */
   for (int mode = 1; mode <= 3; mode += 2) {
     ts.garbage = mode;
-    s = load(e, &j);
+    s = jar_load(e, &j);
     CHECK(ks_session_load_report(s) == KS_LOAD_REPORT_CORRUPT);
     CHECK(ks_session_is_new(s));
     CHECK_OK(ks_session_id(s, &sid, &len));
@@ -215,7 +208,7 @@ static void test_garbage_records(void) {
   CHECK_RC(KS_RESULT_STORE_ERROR, ks_session_load(e, (const uint8_t *)j.header, strlen(j.header), "/", &out));
   CHECK(out == NULL);
   ts.garbage = 0;
-  s = load(e, &j);
+  s = jar_load(e, &j);
   CHECK(ks_session_load_report(s) == KS_LOAD_REPORT_LOADED);
   ks_session_free(s);
   ks_engine_free(e);
@@ -229,13 +222,13 @@ static void test_blocking_call_inside_a_callback_is_refused(void) {
   ks_store *store = ts_register(&ts);
   ks_engine *e = engine_over(store);
   jar j = {""};
-  ks_session *s = load(e, &j);
+  ks_session *s = jar_load(e, &j);
   CHECK_OK(ks_session_set_field(s, "n", "1", 1));
   ts.probe = e;
   commit_and_free(s, &j); /* set runs the probe */
   CHECK_RC(KS_RESULT_BLOCKING_IN_RUNTIME, ts.probe_result);
   ts.probe_result = (ks_result)-1;
-  s = load(e, &j); /* get runs the probe */
+  s = jar_load(e, &j); /* get runs the probe */
   CHECK_RC(KS_RESULT_BLOCKING_IN_RUNTIME, ts.probe_result);
   CHECK(ks_session_load_report(s) == KS_LOAD_REPORT_LOADED);
   ts.probe = NULL;

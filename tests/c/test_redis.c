@@ -74,13 +74,6 @@ static ks_engine *engine_over(ks_store *store) {
   return e;
 }
 
-static ks_session *load(const ks_engine *e, const jar *j) {
-  ks_session *s = NULL;
-  CHECK_OK(ks_session_load(e, (const uint8_t *)j->header, strlen(j->header), "/", &s));
-  CHECK(s != NULL);
-  return s;
-}
-
 static void commit(ks_session *s, jar *j, size_t expected_cookies) {
   ks_set_cookies *c = NULL;
   CHECK_OK(ks_session_commit(s, true, &c));
@@ -110,7 +103,7 @@ static long number_field(const ks_session *s, const char *key) {
 /* One counter visit: load with the jar's cookies, add 1 to views, commit. Returns the count
  * and writes the session id to `sid`. */
 static long visit(const ks_engine *e, jar *j, char sid[33]) {
-  ks_session *s = load(e, j);
+  ks_session *s = jar_load(e, j);
   long views = number_field(s, "views") + 1;
   char value[32];
   int n = snprintf(value, sizeof value, "%ld", views);
@@ -174,7 +167,7 @@ static void test_session_life(const char *url, const char *port) {
   char sid[33], key[64];
 
   /* New visitor: one record, the JSON the session held, with a TTL from maxAge. */
-  ks_session *s = load(e, &j);
+  ks_session *s = jar_load(e, &j);
   CHECK(ks_session_is_new(s) && ks_session_load_report(s) == KS_LOAD_REPORT_NO_COOKIE);
   CHECK_OK(ks_session_set_field(s, "views", "1", 1));
   char json[512];
@@ -194,12 +187,12 @@ static void test_session_life(const char *url, const char *port) {
   CHECK(visit(e, &j, again) == 2 && strcmp(again, sid) == 0);
   CHECK(visit(e, &j, again) == 3 && strcmp(again, sid) == 0);
   CHECK(strstr(cli(port, "GET %s", key), "\"views\":3") != NULL);
-  s = load(e, &j);
+  s = jar_load(e, &j);
   CHECK(!ks_session_is_new(s) && ks_session_load_report(s) == KS_LOAD_REPORT_LOADED);
   commit(s, &j, 0); /* unchanged: nothing written, no cookie */
 
   /* A longer per-session lifetime ("remember me") in the cookie field sets the TTL. */
-  s = load(e, &j);
+  s = jar_load(e, &j);
   const char *remember = "{\"cookie\":{\"httpOnly\":true,\"maxAge\":7200000,\"overwrite\":true,\"path\":\"/\","
                          "\"secure\":false,\"signed\":true},\"views\":3}";
   CHECK_OK(ks_session_set_json(s, remember, strlen(remember)));
@@ -208,7 +201,7 @@ static void test_session_life(const char *url, const char *port) {
   CHECK(pttl > MAX_AGE_MS && pttl <= 7200000);
 
   /* Login: regenerate gives a new id; the old record is gone, the new one holds the user. */
-  s = load(e, &j);
+  s = jar_load(e, &j);
   CHECK_OK(ks_session_regenerate(s));
   CHECK_OK(ks_session_set_field(s, "user", "\"alice\"", 7));
   char new_sid[33], new_key[64];
@@ -222,12 +215,12 @@ static void test_session_life(const char *url, const char *port) {
 
   /* Logout: the record is deleted and both cookies cleared; the old cookie finds nothing. */
   jar before = j;
-  s = load(e, &j);
+  s = jar_load(e, &j);
   CHECK_OK(ks_session_mark_destroyed(s));
   commit(s, &j, 2);
   CHECK(j.header[0] == '\0');
   CHECK(cli_long(port, "EXISTS %s", new_key) == 0);
-  s = load(e, &before);
+  s = jar_load(e, &before);
   CHECK(ks_session_load_report(s) == KS_LOAD_REPORT_MISSING && ks_session_is_new(s));
   sid_of(s, again, sizeof again);
   CHECK(strcmp(again, new_sid) != 0);
@@ -247,7 +240,7 @@ static void test_session_life(const char *url, const char *port) {
   CHECK(strstr(cli(port, "GET app2:%s", sid), "\"views\":1") != NULL);
   CHECK(cli_long(port, "EXISTS koa:sess:%s", sid) == 0);
   /* A cookie of the app2: store names no record under koa:sess:. */
-  s = load(e, &j2);
+  s = jar_load(e, &j2);
   CHECK(ks_session_load_report(s) == KS_LOAD_REPORT_MISSING);
   ks_session_free(s);
 
@@ -269,7 +262,7 @@ static void test_bad_records(const char *url, const char *port) {
     char sid[33], fresh[33];
     visit(e, &j, sid);
     CHECK_STR(cli(port, "SET koa:sess:%s %s PX 60000", sid, garbage[i]), "OK");
-    ks_session *s = load(e, &j);
+    ks_session *s = jar_load(e, &j);
     CHECK(ks_session_load_report(s) == KS_LOAD_REPORT_CORRUPT && ks_session_is_new(s));
     sid_of(s, fresh, sizeof fresh);
     CHECK(strcmp(fresh, sid) != 0); /* never adopts the id */
@@ -342,7 +335,7 @@ static void test_cluster(const char *nodes_csv, const char *port) {
   CHECK(masters_with_keys >= 2);
 
   /* Regenerate and destroy across slots. */
-  ks_session *s = load(e, &jars[0]);
+  ks_session *s = jar_load(e, &jars[0]);
   CHECK_OK(ks_session_regenerate(s));
   CHECK_OK(ks_session_set_field(s, "user", "\"bob\"", 5));
   char new_sid[33];
@@ -350,7 +343,7 @@ static void test_cluster(const char *nodes_csv, const char *port) {
   commit(s, &jars[0], 2);
   CHECK(cli_long(port, "EXISTS koa:sess:%s", sids[0]) == 0);
   CHECK(strstr(cli(port, "GET koa:sess:%s", new_sid), "\"user\":\"bob\"") != NULL);
-  s = load(e, &jars[0]);
+  s = jar_load(e, &jars[0]);
   CHECK(ks_session_load_report(s) == KS_LOAD_REPORT_LOADED);
   CHECK_OK(ks_session_mark_destroyed(s));
   commit(s, &jars[0], 2);
@@ -360,7 +353,7 @@ static void test_cluster(const char *nodes_csv, const char *port) {
   ks_store *one = NULL;
   CHECK_OK(ks_redis_cluster_store_new(nodes + 2, 1, NULL, 0, 0, &one));
   ks_engine *e1 = engine_over(one);
-  s = load(e1, &jars[5]);
+  s = jar_load(e1, &jars[5]);
   CHECK(ks_session_load_report(s) == KS_LOAD_REPORT_LOADED && number_field(s, "views") == 3);
   ks_session_free(s);
   ks_connection_state state = 99;
@@ -471,7 +464,7 @@ static void test_outages(const char *url) {
   ks_engine *e2 = engine_over(nowhere);
   CHECK_RC(KS_RESULT_STORE_UNAVAILABLE, timed_load(e2, &j, "no server on the port"));
   jar empty = {""};
-  ks_session *s = load(e2, &empty);
+  ks_session *s = jar_load(e2, &empty);
   CHECK_OK(ks_session_set_field(s, "views", "1", 1));
   ks_set_cookies *cookies = (ks_set_cookies *)&cookies, *const sentinel = cookies;
   CHECK_RC(KS_RESULT_STORE_UNAVAILABLE, ks_session_commit(s, true, &cookies));
@@ -491,7 +484,7 @@ static void test_outages(const char *url) {
   CHECK(state == KS_CONNECTION_STATE_CONNECTED);
 
   /* Loaded before the crash, committed after it: the write fails and no cookie is given. */
-  s = load(e, &j);
+  s = jar_load(e, &j);
   CHECK_OK(ks_session_set_field(s, "views", "100", 3));
   harness("kill");
   cookies = sentinel;
