@@ -144,18 +144,21 @@ unsafe fn finish(env: Env, argv: &[Value]) -> Result<(Outcome, Arc<SessionConfig
     Ok((outcome, cfg))
 }
 
+/// Reads `(engine, cookieHeader, path, upstreamSid)` and begins a request; `None` outside
+/// the cookie path.
+unsafe fn begin(env: Env, e: Value, header: Value, path: Value, upstream: Value) -> Result<Option<SessionRequest>> {
+    let cfg = engine(env, e)?;
+    let header = raw::opt_string(env, header, "cookieHeader")?;
+    let path = raw::opt_string(env, path, "path")?;
+    let upstream = raw::opt_string(env, upstream, "upstreamSid")?;
+    Ok(SessionRequest::begin(&cfg, header.as_deref().map(str::as_bytes), path.as_deref(), upstream.as_deref()))
+}
+
 unsafe extern "C" fn request_begin(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e, header, path, upstream, new_sid] = raw::args::<5>(env, info)?;
-        let cfg = engine(env, e)?;
-        let header = raw::opt_string(env, header, "cookieHeader")?;
-        let path = raw::opt_string(env, path, "path")?;
-        let upstream = raw::opt_string(env, upstream, "upstreamSid")?;
-        let new_sid = raw::boolean(env, new_sid, "newSid")?;
-        let Some(mut req) = SessionRequest::begin(&cfg, header.as_deref().map(str::as_bytes), path.as_deref(), upstream.as_deref()) else {
-            return Ok(raw::null(env));
-        };
-        maybe_new_sid(&mut req, new_sid)?;
+        let Some(mut req) = begin(env, e, header, path, upstream)? else { return Ok(raw::null(env)) };
+        maybe_new_sid(&mut req, raw::boolean(env, new_sid, "newSid")?)?;
         raw::to_js_string(env, &token(&req))
     })
 }
@@ -180,15 +183,9 @@ unsafe extern "C" fn request_loaded(env: Env, info: sys::napi_callback_info) -> 
 unsafe extern "C" fn memory_begin(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e, s, header, path, upstream, new_sid] = raw::args::<6>(env, info)?;
-        let cfg = engine(env, e)?;
         let store = memory_store(env, s)?;
-        let header = raw::opt_string(env, header, "cookieHeader")?;
-        let path = raw::opt_string(env, path, "path")?;
-        let upstream = raw::opt_string(env, upstream, "upstreamSid")?;
         let new_sid = raw::boolean(env, new_sid, "newSid")?;
-        let Some(mut req) = SessionRequest::begin(&cfg, header.as_deref().map(str::as_bytes), path.as_deref(), upstream.as_deref()) else {
-            return Ok(raw::null(env));
-        };
+        let Some(mut req) = begin(env, e, header, path, upstream)? else { return Ok(raw::null(env)) };
         let mut report = '-';
         if let Next::Load(sid) = req.next() {
             let answer = match store.get_sync(sid) {
