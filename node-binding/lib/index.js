@@ -23,9 +23,11 @@ const { sendCookies } = require('./response');
 const { attach, isServed } = require('./context');
 const { requestBegin, requestLoaded, memoryBegin, requestSetSid, requestRegenerate, requestDecide, requestComplete, requestFinish, memoryFinish } = native;
 
-// Request tokens start with the step (src/calls.rs): 'L' load from the store, 'N' needs an id.
+// Request tokens start with the step (src/calls.rs): 'L' load from the store, 'N' needs an id,
+// 'Q' ready and, by the engine's word, an unchanged session needs nothing at the end.
 const STEP_LOAD = 76; // 'L'
 const STEP_NEED_SID = 78; // 'N'
+const STEP_QUIET = 81; // 'Q'
 // requestLoaded reports; memoryBegin starts its answer with the report as a digit
 const LOADED = 0;
 const CORRUPT = 3;
@@ -343,6 +345,9 @@ function session(options) {
     const s = st.save;
     const save = s === true ? true : s === false ? false : null;
     const json = save === false || st.session === null ? null : serialize(st.session);
+    // The engine said at load time that handing back the loaded JSON unchanged (and no
+    // sessionSave override) ends with no store action and no cookie: skip the call.
+    if (save === null && json === st.original && st.token.charCodeAt(0) === STEP_QUIET) return null;
     if (beforeSave) return commitWithHook(ctx, st, save, json);
     const mem = memoryStoreId();
     if (mem >= 0) {

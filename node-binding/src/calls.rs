@@ -1,8 +1,11 @@
 //! The per-request calls of the Koa middleware, stateless: no native object per request.
 //!
 //! A request travels between calls as a token string the JS side keeps:
-//! `<step><state><sid>` — step `L` (load `sid` from the store), `N` (needs a new id) or `R`
-//! (ready); state one character for the core's `SessionRequest::state_code`; then the id.
+//! `<step><state><sid>` — step `L` (load `sid` from the store), `N` (needs a new id), `R`
+//! (ready) or `Q` (ready, and the core's `quiet_when_unchanged`: handing back the loaded JSON
+//! unchanged with no `sessionSave` override ends the request with nothing to do, so the JS
+//! side skips the finishing call); state one character for the core's
+//! `SessionRequest::state_code`; then the id.
 //! The loaded record's JSON (`original`) stays in JS and is handed back where the core needs
 //! it. Engines and memory stores are named by their registry ids (registry.rs). Every
 //! decision is the core's; this file converts values and nothing else.
@@ -49,10 +52,11 @@ fn memory_store(env: Env, v: Value) -> Result<Arc<MemoryStore>> {
     registry::memory_store(id).ok_or_else(|| Fail::invalid_arg("memory store is gone"))
 }
 
-fn token(req: &SessionRequest) -> String {
+fn token(req: &SessionRequest, cfg: &SessionConfig) -> String {
     let step = match req.next() {
         Next::Load(_) => 'L',
         Next::NeedSid => 'N',
+        Next::Ready if req.quiet_when_unchanged(cfg) => 'Q',
         Next::Ready => 'R',
     };
     let sid = req.sid().unwrap_or("");
@@ -144,29 +148,29 @@ unsafe fn finish(env: Env, argv: &[Value]) -> Result<(Outcome, Arc<SessionConfig
     Ok((outcome, cfg))
 }
 
-/// Reads `(engine, cookieHeader, path, upstreamSid)` and begins a request; `None` outside
+/// Reads `(cookieHeader, path, upstreamSid)` and begins a request for `cfg`; `None` outside
 /// the cookie path.
-unsafe fn begin(env: Env, e: Value, header: Value, path: Value, upstream: Value) -> Result<Option<SessionRequest>> {
-    let cfg = engine(env, e)?;
+unsafe fn begin(env: Env, cfg: &SessionConfig, header: Value, path: Value, upstream: Value) -> Result<Option<SessionRequest>> {
     let header = raw::opt_string(env, header, "cookieHeader")?;
     let path = raw::opt_string(env, path, "path")?;
     let upstream = raw::opt_string(env, upstream, "upstreamSid")?;
-    Ok(SessionRequest::begin(&cfg, header.as_deref().map(str::as_bytes), path.as_deref(), upstream.as_deref()))
+    Ok(SessionRequest::begin(cfg, header.as_deref().map(str::as_bytes), path.as_deref(), upstream.as_deref()))
 }
 
 unsafe extern "C" fn request_begin(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e, header, path, upstream, new_sid] = raw::args::<5>(env, info)?;
-        let Some(mut req) = begin(env, e, header, path, upstream)? else { return Ok(raw::null(env)) };
+        let cfg = engine(env, e)?;
+        let Some(mut req) = begin(env, &cfg, header, path, upstream)? else { return Ok(raw::null(env)) };
         maybe_new_sid(&mut req, raw::boolean(env, new_sid, "newSid")?)?;
-        raw::to_js_string(env, &token(&req))
+        raw::to_js_string(env, &token(&req, &cfg))
     })
 }
 
 unsafe extern "C" fn request_loaded(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e, t, json, valid, new_sid] = raw::args::<5>(env, info)?;
-        engine(env, e)?;
+        let cfg = engine(env, e)?;
         let mut req = token_arg(env, t, raw::null(env))?;
         let answer = match (raw::opt_string(env, json, "json")?, raw::boolean(env, valid, "valid")?) {
             (None, _) => Loaded::Missing,
@@ -175,7 +179,7 @@ unsafe extern "C" fn request_loaded(env: Env, info: sys::napi_callback_info) -> 
         };
         let report = req.loaded(answer).map_err(Fail::generic)?;
         maybe_new_sid(&mut req, raw::boolean(env, new_sid, "newSid")?)?;
-        let items = [raw::to_js_string(env, &token(&req))?, raw::number(env, report_code(report))];
+        let items = [raw::to_js_string(env, &token(&req, &cfg))?, raw::number(env, report_code(report))];
         raw::array(env, &items)
     })
 }
@@ -185,7 +189,8 @@ unsafe extern "C" fn memory_begin(env: Env, info: sys::napi_callback_info) -> Va
         let [e, s, header, path, upstream, new_sid] = raw::args::<6>(env, info)?;
         let store = memory_store(env, s)?;
         let new_sid = raw::boolean(env, new_sid, "newSid")?;
-        let Some(mut req) = begin(env, e, header, path, upstream)? else { return Ok(raw::null(env)) };
+        let cfg = engine(env, e)?;
+        let Some(mut req) = begin(env, &cfg, header, path, upstream)? else { return Ok(raw::null(env)) };
         let mut report = '-';
         if let Next::Load(sid) = req.next() {
             let answer = match store.get_sync(sid) {
@@ -195,7 +200,7 @@ unsafe extern "C" fn memory_begin(env: Env, info: sys::napi_callback_info) -> Va
             report = char::from(b'0' + report_code(req.loaded(answer).map_err(Fail::generic)?) as u8);
         }
         maybe_new_sid(&mut req, new_sid)?;
-        let t = token(&req);
+        let t = token(&req, &cfg);
         let (_, _, record) = req.into_parts();
         let mut out = String::with_capacity(1 + t.len() + record.as_ref().map_or(0, |r| 1 + r.len()));
         out.push(report);
@@ -211,20 +216,20 @@ unsafe extern "C" fn memory_begin(env: Env, info: sys::napi_callback_info) -> Va
 unsafe extern "C" fn request_set_sid(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e, t, sid] = raw::args::<3>(env, info)?;
-        engine(env, e)?;
+        let cfg = engine(env, e)?;
         let mut req = token_arg(env, t, raw::null(env))?;
         req.set_new_sid(raw::string(env, sid, "sid")?).map_err(Fail::invalid_arg)?;
-        raw::to_js_string(env, &token(&req))
+        raw::to_js_string(env, &token(&req, &cfg))
     })
 }
 
 unsafe extern "C" fn request_regenerate(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e, t, original, sid] = raw::args::<4>(env, info)?;
-        engine(env, e)?;
+        let cfg = engine(env, e)?;
         let mut req = token_arg(env, t, original)?;
         let old = req.regenerate(raw::string(env, sid, "sid")?).map_err(Fail::invalid_arg)?;
-        let items = [raw::to_js_string(env, &token(&req))?, raw::to_js_opt_string(env, old.as_deref())?];
+        let items = [raw::to_js_string(env, &token(&req, &cfg))?, raw::to_js_opt_string(env, old.as_deref())?];
         raw::array(env, &items)
     })
 }

@@ -7,6 +7,7 @@
 
 use napi::sys;
 use std::ffi::{c_char, CStr, CString};
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
@@ -93,16 +94,33 @@ fn expected(what: &str, kind: &str) -> Fail {
 }
 
 /// A JS string as UTF-8 (lone surrogates become U+FFFD, as Node converts them).
+///
+/// One conversion into a stack buffer covers the strings of a request (cookie header, token,
+/// session JSON); only a longer string pays the second pass that measures it first.
 pub unsafe fn string(env: Env, v: Value, what: &str) -> Result<String> {
-    let mut len = 0usize;
-    if sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len) != sys::Status::napi_ok {
+    const STACK: usize = 1024;
+    // Uninitialised: Node writes the bytes it reports, and only those are read.
+    let mut stack = MaybeUninit::<[u8; STACK]>::uninit();
+    let mut written = 0usize;
+    if sys::napi_get_value_string_utf8(env, v, stack.as_mut_ptr().cast::<c_char>(), STACK, &mut written) != sys::Status::napi_ok {
         return Err(expected(what, "a string"));
     }
+    // Node writes at most STACK - 1 bytes (then a NUL) and never splits a character, so
+    // fewer than that means the whole string is here.
+    if written < STACK - 1 {
+        let bytes = std::slice::from_raw_parts(stack.as_ptr().cast::<u8>(), written);
+        return utf8(bytes.to_vec(), what);
+    }
+    let mut len = 0usize;
+    sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len);
     let mut buf = Vec::<u8>::with_capacity(len + 1);
-    let mut written = 0usize;
     sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast::<c_char>(), len + 1, &mut written);
     buf.set_len(written.min(len));
-    String::from_utf8(buf).map_err(|_| Fail::generic(format!("{what}: not valid UTF-8")))
+    utf8(buf, what)
+}
+
+fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| Fail::generic(format!("{what}: not valid UTF-8")))
 }
 
 /// A string, or `None` for null / undefined.

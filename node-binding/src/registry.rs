@@ -7,17 +7,44 @@ use koa_session_core::store::MemoryStore;
 use koa_session_core::SessionConfig;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::thread::LocalKey;
 
+/// Ids are handed out in sequence by this file, never chosen by a caller, so a multiply
+/// (Fibonacci hashing, spreading the bits the map's probing uses) is a good enough hash: the
+/// lookups made on every request need no SipHash.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 pub struct Table<T> {
     next: u32,
-    items: HashMap<u32, Arc<T>>,
+    items: HashMap<u32, Arc<T>, BuildHasherDefault<IdHasher>>,
+}
+
+impl<T> Table<T> {
+    fn new() -> Self {
+        Table { next: 1, items: HashMap::default() }
+    }
 }
 
 thread_local! {
-    static ENGINES: RefCell<Table<SessionConfig>> = RefCell::new(Table { next: 1, items: HashMap::new() });
-    static MEMORY_STORES: RefCell<Table<MemoryStore>> = RefCell::new(Table { next: 1, items: HashMap::new() });
+    static ENGINES: RefCell<Table<SessionConfig>> = RefCell::new(Table::new());
+    static MEMORY_STORES: RefCell<Table<MemoryStore>> = RefCell::new(Table::new());
 }
 
 fn add<T>(table: &'static LocalKey<RefCell<Table<T>>>, item: Arc<T>) -> u32 {
