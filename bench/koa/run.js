@@ -4,6 +4,15 @@
 //
 //   node bench/koa/run.js [--rounds 3] [--duration 5] [--connections 50]
 //                         [--variants a,b,...] [--scenarios new,read,write] [--smoke]
+//                         [--idle-poll NS]
+//
+// --idle-poll NS (root, Linux guests with the cpuidle-haltpoll driver): let an idle vCPU poll
+// for up to NS ns before halting, for the run only (the setting is restored afterwards). On
+// a VM whose kernel disables guest halt-polling (this one boots with
+// haltpoll.guest_halt_poll_ns=0), every response the server writes must wake wrk's halted
+// vCPU with an IPI, a VM exit that the *server* pays inside its write; the slower a server,
+// the more often wrk sleeps, so the cost grows with the server's own cost and widens every
+// gap. The header prints the setting a run used; bench/RESULTS.md reports both.
 //
 // Prints, per scenario, the median req/s, median p99 latency and the median ratio to bare Koa
 // measured in the same round. Needs wrk and (for the Redis variants) redis-server.
@@ -23,6 +32,7 @@ const smoke = args.includes('--smoke');
 const rounds = Number(opt('rounds', smoke ? 1 : 3));
 const duration = Number(opt('duration', smoke ? 1 : 5));
 const connections = Number(opt('connections', smoke ? 4 : 50));
+const idlePoll = opt('idle-poll', null);
 const ALL = [
   'bare', 'ours-memory', 'ours-redis', 'koa-session-ts-0.2.3', 'koa-generic-session-memory',
   'koa-generic-session-redis', 'koa-session-7-cookie', 'koa-session-7-map',
@@ -120,12 +130,31 @@ async function measure(variant, redisPort) {
   }
 }
 
+// The guest halt-polling limit (cpuidle-haltpoll), or null where there is none.
+const HALT_POLL = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
+function readHaltPoll() {
+  try { return fs.readFileSync(HALT_POLL, 'utf8').trim(); } catch { return null; }
+}
+function setHaltPoll(value) {
+  fs.writeFileSync(HALT_POLL, `${value}\n`);
+}
+
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 (async () => {
   const needRedis = variants.some((v) => v.includes('redis'));
   const redis = needRedis ? await startRedis() : null;
   const all = {}; // variant -> scenario -> [{rps, p99, ratio}]
+  const haltPollBefore = readHaltPoll();
+  if (idlePoll !== null) {
+    if (!/^\d+$/.test(idlePoll)) throw new Error('--idle-poll takes a number of nanoseconds');
+    if (haltPollBefore === null) throw new Error(`--idle-poll: ${HALT_POLL} is missing (no cpuidle-haltpoll driver)`);
+    setHaltPoll(idlePoll);
+    const restore = () => { try { setHaltPoll(haltPollBefore); } catch { /* best effort */ } };
+    process.on('exit', restore);
+    for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { restore(); process.exit(130); });
+  }
+  const haltPollUsed = readHaltPoll();
   try {
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 ? [...variants].reverse() : variants; // alternate to spread drift
@@ -145,7 +174,8 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.le
     if (redis) redis.stop();
   }
   console.log(`\nkoa session benchmark: ${rounds} round(s), wrk -t1 -c${connections} -d${duration}s, ` +
-    `${twoCores ? 'server on CPU 0, wrk on CPU 1' : 'unpinned'}, node ${process.version}, ${os.cpus()[0].model}`);
+    `${twoCores ? 'server on CPU 0, wrk on CPU 1' : 'unpinned'}, node ${process.version}, ${os.cpus()[0].model}, ` +
+    `guest halt-polling ${haltPollUsed === null ? 'n/a' : `${haltPollUsed} ns${idlePoll !== null ? ` (--idle-poll; machine setting ${haltPollBefore})` : ''}`}`);
   for (const s of scenarios) {
     console.log(`\nscenario: ${s}`);
     console.log('variant'.padEnd(30) + 'req/s'.padStart(10) + 'p99 ms'.padStart(10) + 'x bare'.padStart(9));
