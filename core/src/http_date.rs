@@ -37,23 +37,51 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// An IMF-fixdate such as `Thu, 01 Jan 1970 00:00:00 GMT`, formatted on the stack: cookies
+/// that share an expiry (a session cookie and its signature) format it once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpDate([u8; 29]);
+
+/// Writes `n` (below 100) as two digits.
+fn put2(dst: &mut [u8], n: u32) {
+    dst[0] = b'0' + (n / 10) as u8;
+    dst[1] = b'0' + (n % 10) as u8;
+}
+
+impl HttpDate {
+    /// Unix milliseconds, clamped to years 1..=9999 (so the year always has 4 digits).
+    pub fn new(ms: i64) -> HttpDate {
+        let ms = ms.clamp(MIN_MS, MAX_MS);
+        let secs = ms.div_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400) as u32;
+        let (y, m, d) = civil_from_days(days);
+        let mut b = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+        b[0..3].copy_from_slice(DAYS[days.rem_euclid(7) as usize].as_bytes());
+        put2(&mut b[5..7], d);
+        b[8..11].copy_from_slice(MONTHS[(m - 1) as usize].as_bytes());
+        let y = y as u32;
+        put2(&mut b[12..14], y / 100);
+        put2(&mut b[14..16], y % 100);
+        put2(&mut b[17..19], sod / 3600);
+        put2(&mut b[20..22], sod % 3600 / 60);
+        put2(&mut b[23..25], sod % 60);
+        HttpDate(b)
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("an HTTP date is ASCII")
+    }
+}
+
+/// Appends unix milliseconds as an IMF-fixdate, clamped to years 1..=9999.
+pub fn push_http_date(out: &mut String, ms: i64) {
+    out.push_str(HttpDate::new(ms).as_str());
+}
+
 /// Formats unix milliseconds as an IMF-fixdate, clamped to years 1..=9999.
 pub fn format_http_date(ms: i64) -> String {
-    let ms = ms.clamp(MIN_MS, MAX_MS);
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        d,
-        MONTHS[(m - 1) as usize],
-        y,
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
+    HttpDate::new(ms).as_str().to_owned()
 }
 
 /// Formats unix milliseconds as `JSON.stringify(new Date(ms))` does: `1970-01-01T00:00:00.000Z`.
@@ -123,6 +151,60 @@ mod tests {
         assert_eq!(format_http_date(951_782_400_000), "Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(format_http_date(-1), "Wed, 31 Dec 1969 23:59:59 GMT");
         assert_eq!(format_http_date(i64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
+        assert_eq!(format_http_date(i64::MIN), "Mon, 01 Jan 0001 00:00:00 GMT");
+        let mut out = String::from("expires=");
+        push_http_date(&mut out, 0);
+        assert_eq!(out, "expires=Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    /// The `format!` this module used before the date writer, kept as the reference.
+    fn format_http_date_reference(ms: i64) -> String {
+        let ms = ms.clamp(MIN_MS, MAX_MS);
+        let secs = ms.div_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+            DAYS[days.rem_euclid(7) as usize],
+            d,
+            MONTHS[(m - 1) as usize],
+            y,
+            sod / 3600,
+            (sod % 3600) / 60,
+            sod % 60
+        )
+    }
+
+    #[test]
+    fn date_writer_matches_format_at_the_edges_and_across_the_range() {
+        let mut edges = vec![i64::MIN, i64::MIN + 1, i64::MAX, 0, 1, -1, 999, 1000, -999, -1000, -1001, 86_399_999, -86_400_000, -86_400_001];
+        for edge in [MIN_MS, MAX_MS, 951_782_400_000, -2_208_988_800_000, 946_684_800_000, 253_402_214_400_000] {
+            edges.extend([edge - 1001, edge - 1000, edge - 1, edge, edge + 1, edge + 999, edge + 1000]);
+        }
+        // ~80k steps through years 1..=9999, with a stride aligned to no calendar unit so
+        // weekday, month, day, hour, minute and second all vary.
+        let stride = 3_155_692_597_i64 + 86_400_000 * 7 + 3_600_000 * 5 + 60_000 * 7 + 13_001;
+        edges.extend((0..).map(|i| MIN_MS - 5_000 + i * stride).take_while(|&ms| ms <= MAX_MS + 5_000));
+        assert!(edges.len() > 60_000);
+        for ms in edges {
+            assert_eq!(format_http_date(ms), format_http_date_reference(ms), "{ms}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        #[test]
+        fn date_writer_matches_format(ms in proptest::prop_oneof![
+            proptest::prelude::any::<i64>(),
+            (MIN_MS - 100_000)..=(MAX_MS + 100_000),
+            -100_000_000_000i64..=100_000_000_000,
+        ]) {
+            let mut out = String::from("x");
+            push_http_date(&mut out, ms);
+            proptest::prop_assert_eq!(&out[1..], format_http_date_reference(ms));
+            proptest::prop_assert_eq!(format_http_date(ms), format_http_date_reference(ms));
+        }
     }
 
     #[test]

@@ -436,12 +436,20 @@ fn check_transport(attrs: &CookieAttributes, plain_http: bool) -> Result<(), Coo
 
 /// `name=sid` and, when signing, `name.sig=<signature>` with the same attributes.
 fn session_cookies(cfg: &SessionConfig, sid: &str, attrs: &CookieAttributes, now_ms: i64) -> Result<Vec<String>, CookieError> {
-    let mut out = vec![format_set_cookie(&cfg.cookie_name, sid, attrs, now_ms)?];
-    if let Some(keys) = &cfg.keys {
-        let signature = keys.sign(format!("{}={}", cfg.cookie_name, sid).as_bytes());
-        out.push(format_set_cookie(&cfg.sig_name, &signature, attrs, now_ms)?);
-    }
-    Ok(out)
+    let cookie = format_set_cookie(&cfg.cookie_name, sid, attrs, now_ms)?;
+    let Some(keys) = &cfg.keys else { return Ok(vec![cookie]) };
+    // The cookie starts with the signed data, `name=sid`; the rest is its attribute text (path,
+    // the expires date, ...), the same for the `.sig` cookie: the date is formatted only once.
+    let (data, attributes) = cookie.split_at(cfg.cookie_name.len() + 1 + sid.len());
+    let signature = keys.sign(data.as_bytes());
+    let mut sig = String::with_capacity(cfg.sig_name.len() + 1 + signature.len() + attributes.len());
+    sig.push_str(&cfg.sig_name);
+    sig.push('=');
+    sig.push_str(&signature);
+    sig.push_str(attributes);
+    // Nothing to check: the config checked the name (".sig" keeps it valid), a signature is base64url.
+    debug_assert_eq!(Ok(&sig), format_set_cookie(&cfg.sig_name, &signature, attrs, now_ms).as_ref());
+    Ok(vec![cookie, sig])
 }
 
 /// Clears the session cookie and its signature, with the configured path and domain.

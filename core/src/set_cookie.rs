@@ -2,7 +2,7 @@
 //! module): lowercase attributes in the order path, expires, domain, priority, samesite,
 //! secure, httponly, partitioned; `maxAge` becomes an `expires` date.
 
-use crate::http_date::format_http_date;
+use crate::http_date::push_http_date;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,7 +175,7 @@ pub fn format_set_cookie(name: &str, value: &str, attrs: &CookieAttributes, now_
     }
     if let Some(at) = expires {
         out.push_str("; expires=");
-        out.push_str(&format_http_date(at));
+        push_http_date(&mut out, at);
     }
     if let Some(domain) = attrs.domain.as_deref().filter(|d| !d.is_empty()) {
         out.push_str("; domain=");
