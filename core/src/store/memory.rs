@@ -3,9 +3,11 @@
 //! Expiry uses a monotonic clock (a wall clock set backwards changes nothing) and needs no
 //! timer per entry: reads check expiry, and each shard sweeps itself at most once a minute
 //! when touched. TTLs of months or years are exact (no 24.8-day timer limit).
+//! Each id is hashed once, with SipHash under a random per-store key (so clients choosing ids
+//! cannot aim them at one slot or shard); that one hash picks the shard and the slot in it.
 
 use super::{Store, StoreFuture};
-use std::collections::HashMap;
+use hashbrown::hash_table::{Entry as Slot, HashTable};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -21,6 +23,9 @@ pub struct MemoryStoreOptions {
 }
 
 struct Entry {
+    /// The store's hash of `sid`, kept so the table grows without hashing keys again.
+    hash: u64,
+    sid: Box<str>,
     json: Box<str>,
     /// Milliseconds since the store's epoch (monotonic).
     expires_at: u64,
@@ -28,17 +33,25 @@ struct Entry {
 
 #[derive(Default)]
 struct Shard {
-    map: HashMap<Box<str>, Entry>,
+    map: HashTable<Entry>,
     next_sweep: u64,
 }
 
 impl Shard {
     fn sweep(&mut self, now: u64) -> usize {
         let before = self.map.len();
-        self.map.retain(|_, e| e.expires_at > now);
+        self.map.retain(|e| e.expires_at > now);
         self.next_sweep = now + SWEEP_EVERY_MS;
         before - self.map.len()
     }
+}
+
+fn same_sid(sid: &str) -> impl Fn(&Entry) -> bool + '_ {
+    move |e| *e.sid == *sid
+}
+
+fn entry_hash(e: &Entry) -> u64 {
+    e.hash
 }
 
 pub struct MemoryStore {
@@ -76,8 +89,14 @@ impl MemoryStore {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    fn shard(&self, sid: &str) -> MutexGuard<'_, Shard> {
-        let i = (self.hasher.hash_one(sid) as usize) % SHARDS;
+    fn hash(&self, sid: &str) -> u64 {
+        self.hasher.hash_one(sid)
+    }
+
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
+        // Bits 52-55: the table takes a slot from the low bits and a tag from the top 7, so
+        // the ids of one shard still spread over all of its slots.
+        let i = (hash >> 52) as usize % SHARDS;
         // A panic while holding a shard lock cannot leave an entry half-written (every update
         // is a single map operation), so a poisoned lock is safe to keep using.
         self.shards[i].lock().unwrap_or_else(|p| p.into_inner())
@@ -94,19 +113,20 @@ impl MemoryStore {
 
     pub fn get_sync(&self, sid: &str) -> Option<String> {
         let now = self.now();
-        let mut shard = self.shard(sid);
+        let hash = self.hash(sid);
+        let mut shard = self.shard(hash);
         if now >= shard.next_sweep {
             let n = shard.sweep(now);
             self.len.fetch_sub(n, Ordering::Relaxed);
         }
-        match shard.map.get(sid) {
-            Some(e) if e.expires_at > now => Some(e.json.to_string()),
-            Some(_) => {
-                shard.map.remove(sid);
+        match shard.map.find_entry(hash, same_sid(sid)) {
+            Ok(e) if e.get().expires_at > now => Some(e.get().json.to_string()),
+            Ok(e) => {
+                e.remove();
                 self.len.fetch_sub(1, Ordering::Relaxed);
                 None
             }
-            None => None,
+            Err(_) => None,
         }
     }
 
@@ -117,14 +137,15 @@ impl MemoryStore {
         }
         let now = self.now();
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let entry = Entry { json: json.into(), expires_at: now.saturating_add(ttl_ms) };
-        let mut shard = self.shard(sid);
+        let (json, expires_at): (Box<str>, u64) = (json.into(), now.saturating_add(ttl_ms));
+        let hash = self.hash(sid);
+        let mut shard = self.shard(hash);
         if now >= shard.next_sweep {
             let n = shard.sweep(now);
             self.len.fetch_sub(n, Ordering::Relaxed);
         }
-        if let Some(existing) = shard.map.get_mut(sid) {
-            *existing = entry;
+        if let Some(existing) = shard.map.find_mut(hash, same_sid(sid)) {
+            (existing.json, existing.expires_at) = (json, expires_at);
             return;
         }
         if let Some(max) = self.max_entries {
@@ -135,43 +156,54 @@ impl MemoryStore {
             if self.len() >= max {
                 drop(shard);
                 self.evict_one();
-                shard = self.shard(sid);
+                shard = self.shard(hash);
             }
         }
-        if shard.map.insert(sid.into(), entry).is_none() {
-            self.len.fetch_add(1, Ordering::Relaxed);
+        // Looked up again: another thread may have set `sid` while the lock was released.
+        match shard.map.entry(hash, same_sid(sid), entry_hash) {
+            Slot::Occupied(mut o) => {
+                let e = o.get_mut();
+                (e.json, e.expires_at) = (json, expires_at);
+            }
+            Slot::Vacant(v) => {
+                v.insert(Entry { hash, sid: sid.into(), json, expires_at });
+                self.len.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
     /// Evicts the record closest to expiry across all shards (only ever at the entry limit).
     fn evict_one(&self) {
-        let mut soonest: Option<(u64, usize, Box<str>)> = None;
-        for (i, s) in self.shards.iter().enumerate() {
+        let mut soonest: Option<(u64, u64, Box<str>)> = None;
+        for s in self.shards.iter() {
             let shard = s.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((k, e)) = shard.map.iter().min_by_key(|(_, e)| e.expires_at) {
+            if let Some(e) = shard.map.iter().min_by_key(|e| e.expires_at) {
                 if soonest.as_ref().is_none_or(|(at, _, _)| e.expires_at < *at) {
-                    soonest = Some((e.expires_at, i, k.clone()));
+                    soonest = Some((e.expires_at, e.hash, e.sid.clone()));
                 }
             }
         }
-        if let Some((_, i, key)) = soonest {
-            let mut shard = self.shards[i].lock().unwrap_or_else(|p| p.into_inner());
-            if shard.map.remove(&key).is_some() {
+        if let Some((_, hash, sid)) = soonest {
+            if let Ok(e) = self.shard(hash).map.find_entry(hash, same_sid(&sid)) {
+                e.remove();
                 self.len.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
 
     pub fn destroy_sync(&self, sid: &str) {
-        if self.shard(sid).map.remove(sid).is_some() {
+        let hash = self.hash(sid);
+        if let Ok(e) = self.shard(hash).map.find_entry(hash, same_sid(sid)) {
+            e.remove();
             self.len.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     pub fn touch_sync(&self, sid: &str, ttl: Duration) -> bool {
         let now = self.now();
-        let mut shard = self.shard(sid);
-        match shard.map.get_mut(sid) {
+        let hash = self.hash(sid);
+        let mut shard = self.shard(hash);
+        match shard.map.find_mut(hash, same_sid(sid)) {
             Some(e) if e.expires_at > now => {
                 e.expires_at = now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
                 true
@@ -241,6 +273,19 @@ mod tests {
         s.set_sync("huge", "{}", Duration::MAX);
         assert!(s.get_sync("huge").is_some());
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn one_hash_spreads_ids_over_the_shards() {
+        let s = MemoryStore::default();
+        for i in 0..1600 {
+            s.set_sync(&format!("id-{i}"), "{}", Duration::from_secs(60));
+        }
+        for (i, shard) in s.shards.iter().enumerate() {
+            let n = shard.lock().unwrap().map.len();
+            assert!((40..=200).contains(&n), "shard {i} holds {n} of 1600 ids");
+        }
+        assert!((0..1600).all(|i| s.get_sync(&format!("id-{i}")).is_some()));
     }
 
     #[test]
