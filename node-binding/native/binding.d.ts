@@ -28,16 +28,16 @@ export declare class NativeRedisStore {
   get state(): string
   /** The key prefix in use. */
   get prefix(): string | null
-  /** GET: `value` is the record under `sid` (null for a miss). */
-  getJson(sid: string): Promise<NativeRedisReply>
-  /** SET key json PX ttl (a TTL <= 0 deletes the record). */
-  setJson(sid: string, json: string, ttlMs: number): Promise<NativeRedisReply>
-  /** DEL; an unknown id succeeds. */
-  destroy(sid: string): Promise<NativeRedisReply>
-  /** PEXPIRE: `found` is false when there is no such session. */
-  touch(sid: string, ttlMs: number): Promise<NativeRedisReply>
-  /** One PING (e.g. to fail fast at startup). */
-  ping(): Promise<NativeRedisReply>
+  /** GET: the record under `sid`, or null for a miss. */
+  getJson(sid: string): Promise<string | null | NativeRedisFailure>
+  /** SET key json PX ttl (a TTL <= 0 deletes the record); null when done. */
+  setJson(sid: string, json: string, ttlMs: number): Promise<null | NativeRedisFailure>
+  /** DEL; an unknown id succeeds. Null when done. */
+  destroy(sid: string): Promise<null | NativeRedisFailure>
+  /** PEXPIRE: false when there is no such session. */
+  touch(sid: string, ttlMs: number): Promise<boolean | NativeRedisFailure>
+  /** One PING (e.g. to fail fast at startup); null when done. */
+  ping(): Promise<null | NativeRedisFailure>
   /**
    * Drops this handle's connection and background task; later calls answer 'closed'.
    * Operations already running finish first. Idempotent.
@@ -89,16 +89,12 @@ export interface NativeMemoryStoreOptions {
   maxEntries?: number
 }
 
-/** The outcome of one operation. `errorKind` unset means success. */
-export interface NativeRedisReply {
-  /** `getJson`: the stored record, or null for a miss. */
-  value?: string
-  /** `touch`: whether the session existed. */
-  found?: boolean
+/** Why an operation failed. */
+export interface NativeRedisFailure {
   /** 'unavailable' | 'timeout' | 'backend' | 'rejected' | 'closed'. */
-  errorKind?: string
+  errorKind: string
   /** What went wrong, in the core's words (the server's message for 'backend'). */
-  error?: string
+  error: string
 }
 
 export interface NativeRedisStoreOptions {

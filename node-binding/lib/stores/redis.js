@@ -69,13 +69,16 @@ function report(store) {
   store.emit(state === 'connected' ? CONNECT : DISCONNECT);
 }
 
-/** The native reply as a value, or an Error with a stable `code` (the server's message kept). */
-function settle(store, reply, field) {
-  const ok = reply.errorKind === undefined || reply.errorKind === null;
+/**
+ * The native reply as a value, or an Error with a stable `code` (the server's message kept).
+ * Values are strings, booleans or null; a failure is the only object.
+ */
+function settle(store, reply) {
+  const failed = reply !== null && typeof reply === 'object';
   // A success while CONNECT is the last event reported has nothing new to report; the
   // native state read is skipped on that common path (it costs a native call).
-  if (!ok || store[kReported] !== 'connected') report(store);
-  if (ok) return reply[field];
+  if (failed || store[kReported] !== 'connected') report(store);
+  if (!failed) return reply;
   const err = new Error(reply.error || `redis: ${reply.errorKind}`);
   err.code = CODES[reply.errorKind] || 'ERR_REDIS';
   throw err;
@@ -83,17 +86,17 @@ function settle(store, reply, field) {
 
 function getJson(store, sid) {
   return store[kNative].getJson(sid).then((r) => {
-    const v = settle(store, r, 'value');
+    const v = settle(store, r);
     return v === undefined ? null : v;
   });
 }
 
 function setJson(store, sid, json, ttlMs) {
-  return store[kNative].setJson(sid, json, ttlMs).then((r) => settle(store, r, 'value'));
+  return store[kNative].setJson(sid, json, ttlMs).then((r) => { settle(store, r); });
 }
 
 function destroyJson(store, sid) {
-  return store[kNative].destroy(sid).then((r) => settle(store, r, 'value'));
+  return store[kNative].destroy(sid).then((r) => { settle(store, r); });
 }
 
 /**
@@ -164,12 +167,12 @@ class RedisStore extends BaseStore {
   async touch(sid, ttl) {
     checkSid(sid, 'touch');
     if (typeof ttl !== 'number' || Number.isNaN(ttl)) throw new TypeError('RedisStore#touch: ttl must be a number of ms');
-    return settle(this, await this[kNative].touch(sid, ttl), 'found');
+    return settle(this, await this[kNative].touch(sid, ttl));
   }
 
   /** One PING; resolves true, or rejects like any operation (e.g. to fail fast at startup). */
   async ping() {
-    settle(this, await this[kNative].ping(), 'value');
+    settle(this, await this[kNative].ping());
     return true;
   }
 

@@ -1,10 +1,12 @@
 //! `NativeRedisStore`: the core's `RedisStore` (one server or a Redis Cluster) as a JS class
 //! with Promise-returning methods that run on napi's tokio runtime.
 //!
-//! Store failures do not reject: every operation resolves to a [`NativeRedisReply`] that says
-//! what went wrong (`errorKind`: unavailable / timeout / backend / rejected / closed) so the JS
-//! wrapper (lib/stores/redis.js) can raise errors with a stable `code` and tell an outage from
-//! a server error. Only misuse of the class itself (bad arguments) throws.
+//! Store failures do not reject: an operation resolves to its value (`getJson`: the record
+//! or null; `touch`: found; the others: null), or to a [`NativeRedisFailure`] object that
+//! says what went wrong (`errorKind`: unavailable / timeout / backend / rejected / closed)
+//! so the JS wrapper (lib/stores/redis.js) can raise errors with a stable `code` and tell an
+//! outage from a server error. Values are never objects, so an object always means failure;
+//! a success creates no object at all. Only misuse of the class itself (bad arguments) throws.
 //!
 //! Connection state transitions are reported through a weak (unref'd) threadsafe function, so
 //! a store never keeps the Node process alive; `close()` drops the connection and the
@@ -34,40 +36,36 @@ pub struct NativeRedisStoreOptions {
     pub response_timeout: Option<f64>,
 }
 
-/// The outcome of one operation. `errorKind` unset means success.
+/// Why an operation failed.
 #[napi(object)]
-pub struct NativeRedisReply {
-    /// `getJson`: the stored record, or null for a miss.
-    pub value: Option<String>,
-    /// `touch`: whether the session existed.
-    pub found: Option<bool>,
+pub struct NativeRedisFailure {
     /// 'unavailable' | 'timeout' | 'backend' | 'rejected' | 'closed'.
-    pub error_kind: Option<String>,
+    pub error_kind: String,
     /// What went wrong, in the core's words (the server's message for 'backend').
-    pub error: Option<String>,
+    pub error: String,
 }
 
-impl NativeRedisReply {
-    fn ok() -> Self {
-        NativeRedisReply { value: None, found: None, error_kind: None, error: None }
-    }
+/// An operation's value, or why it failed.
+pub type NativeRedisReply<T> = Either<T, NativeRedisFailure>;
 
-    fn failed(e: StoreError) -> Self {
-        let kind = match e.kind {
-            StoreErrorKind::Unavailable => "unavailable",
-            StoreErrorKind::Timeout => "timeout",
-            StoreErrorKind::Backend => "backend",
-            StoreErrorKind::Rejected => "rejected",
-        };
-        NativeRedisReply { error_kind: Some(kind.to_owned()), error: Some(e.message), ..NativeRedisReply::ok() }
-    }
+fn failed<T>(e: StoreError) -> NativeRedisReply<T> {
+    let kind = match e.kind {
+        StoreErrorKind::Unavailable => "unavailable",
+        StoreErrorKind::Timeout => "timeout",
+        StoreErrorKind::Backend => "backend",
+        StoreErrorKind::Rejected => "rejected",
+    };
+    Either::B(NativeRedisFailure { error_kind: kind.to_owned(), error: e.message })
+}
 
-    fn closed() -> Self {
-        NativeRedisReply {
-            error_kind: Some("closed".to_owned()),
-            error: Some("RedisStore is closed".to_owned()),
-            ..NativeRedisReply::ok()
-        }
+fn closed<T>() -> NativeRedisReply<T> {
+    Either::B(NativeRedisFailure { error_kind: "closed".to_owned(), error: "RedisStore is closed".to_owned() })
+}
+
+fn done(r: std::result::Result<(), StoreError>) -> NativeRedisReply<Null> {
+    match r {
+        Ok(()) => Either::A(Null),
+        Err(e) => failed(e),
     }
 }
 
@@ -103,16 +101,17 @@ impl NativeRedisStore {
     }
 
     /// Runs `op` on the store on napi's tokio runtime; a closed store answers 'closed'.
-    fn run<'env, F, Fut>(&self, env: &'env Env, op: F) -> Result<PromiseRaw<'env, NativeRedisReply>>
+    fn run<'env, T, F, Fut>(&self, env: &'env Env, op: F) -> Result<PromiseRaw<'env, NativeRedisReply<T>>>
     where
+        T: ToNapiValue + Send + 'static,
         F: FnOnce(RedisStore) -> Fut + Send + 'static,
-        Fut: Future<Output = NativeRedisReply> + Send + 'static,
+        Fut: Future<Output = NativeRedisReply<T>> + Send + 'static,
     {
         let store = self.store();
         env.spawn_future(async move {
             Ok(match store {
                 Some(s) => op(s).await,
-                None => NativeRedisReply::closed(),
+                None => closed(),
             })
         })
     }
@@ -169,59 +168,44 @@ impl NativeRedisStore {
         self.store().map(|s| s.prefix().to_owned())
     }
 
-    /// GET: `value` is the record under `sid` (null for a miss).
-    #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
-    pub fn get_json<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, NativeRedisReply>> {
+    /// GET: the record under `sid`, or null for a miss.
+    #[napi(catch_unwind, ts_return_type = "Promise<string | null | NativeRedisFailure>")]
+    pub fn get_json<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, NativeRedisReply<Option<String>>>> {
         self.run(env, move |s| async move {
             match s.get(&sid).await {
-                Ok(value) => NativeRedisReply { value, ..NativeRedisReply::ok() },
-                Err(e) => NativeRedisReply::failed(e),
+                Ok(value) => Either::A(value),
+                Err(e) => failed(e),
             }
         })
     }
 
-    /// SET key json PX ttl (a TTL <= 0 deletes the record).
-    #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
-    pub fn set_json<'env>(&self, env: &'env Env, sid: String, json: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply>> {
-        self.run(env, move |s| async move {
-            match s.set(&sid, &json, super::ttl(ttl_ms)).await {
-                Ok(()) => NativeRedisReply::ok(),
-                Err(e) => NativeRedisReply::failed(e),
-            }
-        })
+    /// SET key json PX ttl (a TTL <= 0 deletes the record); null when done.
+    #[napi(catch_unwind, ts_return_type = "Promise<null | NativeRedisFailure>")]
+    pub fn set_json<'env>(&self, env: &'env Env, sid: String, json: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply<Null>>> {
+        self.run(env, move |s| async move { done(s.set(&sid, &json, super::ttl(ttl_ms)).await) })
     }
 
-    /// DEL; an unknown id succeeds.
-    #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
-    pub fn destroy<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, NativeRedisReply>> {
-        self.run(env, move |s| async move {
-            match s.destroy(&sid).await {
-                Ok(()) => NativeRedisReply::ok(),
-                Err(e) => NativeRedisReply::failed(e),
-            }
-        })
+    /// DEL; an unknown id succeeds. Null when done.
+    #[napi(catch_unwind, ts_return_type = "Promise<null | NativeRedisFailure>")]
+    pub fn destroy<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, NativeRedisReply<Null>>> {
+        self.run(env, move |s| async move { done(s.destroy(&sid).await) })
     }
 
-    /// PEXPIRE: `found` is false when there is no such session.
-    #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
-    pub fn touch<'env>(&self, env: &'env Env, sid: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply>> {
+    /// PEXPIRE: false when there is no such session.
+    #[napi(catch_unwind, ts_return_type = "Promise<boolean | NativeRedisFailure>")]
+    pub fn touch<'env>(&self, env: &'env Env, sid: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply<bool>>> {
         self.run(env, move |s| async move {
             match s.touch(&sid, super::ttl(ttl_ms)).await {
-                Ok(found) => NativeRedisReply { found: Some(found), ..NativeRedisReply::ok() },
-                Err(e) => NativeRedisReply::failed(e),
+                Ok(found) => Either::A(found),
+                Err(e) => failed(e),
             }
         })
     }
 
-    /// One PING (e.g. to fail fast at startup).
-    #[napi(catch_unwind, ts_return_type = "Promise<NativeRedisReply>")]
-    pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, NativeRedisReply>> {
-        self.run(env, |s| async move {
-            match s.ping().await {
-                Ok(()) => NativeRedisReply::ok(),
-                Err(e) => NativeRedisReply::failed(e),
-            }
-        })
+    /// One PING (e.g. to fail fast at startup); null when done.
+    #[napi(catch_unwind, ts_return_type = "Promise<null | NativeRedisFailure>")]
+    pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, NativeRedisReply<Null>>> {
+        self.run(env, |s| async move { done(s.ping().await) })
     }
 
     /// Drops this handle's connection and background task; later calls answer 'closed'.
