@@ -105,10 +105,14 @@ function wrk(port, urlPath, cookie) {
   return { rps, p99, errors: errors ? errors[0] : '' };
 }
 
+// Servers running now: killed too if the run is interrupted.
+const servers = new Set();
+
 async function measure(variant, redisPort) {
   const port = await freePort();
   const [cmd, argv] = pin(0, process.execPath, [path.join(__dirname, 'server.js'), variant, String(port), String(redisPort || '')]);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  servers.add(child);
   try {
     await waitForLine(child, 'ready');
     const results = {};
@@ -127,6 +131,7 @@ async function measure(variant, redisPort) {
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => { child.on('exit', r); setTimeout(r, 2000); });
+    servers.delete(child);
   }
 }
 
@@ -143,16 +148,20 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.le
 
 (async () => {
   const needRedis = variants.some((v) => v.includes('redis'));
+  // Undone at exit, also when the run is interrupted.
+  const cleanups = [() => { for (const c of servers) c.kill('SIGKILL'); }];
+  const cleanUp = () => { while (cleanups.length) { try { cleanups.pop()(); } catch { /* best effort */ } } };
+  process.on('exit', cleanUp);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanUp(); process.exit(130); });
   const redis = needRedis ? await startRedis() : null;
+  if (redis) cleanups.push(() => redis.stop());
   const all = {}; // variant -> scenario -> [{rps, p99, ratio}]
   const haltPollBefore = readHaltPoll();
   if (idlePoll !== null) {
     if (!/^\d+$/.test(idlePoll)) throw new Error('--idle-poll takes a number of nanoseconds');
     if (haltPollBefore === null) throw new Error(`--idle-poll: ${HALT_POLL} is missing (no cpuidle-haltpoll driver)`);
     setHaltPoll(idlePoll);
-    const restore = () => { try { setHaltPoll(haltPollBefore); } catch { /* best effort */ } };
-    process.on('exit', restore);
-    for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { restore(); process.exit(130); });
+    cleanups.push(() => setHaltPoll(haltPollBefore));
   }
   const haltPollUsed = readHaltPoll();
   try {
@@ -171,7 +180,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.le
       }
     }
   } finally {
-    if (redis) redis.stop();
+    cleanUp();
   }
   console.log(`\nkoa session benchmark: ${rounds} round(s), wrk -t1 -c${connections} -d${duration}s, ` +
     `${twoCores ? 'server on CPU 0, wrk on CPU 1' : 'unpinned'}, node ${process.version}, ${os.cpus()[0].model}, ` +
