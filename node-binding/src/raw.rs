@@ -105,9 +105,10 @@ pub unsafe fn string(env: Env, v: Value, what: &str) -> Result<String> {
     if sys::napi_get_value_string_utf8(env, v, stack.as_mut_ptr().cast::<c_char>(), STACK, &mut written) != sys::Status::napi_ok {
         return Err(expected(what, "a string"));
     }
-    // Node writes at most STACK - 1 bytes (then a NUL) and never splits a character, so
-    // fewer than that means the whole string is here.
-    if written < STACK - 1 {
+    // Node writes at most STACK - 1 bytes (then a NUL) and never splits a character (up to
+    // 4 bytes in UTF-8): with room for one more character left over, the whole string is here.
+    // Closer to the end, a longer string may have stopped short: measure it.
+    if written + 4 <= STACK - 1 {
         let bytes = std::slice::from_raw_parts(stack.as_ptr().cast::<u8>(), written);
         return utf8(bytes.to_vec(), what);
     }

@@ -365,3 +365,30 @@ test('Set-Cookie from other middleware is kept; an earlier one for our names is 
     assert.notEqual(ours[0].split(';')[0], 'koa.sid=handler-written');
   });
 });
+
+test('large and non-ASCII sessions round-trip exactly, and an unchanged one is not re-saved', async () => {
+  // Sizes around the native side's 1 KiB one-pass string conversion, with 2-, 3- and 4-byte
+  // UTF-8 characters straddling the boundary, plus a lone surrogate (JSON.stringify escapes
+  // it as \ud800, so it survives too).
+  const values = [];
+  for (const n of [990, 1000, 1010, 1020, 1030, 4000]) {
+    for (const ch of ['é', '€', '😀']) values.push(ch.repeat(Math.ceil(n / Buffer.byteLength(ch))));
+  }
+  values.push('x'.repeat(5000), `a\uD800b`);
+  const store = new MemoryStore();
+  await withApp({ store }, async (ctx) => {
+    if (ctx.path === '/set') ctx.session.v = ctx.get('x-i') === '' ? null : values[Number(ctx.get('x-i'))];
+    ctx.body = { v: ctx.session.v ?? null };
+  }, async (srv) => {
+    const c = srv.client();
+    for (let i = 0; i < values.length; i++) {
+      const expected = values[i];
+      const set = await c.get('/set', { headers: { 'x-i': String(i) } });
+      assert.ok(cookieNamed(set, 'koa.sid'), `value ${i}: saved`);
+      const r = await c.get('/');
+      assert.equal(r.json.v, expected, `value ${i} (${Buffer.byteLength(values[i])} bytes) read back`);
+      assert.equal(r.setCookies.length, 0, `value ${i}: unchanged, so no cookie and no write`);
+      assert.equal((await store.get(cookieNamed(set, 'koa.sid').value)).v, expected);
+    }
+  });
+});
