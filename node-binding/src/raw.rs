@@ -108,7 +108,7 @@ pub unsafe fn string(env: Env, v: Value, what: &str) -> Result<String> {
     // Node writes at most STACK - 1 bytes (then a NUL) and never splits a character (up to
     // 4 bytes in UTF-8): with room for one more character left over, the whole string is here.
     // Closer to the end, a longer string may have stopped short: measure it.
-    if written + 4 <= STACK - 1 {
+    if written + 4 < STACK {
         let bytes = std::slice::from_raw_parts(stack.as_ptr().cast::<u8>(), written);
         return utf8(bytes.to_vec(), what);
     }
