@@ -144,22 +144,20 @@ impl MemoryStore {
             let n = shard.sweep(now);
             self.len.fetch_sub(n, Ordering::Relaxed);
         }
-        if let Some(existing) = shard.map.find_mut(hash, same_sid(sid)) {
-            (existing.json, existing.expires_at) = (json, expires_at);
-            return;
-        }
-        if let Some(max) = self.max_entries {
-            if self.len() >= max {
+        // At the entry limit a new id first makes room (an update of a held id never evicts).
+        if let Some(max) = self.max_entries.filter(|&max| self.len() >= max) {
+            if shard.map.find(hash, same_sid(sid)).is_none() {
                 let n = shard.sweep(now);
                 self.len.fetch_sub(n, Ordering::Relaxed);
-            }
-            if self.len() >= max {
-                drop(shard);
-                self.evict_one();
-                shard = self.shard(hash);
+                if self.len() >= max {
+                    drop(shard);
+                    self.evict_one();
+                    shard = self.shard(hash);
+                }
             }
         }
-        // Looked up again: another thread may have set `sid` while the lock was released.
+        // One lookup: the common path probes the table once. (After an eviction the lock was
+        // released, so another thread may have set `sid` meanwhile: it is replaced, not doubled.)
         match shard.map.entry(hash, same_sid(sid), entry_hash) {
             Slot::Occupied(mut o) => {
                 let e = o.get_mut();
