@@ -85,10 +85,7 @@ function settle(store, reply) {
 }
 
 function getJson(store, sid) {
-  return store[kNative].getJson(sid).then((r) => {
-    const v = settle(store, r);
-    return v === undefined ? null : v;
-  });
+  return store[kNative].getJson(sid).then((r) => settle(store, r));
 }
 
 function setJson(store, sid, json, ttlMs) {

@@ -62,11 +62,14 @@ fn closed<T>() -> NativeRedisReply<T> {
     Either::B(NativeRedisFailure { error_kind: "closed".to_owned(), error: "RedisStore is closed".to_owned() })
 }
 
+/// A store operation's outcome as a reply.
+fn reply<T>(r: std::result::Result<T, StoreError>) -> NativeRedisReply<T> {
+    r.map_or_else(failed, Either::A)
+}
+
+/// The outcome of an operation that has no value: null when done.
 fn done(r: std::result::Result<(), StoreError>) -> NativeRedisReply<Null> {
-    match r {
-        Ok(()) => Either::A(Null),
-        Err(e) => failed(e),
-    }
+    reply(r.map(|()| Null))
 }
 
 /// Called with the new state ('connecting' | 'connected' | 'disconnected'); weak, so it does
@@ -171,12 +174,7 @@ impl NativeRedisStore {
     /// GET: the record under `sid`, or null for a miss.
     #[napi(catch_unwind, ts_return_type = "Promise<string | null | NativeRedisFailure>")]
     pub fn get_json<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, NativeRedisReply<Option<String>>>> {
-        self.run(env, move |s| async move {
-            match s.get(&sid).await {
-                Ok(value) => Either::A(value),
-                Err(e) => failed(e),
-            }
-        })
+        self.run(env, move |s| async move { reply(s.get(&sid).await) })
     }
 
     /// SET key json PX ttl (a TTL <= 0 deletes the record); null when done.
@@ -194,12 +192,7 @@ impl NativeRedisStore {
     /// PEXPIRE: false when there is no such session.
     #[napi(catch_unwind, ts_return_type = "Promise<boolean | NativeRedisFailure>")]
     pub fn touch<'env>(&self, env: &'env Env, sid: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply<bool>>> {
-        self.run(env, move |s| async move {
-            match s.touch(&sid, super::ttl(ttl_ms)).await {
-                Ok(found) => Either::A(found),
-                Err(e) => failed(e),
-            }
-        })
+        self.run(env, move |s| async move { reply(s.touch(&sid, super::ttl(ttl_ms)).await) })
     }
 
     /// One PING (e.g. to fail fast at startup); null when done.
