@@ -132,6 +132,24 @@ for (const mode of ['single', 'cluster']) {
       assert.equal(await redis.cli('EXISTS', 'koa:sess:bad'), '0');
     });
 
+    test('2000 operations in flight at once: each settles with its own outcome', async () => {
+      // Replies come back in batches (one wake of the JS thread for many); none may be lost,
+      // duplicated or given to another operation.
+      const n = 2000;
+      const ids = Array.from({ length: n }, (_, i) => `many-${mode}-${i}`);
+      await Promise.all(ids.map((sid, i) => store.set(sid, { i, cookie: { maxAge: 60000 } })));
+      const [got, touched, missing] = await Promise.all([
+        Promise.all(ids.map((sid) => store.get(sid))),
+        Promise.all(ids.map((sid, i) => store.touch(i % 2 ? sid : `${sid}-none`, 60000))),
+        Promise.all(ids.map((sid) => store.get(`${sid}-none`))),
+      ]);
+      assert.deepEqual(got.map((sess) => sess.i), ids.map((_, i) => i));
+      assert.deepEqual(touched, ids.map((_, i) => i % 2 === 1));
+      assert.deepEqual(missing, ids.map(() => null));
+      await Promise.all(ids.map((sid) => store.destroy(sid)));
+      assert.deepEqual(await Promise.all(ids.slice(0, 50).map((sid) => store.get(sid))), ids.slice(0, 50).map(() => null));
+    });
+
     test('a Koa app over HTTP: counter, regenerate, null destroys', async () => {
       await withApp({ store, reconnectTimeout: 1500 }, counter, async (srv, app) => {
         const c = srv.client();
@@ -224,6 +242,27 @@ describe('RedisStore options and lifecycle', () => {
     assert.equal(s.status, 'disconnected');
     assert.deepEqual(events, ['DISCONNECT']);
     await s.close();
+  });
+
+  test('a native store collected with operations pending still settles them, then lets the process exit', async () => {
+    const { execFile } = require('node:child_process');
+    // The server holds every command for a while, so the store object (garbage: only its
+    // pending Promises are left) is collected, and says so, before any reply comes back.
+    const code = `const { NativeRedisStore } = require(${JSON.stringify(require.resolve('../lib/native'))});
+      const collected = new FinalizationRegistry(() => console.log('collected'));
+      let s = new NativeRedisStore({ url: ${JSON.stringify(redis.url)} });
+      collected.register(s, 0);
+      const ops = [s.setJson('gc-x', '{"a":1}', 60000), s.getJson('gc-x'), s.ping()];
+      s = null;
+      const sweeper = setInterval(() => globalThis.gc(), 20);
+      Promise.all(ops).then((r) => { clearInterval(sweeper); console.log(JSON.stringify(r)); });`;
+    await redis.cli('CLIENT', 'PAUSE', '1500');
+    const out = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ['--expose-gc', '-e', code], { timeout: 15000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    const lines = out.trim().split('\n');
+    assert.equal(lines[0], 'collected', out);
+    assert.deepEqual(JSON.parse(lines[1]), [null, '{"a":1}', null]);
   });
 
   test('an unused store does not keep the process alive', async () => {

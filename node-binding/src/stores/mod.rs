@@ -2,6 +2,7 @@
 //! `BaseStore` (lib/stores/), which adds the EventEmitter side and the object API; the
 //! middleware may use the JSON-string methods directly when the wrapper is untouched.
 
+mod completions;
 pub mod memory;
 pub mod redis;
 

@@ -1,5 +1,6 @@
 //! `NativeRedisStore`: the core's `RedisStore` (one server or a Redis Cluster) as a JS class
-//! with Promise-returning methods that run on napi's tokio runtime.
+//! with Promise-returning methods that run on napi's tokio runtime and are settled in
+//! batches on the JS thread (completions.rs).
 //!
 //! Store failures do not reject: an operation resolves to its value (`getJson`: the record
 //! or null; `touch`: found; the others: null), or to a [`NativeRedisFailure`] object that
@@ -12,6 +13,7 @@
 //! a store never keeps the Node process alive; `close()` drops the connection and the
 //! background task.
 
+use super::completions::Completions;
 use crate::errors;
 use koa_session_core::store::redis::{ConnectionState, RedisStore, RedisStoreOptions};
 use koa_session_core::store::{Store, StoreError, StoreErrorKind};
@@ -45,31 +47,50 @@ pub struct NativeRedisFailure {
     pub error: String,
 }
 
-/// An operation's value, or why it failed.
-pub type NativeRedisReply<T> = Either<T, NativeRedisFailure>;
-
-fn failed<T>(e: StoreError) -> NativeRedisReply<T> {
-    let kind = match e.kind {
-        StoreErrorKind::Unavailable => "unavailable",
-        StoreErrorKind::Timeout => "timeout",
-        StoreErrorKind::Backend => "backend",
-        StoreErrorKind::Rejected => "rejected",
-    };
-    Either::B(NativeRedisFailure { error_kind: kind.to_owned(), error: e.message })
+/// An operation's outcome: the value its Promise resolves to.
+pub enum Reply {
+    /// `getJson`: the record, or null for a miss.
+    Json(Option<String>),
+    /// `touch`: whether there was such a session.
+    Found(bool),
+    /// The others: null.
+    Done,
+    Failed(NativeRedisFailure),
 }
 
-fn closed<T>() -> NativeRedisReply<T> {
-    Either::B(NativeRedisFailure { error_kind: "closed".to_owned(), error: "RedisStore is closed".to_owned() })
+impl ToNapiValue for Reply {
+    unsafe fn to_napi_value(env: sys::napi_env, reply: Self) -> Result<sys::napi_value> {
+        match reply {
+            Reply::Json(json) => Option::<String>::to_napi_value(env, json),
+            Reply::Found(found) => bool::to_napi_value(env, found),
+            Reply::Done => Null::to_napi_value(env, Null),
+            Reply::Failed(failure) => NativeRedisFailure::to_napi_value(env, failure),
+        }
+    }
 }
 
-/// A store operation's outcome as a reply.
-fn reply<T>(r: std::result::Result<T, StoreError>) -> NativeRedisReply<T> {
-    r.map_or_else(failed, Either::A)
+/// A store operation's outcome as a reply: `ok` makes the value.
+fn reply<T>(r: std::result::Result<T, StoreError>, ok: fn(T) -> Reply) -> Reply {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => {
+            let kind = match e.kind {
+                StoreErrorKind::Unavailable => "unavailable",
+                StoreErrorKind::Timeout => "timeout",
+                StoreErrorKind::Backend => "backend",
+                StoreErrorKind::Rejected => "rejected",
+            };
+            Reply::Failed(NativeRedisFailure { error_kind: kind.to_owned(), error: e.message })
+        }
+    }
 }
 
-/// The outcome of an operation that has no value: null when done.
-fn done(r: std::result::Result<(), StoreError>) -> NativeRedisReply<Null> {
-    reply(r.map(|()| Null))
+fn done(_: ()) -> Reply {
+    Reply::Done
+}
+
+fn closed() -> Reply {
+    Reply::Failed(NativeRedisFailure { error_kind: "closed".to_owned(), error: "RedisStore is closed".to_owned() })
 }
 
 /// Called with the new state ('connecting' | 'connected' | 'disconnected'); weak, so it does
@@ -96,6 +117,8 @@ fn duration_ms(name: &str, ms: Option<f64>, default: Duration) -> Result<Duratio
 pub struct NativeRedisStore {
     /// None once closed.
     inner: Mutex<Option<RedisStore>>,
+    /// Settles the operations' Promises in batches (see completions.rs).
+    completions: Completions<Reply>,
 }
 
 impl NativeRedisStore {
@@ -103,20 +126,24 @@ impl NativeRedisStore {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Runs `op` on the store on napi's tokio runtime; a closed store answers 'closed'.
-    fn run<'env, T, F, Fut>(&self, env: &'env Env, op: F) -> Result<PromiseRaw<'env, NativeRedisReply<T>>>
+    /// Runs `op` on the store on napi's tokio runtime; a closed store answers 'closed'. The
+    /// Promise is settled through the store's completion channel (see completions.rs).
+    fn run<'env, F, Fut>(&self, env: &'env Env, op: F) -> Result<PromiseRaw<'env, Reply>>
     where
-        T: ToNapiValue + Send + 'static,
         F: FnOnce(RedisStore) -> Fut + Send + 'static,
-        Fut: Future<Output = NativeRedisReply<T>> + Send + 'static,
+        Fut: Future<Output = Reply> + Send + 'static,
     {
         let store = self.store();
-        env.spawn_future(async move {
-            Ok(match store {
+        let (promise, completer) = self.completions.begin(env.raw())?;
+        // The runtime outlives every store (napi drops it at environment teardown, after
+        // which nothing settles anyway); spawning only fails by panicking, caught by the glue.
+        napi::bindgen_prelude::spawn(async move {
+            completer.complete(match store {
                 Some(s) => op(s).await,
                 None => closed(),
             })
-        })
+        });
+        Ok(PromiseRaw::new(env.raw(), promise))
     }
 }
 
@@ -125,7 +152,7 @@ impl NativeRedisStore {
     /// Checks the options and URL(s) and returns at once; the connection is made in the
     /// background. `onState` hears every connection state transition.
     #[napi(constructor, catch_unwind)]
-    pub fn new(options: NativeRedisStoreOptions, on_state: Option<Function<String, UnknownReturnValue>>) -> Result<Self> {
+    pub fn new(env: Env, options: NativeRedisStoreOptions, on_state: Option<Function<String, UnknownReturnValue>>) -> Result<Self> {
         let defaults = RedisStoreOptions::default();
         let opts = RedisStoreOptions {
             prefix: options.prefix.unwrap_or(defaults.prefix),
@@ -153,7 +180,7 @@ impl NativeRedisStore {
                 let _ = tsfn.call(state_name(s).to_owned(), ThreadsafeFunctionCallMode::NonBlocking);
             });
         }
-        Ok(NativeRedisStore { inner: Mutex::new(Some(store)) })
+        Ok(NativeRedisStore { inner: Mutex::new(Some(store)), completions: Completions::new(env.raw())? })
     }
 
     /// 'connecting' | 'connected' | 'disconnected' | 'closed', as of the last real outcome.
@@ -173,32 +200,32 @@ impl NativeRedisStore {
 
     /// GET: the record under `sid`, or null for a miss.
     #[napi(catch_unwind, ts_return_type = "Promise<string | null | NativeRedisFailure>")]
-    pub fn get_json<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, NativeRedisReply<Option<String>>>> {
-        self.run(env, move |s| async move { reply(s.get(&sid).await) })
+    pub fn get_json<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, Reply>> {
+        self.run(env, move |s| async move { reply(s.get(&sid).await, Reply::Json) })
     }
 
     /// SET key json PX ttl (a TTL <= 0 deletes the record); null when done.
     #[napi(catch_unwind, ts_return_type = "Promise<null | NativeRedisFailure>")]
-    pub fn set_json<'env>(&self, env: &'env Env, sid: String, json: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply<Null>>> {
-        self.run(env, move |s| async move { done(s.set(&sid, &json, super::ttl(ttl_ms)).await) })
+    pub fn set_json<'env>(&self, env: &'env Env, sid: String, json: String, ttl_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
+        self.run(env, move |s| async move { reply(s.set(&sid, &json, super::ttl(ttl_ms)).await, done) })
     }
 
     /// DEL; an unknown id succeeds. Null when done.
     #[napi(catch_unwind, ts_return_type = "Promise<null | NativeRedisFailure>")]
-    pub fn destroy<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, NativeRedisReply<Null>>> {
-        self.run(env, move |s| async move { done(s.destroy(&sid).await) })
+    pub fn destroy<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, Reply>> {
+        self.run(env, move |s| async move { reply(s.destroy(&sid).await, done) })
     }
 
     /// PEXPIRE: false when there is no such session.
     #[napi(catch_unwind, ts_return_type = "Promise<boolean | NativeRedisFailure>")]
-    pub fn touch<'env>(&self, env: &'env Env, sid: String, ttl_ms: f64) -> Result<PromiseRaw<'env, NativeRedisReply<bool>>> {
-        self.run(env, move |s| async move { reply(s.touch(&sid, super::ttl(ttl_ms)).await) })
+    pub fn touch<'env>(&self, env: &'env Env, sid: String, ttl_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
+        self.run(env, move |s| async move { reply(s.touch(&sid, super::ttl(ttl_ms)).await, Reply::Found) })
     }
 
     /// One PING (e.g. to fail fast at startup); null when done.
     #[napi(catch_unwind, ts_return_type = "Promise<null | NativeRedisFailure>")]
-    pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, NativeRedisReply<Null>>> {
-        self.run(env, |s| async move { done(s.ping().await) })
+    pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Reply>> {
+        self.run(env, |s| async move { reply(s.ping().await, done) })
     }
 
     /// Drops this handle's connection and background task; later calls answer 'closed'.
