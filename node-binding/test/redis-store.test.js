@@ -265,6 +265,25 @@ describe('RedisStore options and lifecycle', () => {
     assert.deepEqual(JSON.parse(lines[1]), [null, '{"a":1}', null]);
   });
 
+  test('the Redis worker thread runs SCHED_BATCH (Linux): its wake-ups do not preempt the JS thread', { skip: process.platform !== 'linux' }, async () => {
+    const fs = require('node:fs');
+    const s = new RedisStore({ url: redis.url });
+    await connected(s);
+    await s.ping();
+    // /proc/<tid>/stat: field 41 is the policy (0 normal, 3 batch); comm may hold spaces.
+    const policies = {};
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      const comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      (policies[comm] ||= []).push(Number(fields[41 - 3]));
+    }
+    await s.quit();
+    assert.ok(policies['tokio-rt-worker'], `no tokio-rt-worker thread in ${JSON.stringify(policies)}`);
+    assert.deepEqual(policies['tokio-rt-worker'], policies['tokio-rt-worker'].map(() => 3), JSON.stringify(policies));
+    assert.equal(policies.node[0], 0, 'the JS thread keeps the normal policy');
+  });
+
   test('an unused store does not keep the process alive', async () => {
     const { execFile } = require('node:child_process');
     const code = `const { RedisStore } = require(${JSON.stringify(require.resolve('..'))});
