@@ -695,8 +695,9 @@ void ks_engine_free(struct ks_engine *engine);
  * string means no prefix). `connect_timeout_ms`: limit for one connection attempt;
  * `response_timeout_ms`: limit for one answer; 0 means the default (2000 ms each). Every
  * store operation fails within connect + response timeout when the server is down or frozen:
- * KS_RESULT_STORE_UNAVAILABLE (cannot reach it), KS_RESULT_STORE_TIMEOUT (no answer in time)
- * or KS_RESULT_STORE_ERROR (the server answered an error, e.g. WRONGTYPE or OOM).
+ * KS_RESULT_STORE_UNAVAILABLE (cannot reach it, or it refuses the credentials),
+ * KS_RESULT_STORE_TIMEOUT (no answer in time) or KS_RESULT_STORE_ERROR (the server answered
+ * an error, e.g. WRONGTYPE or OOM).
  *
  * The call does not wait for the server: the store connects in the background on the
  * engine's runtime, reconnects by itself with backoff after an outage, and PINGs while idle;

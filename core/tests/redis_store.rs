@@ -154,6 +154,28 @@ async fn wrong_type_is_a_backend_error_with_the_server_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_or_missing_password_is_unavailable_and_says_so() {
+    let server = RedisServer::start(ServerOptions::default());
+    server.cli(&["CONFIG", "SET", "requirepass", "right-secret"]);
+    let url = |password: &str| format!("redis://:{password}@127.0.0.1:{}", server.port());
+    for (what, u) in [("wrong password", url("wrong-secret")), ("no password", server.url())] {
+        let store = RedisStore::open(&u, quick_options()).unwrap();
+        let mut state = store.subscribe();
+        for err in [store.get("x").await.unwrap_err(), store.set("x", "{}", Duration::from_secs(60)).await.unwrap_err()] {
+            assert_eq!(err.kind, StoreErrorKind::Unavailable, "{what}: {err}");
+            assert!(err.message.contains("authentication failed"), "{what}: {err}");
+            assert!(!err.message.contains("wrong-secret"), "{what}: {err}");
+        }
+        wait_for_state(&mut state, ConnectionState::Disconnected).await;
+    }
+    // The same server with the right password works, and nothing was written before.
+    let store = RedisStore::open(&url("right-secret"), quick_options()).unwrap();
+    assert!(store.get("x").await.unwrap().is_none());
+    store.set("x", "{\"a\":1}", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(store.state(), ConnectionState::Connected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_memory_is_a_backend_error() {
     let server = RedisServer::start(ServerOptions {
         extra_args: ["--maxmemory", "1mb", "--maxmemory-policy", "noeviction"].map(String::from).to_vec(),

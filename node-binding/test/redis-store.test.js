@@ -284,6 +284,31 @@ describe('RedisStore options and lifecycle', () => {
     assert.equal(policies.node[0], 0, 'the JS thread keeps the normal policy');
   });
 
+  test('a wrong or missing password: ERR_REDIS_UNAVAILABLE saying so, and DISCONNECT', async () => {
+    const locked = await startRedis();
+    try {
+      await locked.cli('CONFIG', 'SET', 'requirepass', 'right-secret');
+      const url = (password) => locked.url.replace('redis://', `redis://:${password}@`);
+      for (const u of [url('wrong-secret'), locked.url]) {
+        const s = new RedisStore({ url: u, connectTimeout: 1000, responseTimeout: 1000 });
+        const events = [];
+        s.on('DISCONNECT', () => events.push('DISCONNECT'));
+        s.on(CONNECT, () => events.push('CONNECT'));
+        await assert.rejects(s.get('x'), (err) => err.code === 'ERR_REDIS_UNAVAILABLE' && /authentication failed/.test(err.message) && !err.message.includes('wrong-secret'));
+        await assert.rejects(s.set('x', { cookie: {} }, 1000), (err) => err.code === 'ERR_REDIS_UNAVAILABLE');
+        assert.equal(s.status, 'disconnected', u);
+        assert.deepEqual(events, ['DISCONNECT'], u);
+        await s.quit();
+      }
+      const s = new RedisStore({ url: url('right-secret') });
+      await s.set('x', { a: 1, cookie: {} }, 60000);
+      assert.deepEqual(await s.get('x'), { a: 1, cookie: {} });
+      await s.quit();
+    } finally {
+      stopRedisSync(locked);
+    }
+  });
+
   test('an unused store does not keep the process alive', async () => {
     const { execFile } = require('node:child_process');
     const code = `const { RedisStore } = require(${JSON.stringify(require.resolve('..'))});

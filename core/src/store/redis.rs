@@ -467,7 +467,19 @@ fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The server refused our credentials (AUTH failed) or wants some (NOAUTH): every command on
+/// this connection fails alike until the server's or the URL's credentials change. (NOPERM
+/// stays a server error: it concerns one command, the connection is fine.)
+fn is_auth_failure(e: &RedisError) -> bool {
+    e.kind() == ErrorKind::AuthenticationFailed || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
+}
+
 fn map_error(op: &str, target: &str, e: RedisError) -> StoreError {
+    // Not a server error: a store it cannot use is as good as not connected (DISCONNECT, the
+    // middleware's reconnectTimeout, background retries with backoff), with the reason said.
+    if is_auth_failure(&e) {
+        return StoreError::new(StoreErrorKind::Unavailable, format!("redis {op}: authentication failed ({target}): {e}"));
+    }
     let kind = if e.is_timeout() {
         StoreErrorKind::Timeout
     } else {
