@@ -11,6 +11,9 @@ TEST_TARGETS += test-c
 
 PREFIX ?= /usr/local
 KS_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' ffi/Cargo.toml | head -n1)
+# The soname's ABI number (ffi/build.rs): the major version, or 0.<minor> before 1.0.
+KS_ABI := $(shell echo $(KS_VERSION) | awk -F. '{ print ($$1 == 0 ? $$1 "." $$2 : $$1) }')
+KS_SONAME := libkoa_session.so.$(KS_ABI)
 KS_LIB_DIR := $(CARGO_TARGET_DIR)/release
 KS_STATIC := $(KS_LIB_DIR)/libkoa_session.a
 KS_C_OUT := $(CARGO_TARGET_DIR)/c
@@ -81,12 +84,16 @@ c-test-install: ks-lib
 	rm -rf $(KS_STAGE)
 	$(MAKE) --no-print-directory install PREFIX=$(KS_STAGE)
 	test -f $(KS_STAGE)/lib/libkoa_session.so -a -f $(KS_STAGE)/lib/libkoa_session.a
+	test "$$(readlink $(KS_STAGE)/lib/libkoa_session.so)" = libkoa_session.so.$(KS_VERSION)
+	test "$$(readlink $(KS_STAGE)/lib/$(KS_SONAME))" = libkoa_session.so.$(KS_VERSION)
+	LC_ALL=C readelf -d $(KS_STAGE)/lib/libkoa_session.so.$(KS_VERSION) | grep -F '(SONAME)' | grep -qF '[$(KS_SONAME)]'
 	cmp include/koa_session.h $(KS_STAGE)/include/koa_session.h
 	PKG_CONFIG_PATH=$(KS_STAGE)/lib/pkgconfig pkg-config --exists --print-errors koa_session
 	test "$$(PKG_CONFIG_PATH=$(KS_STAGE)/lib/pkgconfig pkg-config --modversion koa_session)" = "$(KS_VERSION)"
 
 c-test-readme: c-test-install
 	bash tests/c/readme_example.sh README.md $(KS_STAGE) $(KS_C_OUT)/readme
+	LC_ALL=C readelf -d $(KS_C_OUT)/readme/app | grep -F '(NEEDED)' | grep -qF '[$(KS_SONAME)]'
 
 $(KS_C_OUT)/c-server: examples/c-server/server.c include/koa_session.h ks-lib
 	@mkdir -p $(@D)
@@ -101,7 +108,9 @@ c-test-http: $(KS_C_OUT)/c-server
 install: ks-lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
 	install -m 644 $(KS_STATIC) $(DESTDIR)$(PREFIX)/lib/libkoa_session.a
-	install -m 755 $(KS_LIB_DIR)/libkoa_session.so $(DESTDIR)$(PREFIX)/lib/libkoa_session.so
+	install -m 755 $(KS_LIB_DIR)/libkoa_session.so $(DESTDIR)$(PREFIX)/lib/libkoa_session.so.$(KS_VERSION)
+	ln -sf libkoa_session.so.$(KS_VERSION) $(DESTDIR)$(PREFIX)/lib/$(KS_SONAME)
+	ln -sf libkoa_session.so.$(KS_VERSION) $(DESTDIR)$(PREFIX)/lib/libkoa_session.so
 	install -m 644 include/koa_session.h $(DESTDIR)$(PREFIX)/include/koa_session.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(KS_VERSION)|' ffi/koa_session.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/koa_session.pc
