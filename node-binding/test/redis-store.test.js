@@ -309,6 +309,40 @@ describe('RedisStore options and lifecycle', () => {
     }
   });
 
+  test('Worker threads terminated with operations pending: replies after teardown are dropped, the process lives on', async () => {
+    const { execFile } = require('node:child_process');
+    // In a child, so a crash fails this test instead of the runner. Each worker issues 100
+    // writes while the server holds every command (CLIENT PAUSE), then is terminated.
+    const worker = `const { RedisStore } = require(${JSON.stringify(require.resolve('..'))});
+      const { parentPort } = require('node:worker_threads');
+      const s = new RedisStore({ url: ${JSON.stringify(redis.url)} });
+      let settled = 0;
+      s.ping().then(() => parentPort.postMessage('ready'));
+      parentPort.on('message', () => {
+        for (let i = 0; i < 100; i++) s.set('wt' + i, { i, cookie: {} }, 60000).then(() => settled++, () => settled++);
+        setTimeout(() => parentPort.postMessage(settled), 50);
+      });`;
+    const code = `const { Worker } = require('node:worker_threads');
+      const { execFileSync } = require('node:child_process');
+      (async () => {
+        const pending = [];
+        for (let round = 0; round < 3; round++) {
+          const w = new Worker(${JSON.stringify(worker)}, { eval: true });
+          await new Promise((r) => w.once('message', r));
+          execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '${new URL(redis.url).port}', 'CLIENT', 'PAUSE', '300']);
+          w.postMessage('go');
+          pending.push(await new Promise((r) => w.once('message', r)));
+          await w.terminate();
+        }
+        await new Promise((r) => setTimeout(r, 600)); // the paused replies arrive meanwhile
+        console.log(JSON.stringify(pending));
+      })();`;
+    const out = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ['-e', code], { timeout: 20000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))),
+    );
+    assert.deepEqual(JSON.parse(out), [0, 0, 0], 'each worker ended with all its writes pending');
+  });
+
   test('an unused store does not keep the process alive', async () => {
     const { execFile } = require('node:child_process');
     const code = `const { RedisStore } = require(${JSON.stringify(require.resolve('..'))});
