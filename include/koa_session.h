@@ -685,6 +685,21 @@ ks_result ks_engine_new(const struct ks_config_builder *config, const struct ks_
 void ks_engine_free(struct ks_engine *engine);
 
 /**
+ * Copies the text of the calling thread's last failure, NUL-terminated, into `buf`
+ * (`buf_len` bytes): the detail the library has (a store's own message, why a URL was
+ * refused), else the `ks_result_message()` text of that failure; an empty string when the
+ * thread's last call succeeded or made none. Buffer rules as in `ks_session_json_copy()`
+ * (`*len_out` gets the length, or the length needed with INSUFFICIENT_SIZE). This call
+ * itself does not change the text. In a load/commit callback it describes the result the
+ * callback was given, until the callback makes another `ks_` call. Errors: NULL_PARAMETER,
+ * INSUFFICIENT_SIZE. Thread-safe (the text is per thread).
+ *
+ * # Safety
+ * `buf` is valid for writes of `buf_len` bytes; `len_out` is valid for writes.
+ */
+ks_result ks_last_error_message(char *buf, size_t buf_len, size_t *len_out);
+
+/**
  * Makes a store on one Redis server. Records are koa-generic-session + koa-redis's: key
  * `<key_prefix><session id>`, value the session JSON, expiry set with each write
  * (`SET key json PX ttl_ms`), one round trip per load and per save.

@@ -53,10 +53,20 @@ static mhd_result respond(struct MHD_Connection *conn, unsigned status, const ch
   return ret;
 }
 
+/* The calling thread's last failure in detail (e.g. the store's own message). */
+static const char *failure_detail(ks_result rc, char *buf, size_t cap) {
+  size_t len;
+  if (ks_last_error_message(buf, cap, &len) != KS_RESULT_OK || len == 0) snprintf(buf, cap, "%s", ks_result_message(rc));
+  return buf;
+}
+
+/* The client gets the code's text; the log also gets the detail (it may name internal
+ * addresses). */
 static mhd_result fail(struct MHD_Connection *conn, const char *what, ks_result rc) {
-  char body[256];
+  char body[256], detail[512];
+  failure_detail(rc, detail, sizeof detail);
   snprintf(body, sizeof body, "session error in %s: %s\n", what, ks_result_message(rc));
-  fprintf(stderr, "%s", body);
+  fprintf(stderr, "session error in %s: %s\n", what, detail);
   return respond(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, body, NULL);
 }
 
@@ -248,7 +258,8 @@ int main(int argc, char **argv) {
   ks_config_builder_free(config);
   ks_store_free(store); /* the engine holds its own reference */
   if (rc != KS_RESULT_OK) {
-    fprintf(stderr, "cannot set up sessions: %s\n", ks_result_message(rc));
+    char detail[512];
+    fprintf(stderr, "cannot set up sessions: %s\n", failure_detail(rc, detail, sizeof detail));
     return 1;
   }
   engine = e;

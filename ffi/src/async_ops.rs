@@ -3,6 +3,7 @@
 
 use crate::boundary::{arg, arg_mut, guard};
 use crate::engine::ks_engine;
+use crate::last_error::{self, Failure};
 use crate::result::ks_result;
 use crate::runtime::runtime;
 use crate::session::{into_handle, ks_session, LoadArgs};
@@ -28,15 +29,21 @@ struct Userdata(*mut c_void);
 unsafe impl Send for Userdata {}
 
 /// Runs `work` on the runtime, then `deliver`s its result exactly once from a runtime thread,
-/// a panic in `work` included (as KS_RESULT_PANIC).
+/// a panic in `work` included (as KS_RESULT_PANIC). The failure's detail travels with it and
+/// becomes the delivering thread's last-error text just before `deliver` runs.
 fn spawn_then<T: Send + 'static>(
-    work: impl Future<Output = Result<T, ks_result>> + Send + 'static,
+    work: impl Future<Output = Result<T, Failure>> + Send + 'static,
     deliver: impl FnOnce(Result<T, ks_result>) + Send + 'static,
 ) -> Result<(), ks_result> {
     let rt = runtime()?;
     let task = rt.spawn(work);
     rt.spawn(async move {
-        deliver(task.await.unwrap_or(Err(ks_result::Panic)));
+        let result = task.await.unwrap_or(Err(Failure::from(ks_result::Panic)));
+        match &result {
+            Ok(_) => last_error::deliver(ks_result::Ok, None),
+            Err(f) => last_error::deliver(f.code, f.detail.as_deref()),
+        }
+        deliver(result.map_err(|f| f.code));
     });
     Ok(())
 }
@@ -69,7 +76,7 @@ pub unsafe extern "C" fn ks_session_load_async(
         let userdata = Userdata(userdata);
         let work = async move {
             let loaded = engine.load(header.as_deref(), path.as_deref()).await?;
-            into_handle(engine, loaded).map(SendSession)
+            Ok(into_handle(engine, loaded).map(SendSession)?)
         };
         spawn_then(work, move |result| {
             let userdata = userdata;
@@ -112,7 +119,7 @@ pub unsafe extern "C" fn ks_session_commit_async(session: *mut ks_session, plain
         let userdata = Userdata(userdata);
         let work = async move {
             let values = engine.commit(active, plain_http).await?;
-            ks_set_cookies::new(values).map(|c| SendCookies(Box::into_raw(Box::new(c))))
+            Ok(ks_set_cookies::new(values).map(|c| SendCookies(Box::into_raw(Box::new(c))))?)
         };
         spawn_then(work, move |result| {
             let userdata = userdata;

@@ -1,17 +1,22 @@
 //! The API boundary: no panic crosses it, and every pointer and string from C is checked
 //! (NULL, UTF-8) before use.
 
+use crate::last_error;
 use crate::result::ks_result;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Runs an export's body; a panic becomes `KS_RESULT_PANIC`.
+/// Runs an export's body; a panic becomes `KS_RESULT_PANIC`. The thread's last-error text
+/// (last_error.rs) ends up describing this call's failure, or empty after a success.
 pub(crate) fn guard(body: impl FnOnce() -> Result<(), ks_result>) -> ks_result {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    last_error::clear();
+    let result = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => ks_result::Ok,
         Ok(Err(e)) => e,
         Err(_) => ks_result::Panic,
-    }
+    };
+    last_error::finish(result);
+    result
 }
 
 /// For exports that return a value instead of a `ks_result`: a panic yields `fallback`.

@@ -53,7 +53,10 @@ unsafe fn options(key_prefix: *const c_char, connect_timeout_ms: u32, response_t
 /// Builds the store with the engine runtime entered, so its background task runs there.
 fn open(build: impl FnOnce() -> Result<RedisStore, RedisConfigError>) -> Result<*mut ks_store, ks_result> {
     let _entered = runtime()?.enter();
-    let store = build().map_err(|_| ks_result::InvalidUrl)?;
+    let store = build().map_err(|e| {
+        crate::last_error::detail(&e.message);
+        ks_result::InvalidUrl
+    })?;
     Ok(ks_store::new_redis(store))
 }
 

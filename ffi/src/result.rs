@@ -91,7 +91,7 @@ impl ks_result {
     }
 
     /// NUL-terminated so C can print it directly.
-    fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             ks_result::Ok => "ok\0",
             ks_result::NullParameter => "a required pointer argument was NULL\0",
@@ -120,8 +120,10 @@ impl ks_result {
     }
 }
 
+/// Also records the store's message as the detail of the call under way (last_error.rs).
 impl From<StoreError> for ks_result {
     fn from(e: StoreError) -> Self {
+        crate::last_error::detail(&e.message);
         match e.kind {
             StoreErrorKind::Unavailable => ks_result::StoreUnavailable,
             StoreErrorKind::Timeout => ks_result::StoreTimeout,

@@ -41,6 +41,14 @@
     }                                                                                \
   } while (0)
 
+/* The calling thread's last-error text (ks_last_error_message) in `buf`; returns `buf`. */
+static inline const char *last_error(char *buf, size_t cap) {
+  size_t len = 0;
+  CHECK_OK(ks_last_error_message(buf, cap, &len));
+  CHECK(len == strlen(buf));
+  return buf;
+}
+
 /* A browser's cookie jar for one cookie name pair: the Cookie header it would send. */
 typedef struct {
   char header[1024];

@@ -2,6 +2,8 @@
  * session data, cookies, and every NULL / invalid-UTF-8 / wrong-value argument. */
 #include "check.h"
 
+#include <pthread.h>
+
 #include <stdint.h>
 
 static const char BAD_UTF8[] = {'k', (char)0xff, 's', 0};
@@ -630,7 +632,66 @@ static void test_memory_store_limit(void) {
   ks_store_free(store);
 }
 
+/* ks_last_error_message: per thread, cleared by a success, the code's text when there is no
+ * more detail, buffer rules as for the other copy-out calls. */
+static void *other_thread_errors(void *arg) {
+  char *buf = arg;
+  last_error(buf, 256); /* a new thread starts with no text */
+  CHECK(buf[0] == '\0');
+  ks_config_builder *b = ks_config_builder_new();
+  CHECK(b != NULL);
+  CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_config_builder_set_same_site(b, 99));
+  CHECK_STR(last_error(buf, 256), ks_result_message(KS_RESULT_INVALID_ARGUMENT));
+  ks_config_builder_free(b);
+  return NULL;
+}
+
+static void test_last_error_message(void) {
+  char buf[256];
+  size_t len = 99;
+  ks_config_builder *b = ks_config_builder_new();
+  CHECK(b != NULL);
+  CHECK_OK(ks_config_builder_set_path(b, "/"));
+  CHECK(strcmp(last_error(buf, sizeof buf), "") == 0);
+
+  CHECK_RC(KS_RESULT_INVALID_COOKIE_NAME, ks_config_builder_set_cookie_name(b, "bad name"));
+  CHECK_STR(last_error(buf, sizeof buf), ks_result_message(KS_RESULT_INVALID_COOKIE_NAME));
+  /* Asking does not change it; the size can be asked for first; the NUL needs its byte. */
+  size_t need = 0;
+  CHECK_RC(KS_RESULT_INSUFFICIENT_SIZE, ks_last_error_message(NULL, 0, &need));
+  CHECK(need == strlen(ks_result_message(KS_RESULT_INVALID_COOKIE_NAME)));
+  char small[8] = "kept";
+  CHECK_RC(KS_RESULT_INSUFFICIENT_SIZE, ks_last_error_message(small, sizeof small, &len));
+  CHECK(len == need);
+  CHECK_STR(small, "kept");
+  char *exact = malloc(need + 1);
+  CHECK(exact != NULL);
+  CHECK_OK(ks_last_error_message(exact, need + 1, &len));
+  CHECK(len == need);
+  CHECK_STR(exact, ks_result_message(KS_RESULT_INVALID_COOKIE_NAME));
+  free(exact);
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_last_error_message(buf, sizeof buf, NULL));
+  CHECK_STR(last_error(buf, sizeof buf), ks_result_message(KS_RESULT_INVALID_COOKIE_NAME));
+
+  /* The next failure replaces it; the next success clears it. */
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_config_builder_set_path(NULL, "/"));
+  CHECK_STR(last_error(buf, sizeof buf), ks_result_message(KS_RESULT_NULL_PARAMETER));
+  CHECK_OK(ks_config_builder_set_path(b, "/x"));
+  CHECK_STR(last_error(buf, sizeof buf), "");
+
+  /* Per thread: what another thread does leaves this thread's text alone. */
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_config_builder_set_path(NULL, "/"));
+  char other[256];
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, other_thread_errors, other) == 0);
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK_STR(last_error(buf, sizeof buf), ks_result_message(KS_RESULT_NULL_PARAMETER));
+  ks_config_builder_free(b);
+  printf("last error message: ok\n");
+}
+
 int main(void) {
+  test_last_error_message();
   test_messages_and_version();
   test_config_builder_arguments();
   test_request_arguments();

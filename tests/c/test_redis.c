@@ -126,6 +126,11 @@ static void test_bad_arguments(void) {
     CHECK_RC(KS_RESULT_INVALID_URL, ks_redis_store_new(bad_urls[i], NULL, 0, 0, &st));
   CHECK(st == sentinel);
   CHECK(strstr(ks_result_message(KS_RESULT_INVALID_URL), "redis://") != NULL);
+  /* The last-error text says what exactly, and never shows a password. */
+  char why[512];
+  CHECK_RC(KS_RESULT_INVALID_URL, ks_redis_store_new("redis://user:hunter2@127.0.0.1:notaport", NULL, 0, 0, &st));
+  CHECK(strstr(last_error(why, sizeof why), "invalid Redis URL") != NULL);
+  CHECK(strstr(why, "hunter2") == NULL);
 
   const char *nodes[] = {"redis://127.0.0.1:1", NULL};
   CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_redis_cluster_store_new(nodes, 0, NULL, 0, 0, &st));
@@ -251,6 +256,31 @@ static void test_session_life(const char *url, const char *port) {
   printf("session life on %s: ok\n", url);
 }
 
+/* Non-blocking calls on a Redis store call back once, from a runtime thread. */
+typedef struct {
+  latch done;
+  ks_result result;
+  ks_session *session;
+  ks_set_cookies *cookies;
+  char error[512]; /* the last-error text on the callback's thread */
+} async_call;
+
+static void on_load(void *userdata, ks_result result, ks_session *session) {
+  async_call *c = userdata;
+  c->result = result;
+  c->session = session;
+  last_error(c->error, sizeof c->error);
+  latch_add(&c->done);
+}
+
+static void on_commit(void *userdata, ks_result result, ks_set_cookies *cookies) {
+  async_call *c = userdata;
+  c->result = result;
+  c->cookies = cookies;
+  last_error(c->error, sizeof c->error);
+  latch_add(&c->done);
+}
+
 /* Records that are not sessions, and a server answering an error. */
 static void test_bad_records(const char *url, const char *port) {
   ks_store *store = NULL;
@@ -280,6 +310,18 @@ static void test_bad_records(const char *url, const char *port) {
   ks_session *const sentinel = s;
   CHECK_RC(KS_RESULT_STORE_ERROR, ks_session_load(e, (const uint8_t *)j.header, strlen(j.header), "/", &s));
   CHECK(s == sentinel);
+  /* The server's own words are in the last-error text. */
+  char why[512];
+  CHECK(strstr(last_error(why, sizeof why), "WRONGTYPE") != NULL);
+  /* The same from a non-blocking load: its callback finds the text on its thread. */
+  async_call c = {.result = KS_RESULT_INTERNAL};
+  latch_init(&c.done);
+  CHECK_OK(ks_session_load_async(e, (const uint8_t *)j.header, strlen(j.header), "/", on_load, &c));
+  latch_wait(&c.done, 1);
+  CHECK_RC(KS_RESULT_STORE_ERROR, c.result);
+  CHECK(c.session == NULL);
+  CHECK(strstr(c.error, "WRONGTYPE") != NULL);
+  latch_destroy(&c.done);
   CHECK_STR(cli(port, "TYPE koa:sess:%s", sid), "list");
   /* The server answered, so the store counts as connected. */
   ks_connection_state state = 99;
@@ -367,28 +409,6 @@ static void test_cluster(const char *nodes_csv, const char *port) {
   printf("cluster (%zu masters): ok\n", n);
 }
 
-/* Non-blocking calls on a Redis store call back once, from a runtime thread. */
-typedef struct {
-  latch done;
-  ks_result result;
-  ks_session *session;
-  ks_set_cookies *cookies;
-} async_call;
-
-static void on_load(void *userdata, ks_result result, ks_session *session) {
-  async_call *c = userdata;
-  c->result = result;
-  c->session = session;
-  latch_add(&c->done);
-}
-
-static void on_commit(void *userdata, ks_result result, ks_set_cookies *cookies) {
-  async_call *c = userdata;
-  c->result = result;
-  c->cookies = cookies;
-  latch_add(&c->done);
-}
-
 static void test_async(const char *url, const char *port) {
   ks_store *store = NULL;
   CHECK_OK(ks_redis_store_new(url, NULL, 0, 0, &store));
@@ -405,6 +425,7 @@ static void test_async(const char *url, const char *port) {
   CHECK_OK(ks_session_commit_async(s, true, on_commit, &c));
   latch_wait(&c.done, 2);
   CHECK_OK(c.result);
+  CHECK_STR(c.error, "");
   CHECK(ks_set_cookies_count(c.cookies) == 2);
   ks_set_cookies_free(c.cookies);
   ks_session_free(s);
@@ -422,7 +443,11 @@ static ks_result timed_load(const ks_engine *e, const jar *j, const char *what) 
   double t0 = now_s();
   ks_result rc = ks_session_load(e, (const uint8_t *)j->header, strlen(j->header), "/", &s);
   double took = now_s() - t0;
-  printf("  %s: %s after %.0f ms\n", what, ks_result_message(rc), took * 1000);
+  char why[512];
+  last_error(why, sizeof why);
+  printf("  %s: %s after %.0f ms (%s)\n", what, ks_result_message(rc), took * 1000, why);
+  /* A store failure says more than its code: the store's own message. */
+  if (rc != KS_RESULT_OK) CHECK(strcmp(why, ks_result_message(rc)) != 0 && strstr(why, "redis") != NULL);
   CHECK(took < 30.0); /* not a hang */
   if (rc == KS_RESULT_OK) ks_session_free(s);
   else CHECK(s == NULL);
