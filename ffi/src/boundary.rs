@@ -9,13 +9,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// Runs an export's body; a panic becomes `KS_RESULT_PANIC`. The thread's last-error text
 /// (last_error.rs) ends up describing this call's failure, or empty after a success.
 pub(crate) fn guard(body: impl FnOnce() -> Result<(), ks_result>) -> ks_result {
-    last_error::clear();
+    let outermost = last_error::enter();
     let result = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => ks_result::Ok,
         Ok(Err(e)) => e,
         Err(_) => ks_result::Panic,
     };
-    last_error::finish(result);
+    last_error::leave(outermost, result);
     result
 }
 

@@ -5,41 +5,67 @@
 //! authentication failure, which address could not be reached) or why a URL was refused.
 //! Like `errno` it is per thread: every guarded call clears it on entry and leaves the
 //! text of its own failure (the generic `ks_result_message()` text when there is no more
-//! detail), or nothing when it succeeds. An async callback finds the text of the result it
-//! was given, set on its thread just before it is called.
+//! detail), or nothing when it succeeds; calls nested inside it (a C store's callback
+//! calling back into the library) leave it alone. An async callback finds the text of the
+//! result it was given, set on its thread just before it is called.
 
 use crate::boundary::{copy_out, out};
 use crate::result::ks_result;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 thread_local! {
     static LAST: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Guarded calls under way on this thread: more than one when a C store's callback,
+    /// run inside a blocking call, calls back into the library (e.g. `ks_buffer_write`).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Forgets the thread's last failure (a call starts, or succeeded).
-pub(crate) fn clear() {
+fn clear() {
     LAST.with(|l| l.borrow_mut().clear());
 }
 
-/// Records what exactly went wrong in the call under way; the first detail of a call wins.
-pub(crate) fn detail(text: &str) {
+/// A guarded call starts. Only the outermost one owns the text (clears it now, sets it at
+/// the end): what a nested call does must not stand for the call the caller made.
+pub(crate) fn enter() -> bool {
+    let outermost = DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get() == 1
+    });
+    if outermost {
+        clear();
+    }
+    outermost
+}
+
+/// A guarded call ends: for the outermost, nothing after a success, and after a failure
+/// the detail recorded meanwhile or else the code's text.
+pub(crate) fn leave(outermost: bool, result: ks_result) {
+    DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    if outermost {
+        finish(result);
+    }
+}
+
+fn finish(result: ks_result) {
     LAST.with(|l| {
         let mut l = l.borrow_mut();
-        if l.is_empty() {
-            l.push_str(text);
+        if result == ks_result::Ok {
+            l.clear();
+        } else if l.is_empty() {
+            l.push_str(result.message().trim_end_matches('\0'));
         }
     });
 }
 
-/// A call ends: nothing for a success; for a failure without a detail, the code's text.
-pub(crate) fn finish(result: ks_result) {
-    if result == ks_result::Ok {
-        clear();
-    } else {
-        detail(result.message().trim_end_matches('\0'));
-    }
+/// Records what exactly went wrong in the call under way (the latest detail wins).
+pub(crate) fn detail(text: &str) {
+    LAST.with(|l| {
+        let mut l = l.borrow_mut();
+        l.clear();
+        l.push_str(text);
+    });
 }
 
 /// A failure on its way to an async callback, with its detail (recorded on another thread).

@@ -111,17 +111,27 @@ static void test_failing_callbacks(void) {
                                KS_STORE_STATUS_ERROR, 99};
   const ks_result results[] = {KS_RESULT_STORE_UNAVAILABLE, KS_RESULT_STORE_TIMEOUT, KS_RESULT_STORE_REJECTED,
                                KS_RESULT_STORE_ERROR, KS_RESULT_STORE_ERROR};
+  char why[256], expected[64];
   for (int i = 0; i < 5; i++) {
     ts.fail_get = statuses[i];
     ks_session *out = (ks_session *)1;
     CHECK_RC(results[i], ks_session_load(e, (const uint8_t *)j.header, strlen(j.header), "/", &out));
     CHECK(out == (ks_session *)1);
+    /* The last-error text is the store's failure, not the callback's own failed call. */
+    snprintf(expected, sizeof expected, "C store get: ");
+    CHECK(strstr(last_error(why, sizeof why), expected) != NULL);
+    snprintf(expected, sizeof expected, "(%u)", (unsigned)statuses[i]);
+    CHECK(strstr(why, expected) != NULL);
   }
   /* A request without a cookie never reads the store, so it still works. */
   ks_session *fresh = NULL;
   CHECK_OK(ks_session_load(e, NULL, 0, "/", &fresh));
   ks_session_free(fresh);
   ts.fail_get = 0;
+  /* A load that succeeds leaves no text, though its store callback had a call fail. */
+  ks_session *back = jar_load(e, &j);
+  CHECK_STR(last_error(why, sizeof why), "");
+  ks_session_free(back);
 
   /* set fails: nothing to send, the session stays usable, and a retry succeeds. */
   s = jar_load(e, &j);

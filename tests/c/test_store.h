@@ -129,6 +129,8 @@ static uint32_t ts_get(void *ctx, const char *key, size_t key_len, ks_buffer *ou
   uint32_t status = KS_STORE_STATUS_NOT_FOUND;
   ts_record *r = ts_find(ts, key);
   if (ts->fail_get) {
+    /* A nested call that fails: the caller's last-error text must still be the load's. */
+    CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_buffer_write(out, NULL, 1));
     status = ts->fail_get;
   } else if (ts->garbage == 1) {
     CHECK_OK(ks_buffer_write(out, (const uint8_t *)"not json", 8));
