@@ -2,7 +2,8 @@
 #   bench-c            the C API benchmark, full run (~1-2 min, quiet machine); options via
 #                      BENCH_C_ARGS, e.g. make bench-c BENCH_C_ARGS="--cases read --rounds 3"
 #   bench-c-smoke      the same program, a run of about a second: fails on any error
-#   test-bench-smoke   the C smoke plus the Node smokes of bench/koa and bench/memory
+#   test-bench-smoke   the C smoke plus the Node smokes of bench/koa (HTTP and in-process) and
+#                      bench/memory
 .PHONY: bench-c bench-c-smoke bench-deps test-bench-smoke
 
 TEST_TARGETS += test-bench-smoke
@@ -34,5 +35,6 @@ bench-deps: $(BENCH_STAMP)
 
 test-bench-smoke: bench-c-smoke bench-deps node-addon
 	node bench/koa/run.js --smoke
+	node bench/koa/in-process.js --smoke
 	node --expose-gc bench/memory/run.js --smoke
 	@echo "test-bench-smoke: C, Koa HTTP and memory benchmarks start and complete"

@@ -1,0 +1,103 @@
+'use strict';
+// The same Koa apps as server.js, driven in-process without HTTP: each request is Koa's own
+// context over a minimal req/res pair, run through the app's middleware. It shows what the
+// session layer itself costs per request, apart from the HTTP stack and the VM's wake-ups
+// that the HTTP benchmark (run.js) includes. A profiling aid: run by hand, never asserted.
+//
+//   node bench/koa/in-process.js [--variants bare,js-floor,ours-memory] [--requests 200000]
+//                                [--rounds 3] [--scenarios new,read,write] [--smoke]
+//
+// Variants that need a server (the Redis ones) are not supported here. Rounds alternate the
+// variants; prints the median µs per request and the ratio to bare of the same round (bare's
+// µs over the variant's: the share of bare's speed kept).
+const Koa = require('koa');
+const compose = require('koa-compose');
+const { setUp } = require('./variants');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const smoke = args.includes('--smoke');
+const requests = Number(opt('requests', smoke ? 2000 : 200000));
+const rounds = Number(opt('rounds', smoke ? 1 : 3));
+const variants = opt('variants', 'bare,js-floor,ours-memory').split(',');
+const scenarios = opt('scenarios', 'new,read,write').split(',');
+if (!variants.includes('bare')) variants.unshift('bare');
+for (const v of variants) {
+  if (v.includes('redis')) throw new Error(`${v}: needs a Redis server; use run.js`);
+}
+
+/** A response that keeps its headers and nothing else. */
+function response() {
+  const headers = Object.create(null);
+  return {
+    headersSent: false,
+    statusCode: 404,
+    getHeader: (k) => headers[k.toLowerCase()],
+    setHeader: (k, v) => { headers[k.toLowerCase()] = v; },
+    removeHeader: (k) => { delete headers[k.toLowerCase()]; },
+    hasHeader: (k) => k.toLowerCase() in headers,
+    getHeaderNames: () => Object.keys(headers),
+    getHeaders: () => headers,
+    headers,
+  };
+}
+
+function request(url, cookie) {
+  return { headers: cookie ? { host: 'bench', cookie } : { host: 'bench' }, url, method: 'GET', socket: {} };
+}
+
+async function app(variant) {
+  const koa = new Koa();
+  setUp(koa, variant);
+  const run = compose(koa.middleware);
+  const once = async (url, cookie) => {
+    const res = response();
+    const ctx = koa.createContext(request(url, cookie), res);
+    await run(ctx);
+    return res;
+  };
+  // A returning visitor's Cookie header, from one visit that writes.
+  const setCookie = (await once('/write')).headers['set-cookie'];
+  const cookie = setCookie ? setCookie.map((c) => c.split(';')[0]).join('; ') : null;
+  if (variant !== 'bare' && !cookie) throw new Error(`${variant}: no Set-Cookie on /write`);
+  return { once, cookie };
+}
+
+async function time(a, scenario) {
+  const url = `/${scenario}`;
+  const cookie = scenario === 'new' ? null : a.cookie;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < requests; i++) await a.once(url, cookie);
+  return Number(process.hrtime.bigint() - t0) / requests / 1000;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+(async () => {
+  const apps = {};
+  for (const v of variants) apps[v] = await app(v);
+  const us = {};
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 ? [...variants].reverse() : variants;
+    for (const v of order) {
+      for (const s of scenarios) ((us[v] ||= {})[s] ||= []).push(await time(apps[v], s));
+    }
+  }
+  console.log(`\nkoa session layers in-process (no HTTP): ${rounds} round(s) x ${requests} requests, node ${process.version}`);
+  for (const s of scenarios) {
+    console.log(`\nscenario: ${s}`);
+    console.log('variant'.padEnd(30) + 'us/req'.padStart(10) + 'x bare'.padStart(9));
+    for (const v of variants) {
+      const ratios = us[v][s].map((x, i) => us.bare[s][i] / x);
+      console.log(v.padEnd(30) + median(us[v][s]).toFixed(2).padStart(10) + median(ratios).toFixed(2).padStart(9));
+    }
+  }
+  // Some stores keep timers (a timer per session in koa-session-ts 0.2.3).
+  process.exit(0);
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
