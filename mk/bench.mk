@@ -37,4 +37,4 @@ test-bench-smoke: bench-c-smoke bench-deps node-addon
 	node bench/koa/run.js --smoke
 	node bench/koa/in-process.js --smoke
 	node --expose-gc bench/memory/run.js --smoke
-	@echo "test-bench-smoke: C, Koa HTTP and memory benchmarks start and complete"
+	@echo "test-bench-smoke: C, Koa (HTTP and in-process) and memory benchmarks start and complete"
