@@ -13,18 +13,12 @@
 const Koa = require('koa');
 const compose = require('koa-compose');
 const { setUp } = require('./variants');
+const { parseArgs, selection, median } = require('./cli');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const smoke = args.includes('--smoke');
+const { opt, smoke } = parseArgs(process.argv.slice(2));
 const requests = Number(opt('requests', smoke ? 2000 : 200000));
 const rounds = Number(opt('rounds', smoke ? 1 : 3));
-const variants = opt('variants', 'bare,js-floor,ours-memory').split(',');
-const scenarios = opt('scenarios', 'new,read,write').split(',');
-if (!variants.includes('bare')) variants.unshift('bare');
+const { variants, scenarios } = selection(opt, ['bare', 'js-floor', 'ours-memory']);
 for (const v of variants) {
   if (v.includes('redis')) throw new Error(`${v}: needs a Redis server; use run.js`);
 }
@@ -73,8 +67,6 @@ async function time(a, scenario) {
   for (let i = 0; i < requests; i++) await a.once(url, cookie);
   return Number(process.hrtime.bigint() - t0) / requests / 1000;
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 (async () => {
   const apps = {};

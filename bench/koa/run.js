@@ -23,12 +23,9 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const smoke = args.includes('--smoke');
+const { parseArgs, selection, median } = require('./cli');
+
+const { opt, smoke } = parseArgs(process.argv.slice(2));
 const rounds = Number(opt('rounds', smoke ? 1 : 3));
 const duration = Number(opt('duration', smoke ? 1 : 5));
 const connections = Number(opt('connections', smoke ? 4 : 50));
@@ -37,9 +34,7 @@ const ALL = [
   'bare', 'ours-memory', 'ours-redis', 'koa-session-ts-0.2.3', 'koa-generic-session-memory',
   'koa-generic-session-redis', 'koa-session-7-cookie', 'koa-session-7-map',
 ];
-const variants = opt('variants', ALL.join(',')).split(',');
-const scenarios = opt('scenarios', 'new,read,write').split(',');
-if (!variants.includes('bare')) variants.unshift('bare');
+const { variants, scenarios } = selection(opt, ALL);
 
 const twoCores = os.cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pin = (cpu, cmd, argv) => (twoCores ? ['taskset', ['-c', String(cpu), cmd, ...argv]] : [cmd, argv]);
@@ -144,7 +139,6 @@ function setHaltPoll(value) {
   fs.writeFileSync(HALT_POLL, `${value}\n`);
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 (async () => {
   const needRedis = variants.some((v) => v.includes('redis'));
