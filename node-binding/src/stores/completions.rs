@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// The async resource name (async_hooks) of a store's completions.
 const NAME: &CStr = c"koa-session-ts store";
 const CONVERT_FAILED: &CStr = c"koa-session-ts: cannot convert a store reply";
+const DROPPED: &CStr = c"koa-session-ts: the store operation ended without an answer (its task panicked or was cancelled)";
 
 /// A `napi_deferred` travelling to a runtime thread and back. Node-API only lets the JS
 /// thread use it; the runtime threads only carry it.
@@ -33,7 +34,8 @@ unsafe impl Send for Deferred {}
 struct Queue<T> {
     /// None once released (store dropped with nothing pending, or environment teardown).
     tsfn: Option<Tsfn>,
-    ready: Vec<(Deferred, T)>,
+    /// Settled operations: their value, or None for one dropped unfinished (rejected).
+    ready: Vec<(Deferred, Option<T>)>,
 }
 
 struct Tsfn(sys::napi_threadsafe_function);
@@ -65,20 +67,27 @@ impl<T> Shared<T> {
     }
 }
 
-/// Hands a runtime thread's result back to the JS thread.
+/// Hands a runtime thread's result back to the JS thread. Dropped without a value (its
+/// task panicked, or was cancelled), it rejects the Promise: nothing stays pending for ever,
+/// keeping the event loop alive.
 pub struct Completer<T> {
     shared: Arc<Shared<T>>,
-    deferred: Deferred,
+    deferred: Option<Deferred>,
 }
 
 impl<T> Completer<T> {
     /// Queues the value for its Promise and wakes the JS thread if no drain is already due.
-    pub fn complete(self, value: T) {
+    pub fn complete(mut self, value: T) {
+        self.settle(Some(value));
+    }
+
+    fn settle(&mut self, value: Option<T>) {
+        let Some(deferred) = self.deferred.take() else { return };
         let mut q = self.shared.lock();
         let Some(Tsfn(tsfn)) = q.tsfn.as_ref() else { return };
         let tsfn = *tsfn;
         let wake = q.ready.is_empty();
-        q.ready.push((self.deferred, value));
+        q.ready.push((deferred, value));
         if wake {
             // Under the lock, so the cleanup hook cannot release it meanwhile. Non-blocking on
             // an unbounded queue: fails only when Node is closing the function, when nothing
@@ -86,6 +95,12 @@ impl<T> Completer<T> {
             // SAFETY: tsfn is live while it is in the queue.
             unsafe { sys::napi_call_threadsafe_function(tsfn, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking) };
         }
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        self.settle(None);
     }
 }
 
@@ -123,7 +138,7 @@ impl<T: ToNapiValue + Send + 'static> Completions<T> {
     }
 
     /// Makes a Promise for an operation about to start; the operation settles it through
-    /// the returned completer. Call on the JS thread, once the operation is sure to start.
+    /// the returned completer (dropped unused, the completer rejects it). JS thread only.
     pub fn begin(&self, env: sys::napi_env) -> napi::Result<(sys::napi_value, Completer<T>)> {
         let mut deferred = ptr::null_mut();
         let mut promise = ptr::null_mut();
@@ -138,7 +153,7 @@ impl<T: ToNapiValue + Send + 'static> Completions<T> {
                 unsafe { sys::napi_ref_threadsafe_function(env, *tsfn) };
             }
         }
-        Ok((promise, Completer { shared: Arc::clone(&self.shared), deferred: Deferred(deferred) }))
+        Ok((promise, Completer { shared: Arc::clone(&self.shared), deferred: Some(Deferred(deferred)) }))
     }
 }
 
@@ -164,19 +179,20 @@ unsafe extern "C" fn drain<T: ToNapiValue + Send + 'static>(env: sys::napi_env, 
     let settled = ready.len() as u32;
     for (Deferred(deferred), value) in ready {
         // A panic converting one value must not cross into Node or strand the others.
-        let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| T::to_napi_value(env, value)));
-        match value {
-            Ok(Ok(v)) => {
+        let converted = value.map(|value| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| T::to_napi_value(env, value))));
+        let failure = match converted {
+            Some(Ok(Ok(v))) => {
                 sys::napi_resolve_deferred(env, deferred, v);
+                continue;
             }
-            _ => {
-                let mut message = ptr::null_mut();
-                let mut error = ptr::null_mut();
-                sys::napi_create_string_utf8(env, CONVERT_FAILED.as_ptr(), CONVERT_FAILED.count_bytes() as _, &mut message);
-                sys::napi_create_error(env, ptr::null_mut(), message, &mut error);
-                sys::napi_reject_deferred(env, deferred, error);
-            }
-        }
+            Some(_) => CONVERT_FAILED,
+            None => DROPPED,
+        };
+        let mut message = ptr::null_mut();
+        let mut error = ptr::null_mut();
+        sys::napi_create_string_utf8(env, failure.as_ptr(), failure.count_bytes() as _, &mut message);
+        sys::napi_create_error(env, ptr::null_mut(), message, &mut error);
+        sys::napi_reject_deferred(env, deferred, error);
     }
     let left = shared.pending.fetch_sub(settled, Ordering::Relaxed) - settled;
     if left == 0 {

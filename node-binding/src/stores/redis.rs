@@ -135,14 +135,16 @@ impl NativeRedisStore {
     {
         let store = self.store();
         let (promise, completer) = self.completions.begin(env.raw())?;
-        // The runtime outlives every store (napi drops it at environment teardown, after
-        // which nothing settles anyway); spawning only fails by panicking, caught by the glue.
-        napi::bindgen_prelude::spawn(async move {
+        let work = async move {
             completer.complete(match store {
                 Some(s) => op(s).await,
                 None => closed(),
             })
-        });
+        };
+        // Spawning fails (by panicking) only once napi has dropped the runtime at environment
+        // teardown. The completer then goes with the work and rejects the Promise, which is
+        // still returned: failures reach the caller through it, never as a throw.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| napi::bindgen_prelude::spawn(work)));
         Ok(PromiseRaw::new(env.raw(), promise))
     }
 }
