@@ -92,9 +92,9 @@ impl From<koa_session_core::EngineError> for Failure {
 
 /// Sets the thread's last failure to what an async callback is about to be given.
 pub(crate) fn deliver(result: ks_result, detail: Option<&str>) {
-    clear();
-    if let Some(d) = detail {
-        self::detail(d);
+    match detail {
+        Some(d) => self::detail(d),
+        None => clear(),
     }
     finish(result);
 }
