@@ -3,7 +3,7 @@
 //! `cargo run --release -p koa-session-core --example hot_paths [N]` (default 1M each; best of 3).
 
 use koa_session_core::http_date::format_http_date;
-use koa_session_core::request::{Decision, SessionRequest};
+use koa_session_core::request::{Ending, SessionRequest, StoreCaps};
 use koa_session_core::set_cookie::format_set_cookie;
 use koa_session_core::sid::generate_sid;
 use koa_session_core::store::MemoryStoreOptions;
@@ -31,7 +31,7 @@ fn main() {
     });
     println!("generate_sid                 {ns:7.1} ns/op");
 
-    // A new, signed session saved with the default cookie (maxAge one day): what `complete`
+    // A new, signed session saved with the default cookie (maxAge one day): what `finish`
     // does besides the store write, mostly formatting `koa.sid` and `koa.sid.sig`.
     let cfg = SessionConfig::builder().keys(["a secret key"]).build().unwrap();
     let sid = generate_sid().unwrap();
@@ -41,10 +41,10 @@ fn main() {
         for _ in 0..n {
             let mut req = SessionRequest::begin(&cfg, None, None, None).unwrap();
             req.set_new_sid(sid.clone()).unwrap();
-            black_box(req.complete(&cfg, Decision::Save, Some(json), false, black_box(now)).unwrap());
+            black_box(req.finish(&cfg, &Ending::new(Some(json)), StoreCaps::default(), false, black_box(now)).unwrap());
         }
     });
-    println!("complete (signed cookie pair){ns:7.1} ns/op");
+    println!("finish (signed cookie pair)  {ns:7.1} ns/op");
 
     let attrs = cfg.cookie().clone();
     let ns = best_of_3(n, || {

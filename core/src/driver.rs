@@ -1,9 +1,10 @@
-//! Runs the request state machine against a [`Store`]: the engine behind the C API (and any
-//! Rust host). One `Engine` is shared by all threads; each request gets an `ActiveSession`.
+//! Runs the request state machine against a [`Store`] and executes its plan: the engine behind
+//! the C API (and any Rust host). One `Engine` is shared by all threads; each request gets an
+//! `ActiveSession`.
 
 use crate::config::SessionConfig;
 use crate::record::is_json_object;
-use crate::request::{LoadReport, Loaded, Next, RequestError, SessionRequest, StoreAction};
+use crate::request::{clear_cookies, Ending, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreCaps, StoreOp};
 use crate::sid::generate_sid;
 use crate::store::{Store, StoreError};
 use std::fmt;
@@ -57,9 +58,9 @@ pub struct ActiveSession {
     /// The session JSON as the application left it; `None` once destroyed.
     json: Option<String>,
     save: Option<bool>,
-    /// Ids whose records `regenerate` replaced; destroyed at commit.
-    replaced: Vec<String>,
-    report: Option<LoadReport>,
+    /// The application replaced the whole session (`set_json`), so it is written whole.
+    replaced_whole: bool,
+    report: LoadReport,
 }
 
 impl ActiveSession {
@@ -69,7 +70,8 @@ impl ActiveSession {
     pub fn json(&self) -> Option<&str> {
         self.json.as_deref()
     }
-    /// Replaces the session data; it must be a JSON object. `None` destroys the session.
+    /// Replaces the whole session; it must be a JSON object. `None` destroys the session. A
+    /// replaced session is written whole at commit (never merged into the stored record).
     pub fn set_json(&mut self, json: Option<String>) -> Result<(), RequestError> {
         if let Some(j) = &json {
             if !is_json_object(j) {
@@ -77,6 +79,16 @@ impl ActiveSession {
             }
         }
         self.json = json;
+        self.replaced_whole = true;
+        Ok(())
+    }
+    /// Changes the session's fields: the new JSON (a JSON object) keeps the identity of the
+    /// session, so a stored session's commit merges these changes into the stored record.
+    pub fn update_json(&mut self, json: String) -> Result<(), RequestError> {
+        if !is_json_object(&json) {
+            return Err(RequestError::NotAnObject);
+        }
+        self.json = Some(json);
         Ok(())
     }
     /// The `sessionSave` override: `Some(true)` forces a save, `Some(false)` touches nothing.
@@ -86,8 +98,8 @@ impl ActiveSession {
     pub fn is_new(&self) -> bool {
         self.request.is_new()
     }
-    /// How loading went (`None` when no cookie named a session).
-    pub fn load_report(&self) -> Option<LoadReport> {
+    /// How loading went.
+    pub fn load_report(&self) -> LoadReport {
         self.report
     }
 }
@@ -119,44 +131,59 @@ impl Engine {
     /// record is a new session.
     pub async fn load(&self, cookie_header: Option<&[u8]>, path: Option<&str>) -> Result<Option<ActiveSession>, EngineError> {
         let Some(mut request) = SessionRequest::begin(&self.config, cookie_header, path, None) else { return Ok(None) };
-        let mut report = None;
+        let mut report = LoadReport::NoCookie;
         loop {
             match request.next() {
                 Next::Load(sid) => {
                     let found = self.store.get(sid).await?;
-                    report = Some(request.loaded(found.map_or(Loaded::Missing, Loaded::Found))?);
+                    report = request.loaded(found.map_or(Loaded::Missing, Loaded::Found))?;
                 }
                 Next::NeedSid => request.set_new_sid(self.new_sid()?)?,
                 Next::Ready => break,
             }
         }
         let json = Some(request.session_json(&self.config).to_owned());
-        Ok(Some(ActiveSession { request, json, save: None, replaced: Vec::new(), report }))
+        Ok(Some(ActiveSession { request, json, save: None, replaced_whole: false, report }))
     }
 
     /// Gives the session a new id and fresh data; the old record is destroyed at commit.
     pub fn regenerate(&self, session: &mut ActiveSession) -> Result<(), EngineError> {
         let new_sid = self.new_sid()?;
-        if let Some(old) = session.request.regenerate(new_sid)? {
-            session.replaced.push(old);
-        }
+        session.request.regenerate(new_sid)?;
         session.json = Some(self.config.fresh_json.clone());
+        session.replaced_whole = false;
         Ok(())
     }
 
-    /// Ends the request: writes the store as the session rules say, then returns the
+    /// What this engine's store can do besides get/set/destroy, for the plan.
+    fn store_caps(&self) -> StoreCaps {
+        StoreCaps { compare_and_set: false, touch: false }
+    }
+
+    /// Ends the request: runs the plan's store operations in order, then returns the
     /// `Set-Cookie` values to send. On error nothing is to be sent, and cookie errors are
     /// found before the store is written.
     pub async fn commit(&self, session: ActiveSession, plain_http: bool) -> Result<Vec<String>, EngineError> {
-        let ActiveSession { request, json, save, replaced, .. } = session;
-        let outcome = request.finish(&self.config, json.as_deref(), save, plain_http, crate::now_unix_ms())?;
-        for sid in &replaced {
-            self.store.destroy(sid).await?;
-        }
-        match &outcome.store {
-            StoreAction::Save { sid, json, ttl_ms } => self.store.set(sid, json, Duration::from_millis(*ttl_ms)).await?,
-            StoreAction::Destroy { sid } => self.store.destroy(sid).await?,
-            StoreAction::None => {}
+        let ActiveSession { request, json, save, replaced_whole, .. } = session;
+        let ending = Ending { json: json.as_deref(), save, replaced: replaced_whole };
+        let outcome = request.finish(&self.config, &ending, self.store_caps(), plain_http, crate::now_unix_ms())?;
+        self.execute(outcome, json.as_deref()).await
+    }
+
+    /// Executes a plan against the store. `json` is the session JSON the plan was made for.
+    async fn execute(&self, outcome: Outcome, json: Option<&str>) -> Result<Vec<String>, EngineError> {
+        for op in &outcome.ops {
+            let ttl = Duration::from_millis(op.ttl_ms());
+            let data = || json.ok_or(EngineError::Request(RequestError::WrongStep));
+            match op {
+                StoreOp::Destroy { sid } => self.store.destroy(sid).await?,
+                StoreOp::Save { sid, .. } | StoreOp::Merge { sid, .. } => self.store.set(sid, data()?, ttl).await?,
+                StoreOp::Touch { sid, .. } => {
+                    if !self.store.touch(sid, ttl).await? {
+                        return Ok(clear_cookies(&self.config).map_err(RequestError::from)?);
+                    }
+                }
+            }
         }
         Ok(outcome.set_cookies)
     }

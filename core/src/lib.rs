@@ -5,7 +5,7 @@
 //!   session JSON and the store TTL that follows from it.
 //! - [`request`]: the sans-I/O state machine that makes every per-request decision.
 //! - [`store`]: the async `Store` trait, `MemoryStore`, and a conformance suite for any store.
-//! - [`driver`]: runs the state machine against a `Store` (used by the C API).
+//! - [`driver`]: runs the state machine and executes its plan against a `Store` (used by the C API).
 //!
 //! No FFI and no JavaScript here: the bindings translate, the core decides.
 
@@ -23,7 +23,7 @@ pub mod store;
 
 pub use config::{ConfigError, SessionConfig, SessionConfigBuilder};
 pub use driver::{ActiveSession, Engine, EngineError, SidGenerator};
-pub use request::{Decision, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreAction};
+pub use request::{Decision, Ending, LoadReport, Loaded, Next, Outcome, RequestError, RequestParts, SessionRequest, StoreCaps, StoreOp, TokenStep};
 pub use set_cookie::{CookieAttributes, CookieError, Priority, SameSite};
 pub use signing::Keys;
 pub use store::{MemoryStore, Store, StoreError, StoreErrorKind};

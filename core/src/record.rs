@@ -94,10 +94,12 @@ pub fn session_cookie(json: &str, base: &CookieAttributes) -> Result<CookieAttri
         }
         _ => {}
     }
-    // A record may make its cookie stricter, never weaker: a record written before the
-    // application turned `secure` on must not keep sending an insecure cookie.
-    if let Some(Value::Bool(true)) = c.http_only {
-        attrs.http_only = true;
+    // `httpOnly` is the session's own choice either way, as in koa-session and
+    // koa-generic-session (a page script may need to read its cookie). `secure` may only be
+    // turned on: a record written before the application turned `secure` on must not keep
+    // sending its cookie over plain HTTP.
+    if let Some(Value::Bool(on)) = c.http_only {
+        attrs.http_only = on;
     }
     if let Some(Value::Bool(true)) = c.secure {
         attrs.secure = true;
@@ -133,7 +135,10 @@ mod tests {
         assert_eq!(a.path.as_deref(), Some("/"));
         let strict = CookieAttributes { secure: true, ..base.clone() };
         let weaker = session_cookie(r#"{"cookie":{"secure":false,"httpOnly":false}}"#, &strict).unwrap();
-        assert!(weaker.secure && weaker.http_only, "a record cannot weaken the configured cookie");
+        assert!(weaker.secure, "a record cannot turn the configured secure off");
+        assert!(!weaker.http_only, "httpOnly is the session's own choice");
+        let on = session_cookie(r#"{"cookie":{"httpOnly":true}}"#, &CookieAttributes { http_only: false, ..base.clone() }).unwrap();
+        assert!(on.http_only);
         let b = session_cookie(r#"{"user":{"cookie":{"maxAge":1}}}"#, &base).unwrap();
         assert_eq!(b, base);
         let c = session_cookie(r#"{"cookie":{"maxAge":"junk","expires":"2026-11-20T18:08:43.456Z"}}"#, &base).unwrap();

@@ -9,10 +9,13 @@
 //!                           └────▶ NeedSid ◀── miss / corrupt / rejected ────────┘
 //!                                    │ set_new_sid(sid)
 //!                                    ▼
-//!                                  Ready ── (regenerate(new sid)) ── finish(json | null, sessionSave)
+//!                                  Ready ── (regenerate(new sid)) ── finish(Ending)
 //!                                                                        ▼
-//!                                      Outcome { store: Save | Destroy | None, set_cookies }
+//!                  Outcome { ops: [Destroy old id] [Save | Merge | Touch | Destroy], set_cookies }
 //! ```
+//!
+//! The outcome is the plan every host executes as it is, in order: the C driver, the Node
+//! middleware and the MemoryStore fast path run these operations and decide nothing.
 //!
 //! Change detection compares the JSON the host hands back with the JSON it was given: equal
 //! strings mean equal data, so a change is never missed (a hash could collide and lose a write).
@@ -67,13 +70,34 @@ pub enum Loaded {
 }
 
 /// How loading went; `Corrupt` is worth a log line (the store holds something that is not a
-/// JSON object), every other outcome is ordinary.
+/// JSON object), every other outcome is ordinary. The numbers are the codes every host uses
+/// (the C enum `ks_load_report` and the Node addon's `LoadReport` are generated from these).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum LoadReport {
-    Loaded,
-    Missing,
-    Rejected,
-    Corrupt,
+    /// No (valid) session cookie named a session: a new session.
+    NoCookie = 0,
+    /// The record named by the cookie was loaded.
+    Loaded = 1,
+    /// The cookie named no record (expired or destroyed): a new session.
+    Missing = 2,
+    /// The host's `valid()` hook refused the record: a new session.
+    Rejected = 3,
+    /// The store holds something under that id that is not a usable session record.
+    Corrupt = 4,
+}
+
+impl LoadReport {
+    /// Every report, in code order.
+    pub const ALL: [LoadReport; 5] = [LoadReport::NoCookie, LoadReport::Loaded, LoadReport::Missing, LoadReport::Rejected, LoadReport::Corrupt];
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<LoadReport> {
+        LoadReport::ALL.get(usize::from(code)).copied()
+    }
 }
 
 /// The save decision, before any cookie is formatted. Hosts with a `beforeSave` hook run it
@@ -87,19 +111,93 @@ pub enum Decision {
     Untouched,
 }
 
+/// One store operation of a plan. `Save` and `Merge` write the session JSON the host handed to
+/// [`SessionRequest::finish`] (after its `beforeSave` hook, if any).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StoreAction {
-    None,
-    Save { sid: String, json: String, ttl_ms: u64 },
+pub enum StoreOp {
+    /// Remove the record: a destroyed session, or the id a regenerate replaced.
     Destroy { sid: String },
+    /// Write the whole record: a new, regenerated or replaced (`ctx.session = {...}`) session,
+    /// or a change on a store that cannot compare-and-set.
+    Save { sid: String, ttl_ms: u64 },
+    /// Apply this request's top-level changes (loaded JSON → session JSON) to the record the
+    /// store holds now, by compare-and-set on the exact loaded bytes. When the record is gone,
+    /// write nothing and send [`clear_cookies`] instead of the plan's cookies.
+    Merge { sid: String, ttl_ms: u64 },
+    /// Refresh the record's expiry only (unchanged data, rolling or `sessionSave = true`).
+    /// When the record is gone, as for `Merge`.
+    Touch { sid: String, ttl_ms: u64 },
 }
 
-/// Everything the host must do at the end of the request, in this order: the store action,
-/// then (only if it succeeded) send each `Set-Cookie` value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+impl StoreOp {
+    /// The operation codes every host uses (the Node addon exports them as `STORE_OP_*`).
+    pub const DESTROY: u8 = 0;
+    pub const SAVE: u8 = 1;
+    pub const MERGE: u8 = 2;
+    pub const TOUCH: u8 = 3;
+
+    /// This operation's code.
+    pub fn code(&self) -> u8 {
+        match self {
+            StoreOp::Destroy { .. } => StoreOp::DESTROY,
+            StoreOp::Save { .. } => StoreOp::SAVE,
+            StoreOp::Merge { .. } => StoreOp::MERGE,
+            StoreOp::Touch { .. } => StoreOp::TOUCH,
+        }
+    }
+    pub fn sid(&self) -> &str {
+        match self {
+            StoreOp::Destroy { sid } | StoreOp::Save { sid, .. } | StoreOp::Merge { sid, .. } | StoreOp::Touch { sid, .. } => sid,
+        }
+    }
+    /// The TTL to write (0 for `Destroy`).
+    pub fn ttl_ms(&self) -> u64 {
+        match self {
+            StoreOp::Destroy { .. } => 0,
+            StoreOp::Save { ttl_ms, .. } | StoreOp::Merge { ttl_ms, .. } | StoreOp::Touch { ttl_ms, .. } => *ttl_ms,
+        }
+    }
+}
+
+/// The plan for the end of a request: run `ops` in order, stop at the first failure, then
+/// (only if every one succeeded) send each `Set-Cookie` value.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Outcome {
-    pub store: StoreAction,
+    pub ops: Vec<StoreOp>,
     pub set_cookies: Vec<String>,
+}
+
+impl Outcome {
+    /// Nothing to write and no cookie to send.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.set_cookies.is_empty()
+    }
+}
+
+/// What the store can do besides get/set/destroy; the plan uses `Merge` and `Touch` only
+/// where the store has them, and a whole-record `Save` elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct StoreCaps {
+    pub compare_and_set: bool,
+    pub touch: bool,
+}
+
+/// How the application left the session at the end of the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ending<'a> {
+    /// The session's JSON; `None` when the application set it to null (destroy).
+    pub json: Option<&'a str>,
+    /// The `sessionSave` override: `Some(true)` forces a save, `Some(false)` touches nothing.
+    pub save: Option<bool>,
+    /// The application replaced the whole session (`ctx.session = {...}`, C `set_json`) rather
+    /// than changing its fields: written whole, never merged.
+    pub replaced: bool,
+}
+
+impl<'a> Ending<'a> {
+    pub fn new(json: Option<&'a str>) -> Ending<'a> {
+        Ending { json, save: None, replaced: false }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,6 +249,8 @@ pub struct SessionRequest {
     stored: bool,
     original: Option<String>,
     cookie: ClientCookie,
+    /// The stored id a regenerate replaced: destroyed first at the end of the request.
+    replaced: Option<String>,
 }
 
 fn read_cookie(cfg: &SessionConfig, header: &[u8]) -> Option<(String, ClientCookie)> {
@@ -204,6 +304,7 @@ impl SessionRequest {
             stored: false,
             original: None,
             cookie,
+            replaced: None,
         })
     }
 
@@ -258,6 +359,11 @@ impl SessionRequest {
         self.sid.as_deref()
     }
 
+    /// The stored id a regenerate replaced (destroyed by the plan), if any.
+    pub fn replaced_sid(&self) -> Option<&str> {
+        self.replaced.as_deref()
+    }
+
     /// True until a stored record backs this session.
     pub fn is_new(&self) -> bool {
         !self.stored
@@ -269,7 +375,9 @@ impl SessionRequest {
     }
 
     /// Replaces the session with a fresh one under `new_sid` (e.g. at login, against session
-    /// fixation). Returns the old id when a stored record must be destroyed by the host.
+    /// fixation). A stored record under the old id is destroyed by the end-of-request plan,
+    /// whatever else happens (even `sessionSave = false`); the id is returned for the host's
+    /// information.
     pub fn regenerate(&mut self, new_sid: String) -> Result<Option<String>, RequestError> {
         if self.step != Step::Ready {
             return Err(RequestError::WrongStep);
@@ -279,6 +387,9 @@ impl SessionRequest {
         }
         let old = self.sid.replace(new_sid);
         let to_destroy = if self.stored { old } else { None };
+        if to_destroy.is_some() {
+            self.replaced.clone_from(&to_destroy);
+        }
         self.stored = false;
         self.original = None;
         if self.cookie != ClientCookie::Absent {
@@ -299,10 +410,11 @@ impl SessionRequest {
             && !matches!(self.cookie, ClientCookie::Stale | ClientCookie::Current { resign: true })
     }
 
-    /// Decides what the end of the request does with `json` (`None`: the application set the
-    /// session to null) and the `sessionSave` override.
-    pub fn decide(&self, cfg: &SessionConfig, json: Option<&str>, save: Option<bool>) -> Decision {
-        match (save, json) {
+    /// Decides what the end of the request does with the session (before any cookie is
+    /// formatted). Hosts with a `beforeSave` hook run it when this is [`Decision::Save`], then
+    /// [`finish`](Self::finish) with the session as the hook left it.
+    pub fn decide(&self, cfg: &SessionConfig, end: &Ending<'_>) -> Decision {
+        match (end.save, end.json) {
             (Some(false), _) => Decision::Untouched,
             (_, None) if self.stored => Decision::Destroy,
             (_, None) => Decision::Nothing,
@@ -324,43 +436,61 @@ impl SessionRequest {
         }
     }
 
-    /// Turns a decision into the store action and cookies. All cookie formatting and checks
-    /// happen here, before the host writes anything, so a cookie error never follows a store
-    /// write. `plain_http` refuses `secure` cookies on unencrypted requests, as Koa does.
-    pub fn complete(self, cfg: &SessionConfig, decision: Decision, json: Option<&str>, plain_http: bool, now_ms: i64) -> Result<Outcome, RequestError> {
-        let sid = match (self.step, self.sid) {
-            (Step::Ready, Some(sid)) => sid,
+    /// The plan for the end of the request. All cookie formatting and checks happen here,
+    /// before the host writes anything, so a cookie error never follows a store write.
+    /// `plain_http` refuses `secure` cookies on unencrypted requests, as Koa does; `now_ms` is
+    /// the host's clock (JavaScript's `Date.now()` in Node, so fake timers apply).
+    pub fn finish(self, cfg: &SessionConfig, end: &Ending<'_>, caps: StoreCaps, plain_http: bool, now_ms: i64) -> Result<Outcome, RequestError> {
+        let decision = self.decide(cfg, end);
+        let sid = match (self.step, &self.sid) {
+            (Step::Ready, Some(sid)) => sid.clone(),
             _ => return Err(RequestError::WrongStep),
         };
-        let none = |set_cookies| Ok(Outcome { store: StoreAction::None, set_cookies });
-        match decision {
-            Decision::Untouched => none(vec![]),
-            Decision::Destroy => Ok(Outcome { store: StoreAction::Destroy { sid }, set_cookies: clear_cookies(cfg)? }),
+        let mut ops = Vec::new();
+        if let Some(old) = self.replaced.clone() {
+            ops.push(StoreOp::Destroy { sid: old });
+        }
+        let set_cookies = match decision {
+            Decision::Untouched => vec![],
+            Decision::Destroy => {
+                ops.push(StoreOp::Destroy { sid });
+                clear_cookies(cfg)?
+            }
             Decision::Nothing => match self.cookie {
-                ClientCookie::Stale => none(clear_cookies(cfg)?),
+                ClientCookie::Stale => clear_cookies(cfg)?,
                 ClientCookie::Current { resign: true } => {
                     let json = self.original.as_deref().unwrap_or(&cfg.fresh_json);
                     let attrs = session_cookie(json, &cfg.cookie).unwrap_or_else(|_| cfg.cookie.clone());
                     check_transport(&attrs, plain_http)?;
                     let mut cookies = session_cookies(cfg, &sid, &attrs, now_ms)?;
-                    none(cookies.split_off(1))
+                    cookies.split_off(1)
                 }
-                _ => none(vec![]),
+                _ => vec![],
             },
             Decision::Save => {
-                let json = json.ok_or(RequestError::WrongStep)?;
+                let json = end.json.ok_or(RequestError::WrongStep)?;
                 let attrs = session_cookie(json, &cfg.cookie).map_err(|_| RequestError::NotAnObject)?;
                 let ttl = ttl_ms(&attrs, now_ms, cfg.default_ttl_ms);
                 if ttl <= 0 {
                     // The session's own cookie says it has expired: end it rather than store it.
-                    let store = if self.stored { StoreAction::Destroy { sid } } else { StoreAction::None };
-                    return Ok(Outcome { store, set_cookies: clear_cookies(cfg)? });
+                    if self.stored {
+                        ops.push(StoreOp::Destroy { sid });
+                    }
+                    return Ok(Outcome { ops, set_cookies: clear_cookies(cfg)? });
                 }
                 check_transport(&attrs, plain_http)?;
                 let set_cookies = session_cookies(cfg, &sid, &attrs, now_ms)?;
-                Ok(Outcome { store: StoreAction::Save { sid, json: json.to_owned(), ttl_ms: ttl as u64 }, set_cookies })
+                let ttl_ms = ttl as u64;
+                let unchanged = self.original.as_deref() == Some(json);
+                ops.push(match (self.stored, unchanged) {
+                    (true, true) if caps.touch => StoreOp::Touch { sid, ttl_ms },
+                    (true, false) if caps.compare_and_set && !end.replaced => StoreOp::Merge { sid, ttl_ms },
+                    _ => StoreOp::Save { sid, ttl_ms },
+                });
+                set_cookies
             }
-        }
+        };
+        Ok(Outcome { ops, set_cookies })
     }
 
     /// The request's state besides its id and loaded JSON, as one small number (below
@@ -382,16 +512,17 @@ impl SessionRequest {
         step | (u8::from(self.stored) << 2) | (cookie << 3)
     }
 
-    /// The request as `(state code, sid, loaded JSON)`.
-    pub fn into_parts(self) -> (u8, Option<String>, Option<String>) {
-        (self.state_code(), self.sid, self.original)
+    /// The request as plain parts, to rebuild it later with [`from_parts`](Self::from_parts).
+    pub fn into_parts(self) -> RequestParts {
+        RequestParts { code: self.state_code(), sid: self.sid, original: self.original, replaced: self.replaced }
     }
 
     /// Rebuilds a request from [`into_parts`](Self::into_parts). Parts that no request can
     /// have (an unknown code, a missing or invalid id where one is needed, loaded JSON
-    /// without a stored record or the reverse) are refused, so a host's slip is an error
-    /// rather than a wrong decision.
-    pub fn from_parts(code: u8, sid: Option<String>, original: Option<String>) -> Result<SessionRequest, RequestError> {
+    /// without a stored record or the reverse, a replaced id that cannot be one) are refused,
+    /// so a host's slip is an error rather than a wrong decision.
+    pub fn from_parts(parts: RequestParts) -> Result<SessionRequest, RequestError> {
+        let RequestParts { code, sid, original, replaced } = parts;
         if code >= STATE_CODES {
             return Err(RequestError::WrongStep);
         }
@@ -416,14 +547,87 @@ impl SessionRequest {
         if stored != original.is_some() || (stored && step != Step::Ready) {
             return Err(RequestError::WrongStep);
         }
-        Ok(SessionRequest { sid, step, stored, original, cookie })
+        if let Some(r) = &replaced {
+            if !is_valid_sid(r) || stored || step != Step::Ready {
+                return Err(RequestError::WrongStep);
+            }
+        }
+        Ok(SessionRequest { sid, step, stored, original, cookie, replaced })
     }
 
-    /// [`decide`](Self::decide) then [`complete`](Self::complete), for hosts without a
-    /// `beforeSave` hook.
-    pub fn finish(self, cfg: &SessionConfig, json: Option<&str>, save: Option<bool>, plain_http: bool, now_ms: i64) -> Result<Outcome, RequestError> {
-        let decision = self.decide(cfg, json, save);
-        self.complete(cfg, decision, json, plain_http, now_ms)
+    /// The request as one short string, for hosts that keep it in their own variables
+    /// between calls (the Node middleware): `<step><state><sid>[ <replaced sid>]`, where
+    /// `<step>` is a [`TokenStep`] byte and `<state>` is `'@' + state_code()`. Ids hold no
+    /// space, so the form is unambiguous. The loaded JSON travels separately.
+    pub fn token(&self, cfg: &SessionConfig) -> String {
+        let step = match self.next() {
+            Next::Load(_) => TokenStep::Load,
+            Next::NeedSid => TokenStep::NeedSid,
+            Next::Ready if self.quiet_when_unchanged(cfg) => TokenStep::Quiet,
+            Next::Ready => TokenStep::Ready,
+        };
+        let sid = self.sid.as_deref().unwrap_or("");
+        let replaced = self.replaced.as_deref();
+        let mut t = String::with_capacity(2 + sid.len() + replaced.map_or(0, |r| 1 + r.len()));
+        t.push(char::from(step as u8));
+        t.push(char::from(b'@' + self.state_code()));
+        t.push_str(sid);
+        if let Some(r) = replaced {
+            t.push(' ');
+            t.push_str(r);
+        }
+        t
+    }
+
+    /// Rebuilds a request from [`token`](Self::token) and its loaded JSON. The step byte is
+    /// informational (it is derived from the state); anything malformed is refused.
+    pub fn from_token(token: &str, original: Option<String>) -> Result<SessionRequest, RequestError> {
+        let b = token.as_bytes();
+        if b.len() < 2 || TokenStep::from_byte(b[0]).is_none() || !(b'@'..b'@' + STATE_CODES).contains(&b[1]) {
+            return Err(RequestError::WrongStep);
+        }
+        let rest = &token[2..];
+        let (sid, replaced) = match rest.split_once(' ') {
+            Some((sid, replaced)) => (sid, Some(replaced.to_owned())),
+            None => (rest, None),
+        };
+        let sid = Some(sid).filter(|s| !s.is_empty()).map(str::to_owned);
+        SessionRequest::from_parts(RequestParts { code: b[1] - b'@', sid, original, replaced })
+    }
+}
+
+/// A request as plain values (see [`SessionRequest::into_parts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestParts {
+    /// [`SessionRequest::state_code`].
+    pub code: u8,
+    pub sid: Option<String>,
+    /// The loaded record's JSON.
+    pub original: Option<String>,
+    /// The stored id a regenerate replaced.
+    pub replaced: Option<String>,
+}
+
+/// The first byte of a request token: what the host does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TokenStep {
+    /// Read the session id from the store.
+    Load = b'L',
+    /// Generate a session id.
+    NeedSid = b'N',
+    /// Ready.
+    Ready = b'R',
+    /// Ready, and handing back the loaded JSON unchanged with no `sessionSave` override ends
+    /// the request with nothing to do ([`SessionRequest::quiet_when_unchanged`]).
+    Quiet = b'Q',
+}
+
+impl TokenStep {
+    pub const ALL: [TokenStep; 4] = [TokenStep::Load, TokenStep::NeedSid, TokenStep::Ready, TokenStep::Quiet];
+
+    pub fn from_byte(b: u8) -> Option<TokenStep> {
+        TokenStep::ALL.into_iter().find(|s| *s as u8 == b)
     }
 }
 
@@ -452,8 +656,9 @@ fn session_cookies(cfg: &SessionConfig, sid: &str, attrs: &CookieAttributes, now
     Ok(vec![cookie, sig])
 }
 
-/// Clears the session cookie and its signature, with the configured path and domain.
-fn clear_cookies(cfg: &SessionConfig) -> Result<Vec<String>, CookieError> {
+/// Clears the session cookie and its signature, with the configured path and domain: what a
+/// host sends instead of the plan's cookies when a `Merge` or `Touch` finds the record gone.
+pub fn clear_cookies(cfg: &SessionConfig) -> Result<Vec<String>, CookieError> {
     let mut out = vec![format_clear_cookie(&cfg.cookie_name, &cfg.cookie)?];
     if cfg.keys.is_some() {
         out.push(format_clear_cookie(&cfg.sig_name, &cfg.cookie)?);
@@ -475,16 +680,17 @@ mod tests {
         for rolling in [false, true] {
             let cfg = SessionConfig::builder().keys(["k"]).rolling(rolling).build().unwrap();
             for code in 0..STATE_CODES {
-                let Ok(req) = SessionRequest::from_parts(code, Some(SID.to_owned()), Some(RECORD.to_owned())) else { continue };
+                let parts = RequestParts { code, sid: Some(SID.to_owned()), original: Some(RECORD.to_owned()), replaced: None };
+                let Ok(req) = SessionRequest::from_parts(parts) else { continue };
                 let quiet = req.quiet_when_unchanged(&cfg);
-                let outcome = req.finish(&cfg, Some(RECORD), None, true, 0).unwrap();
-                let nothing = outcome.store == StoreAction::None && outcome.set_cookies.is_empty();
+                let outcome = req.finish(&cfg, &Ending::new(Some(RECORD)), StoreCaps::default(), true, 0).unwrap();
+                let nothing = outcome.is_empty();
                 assert_eq!(quiet, nothing, "code {code} rolling {rolling}: {outcome:?}");
                 quiet_seen += usize::from(quiet);
             }
             // Without a loaded record there is nothing to be unchanged from.
             for code in 0..STATE_CODES {
-                if let Ok(req) = SessionRequest::from_parts(code, Some(SID.to_owned()), None) {
+                if let Ok(req) = SessionRequest::from_parts(RequestParts { code, sid: Some(SID.to_owned()), original: None, replaced: None }) {
                     assert!(!req.quiet_when_unchanged(&cfg), "code {code}");
                 }
             }

@@ -25,7 +25,7 @@ async fn a_visitor_from_first_visit_to_logout() {
 
     // Second visit reads it back.
     let mut s = engine.load(Some(header.as_bytes()), Some("/")).await.unwrap().unwrap();
-    assert_eq!(s.load_report(), Some(LoadReport::Loaded));
+    assert_eq!(s.load_report(), LoadReport::Loaded);
     assert_eq!(s.json(), Some(r#"{"count":1}"#));
     assert_eq!(s.sid(), first_sid);
     // Data that is not an object is refused and changes nothing.

@@ -86,7 +86,7 @@ async fn records_match_koa_redis() {
     let theirs = r#"{"cookie":{"httpOnly":true,"path":"/","overwrite":true,"signed":true,"maxAge":86400000},"views":3}"#;
     server.cli(&["SETEX", "koa:sess:theirs", "86400", theirs]);
     let mut s = engine(&store).load(Some(&cookie_for("theirs")), Some("/")).await.unwrap().unwrap();
-    assert_eq!(s.load_report(), Some(LoadReport::Loaded));
+    assert_eq!(s.load_report(), LoadReport::Loaded);
     assert!(!s.is_new());
     assert_eq!(s.sid(), "theirs");
     assert_eq!(s.json(), Some(theirs));
@@ -131,7 +131,7 @@ async fn records_that_are_not_json_objects_are_new_sessions() {
             assert_eq!(got, text, "{sid}: non-object records come back as they are");
         }
         let s = engine.load(Some(&cookie_for(sid)), Some("/")).await.unwrap().unwrap();
-        assert_eq!(s.load_report(), Some(LoadReport::Corrupt), "{sid}");
+        assert_eq!(s.load_report(), LoadReport::Corrupt, "{sid}");
         assert!(s.is_new(), "{sid}");
         assert_ne!(s.sid(), *sid, "{sid}: a new session gets a new id");
         assert_eq!(s.json(), Some(engine.config().fresh_session_json()));

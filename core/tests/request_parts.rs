@@ -1,7 +1,8 @@
-//! `SessionRequest::into_parts` / `from_parts`: a request carried between calls as plain
-//! values (state code, sid, loaded JSON) behaves exactly like the request object itself.
+//! `SessionRequest::token` / `from_token` and `into_parts` / `from_parts`: a request carried
+//! between calls as plain values (a token string and the loaded JSON, as the Node addon
+//! carries it) behaves exactly like the request object itself.
 
-use koa_session_core::request::{LoadReport, Loaded, Next, SessionRequest, STATE_CODES};
+use koa_session_core::request::{Ending, LoadReport, Loaded, Next, RequestParts, SessionRequest, StoreCaps, STATE_CODES};
 use koa_session_core::signing::Keys;
 use koa_session_core::{RequestError, SessionConfig};
 
@@ -20,17 +21,20 @@ fn cookie_signed_by(key: &str) -> String {
     format!("koa.sid={SID}; koa.sid.sig={sig}")
 }
 
-fn round_trip(req: SessionRequest) -> SessionRequest {
-    let (code, sid, original) = req.into_parts();
-    assert!(code < STATE_CODES);
-    SessionRequest::from_parts(code, sid, original).expect("parts of a real request are accepted")
+fn round_trip(cfg: &SessionConfig, req: SessionRequest) -> SessionRequest {
+    let token = req.token(cfg);
+    let parts = req.into_parts();
+    assert!(parts.code < STATE_CODES);
+    let again = SessionRequest::from_parts(parts.clone()).expect("parts of a real request are accepted");
+    assert_eq!(again.into_parts(), parts);
+    SessionRequest::from_token(&token, parts.original).expect("the token of a real request is accepted")
 }
 
 /// Drives one request to its outcome; with `via_parts`, the request goes through its parts
 /// after every step, as the Node addon carries it.
 fn run(cookie: Option<&str>, record: Option<&str>, valid: bool, regenerate: bool, json: Option<&str>, save: Option<bool>, via_parts: bool) -> String {
     let cfg = config();
-    let hop = |r: SessionRequest| if via_parts { round_trip(r) } else { r };
+    let hop = |r: SessionRequest| if via_parts { round_trip(&cfg, r) } else { r };
     let mut req = hop(SessionRequest::begin(&cfg, cookie.map(str::as_bytes), Some("/"), None).unwrap());
     let mut report = None;
     loop {
@@ -56,9 +60,11 @@ fn run(cookie: Option<&str>, record: Option<&str>, valid: bool, regenerate: bool
         req = hop(req);
     }
     let json = json.map(|j| if j == "=" { shown.clone() } else { j.to_owned() });
-    let decision = req.decide(&cfg, json.as_deref(), save);
+    let ending = Ending { json: json.as_deref(), save, replaced: false };
+    let decision = req.decide(&cfg, &ending);
     let req = hop(req);
-    let outcome = req.complete(&cfg, decision, json.as_deref(), true, NOW);
+    let caps = StoreCaps { compare_and_set: true, touch: true };
+    let outcome = req.finish(&cfg, &ending, caps, true, NOW);
     format!("{report:?} new={is_new} shown={shown} destroyed={destroyed:?} {decision:?} {outcome:?}")
 }
 
@@ -108,13 +114,14 @@ fn state_codes_tell_states_apart() {
 
 #[test]
 fn impossible_parts_are_refused() {
-    let refused = |code, sid: Option<&str>, original: Option<&str>| SessionRequest::from_parts(code, sid.map(str::to_owned), original.map(str::to_owned)).unwrap_err();
+    let parts = |code, sid: Option<&str>, original: Option<&str>| RequestParts { code, sid: sid.map(str::to_owned), original: original.map(str::to_owned), replaced: None };
+    let refused = |code, sid: Option<&str>, original: Option<&str>| SessionRequest::from_parts(parts(code, sid, original)).unwrap_err();
     let cfg = config();
     let ready = SessionRequest::begin(&cfg, None, None, Some(SID)).unwrap();
-    let (load_code, _, _) = ready.clone().into_parts();
+    let load_code = ready.clone().into_parts().code;
     let mut loaded = ready;
     loaded.loaded(Loaded::Found(RECORD.to_owned())).unwrap();
-    let (stored_code, _, _) = loaded.into_parts();
+    let stored_code = loaded.clone().into_parts().code;
 
     assert_eq!(refused(STATE_CODES, Some(SID), None), RequestError::WrongStep);
     assert_eq!(refused(3, Some(SID), None), RequestError::WrongStep, "no such step");
@@ -125,9 +132,26 @@ fn impossible_parts_are_refused() {
 
     // Waiting for an id: a leftover id is dropped, never adopted.
     let mut need = SessionRequest::begin(&cfg, None, None, None).unwrap();
-    let (need_code, _, _) = need.clone().into_parts();
+    let need_code = need.clone().into_parts().code;
     assert_eq!(need.next(), Next::NeedSid);
-    need = SessionRequest::from_parts(need_code, Some(SID.to_owned()), None).unwrap();
+    need = SessionRequest::from_parts(parts(need_code, Some(SID), None)).unwrap();
     assert_eq!(need.next(), Next::NeedSid);
     assert_eq!(need.sid(), None);
+
+    // A replaced id only on a ready request with no stored record, and a valid id.
+    let mut regenerated = loaded;
+    regenerated.regenerate(NEW_SID.to_owned()).unwrap();
+    let good = regenerated.into_parts();
+    assert_eq!(good.replaced.as_deref(), Some(SID));
+    assert!(SessionRequest::from_parts(good.clone()).is_ok());
+    let bad = |replaced: &str| SessionRequest::from_parts(RequestParts { replaced: Some(replaced.to_owned()), ..good.clone() }).unwrap_err();
+    assert_eq!(bad("has space"), RequestError::WrongStep);
+    assert_eq!(SessionRequest::from_parts(RequestParts { replaced: Some(SID.to_owned()), ..parts(stored_code, Some(SID), Some(RECORD)) }).unwrap_err(), RequestError::WrongStep);
+}
+
+#[test]
+fn malformed_tokens_are_refused() {
+    for token in ["", "L", "X@AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "L\u{7f}AAAA", "R`AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "RB", "RBAAAA BBBB CCCC", "L@"] {
+        assert!(SessionRequest::from_token(token, None).is_err(), "{token:?}");
+    }
 }

@@ -2,7 +2,7 @@
 //! original package that the state machine must not repeat. Each case runs the real state
 //! machine against a real MemoryStore, as a host would.
 
-use koa_session_core::request::{Decision, LoadReport, Loaded, Next, Outcome, SessionRequest, StoreAction};
+use koa_session_core::request::{Decision, Ending, LoadReport, Loaded, Next, Outcome, SessionRequest, StoreCaps, StoreOp};
 use koa_session_core::signing::Keys;
 use koa_session_core::{MemoryStore, RequestError, SessionConfig};
 use std::time::Duration;
@@ -38,7 +38,26 @@ struct Done {
     destroyed_by_regenerate: Option<String>,
 }
 
+/// Every store capability, or none: the plan must end in the same store state either way.
+const CAPS: [StoreCaps; 2] = [StoreCaps { compare_and_set: false, touch: false }, StoreCaps { compare_and_set: true, touch: true }];
+
+/// Executes a plan on a MemoryStore, as a host does (no concurrency here, so a merge is a write).
+fn execute(store: &MemoryStore, outcome: &Outcome, json: Option<&str>) {
+    for op in &outcome.ops {
+        let ttl = Duration::from_millis(op.ttl_ms());
+        match op {
+            StoreOp::Destroy { sid } => store.destroy_sync(sid),
+            StoreOp::Save { sid, .. } | StoreOp::Merge { sid, .. } => store.set_sync(sid, json.unwrap(), ttl),
+            StoreOp::Touch { sid, .. } => assert!(store.touch_sync(sid, ttl)),
+        }
+    }
+}
+
 fn run(cfg: &SessionConfig, store: &MemoryStore, cookie: Option<&str>, app: App, save: Option<bool>, valid: bool) -> Done {
+    run_with(cfg, store, cookie, app, save, valid, CAPS[0])
+}
+
+fn run_with(cfg: &SessionConfig, store: &MemoryStore, cookie: Option<&str>, app: App, save: Option<bool>, valid: bool, caps: StoreCaps) -> Done {
     let mut req = SessionRequest::begin(cfg, cookie.map(str::as_bytes), Some("/"), None).expect("in path");
     let mut report = None;
     let mut n = 0;
@@ -67,10 +86,9 @@ fn run(cfg: &SessionConfig, store: &MemoryStore, cookie: Option<&str>, app: App,
         App::Write(j) => json = Some(j.to_owned()),
         App::Null => json = None,
         App::Regenerate | App::RegenerateThenWrite(_) => {
-            destroyed_by_regenerate = req.regenerate("regenerated-xxxxxxxxxxxxxxxxxxxxxx".into()).unwrap();
-            if let Some(old) = &destroyed_by_regenerate {
-                store.destroy_sync(old);
-            }
+            req.regenerate("regenerated-xxxxxxxxxxxxxxxxxxxxxx".into()).unwrap();
+            // The old record is destroyed by the plan, at the end of the request.
+            destroyed_by_regenerate = req.replaced_sid().map(str::to_owned);
             json = Some(req.session_json(cfg).to_owned());
             if let App::RegenerateThenWrite(j) = app {
                 json = Some(j.to_owned());
@@ -78,13 +96,12 @@ fn run(cfg: &SessionConfig, store: &MemoryStore, cookie: Option<&str>, app: App,
         }
     }
     let sid = req.sid().unwrap().to_owned();
-    let outcome = req.finish(cfg, json.as_deref(), save, false, NOW);
+    let outcome = req.finish(cfg, &Ending { json: json.as_deref(), save, replaced: false }, caps, false, NOW);
     if let Ok(o) = &outcome {
-        match &o.store {
-            StoreAction::Save { sid, json, ttl_ms } => store.set_sync(sid, json, Duration::from_millis(*ttl_ms)),
-            StoreAction::Destroy { sid } => store.destroy_sync(sid),
-            StoreAction::None => {}
+        if let Some(old) = &destroyed_by_regenerate {
+            assert_eq!(o.ops.first(), Some(&StoreOp::Destroy { sid: old.clone() }), "the replaced record goes first");
         }
+        execute(store, o, json.as_deref());
     }
     Done { report, sid, outcome, destroyed_by_regenerate }
 }
@@ -119,6 +136,7 @@ enum Kept {
     Gone,
 }
 
+#[derive(Clone)]
 struct Case {
     name: &'static str,
     cfg: fn() -> SessionConfig,
@@ -212,14 +230,14 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn life_of_a_request() {
-    for c in cases() {
+    for (c, caps) in cases().into_iter().flat_map(|c| CAPS.map(|caps| (c.clone(), caps))) {
         let cfg = (c.cfg)();
         let store = MemoryStore::default();
         if let Some(r) = c.stored {
             store.set_sync(SID, r, Duration::from_secs(60));
         }
         let cookie = c.cookie.map(|f| f());
-        let done = run(&cfg, &store, cookie.as_deref(), c.app, c.save, c.valid);
+        let done = run_with(&cfg, &store, cookie.as_deref(), c.app, c.save, c.valid, caps);
         let outcome = done.outcome.unwrap_or_else(|e| panic!("{}: {e}", c.name));
         assert_eq!(done.report, c.report, "{}: load report", c.name);
         assert_eq!(done.sid != SID, c.new_sid, "{}: new sid? got {}", c.name, done.sid);
@@ -281,7 +299,7 @@ fn outside_the_cookie_path_no_session() {
     req.loaded(Loaded::Missing).unwrap();
     req.set_new_sid("n".repeat(32)).unwrap();
     let json = req.session_json(&cfg).to_owned();
-    let out = req.finish(&cfg, Some(&json), None, false, NOW).unwrap();
+    let out = req.finish(&cfg, &Ending::new(Some(&json)), StoreCaps::default(), false, NOW).unwrap();
     assert_eq!(out.set_cookies, ["koa.sid=; path=/app; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly"]);
 }
 
@@ -311,15 +329,15 @@ fn per_session_cookie_sets_ttl_and_expiry() {
     let remember = r#"{"cookie":{"httpOnly":true,"maxAge":2592000000,"path":"/"},"user":"ann"}"#;
     let mut req = SessionRequest::begin(&cfg, None, None, None).unwrap();
     req.set_new_sid(SID.into()).unwrap();
-    let out = req.finish(&cfg, Some(remember), None, false, NOW).unwrap();
-    assert_eq!(out.store, StoreAction::Save { sid: SID.into(), json: remember.into(), ttl_ms: 2_592_000_000 });
+    let out = req.finish(&cfg, &Ending::new(Some(remember)), StoreCaps::default(), false, NOW).unwrap();
+    assert_eq!(out.ops, [StoreOp::Save { sid: SID.into(), ttl_ms: 2_592_000_000 }]);
     assert!(out.set_cookies[0].contains("expires=Sun, 20 Dec 2026 18:08:43 GMT"), "{}", out.set_cookies[0]);
 
     let expired = r#"{"cookie":{"expires":"2000-01-01T00:00:00.000Z","maxAge":null}}"#;
     let mut req = SessionRequest::begin(&cfg, None, None, None).unwrap();
     req.set_new_sid(SID.into()).unwrap();
-    let out = req.finish(&cfg, Some(expired), None, false, NOW).unwrap();
-    assert_eq!(out.store, StoreAction::None, "an already-expired session is not stored");
+    let out = req.finish(&cfg, &Ending::new(Some(expired)), StoreCaps::default(), false, NOW).unwrap();
+    assert_eq!(out.ops, [], "an already-expired session is not stored");
 }
 
 #[test]
@@ -327,27 +345,72 @@ fn errors_come_before_any_write() {
     let cfg = SessionConfig::builder().secure(true).build().unwrap();
     let mut req = SessionRequest::begin(&cfg, None, None, None).unwrap();
     req.set_new_sid(SID.into()).unwrap();
-    let err = req.clone().finish(&cfg, Some(FRESH_PLUS), None, true, NOW).unwrap_err();
+    let caps = StoreCaps::default();
+    let err = req.clone().finish(&cfg, &Ending::new(Some(FRESH_PLUS)), caps, true, NOW).unwrap_err();
     assert_eq!(err.to_string(), "Cannot send secure cookie over unencrypted connection");
-    assert!(req.clone().finish(&cfg, Some(FRESH_PLUS), None, false, NOW).is_ok());
-    assert_eq!(req.clone().finish(&cfg, Some("[]"), Some(true), false, NOW).unwrap_err(), RequestError::NotAnObject);
+    assert!(req.clone().finish(&cfg, &Ending::new(Some(FRESH_PLUS)), caps, false, NOW).is_ok());
+    let forced = Ending { json: Some("[]"), save: Some(true), replaced: false };
+    assert_eq!(req.clone().finish(&cfg, &forced, caps, false, NOW).unwrap_err(), RequestError::NotAnObject);
 
     let mut bad = SessionRequest::begin(&cfg, None, None, None).unwrap();
     assert_eq!(bad.set_new_sid("a;b".into()).unwrap_err(), RequestError::InvalidSid);
     assert_eq!(bad.set_new_sid("a\r\nSet-Cookie: x".into()).unwrap_err(), RequestError::InvalidSid);
-    assert_eq!(bad.clone().finish(&cfg, Some("{}"), None, false, NOW).unwrap_err(), RequestError::WrongStep);
+    assert_eq!(bad.clone().finish(&cfg, &Ending::new(Some("{}")), caps, false, NOW).unwrap_err(), RequestError::WrongStep);
     assert_eq!(bad.loaded(Loaded::Missing).unwrap_err(), RequestError::WrongStep);
 }
 
 #[test]
-fn before_save_hook_fits_between_decide_and_complete() {
+fn before_save_hook_fits_between_decide_and_finish() {
     let cfg = config();
     let mut req = SessionRequest::begin(&cfg, None, None, None).unwrap();
     req.set_new_sid(SID.into()).unwrap();
-    assert_eq!(req.decide(&cfg, Some(FRESH_PLUS), None), Decision::Save);
+    assert_eq!(req.decide(&cfg, &Ending::new(Some(FRESH_PLUS))), Decision::Save);
     let hooked = r#"{"n":1,"savedBy":"hook"}"#;
-    let out = req.complete(&cfg, Decision::Save, Some(hooked), false, NOW).unwrap();
-    assert!(matches!(out.store, StoreAction::Save { ref json, .. } if json == hooked));
+    let out = req.finish(&cfg, &Ending::new(Some(hooked)), StoreCaps::default(), false, NOW).unwrap();
+    assert_eq!(out.ops, [StoreOp::Save { sid: SID.into(), ttl_ms: 86_400_000 }]);
+}
+
+/// The plan for a stored session: changed fields merge, unchanged data touches, a replaced or
+/// regenerated session is written whole; without the capability, a whole write.
+#[test]
+fn plan_uses_merge_and_touch_where_the_store_has_them() {
+    let cfg = rolling();
+    let all = CAPS[1];
+    let loaded = || {
+        let mut req = SessionRequest::begin(&cfg, Some(good().as_bytes()), None, None).unwrap();
+        req.loaded(Loaded::Found(RECORD.to_owned())).unwrap();
+        req
+    };
+    let op = |req: SessionRequest, json: &str, replaced: bool, caps: StoreCaps| {
+        let out = req.finish(&cfg, &Ending { json: Some(json), save: None, replaced }, caps, false, NOW).unwrap();
+        assert_eq!(out.set_cookies.len(), 2, "the cookie is sent as before");
+        out.ops
+    };
+    let day = 86_400_000;
+    assert_eq!(op(loaded(), CHANGED, false, all), [StoreOp::Merge { sid: SID.into(), ttl_ms: day }]);
+    assert_eq!(op(loaded(), RECORD, false, all), [StoreOp::Touch { sid: SID.into(), ttl_ms: day }]);
+    assert_eq!(op(loaded(), CHANGED, true, all), [StoreOp::Save { sid: SID.into(), ttl_ms: day }]);
+    assert_eq!(op(loaded(), CHANGED, false, CAPS[0]), [StoreOp::Save { sid: SID.into(), ttl_ms: day }]);
+    assert_eq!(op(loaded(), RECORD, false, CAPS[0]), [StoreOp::Save { sid: SID.into(), ttl_ms: day }]);
+    let mut regenerated = loaded();
+    regenerated.regenerate("regenerated-xxxxxxxxxxxxxxxxxxxxxx".into()).unwrap();
+    assert_eq!(
+        op(regenerated, CHANGED, false, all),
+        [StoreOp::Destroy { sid: SID.into() }, StoreOp::Save { sid: "regenerated-xxxxxxxxxxxxxxxxxxxxxx".into(), ttl_ms: day }]
+    );
+}
+
+/// Regenerate destroys the old record even when the request then touches nothing else.
+#[test]
+fn regenerate_destroys_the_old_record_whatever_follows() {
+    let cfg = config();
+    for (json, save) in [(Some(RECORD), Some(false)), (None, None), (Some(FRESH_PLUS), None)] {
+        let mut req = SessionRequest::begin(&cfg, Some(good().as_bytes()), None, None).unwrap();
+        req.loaded(Loaded::Found(RECORD.to_owned())).unwrap();
+        req.regenerate("regenerated-xxxxxxxxxxxxxxxxxxxxxx".into()).unwrap();
+        let out = req.finish(&cfg, &Ending { json, save, replaced: false }, CAPS[1], false, NOW).unwrap();
+        assert_eq!(out.ops.first(), Some(&StoreOp::Destroy { sid: SID.into() }), "{json:?} {save:?}");
+    }
 }
 
 #[test]

@@ -28,6 +28,18 @@ pub enum ks_load_report {
     Corrupt = 4,
 }
 
+impl From<LoadReport> for ks_load_report {
+    fn from(r: LoadReport) -> Self {
+        match r {
+            LoadReport::NoCookie => ks_load_report::NoCookie,
+            LoadReport::Loaded => ks_load_report::Loaded,
+            LoadReport::Missing => ks_load_report::Missing,
+            LoadReport::Rejected => ks_load_report::Rejected,
+            LoadReport::Corrupt => ks_load_report::Corrupt,
+        }
+    }
+}
+
 /// The per-request save override, for `ks_session_set_save()` (koa-session's `ctx.sessionSave`).
 #[allow(non_camel_case_types)]
 #[repr(u32)]
@@ -179,12 +191,9 @@ pub unsafe extern "C" fn ks_session_is_new(session: *const ks_session) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn ks_session_load_report(session: *const ks_session) -> ks_load_report {
     guard_value(ks_load_report::NoCookie, || {
-        match session.as_ref().and_then(|s| s.active.as_ref()).and_then(|a| a.load_report()) {
+        match session.as_ref().and_then(|s| s.active.as_ref()).map(|a| a.load_report()) {
             None => ks_load_report::NoCookie,
-            Some(LoadReport::Loaded) => ks_load_report::Loaded,
-            Some(LoadReport::Missing) => ks_load_report::Missing,
-            Some(LoadReport::Rejected) => ks_load_report::Rejected,
-            Some(LoadReport::Corrupt) => ks_load_report::Corrupt,
+            Some(report) => ks_load_report::from(report),
         }
     })
 }
@@ -275,4 +284,17 @@ pub unsafe extern "C" fn ks_session_commit(session: *mut ks_session, plain_http:
         *cookies_out = Box::into_raw(Box::new(cookies));
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The C enum carries the core's codes, the same numbers the Node addon exports.
+    #[test]
+    fn load_report_codes_are_the_cores() {
+        for report in LoadReport::ALL {
+            assert_eq!(ks_load_report::from(report) as u32, u32::from(report.code()), "{report:?}");
+        }
+    }
 }

@@ -20,7 +20,7 @@ fn object(json: &str) -> Result<Map<String, Value>, ks_result> {
 }
 
 fn store_object(session: &mut ks_session, map: Map<String, Value>) -> Result<(), ks_result> {
-    session.active_mut()?.set_json(Some(Value::Object(map).to_string()))?;
+    session.active_mut()?.update_json(Value::Object(map).to_string())?;
     Ok(())
 }
 

@@ -37,7 +37,8 @@ function storeTtl(sess, ttl) {
     json = undefined;
   }
   if (typeof json !== 'string' || json[0] !== '{') json = '{}';
-  return sessionTtlMs(json);
+  // JavaScript's clock, so fake timers (sinon, jest) apply to `cookie.expires`.
+  return sessionTtlMs(json, undefined, Date.now());
 }
 
 module.exports = { BaseStore, CONNECT, DISCONNECT, storeTtl };

@@ -4,8 +4,8 @@
 // symbol slot on ctx. Defining six properties on every ctx cost more than the rest of the
 // middleware together, and turned every ctx into a slow dictionary-mode object.
 //
-// The state object (`st`) belongs to the middleware serving the request; `st.mw` has
-// readSession(st), writeSession(st, v), regenerate(ctx, st) and store, so two middlewares
+// The state object (`st`, a ContextSession) belongs to the middleware serving the request
+// and has read(), write(v), regenerate(), sessionId(), save and store, so two middlewares
 // (or two copies of this package) share the accessors. Without a state (a request the
 // middleware did not serve, or before it ran) assigning one of these names makes an own
 // property, as on a plain ctx.
@@ -32,12 +32,12 @@ const descriptors = {
     enumerable: true,
     get() {
       const st = this[kState];
-      return st === undefined ? undefined : st.mw.readSession(st, this);
+      return st === undefined ? undefined : st.read();
     },
     set(v) {
       const st = this[kState];
       if (st === undefined) ownValue(this, 'session', v);
-      else st.mw.writeSession(st, v);
+      else st.write(v);
     },
   },
   sessionId: {
@@ -70,7 +70,7 @@ const descriptors = {
     enumerable: true,
     get() {
       const st = this[kState];
-      return st === undefined ? undefined : st.mw.store;
+      return st === undefined ? undefined : st.store;
     },
     set(v) {
       if (this[kState] === undefined) ownValue(this, 'sessionStore', v);
@@ -83,7 +83,7 @@ const descriptors = {
     get() {
       const st = this[kState];
       if (st === undefined) return undefined;
-      if (st.regenerateFn === null) st.regenerateFn = () => st.mw.regenerate(this, st);
+      if (st.regenerateFn === null) st.regenerateFn = () => st.regenerate();
       return st.regenerateFn;
     },
     set(v) {

@@ -97,6 +97,10 @@ function normalizeOptions(options) {
   if (!(reconnectTimeout >= 0) || !Number.isFinite(reconnectTimeout)) {
     throw fail('reconnectTimeout', 'a finite number >= 0', reconnectTimeout);
   }
+  const storeTimeout = check(o, 'storeTimeout', 'number', 'a number of milliseconds') ?? 10000;
+  if (!(storeTimeout > 0) || !Number.isFinite(storeTimeout)) {
+    throw fail('storeTimeout', 'a finite number > 0', storeTimeout);
+  }
   for (const name of ['defer', 'rolling', 'allowEmpty']) check(o, name, 'boolean', 'a boolean');
   for (const name of ['genSid', 'errorHandler', 'errorHanlder', 'valid', 'beforeSave']) {
     check(o, name, 'function', 'a function');
@@ -141,6 +145,7 @@ function normalizeOptions(options) {
     key,
     store: store || null,
     reconnectTimeout,
+    storeTimeout,
     defer: o.defer === true,
     signed: cookie.signed,
     genSid: o.genSid || null,

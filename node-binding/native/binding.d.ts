@@ -84,6 +84,21 @@ export interface EngineOptions {
 /** A fresh session id from the OS CSPRNG: 24 bytes, base64url, 32 characters. */
 export declare function generateSid(): string
 
+/** Load report: the store held an unusable record. */
+export declare const LOAD_REPORT_CORRUPT: number
+
+/** Load report: the record was loaded. */
+export declare const LOAD_REPORT_LOADED: number
+
+/** Load report: no record under the cookie's id. */
+export declare const LOAD_REPORT_MISSING: number
+
+/** Load report (the digit before the token of `requestLoaded` / `memoryBegin`): no cookie. */
+export declare const LOAD_REPORT_NO_COOKIE: number
+
+/** Load report: `valid()` refused the record. */
+export declare const LOAD_REPORT_REJECTED: number
+
 export interface NativeMemoryStoreOptions {
   /** At most this many sessions; at the limit a new one evicts the session closest to expiry. */
   maxEntries?: number
@@ -111,7 +126,38 @@ export interface NativeRedisStoreOptions {
 }
 
 /**
- * The store TTL in ms for a session (its JSON), from its `cookie.maxAge` / `cookie.expires`,
- * `defaultTtlMs` (one day when omitted) for a browser-session cookie. Zero or less: expired.
+ * The store TTL in ms for a session (its JSON), from its `cookie.maxAge` / `cookie.expires`
+ * as of `nowMs` (unix ms; the system clock when omitted), `defaultTtlMs` (one day when
+ * omitted) for a browser-session cookie. Zero or less: expired.
  */
-export declare function sessionTtlMs(sessionJson: string, defaultTtlMs?: number | undefined | null): number
+export declare function sessionTtlMs(sessionJson: string, defaultTtlMs?: number | undefined | null, nowMs?: number | undefined | null): number
+
+/** Request token first character (UTF-16 code): read the session id from the store. */
+export declare const STEP_LOAD: number
+
+/** Request token first character: the request needs a session id. */
+export declare const STEP_NEED_SID: number
+
+/** Request token first character: ready, and an unchanged session needs no finishing call. */
+export declare const STEP_QUIET: number
+
+/** Request token first character: the session is ready. */
+export declare const STEP_READY: number
+
+/** `requestFinish` caps bit: the store can compare-and-set (merge). */
+export declare const STORE_CAN_COMPARE_AND_SET: number
+
+/** `requestFinish` caps bit: the store can refresh a TTL without a write. */
+export declare const STORE_CAN_TOUCH: number
+
+/** Plan operation: destroy the record. */
+export declare const STORE_OP_DESTROY: number
+
+/** Plan operation: merge this request's changes into the stored record (compare-and-set). */
+export declare const STORE_OP_MERGE: number
+
+/** Plan operation: write the whole session. */
+export declare const STORE_OP_SAVE: number
+
+/** Plan operation: refresh the record's TTL. */
+export declare const STORE_OP_TOUCH: number

@@ -1,43 +1,44 @@
 //! The per-request calls of the Koa middleware, stateless: no native object per request.
 //!
-//! A request travels between calls as a token string the JS side keeps:
-//! `<step><state><sid>` — step `L` (load `sid` from the store), `N` (needs a new id), `R`
-//! (ready) or `Q` (ready, and the core's `quiet_when_unchanged`: handing back the loaded JSON
-//! unchanged with no `sessionSave` override ends the request with nothing to do, so the JS
-//! side skips the finishing call); state one character for the core's
-//! `SessionRequest::state_code`; then the id.
-//! The loaded record's JSON (`original`) stays in JS and is handed back where the core needs
-//! it. Engines and memory stores are named by their registry ids (registry.rs). Every
-//! decision is the core's; this file converts values and nothing else.
+//! A request travels between calls as the core's request token (`SessionRequest::token`:
+//! `<step><state><sid>[ <replaced sid>]`) that the JS side keeps; the loaded record's JSON
+//! (`original`) stays in JS and is handed back where the core needs it. Engines and memory
+//! stores are named by their registry ids (registry.rs). Every decision is the core's, every
+//! code is the core's (exported by codes.rs); this file converts values and nothing else.
 //!
 //! ```text
-//! requestBegin(engine, cookieHeader, path, upstreamSid, newSid)        → null | token
-//! requestLoaded(engine, token, json | null, valid, newSid)             → [token, report]
-//! requestSetSid(engine, token, sid)                                    → token
-//! requestRegenerate(engine, token, original, sid)                      → [token, oldSid | null]
-//! requestDecide(engine, token, original, json | null, save)            → decision
-//! requestComplete(engine, token, original, decision, json, plainHttp)  → null | [action, ttlMs, ...setCookies]
-//! requestFinish(engine, token, original, json | null, save, plainHttp) → null | [action, ttlMs, ...setCookies]
+//! requestBegin(engine, cookieHeader, path, upstreamSid, newSid)      → null | token
+//! requestLoaded(engine, token, json | null, valid, newSid)           → <report><token>
+//! requestSetSid(engine, token, sid)                                  → token
+//! requestRegenerate(engine, token, original, sid)                    → token
+//! requestWillSave(engine, token, original, json | null, save)        → boolean
+//! requestFinish(engine, token, original, json | null, save, replaced, plainHttp, nowMs, caps)
+//!                                                                    → null | plan
+//! clearingCookies(engine)                                            → setCookies
 //! ```
 //! `newSid`: when the core then needs an id, generate it here (the default `genSid`), saving
-//! a call. report: 0 loaded, 1 missing, 2 rejected, 3 corrupt. decision: 0 save, 1 destroy,
-//! 2 nothing, 3 untouched. action: 0 none, 1 save, 2 destroy; null = no action, no cookie.
+//! a call. `<report>`: one digit, a `LOAD_REPORT_*` code. `requestWillSave`: the core's
+//! decision is to write (a `beforeSave` hook runs first). `caps`: `STORE_CAN_*` bits.
+//! plan: `[n, op, sid, ttlMs, ... (n times), ...setCookies]`, `op` a `STORE_OP_*` code; null
+//! when there is nothing to do. A `STORE_OP_MERGE` or `STORE_OP_TOUCH` that finds the record
+//! gone ends the plan: the host sends `clearingCookies(engine)` instead of the plan's cookies.
 //!
-//! With the native MemoryStore the store access happens inside the call, so a request is
-//! one call at load and one at commit:
+//! With the native MemoryStore the store access happens inside the call (the plan executed
+//! in place), so a request is one call at load and one at commit:
 //! ```text
-//! memoryBegin(engine, store, cookieHeader, path, upstreamSid, newSid)  → null | loaded
-//! memoryFinish(engine, store, token, original, json, save, plainHttp)  → null | setCookies joined by "\n"
+//! memoryBegin(engine, store, cookieHeader, path, upstreamSid, newSid) → null | loaded
+//! memoryFinish(engine, store, token, original, json | null, save, replaced, plainHttp, nowMs)
+//!                                                                    → null | setCookies joined by "\n"
 //! ```
 //! loaded = `<report digit, or "-" when nothing was read><token>`, then `"\n" + record JSON`
-//! when the record was loaded (a token never holds a newline). These two return one string,
-//! not an array: setting array elements through Node-API costs ~80 ns each, slicing in JS less.
+//! when the record was loaded (a token never holds a newline). These return one string, not
+//! an array: setting array elements through Node-API costs ~80 ns each, slicing in JS less.
 
 use crate::raw::{self, Env, Fail, Result, Value};
 use crate::registry;
-use koa_session_core::request::STATE_CODES;
+use koa_session_core::request::clear_cookies;
 use koa_session_core::store::MemoryStore;
-use koa_session_core::{Decision, LoadReport, Loaded, Next, Outcome, SessionConfig, SessionRequest, StoreAction};
+use koa_session_core::{Decision, Ending, LoadReport, Loaded, Next, Outcome, SessionConfig, SessionRequest, StoreCaps, StoreOp};
 use napi::sys;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,33 +53,9 @@ fn memory_store(env: Env, v: Value) -> Result<Arc<MemoryStore>> {
     registry::memory_store(id).ok_or_else(|| Fail::invalid_arg("memory store is gone"))
 }
 
-fn token(req: &SessionRequest, cfg: &SessionConfig) -> String {
-    let step = match req.next() {
-        Next::Load(_) => 'L',
-        Next::NeedSid => 'N',
-        Next::Ready if req.quiet_when_unchanged(cfg) => 'Q',
-        Next::Ready => 'R',
-    };
-    let sid = req.sid().unwrap_or("");
-    let mut t = String::with_capacity(2 + sid.len());
-    t.push(step);
-    t.push(char::from(b'@' + req.state_code()));
-    t.push_str(sid);
-    t
-}
-
-fn request(token: &str, original: Option<String>) -> Result<SessionRequest> {
-    let b = token.as_bytes();
-    if b.len() < 2 || !b[0].is_ascii() || !b[1].is_ascii() || !(b'@'..b'@' + STATE_CODES).contains(&b[1]) {
-        return Err(Fail::invalid_arg("not a session request token"));
-    }
-    let sid = Some(&token[2..]).filter(|s| !s.is_empty()).map(str::to_owned);
-    SessionRequest::from_parts(b[1] - b'@', sid, original).map_err(Fail::invalid_arg)
-}
-
 unsafe fn token_arg(env: Env, v: Value, original: Value) -> Result<SessionRequest> {
     let t = raw::string(env, v, "token")?;
-    request(&t, raw::opt_string(env, original, "original")?)
+    SessionRequest::from_token(&t, raw::opt_string(env, original, "original")?).map_err(|_| Fail::invalid_arg("not a session request token"))
 }
 
 /// Gives the request a generated id when it needs one and `new_sid` asks for it.
@@ -90,62 +67,46 @@ fn maybe_new_sid(req: &mut SessionRequest, new_sid: bool) -> Result<()> {
     Ok(())
 }
 
-fn report_code(r: LoadReport) -> f64 {
-    match r {
-        LoadReport::Loaded => 0.0,
-        LoadReport::Missing => 1.0,
-        LoadReport::Rejected => 2.0,
-        LoadReport::Corrupt => 3.0,
-    }
+fn report_digit(r: LoadReport) -> char {
+    char::from(b'0' + r.code())
 }
 
-fn decision_code(d: Decision) -> u32 {
-    match d {
-        Decision::Save => 0,
-        Decision::Destroy => 1,
-        Decision::Nothing => 2,
-        Decision::Untouched => 3,
-    }
+/// The store capabilities the JS side passes as `STORE_CAN_*` bits.
+pub fn caps_of(bits: u32) -> StoreCaps {
+    StoreCaps { compare_and_set: bits & crate::codes::STORE_CAN_COMPARE_AND_SET != 0, touch: bits & crate::codes::STORE_CAN_TOUCH != 0 }
 }
 
-fn decision_of(code: u32) -> Result<Decision> {
-    Ok(match code {
-        0 => Decision::Save,
-        1 => Decision::Destroy,
-        2 => Decision::Nothing,
-        3 => Decision::Untouched,
-        other => return Err(Fail::invalid_arg(format!("unknown decision {other}"))),
-    })
-}
-
-/// `null` when there is nothing to do, else `[action, ttlMs, ...setCookies]`.
+/// `null` when there is nothing to do, else `[n, op, sid, ttlMs, ..., ...setCookies]`.
 unsafe fn plan(env: Env, outcome: &Outcome) -> Result<Value> {
-    let (action, ttl) = match &outcome.store {
-        StoreAction::None if outcome.set_cookies.is_empty() => return Ok(raw::null(env)),
-        StoreAction::None => (0.0, 0.0),
-        StoreAction::Save { ttl_ms, .. } => (1.0, *ttl_ms as f64),
-        StoreAction::Destroy { .. } => (2.0, 0.0),
-    };
-    let mut items = Vec::with_capacity(2 + outcome.set_cookies.len());
-    items.push(raw::number(env, action));
-    items.push(raw::number(env, ttl));
+    if outcome.is_empty() {
+        return Ok(raw::null(env));
+    }
+    let mut items = Vec::with_capacity(1 + 3 * outcome.ops.len() + outcome.set_cookies.len());
+    items.push(raw::number(env, outcome.ops.len() as f64));
+    for op in &outcome.ops {
+        items.push(raw::number(env, f64::from(op.code())));
+        items.push(raw::to_js_string(env, op.sid())?);
+        items.push(raw::number(env, op.ttl_ms() as f64));
+    }
     for c in &outcome.set_cookies {
         items.push(raw::to_js_string(env, c)?);
     }
     raw::array(env, &items)
 }
 
-unsafe fn finish(env: Env, argv: &[Value]) -> Result<(Outcome, Arc<SessionConfig>)> {
-    // (engine, token, original, json, save, plainHttp)
+/// The arguments shared by `requestFinish` and `memoryFinish`:
+/// `(engine, token, original, json, save, replaced, plainHttp, nowMs)`; returns the plan.
+unsafe fn finish(env: Env, argv: &[Value], caps: StoreCaps) -> Result<(Outcome, Arc<SessionConfig>, Option<String>)> {
     let cfg = engine(env, argv[0])?;
     let req = token_arg(env, argv[1], argv[2])?;
     let json = raw::opt_string(env, argv[3], "json")?;
     let save = raw::opt_boolean(env, argv[4], "save")?;
-    let plain_http = raw::boolean(env, argv[5], "plainHttp")?;
-    let outcome = req
-        .finish(&cfg, json.as_deref(), save, plain_http, koa_session_core::now_unix_ms())
-        .map_err(Fail::generic)?;
-    Ok((outcome, cfg))
+    let replaced = raw::boolean(env, argv[5], "replaced")?;
+    let plain_http = raw::boolean(env, argv[6], "plainHttp")?;
+    let now_ms = raw::float(env, argv[7], "nowMs")? as i64;
+    let ending = Ending { json: json.as_deref(), save, replaced };
+    let outcome = req.finish(&cfg, &ending, caps, plain_http, now_ms).map_err(Fail::generic)?;
+    Ok((outcome, cfg, json))
 }
 
 /// Reads `(cookieHeader, path, upstreamSid)` and begins a request for `cfg`; `None` outside
@@ -163,7 +124,7 @@ unsafe extern "C" fn request_begin(env: Env, info: sys::napi_callback_info) -> V
         let cfg = engine(env, e)?;
         let Some(mut req) = begin(env, &cfg, header, path, upstream)? else { return Ok(raw::null(env)) };
         maybe_new_sid(&mut req, raw::boolean(env, new_sid, "newSid")?)?;
-        raw::to_js_string(env, &token(&req, &cfg))
+        raw::to_js_string(env, &req.token(&cfg))
     })
 }
 
@@ -179,8 +140,9 @@ unsafe extern "C" fn request_loaded(env: Env, info: sys::napi_callback_info) -> 
         };
         let report = req.loaded(answer).map_err(Fail::generic)?;
         maybe_new_sid(&mut req, raw::boolean(env, new_sid, "newSid")?)?;
-        let items = [raw::to_js_string(env, &token(&req, &cfg))?, raw::number(env, report_code(report))];
-        raw::array(env, &items)
+        let mut out = String::from(report_digit(report));
+        out.push_str(&req.token(&cfg));
+        raw::to_js_string(env, &out)
     })
 }
 
@@ -197,11 +159,11 @@ unsafe extern "C" fn memory_begin(env: Env, info: sys::napi_callback_info) -> Va
                 Some(j) => Loaded::Found(j),
                 None => Loaded::Missing,
             };
-            report = char::from(b'0' + report_code(req.loaded(answer).map_err(Fail::generic)?) as u8);
+            report = report_digit(req.loaded(answer).map_err(Fail::generic)?);
         }
         maybe_new_sid(&mut req, new_sid)?;
-        let t = token(&req, &cfg);
-        let (_, _, record) = req.into_parts();
+        let t = req.token(&cfg);
+        let record = req.into_parts().original;
         let mut out = String::with_capacity(1 + t.len() + record.as_ref().map_or(0, |r| 1 + r.len()));
         out.push(report);
         out.push_str(&t);
@@ -219,7 +181,7 @@ unsafe extern "C" fn request_set_sid(env: Env, info: sys::napi_callback_info) ->
         let cfg = engine(env, e)?;
         let mut req = token_arg(env, t, raw::null(env))?;
         req.set_new_sid(raw::string(env, sid, "sid")?).map_err(Fail::invalid_arg)?;
-        raw::to_js_string(env, &token(&req, &cfg))
+        raw::to_js_string(env, &req.token(&cfg))
     })
 }
 
@@ -228,60 +190,71 @@ unsafe extern "C" fn request_regenerate(env: Env, info: sys::napi_callback_info)
         let [e, t, original, sid] = raw::args::<4>(env, info)?;
         let cfg = engine(env, e)?;
         let mut req = token_arg(env, t, original)?;
-        let old = req.regenerate(raw::string(env, sid, "sid")?).map_err(Fail::invalid_arg)?;
-        let items = [raw::to_js_string(env, &token(&req, &cfg))?, raw::to_js_opt_string(env, old.as_deref())?];
-        raw::array(env, &items)
+        req.regenerate(raw::string(env, sid, "sid")?).map_err(Fail::invalid_arg)?;
+        raw::to_js_string(env, &req.token(&cfg))
     })
 }
 
-unsafe extern "C" fn request_decide(env: Env, info: sys::napi_callback_info) -> Value {
+unsafe extern "C" fn request_will_save(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e, t, original, json, save] = raw::args::<5>(env, info)?;
         let cfg = engine(env, e)?;
         let req = token_arg(env, t, original)?;
         let json = raw::opt_string(env, json, "json")?;
         let save = raw::opt_boolean(env, save, "save")?;
-        Ok(raw::number(env, f64::from(decision_code(req.decide(&cfg, json.as_deref(), save)))))
-    })
-}
-
-unsafe extern "C" fn request_complete(env: Env, info: sys::napi_callback_info) -> Value {
-    raw::run(env, || {
-        let [e, t, original, decision, json, plain_http] = raw::args::<6>(env, info)?;
-        let cfg = engine(env, e)?;
-        let req = token_arg(env, t, original)?;
-        let decision = decision_of(raw::uint32(env, decision, "decision")?)?;
-        let json = raw::opt_string(env, json, "json")?;
-        let plain_http = raw::boolean(env, plain_http, "plainHttp")?;
-        let outcome = req
-            .complete(&cfg, decision, json.as_deref(), plain_http, koa_session_core::now_unix_ms())
-            .map_err(Fail::generic)?;
-        plan(env, &outcome)
+        let decision = req.decide(&cfg, &Ending { json: json.as_deref(), save, replaced: false });
+        raw::boolean_value(env, decision == Decision::Save)
     })
 }
 
 unsafe extern "C" fn request_finish(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
-        let argv = raw::args::<6>(env, info)?;
-        let (outcome, _) = finish(env, &argv)?;
+        let argv = raw::args::<9>(env, info)?;
+        let caps = caps_of(raw::uint32(env, argv[8], "caps")?);
+        let (outcome, _, _) = finish(env, &argv[..8], caps)?;
         plan(env, &outcome)
     })
 }
 
+/// The capabilities of the native MemoryStore, whose operations run inside `memoryFinish`.
+const MEMORY_CAPS: StoreCaps = StoreCaps { compare_and_set: false, touch: true };
+
 unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
-        let [e, s, rest @ ..] = raw::args::<7>(env, info)?;
+        let [e, s, rest @ ..] = raw::args::<9>(env, info)?;
         let store = memory_store(env, s)?;
-        let (outcome, _) = finish(env, &[e, rest[0], rest[1], rest[2], rest[3], rest[4]])?;
-        match &outcome.store {
-            StoreAction::None => {}
-            StoreAction::Save { sid, json, ttl_ms } => store.set_sync(sid, json, Duration::from_millis(*ttl_ms)),
-            StoreAction::Destroy { sid } => store.destroy_sync(sid),
+        let argv = [e, rest[0], rest[1], rest[2], rest[3], rest[4], rest[5], rest[6]];
+        let (outcome, cfg, json) = finish(env, &argv, MEMORY_CAPS)?;
+        let mut cookies = outcome.set_cookies;
+        for op in &outcome.ops {
+            let ttl = Duration::from_millis(op.ttl_ms());
+            match op {
+                StoreOp::Destroy { sid } => store.destroy_sync(sid),
+                StoreOp::Save { sid, .. } | StoreOp::Merge { sid, .. } => {
+                    store.set_sync(sid, json.as_deref().ok_or_else(|| Fail::generic("session request used out of order"))?, ttl)
+                }
+                StoreOp::Touch { sid, .. } => {
+                    if !store.touch_sync(sid, ttl) {
+                        cookies = clear_cookies(&cfg).map_err(Fail::generic)?;
+                        break;
+                    }
+                }
+            }
         }
-        if outcome.set_cookies.is_empty() {
+        if cookies.is_empty() {
             return Ok(raw::null(env));
         }
-        raw::to_js_string(env, &outcome.set_cookies.join("\n"))
+        raw::to_js_string(env, &cookies.join("\n"))
+    })
+}
+
+unsafe extern "C" fn clearing_cookies(env: Env, info: sys::napi_callback_info) -> Value {
+    raw::run(env, || {
+        let [e] = raw::args::<1>(env, info)?;
+        let cfg = engine(env, e)?;
+        let cookies = clear_cookies(&cfg).map_err(Fail::generic)?;
+        let items = cookies.iter().map(|c| raw::to_js_string(env, c)).collect::<Result<Vec<_>>>()?;
+        raw::array(env, &items)
     })
 }
 
@@ -293,10 +266,10 @@ pub fn export(env: Env, exports: Value) -> napi::Result<()> {
         (c"memoryBegin", memory_begin),
         (c"requestSetSid", request_set_sid),
         (c"requestRegenerate", request_regenerate),
-        (c"requestDecide", request_decide),
-        (c"requestComplete", request_complete),
+        (c"requestWillSave", request_will_save),
         (c"requestFinish", request_finish),
         (c"memoryFinish", memory_finish),
+        (c"clearingCookies", clearing_cookies),
     ];
     for (name, f) in calls {
         unsafe { raw::export(env, exports, name, f) }?;

@@ -4,6 +4,7 @@
 //! - [`calls`]: the per-request calls (the core's state machine, driven synchronously by the
 //!   JS middleware, which does every await: store calls, hooks, `genSid`), as plain Node-API
 //!   functions over [`raw`], with engines and memory stores named by [`registry`] ids.
+//! - [`codes`]: the core's codes those calls use (steps, load reports, plan operations).
 //! - [`stores`]: native stores as JS classes (`NativeMemoryStore`, `NativeRedisStore`).
 //!
 //! Session data crosses the boundary as JSON strings. No session rule lives here: every
@@ -11,6 +12,7 @@
 #![deny(clippy::all)]
 
 mod calls;
+mod codes;
 mod engine;
 mod errors;
 mod raw;
@@ -27,17 +29,20 @@ pub fn generate_sid() -> Result<String> {
     koa_session_core::sid::generate_sid().map_err(|e| Error::from_reason(format!("cannot generate a session id: {e}")))
 }
 
-/// The store TTL in ms for a session (its JSON), from its `cookie.maxAge` / `cookie.expires`,
-/// `defaultTtlMs` (one day when omitted) for a browser-session cookie. Zero or less: expired.
+/// The store TTL in ms for a session (its JSON), from its `cookie.maxAge` / `cookie.expires`
+/// as of `nowMs` (unix ms; the system clock when omitted), `defaultTtlMs` (one day when
+/// omitted) for a browser-session cookie. Zero or less: expired.
 #[napi(catch_unwind)]
-pub fn session_ttl_ms(session_json: String, default_ttl_ms: Option<f64>) -> Result<f64> {
+pub fn session_ttl_ms(session_json: String, default_ttl_ms: Option<f64>, now_ms: Option<f64>) -> Result<f64> {
     let base = koa_session_core::CookieAttributes { max_age: None, ..Default::default() };
     let attrs = koa_session_core::record::session_cookie(&session_json, &base).map_err(errors::invalid_arg)?;
     let default = default_ttl_ms
         .filter(|d| d.is_finite() && *d > 0.0)
         .map(|d| d.min(koa_session_core::record::MAX_TTL_MS as f64) as i64)
         .unwrap_or(koa_session_core::config::DEFAULT_SESSION_TTL_MS);
-    Ok(koa_session_core::record::ttl_ms(&attrs, koa_session_core::now_unix_ms(), default) as f64)
+    // JavaScript's clock (`Date.now()`, so fake timers apply) when the caller passes it.
+    let now = now_ms.filter(|n| n.is_finite()).map_or_else(koa_session_core::now_unix_ms, |n| n as i64);
+    Ok(koa_session_core::record::ttl_ms(&attrs, now, default) as f64)
 }
 
 /// Adds the per-request calls, which napi-rs does not generate (see raw.rs for why).

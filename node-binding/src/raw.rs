@@ -156,6 +156,15 @@ pub unsafe fn uint32(env: Env, v: Value, what: &str) -> Result<u32> {
     Ok(n)
 }
 
+/// A finite number (e.g. `Date.now()`).
+pub unsafe fn float(env: Env, v: Value, what: &str) -> Result<f64> {
+    let mut n = 0f64;
+    if type_of(env, v) != sys::ValueType::napi_number || sys::napi_get_value_double(env, v, &mut n) != sys::Status::napi_ok || !n.is_finite() {
+        return Err(expected(what, "a finite number"));
+    }
+    Ok(n)
+}
+
 pub unsafe fn to_js_string(env: Env, s: &str) -> Result<Value> {
     let mut v = ptr::null_mut();
     if sys::napi_create_string_utf8(env, s.as_ptr().cast::<c_char>(), s.len() as isize, &mut v) != sys::Status::napi_ok {
@@ -164,17 +173,18 @@ pub unsafe fn to_js_string(env: Env, s: &str) -> Result<Value> {
     Ok(v)
 }
 
-pub unsafe fn to_js_opt_string(env: Env, s: Option<&str>) -> Result<Value> {
-    match s {
-        Some(s) => to_js_string(env, s),
-        None => Ok(null(env)),
-    }
-}
-
 pub unsafe fn number(env: Env, n: f64) -> Value {
     let mut v = ptr::null_mut();
     sys::napi_create_double(env, n, &mut v);
     v
+}
+
+pub unsafe fn boolean_value(env: Env, b: bool) -> Result<Value> {
+    let mut v = ptr::null_mut();
+    if sys::napi_get_boolean(env, b, &mut v) != sys::Status::napi_ok {
+        return Err(Fail::generic("cannot create a boolean"));
+    }
+    Ok(v)
 }
 
 pub unsafe fn null(env: Env) -> Value {

@@ -1,6 +1,6 @@
 'use strict';
 const { BaseStore, CONNECT, DISCONNECT, storeTtl } = require('../base-store');
-const { NativeRedisStore } = require('../native');
+const { NativeRedisStore, STORE_CAN_TOUCH } = require('../native');
 const { kJsonStore } = require('./json-store');
 
 const kNative = Symbol('koa-session-ts.nativeRedisStore');
@@ -94,6 +94,10 @@ function setJson(store, sid, json, ttlMs) {
 
 function destroyJson(store, sid) {
   return store[kNative].destroy(sid).then((r) => { settle(store, r); });
+}
+
+function touchJson(store, sid, ttlMs) {
+  return store[kNative].touch(sid, ttlMs).then((r) => settle(store, r));
 }
 
 /**
@@ -199,7 +203,9 @@ Object.defineProperty(RedisStore.prototype, kJsonStore, {
     getJson,
     setJson,
     destroyJson,
+    touchJson,
+    caps: STORE_CAN_TOUCH,
   }),
 });
 
-module.exports = { RedisStore, REDIS_ERROR_CODES: CODES };
+module.exports = { RedisStore };

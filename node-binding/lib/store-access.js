@@ -1,0 +1,118 @@
+'use strict';
+// How the middleware reaches its store: one object per middleware. It runs each store call
+// (a value, Promise, thunk or generator: store-call.js), waits out an outage the store
+// reported (availability.js), bounds every call by `storeTimeout`, and uses the native
+// stores' JSON methods while the store's own methods are in place (json-store.js).
+
+const { settle } = require('./store-call');
+const { kJsonStore } = require('./stores/json-store');
+const { STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('./native');
+
+function isThenable(v) {
+  return v !== null && typeof v === 'object' && typeof v.then === 'function';
+}
+
+function storeTimeoutError(op, ms) {
+  const err = new Error(`session store ${op} did not answer within ${ms} ms (storeTimeout)`);
+  err.code = 'ERR_SESSION_STORE_TIMEOUT';
+  return err;
+}
+
+class StoreAccess {
+  constructor(store, availability, timeoutMs) {
+    this.store = store;
+    this.availability = availability;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** The native store's JSON methods while `method` is still the store's own, else undefined. */
+  fast(method) {
+    const fast = this.store[kJsonStore];
+    return fast !== undefined && this.store[method] === fast[method] ? fast : undefined;
+  }
+
+  /** What the plan may ask of this store: `STORE_CAN_*` bits. */
+  caps() {
+    const fast = this.fast('set');
+    if (fast !== undefined) return fast.caps | 0;
+    return typeof this.store.touch === 'function' ? STORE_CAN_TOUCH : 0;
+  }
+
+  /** Whether the store can compare-and-set (merge); see caps(). */
+  canMerge() {
+    return (this.caps() & STORE_CAN_COMPARE_AND_SET) !== 0;
+  }
+
+  get(sid) {
+    const fast = this.fast('get');
+    if (fast !== undefined) return this.call('get', () => fast.getJson(this.store, sid), false);
+    return this.call('get', () => settle(this.store.get(sid)), true);
+  }
+
+  set(sid, json, ttlMs) {
+    const fast = this.fast('set');
+    if (fast !== undefined) return this.call('set', () => fast.setJson(this.store, sid, json, ttlMs), false);
+    // A fresh copy: a JS store that keeps the object never sees later mutations.
+    return this.call('set', () => settle(this.store.set(sid, JSON.parse(json), ttlMs)), true);
+  }
+
+  destroy(sid) {
+    const fast = this.fast('destroy');
+    if (fast !== undefined) return this.call('destroy', () => fast.destroyJson(this.store, sid), false);
+    return this.call('destroy', () => settle(this.store.destroy(sid)), true);
+  }
+
+  /** Refreshes the TTL: true, or false when the record is gone. */
+  touch(sid, ttlMs) {
+    const fast = this.fast('set');
+    if (fast !== undefined) return this.call('touch', () => fast.touchJson(this.store, sid, ttlMs), false);
+    return this.call('touch', () => settle(this.store.touch(sid, ttlMs)), true);
+  }
+
+  /** Merges `loaded` → `json` into the stored record: true, or false when the record is gone. */
+  merge(sid, loaded, json, ttlMs) {
+    const fast = this.fast('set');
+    return this.call('merge', () => fast.mergeJson(this.store, sid, loaded, json, ttlMs), false);
+  }
+
+  /**
+   * Runs one store call: a value, or a Promise. A call made while the store reports an outage
+   * waits for it (up to reconnectTimeout); a call that fails because the store lost its backend
+   * while it ran is part of the outage and is made once more after CONNECT.
+   */
+  call(op, fn, bound) {
+    const w = this.availability.wait();
+    if (w !== null) return w.then(() => this.bounded(op, fn(), bound));
+    let r;
+    try {
+      r = fn();
+    } catch (err) {
+      return this.retryAfterOutage(err, op, fn, bound);
+    }
+    if (!isThenable(r)) return r;
+    return this.bounded(op, r, bound).catch((err) => this.retryAfterOutage(err, op, fn, bound));
+  }
+
+  async retryAfterOutage(err, op, fn, bound) {
+    const w = this.availability.wait();
+    if (w === null) throw err;
+    await w;
+    return this.bounded(op, fn(), bound);
+  }
+
+  /**
+   * `r` (a value or thenable) within storeTimeout when `bound` (a JS store; the native stores
+   * have their own timeouts): past it the call fails and nothing waits on it.
+   */
+  bounded(op, r, bound) {
+    if (!bound || !isThenable(r)) return r;
+    const ms = this.timeoutMs;
+    let timer;
+    const deadline = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(storeTimeoutError(op, ms)), ms);
+    });
+    return Promise.race([r, deadline]).finally(() => clearTimeout(timer));
+  }
+}
+
+module.exports = { StoreAccess, isThenable };

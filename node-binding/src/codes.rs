@@ -1,0 +1,63 @@
+//! The codes the JS middleware reads from the per-request calls (calls.rs), exported from the
+//! core's own values: nothing here is retyped, so JS and C (whose enums carry the same core
+//! codes) cannot drift apart. napi-rs lists each one in the generated native/binding.d.ts.
+
+use koa_session_core::{LoadReport, StoreOp, TokenStep};
+use napi_derive::napi;
+
+const fn step(s: TokenStep) -> u32 {
+    s as u32
+}
+
+const fn report(r: LoadReport) -> u32 {
+    r as u32
+}
+
+/// Request token first character (UTF-16 code): read the session id from the store.
+#[napi]
+pub const STEP_LOAD: u32 = step(TokenStep::Load);
+/// Request token first character: the request needs a session id.
+#[napi]
+pub const STEP_NEED_SID: u32 = step(TokenStep::NeedSid);
+/// Request token first character: the session is ready.
+#[napi]
+pub const STEP_READY: u32 = step(TokenStep::Ready);
+/// Request token first character: ready, and an unchanged session needs no finishing call.
+#[napi]
+pub const STEP_QUIET: u32 = step(TokenStep::Quiet);
+
+/// Load report (the digit before the token of `requestLoaded` / `memoryBegin`): no cookie.
+#[napi]
+pub const LOAD_REPORT_NO_COOKIE: u32 = report(LoadReport::NoCookie);
+/// Load report: the record was loaded.
+#[napi]
+pub const LOAD_REPORT_LOADED: u32 = report(LoadReport::Loaded);
+/// Load report: no record under the cookie's id.
+#[napi]
+pub const LOAD_REPORT_MISSING: u32 = report(LoadReport::Missing);
+/// Load report: `valid()` refused the record.
+#[napi]
+pub const LOAD_REPORT_REJECTED: u32 = report(LoadReport::Rejected);
+/// Load report: the store held an unusable record.
+#[napi]
+pub const LOAD_REPORT_CORRUPT: u32 = report(LoadReport::Corrupt);
+
+/// Plan operation: destroy the record.
+#[napi]
+pub const STORE_OP_DESTROY: u32 = StoreOp::DESTROY as u32;
+/// Plan operation: write the whole session.
+#[napi]
+pub const STORE_OP_SAVE: u32 = StoreOp::SAVE as u32;
+/// Plan operation: merge this request's changes into the stored record (compare-and-set).
+#[napi]
+pub const STORE_OP_MERGE: u32 = StoreOp::MERGE as u32;
+/// Plan operation: refresh the record's TTL.
+#[napi]
+pub const STORE_OP_TOUCH: u32 = StoreOp::TOUCH as u32;
+
+/// `requestFinish` caps bit: the store can compare-and-set (merge).
+#[napi]
+pub const STORE_CAN_COMPARE_AND_SET: u32 = 1;
+/// `requestFinish` caps bit: the store can refresh a TTL without a write.
+#[napi]
+pub const STORE_CAN_TOUCH: u32 = 2;
