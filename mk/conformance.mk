@@ -14,5 +14,6 @@ $(KS_CONF_RUNNER): tests/conformance/c_runner.c include/koa_session.h ks-lib
 	$(CC) $(KS_CFLAGS) $(KS_SAN) -o $@ $< $(KS_LIBS)
 
 test-conformance: $(KS_CONF_RUNNER) node-addon
+	python3 tests/conformance/test_compare.py
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  python3 tests/conformance/compare.py --c-runner $(KS_CONF_RUNNER)
