@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Translates a conformance scenario (JSON, see README.md) into the line-based command script
+that c_runner executes: C has no JSON parser, so this does the parsing and c_runner stays a
+plain loop over ks_ calls. No session rule lives here: it only spells the scenario's config,
+store contents, requests and actions as commands.
+
+Usage: c_script.py scenarios/<name>.json   (prints the script)"""
+
+import json
+import sys
+
+SAME_SITE = {True: "strict", "strict": "strict", "lax": "lax", "none": "none"}
+
+
+def compact(value):
+    """A JSON value as one line of compact JSON text (JSON.stringify's spelling for the
+    values scenarios use: integers, strings, booleans, null, objects, arrays)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def word(text, what):
+    if not isinstance(text, str) or text == "" or any(c.isspace() for c in text):
+        raise ValueError(f"{what} must be a non-empty string without spaces: {text!r}")
+    return text
+
+
+def line_text(text, what):
+    if not isinstance(text, str) or "\n" in text or "\r" in text:
+        raise ValueError(f"{what} must be a string on one line: {text!r}")
+    return text
+
+
+def config_lines(cfg):
+    if "validReturns" in cfg:
+        raise ValueError("config.validReturns has no C API equivalent: mark the scenario koaOnly")
+    lines = []
+    if "key" in cfg:
+        lines.append(f"config key {word(cfg['key'], 'config.key')}")
+    for k in cfg.get("keys") or []:
+        lines.append(f"config addkey {line_text(k, 'a key')}")
+    c = cfg.get("cookieOptions") or {}
+    known = {"path", "domain", "maxAge", "httpOnly", "secure", "sameSite"}
+    unknown = set(c) - known
+    if unknown:
+        raise ValueError(f"cookieOptions the C script cannot express yet: {sorted(unknown)}")
+    if "path" in c:
+        lines.append("config nopath" if not c["path"] else f"config path {word(c['path'], 'path')}")
+    if c.get("domain"):
+        lines.append(f"config domain {word(c['domain'], 'domain')}")
+    if "maxAge" in c:
+        # null / 'session': a browser-session cookie, which the C API spells as 0.
+        m = c["maxAge"]
+        lines.append(f"config maxage {0 if m is None or m == 'session' else int(m)}")
+    for name, cmd in (("httpOnly", "httponly"), ("secure", "secure")):
+        if name in c:
+            lines.append(f"config {cmd} {1 if c[name] else 0}")
+    if c.get("sameSite") not in (None, False):
+        lines.append(f"config samesite {SAME_SITE[c['sameSite']]}")
+    for name, cmd in (("rolling", "rolling"), ("allowEmpty", "allowempty")):
+        if name in cfg:
+            lines.append(f"config {cmd} {1 if cfg[name] else 0}")
+    return lines
+
+
+def action_lines(action):
+    if len(action) != 1:
+        raise ValueError(f"an action has exactly one key: {action!r}")
+    (name, arg), = action.items()
+    if name == "read":
+        return [f"read {word(arg, 'read field')}"]
+    if name == "readId":
+        return ["readid"]
+    if name == "set":
+        return [f"set {word(k, 'field')} {compact(v)}" for k, v in arg.items()]
+    if name == "remove":
+        return [f"remove {word(arg, 'field')}"]
+    if name == "replace":
+        return [f"replace {compact(arg)}"]
+    if name == "setCookieField":
+        out = []
+        for k, v in arg.items():
+            if isinstance(v, dict) and "inMs" in v:
+                out.append(f"cookiefield-in {word(k, 'cookie field')} {int(v['inMs'])}")
+            else:
+                out.append(f"cookiefield {word(k, 'cookie field')} {compact(v)}")
+        return out
+    if name == "regenerate":
+        return ["regenerate"]
+    if name == "destroy":
+        return ["destroy"]
+    if name == "save":
+        return ["save force" if arg else "save skip"]
+    if name == "throw":
+        return ["throw"]
+    raise ValueError(f"unknown action {name!r}")
+
+
+def script(scenario):
+    if scenario.get("koaOnly"):
+        raise ValueError("a koaOnly scenario does not run in C")
+    lines = config_lines(scenario.get("config") or {})
+    lines.append("engine")
+    for sid, raw in (scenario.get("store") or {}).items():
+        lines.append(f"put {word(sid, 'store sid')} {line_text(raw, 'a store record')}")
+    for req in scenario["requests"]:
+        if "upstreamSid" in req:
+            raise ValueError("upstreamSid has no C API equivalent: mark the scenario koaOnly")
+        lines.append(f"request {word(req.get('path', '/'), 'path')}")
+        if req.get("https"):
+            lines.append("https")
+        for op in req.get("storeFaults") or []:
+            if op not in ("get", "set", "destroy"):
+                raise ValueError(f"unknown store fault {op!r}")
+            lines.append(f"fail {op}")
+        if req.get("cookie"):
+            lines.append(f"cookie {line_text(req['cookie'], 'cookie')}")
+        for action in req.get("actions") or []:
+            lines.extend(action_lines(action))
+        lines.append("end")
+    return "".join(line + "\n" for line in lines)
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], encoding="utf-8") as f:
+        sys.stdout.write(script(json.load(f)))
