@@ -4,15 +4,18 @@
 // declarations are `export =` of a function merged with a namespace. The ESM entry's types,
 // index.d.mts, re-export them. Works with @types/koa 2.x and 3.x.
 import type { EventEmitter } from 'node:events';
-import type { DefaultState, Middleware, ParameterizedContext } from 'koa';
+import type { Middleware, ParameterizedContext } from 'koa';
 
 type KoaContext = ParameterizedContext<any, any, any>;
 
 /**
  * Returns the Koa middleware. `options.defer: true` needs the `TypeOptions` declaration
  * (see `session.TypeOptions`), so that `ctx.session` is typed as the Promise it then is.
+ * The context properties come from the augmentation of Koa's ExtendableContext below; the
+ * middleware asks nothing of the app's state and context types (`{}`), so it fits any app,
+ * typed ones included, and `Koa.Middleware`.
  */
-declare function session(options?: session.SessionOptions): Middleware<DefaultState, session.SessionContext>;
+declare function session(options?: session.SessionOptions): Middleware<{}, {}>;
 
 // `typeof session` inside the namespace would name the namespace's own `session` member.
 type SessionFunction = typeof session;

@@ -88,7 +88,16 @@ app.use(async (ctx, next) => {
 });
 
 // Typed contexts work too.
-const typed = new Koa<{ user?: string }, { requestId: string }>();
+interface AppState {
+  user?: string;
+}
+const typed = new Koa<AppState, { requestId: string }>();
+typed.use(session()).use(async (ctx) => {
+  const user: string | undefined = ctx.state.user;
+  ctx.body = `${ctx.requestId} ${user} ${ctx.sessionId}`;
+});
+const plain: Koa.Middleware = session();
+void plain;
 typed.use(async (ctx) => {
   ctx.session.count = 1;
   ctx.body = ctx.requestId + String(ctx.state.user) + String(ctx.sessionId);
