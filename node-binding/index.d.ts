@@ -53,8 +53,9 @@ declare namespace session {
    * ```
    *
    * - `defer: true`: `ctx.session` is typed `Promise<Session>` (for apps that pass
-   *   `defer: true`), and `session({ defer: true })` type-checks. Without it, `ctx.session`
-   *   is a `Session` and `defer: true` is a type error, so the two cannot disagree.
+   *   `defer: true`), and `session({ defer: true })` type-checks (`defer: false` does not).
+   *   Without it, `ctx.session` is a `Session` and `defer: true` is a type error, so an
+   *   explicit option and the types cannot disagree.
    * - `defer: boolean`: a program with both kinds of middleware; `ctx.session` is
    *   `Session | Promise<Session>` (narrow it, or `await` it: awaiting a session is harmless).
    */
@@ -181,7 +182,7 @@ declare namespace session {
      * (or `defer: boolean`) in `declare module 'koa-session-ts'`, which types `ctx.session`
      * as a Promise: see `TypeOptions`.
      */
-    defer?: Deferred | false;
+    defer?: Deferred;
     /** Re-save the session and re-send the cookie on every request. */
     rolling?: boolean;
     /** Save new sessions even when nothing was put in them. */
