@@ -1,5 +1,6 @@
 'use strict';
-// Tracks whether a store can serve requests, from its CONNECT / DISCONNECT events.
+// Tracks whether a store can serve requests: its state when the middleware is created
+// (`store.connected === false` means down), then its CONNECT / DISCONNECT events.
 // DISCONNECT starts one wait of `reconnectTimeout` ms: CONNECT within it lets the waiting
 // requests go on; past it they fail ('timeout:...') and later ones fail at once until
 // CONNECT. Each outage has its own waiter and timer, and CONNECT clears the timer, so a
@@ -77,21 +78,39 @@ class Availability {
 // warnings when many apps or routers use one store).
 const watchers = new WeakMap();
 
+/**
+ * True when the store says it is down right now: `store.connected === false` (RedisStore has
+ * it; a store of one's own may keep it, false from its DISCONNECT to its CONNECT). Anything
+ * else, the property missing included, counts as up. A getter that throws counts as up too:
+ * the store's own calls will then tell.
+ */
+function isDown(store) {
+  try {
+    return store.connected === false;
+  } catch {
+    return false;
+  }
+}
+
 function watch(store, timeoutMs) {
   const a = new Availability(timeoutMs);
-  if (typeof store.on !== 'function') return a;
-  let set = watchers.get(store);
-  if (!set) {
-    set = new Set();
-    watchers.set(store, set);
-    const down = () => set.forEach((x) => x.disconnected());
-    const up = () => set.forEach((x) => x.connected());
-    store.on(DISCONNECT, down);
-    store.on(DISCONNECT.toLowerCase(), down);
-    store.on(CONNECT, up);
-    store.on(CONNECT.toLowerCase(), up);
+  if (typeof store.on === 'function') {
+    let set = watchers.get(store);
+    if (!set) {
+      set = new Set();
+      watchers.set(store, set);
+      const down = () => set.forEach((x) => x.disconnected());
+      const up = () => set.forEach((x) => x.connected());
+      store.on(DISCONNECT, down);
+      store.on(DISCONNECT.toLowerCase(), down);
+      store.on(CONNECT, up);
+      store.on(CONNECT.toLowerCase(), up);
+    }
+    set.add(a);
   }
-  set.add(a);
+  // A DISCONNECT emitted before this middleware existed reached no listener of ours: read the
+  // store's current state, so a store that is already down is waited on from the start.
+  if (isDown(store)) a.disconnected();
   return a;
 }
 

@@ -7,7 +7,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { session, withApp, sleep } = require('./helpers');
 
-const { MemoryStore, CONNECT, DISCONNECT } = session;
+const { MemoryStore, RedisStore, CONNECT, DISCONNECT } = session;
 
 const counter = async (ctx) => {
   ctx.session.n = (ctx.session.n || 0) + 1;
@@ -152,4 +152,56 @@ test('a store call that fails as its store disconnects waits for CONNECT and is 
     assert.equal(r.json.n, 1, 'a new session');
   });
   assert.deepEqual(seen, [['get', 'bad reply']]);
+});
+
+// A store that went down before session() was created: its DISCONNECT reached no middleware,
+// so the middleware reads `store.connected` when it is created.
+test('a RedisStore that reported DISCONNECT before session() was created: requests wait reconnectTimeout and fail with the documented error', async () => {
+  // Port 1 on loopback refuses connections: a server that is not running.
+  const store = new RedisStore({ url: 'redis://127.0.0.1:1', connectTimeout: 500, responseTimeout: 500 });
+  const events = [];
+  store.on(DISCONNECT, () => events.push(DISCONNECT));
+  await assert.rejects(store.ping(), (err) => err.code === 'ERR_REDIS_UNAVAILABLE');
+  assert.deepEqual(events, [DISCONNECT]);
+  assert.equal(store.connected, false);
+  try {
+    await withApp({ store, reconnectTimeout: 150 }, counter, async (srv, app) => {
+      const c = srv.client();
+      assert.equal((await c.get('/')).status, 500);
+      // Not the store's own ERR_REDIS_UNAVAILABLE ('session middleware get error'): the wait's.
+      assert.deepEqual(app.errors.map((e) => e.message), ['timeout:session store is unavailable']);
+      assert.equal((await c.get('/')).status, 500);
+      assert.equal(app.errors[1].message, 'session store is unavailable');
+    });
+  } finally {
+    await store.close();
+  }
+  assert.equal(store.connected, true, 'a closed store is not an outage');
+});
+
+test('a store of one\'s own with connected === false when session() is created starts out disconnected; CONNECT ends it', async () => {
+  const store = new MemoryStore();
+  store.connected = false;
+  await withApp({ store, reconnectTimeout: 2000 }, counter, async (srv, app) => {
+    const c = srv.client();
+    let done = false;
+    const pending = c.get('/').then((r) => ((done = true), r));
+    await sleep(50);
+    assert.equal(done, false, 'the request waits for CONNECT');
+    store.connected = true;
+    store.emit(CONNECT);
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.equal(r.json.n, 1);
+    assert.deepEqual(app.errors, []);
+  });
+  // connected missing, true or not a boolean: up, as before.
+  for (const value of [undefined, true, 0, null]) {
+    const up = new MemoryStore();
+    up.connected = value;
+    await withApp({ store: up, reconnectTimeout: 100 }, counter, async (srv, app) => {
+      assert.equal((await srv.client().get('/')).status, 200, `connected = ${value}`);
+      assert.deepEqual(app.errors, []);
+    });
+  }
 });

@@ -184,6 +184,15 @@ class RedisStore extends BaseStore {
     return this[kNative].state;
   }
 
+  /**
+   * false while the server is unreachable: from the DISCONNECT this store reports until its
+   * next CONNECT; true otherwise (connecting and closed included). A middleware created while
+   * it is false starts out waiting for CONNECT, as if it had heard the DISCONNECT.
+   */
+  get connected() {
+    return this.status !== 'disconnected';
+  }
+
   /** Closes the connection; later operations reject with code ERR_REDIS_CLOSED. Idempotent. */
   async close() {
     this[kNative].close();

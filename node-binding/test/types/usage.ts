@@ -1,4 +1,5 @@
 // Type-checked by `make test-node` (tsc --noEmit): every option, every ctx property, stores.
+// This file is CommonJS (package.json has no "type"): koa-session-ts resolves to index.d.ts.
 import Koa from 'koa';
 import session, { BaseStore, MemoryStore, RedisStore, CONNECT, DISCONNECT } from 'koa-session-ts';
 import type { Session, SessionOptions, SessionStore, RedisStoreOptions } from 'koa-session-ts';
@@ -67,15 +68,13 @@ const options: SessionOptions = {
 const app = new Koa();
 app.keys = ['k1', 'k2'];
 app.use(session(options));
-app.use(session({ store: thunkStore, defer: true, genSid: async () => 'async-id' }));
+app.use(session({ store: thunkStore, defer: false, genSid: async () => 'async-id' }));
 app.use(session({ store: new MemoryStore({ maxEntries: 1000 }) }));
 app.use(session());
 
 app.use(async (ctx, next) => {
   const s: Session = ctx.session;
   s.views = (s.views ?? 0) + 1;
-  const deferred: Session = await ctx.session;
-  void deferred;
   const id: string | undefined = ctx.sessionId;
   ctx.sessionSave = true;
   ctx.sessionSave = null;
@@ -89,7 +88,16 @@ app.use(async (ctx, next) => {
 });
 
 // Typed contexts work too.
-const typed = new Koa<{ user?: string }, { requestId: string }>();
+interface AppState {
+  user?: string;
+}
+const typed = new Koa<AppState, { requestId: string }>();
+typed.use(session()).use(async (ctx) => {
+  const user: string | undefined = ctx.state.user;
+  ctx.body = `${ctx.requestId} ${user} ${ctx.sessionId}`;
+});
+const plain: Koa.Middleware = session();
+void plain;
 typed.use(async (ctx) => {
   ctx.session.count = 1;
   ctx.body = ctx.requestId + String(ctx.state.user) + String(ctx.sessionId);
@@ -116,6 +124,13 @@ void cluster.close();
 
 // @ts-expect-error: options are type-checked
 session({ rolling: 'yes' });
+// @ts-expect-error: defer: true needs `interface TypeOptions { defer: true }` (tests/npm-install/app/defer.mts)
+session({ defer: true });
+// A store that is down when a middleware is created says so with connected === false.
+const down: SessionStore = { ...thunkStore, connected: false };
+void down;
+const redisUp: boolean = redis.connected;
+void redisUp;
 // @ts-expect-error: RedisStore needs its options
 new RedisStore();
 // @ts-expect-error: sessionSave is boolean or null
