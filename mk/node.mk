@@ -23,6 +23,9 @@ node-addon: node-deps
 	cd $(NODE_DIR) && npx napi build --release --output-dir native --dts binding.d.ts
 
 test-node: node-addon
+	@# The build regenerates native/binding.d.ts from the Rust sources: the checked-in copy must match.
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- $(NODE_DIR)/native/binding.d.ts; then \
+	  git --no-pager diff -- $(NODE_DIR)/native/binding.d.ts; echo "native/binding.d.ts is stale: commit the regenerated file"; exit 1; fi
 	cd $(NODE_DIR) && KOA_MODULE=koa node --test --test-reporter=spec test/*.test.js test/*.test.mjs
 	cd $(NODE_DIR) && KOA_MODULE=koa2 node --test --test-reporter=spec test/*.test.js test/*.test.mjs
 	cd $(NODE_DIR) && npx tsc -p test/types

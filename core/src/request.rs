@@ -88,6 +88,17 @@ pub enum LoadReport {
 }
 
 impl LoadReport {
+    /// What the report means, for a debug log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LoadReport::NoCookie => "new session: no session cookie named one",
+            LoadReport::Loaded => "session loaded from the store",
+            LoadReport::Missing => "new session: the cookie's id is unknown or expired",
+            LoadReport::Rejected => "new session: valid() refused the stored session",
+            LoadReport::Corrupt => "new session: the store holds an unusable record under the cookie's id",
+        }
+    }
+
     /// Every report, in code order.
     pub const ALL: [LoadReport; 5] = [LoadReport::NoCookie, LoadReport::Loaded, LoadReport::Missing, LoadReport::Rejected, LoadReport::Corrupt];
 
@@ -135,6 +146,17 @@ impl StoreOp {
     pub const SAVE: u8 = 1;
     pub const MERGE: u8 = 2;
     pub const TOUCH: u8 = 3;
+
+    /// What an operation of code `code` did, for a debug log.
+    pub fn describe(code: u8) -> Option<&'static str> {
+        Some(match code {
+            StoreOp::DESTROY => "store: record destroyed",
+            StoreOp::SAVE => "store: session written whole",
+            StoreOp::MERGE => "store: changes merged into the stored record",
+            StoreOp::TOUCH => "store: expiry refreshed (data unchanged)",
+            _ => return None,
+        })
+    }
 
     /// This operation's code.
     pub fn code(&self) -> u8 {
@@ -253,29 +275,58 @@ pub struct SessionRequest {
     replaced: Option<String>,
 }
 
-fn read_cookie(cfg: &SessionConfig, header: &[u8]) -> Option<(String, ClientCookie)> {
-    let raw = get_cookie(header, &cfg.cookie_name)?;
-    if raw.is_empty() {
-        return None;
-    }
-    let stale = Some((String::new(), ClientCookie::Stale));
-    let Some(value) = std::str::from_utf8(raw).ok().filter(|v| is_valid_sid(v)) else { return stale };
-    let resign = match &cfg.keys {
-        None => false,
-        Some(keys) => {
-            let Some(sig) = get_cookie(header, &cfg.sig_name) else { return stale };
-            let mut data = Vec::with_capacity(cfg.cookie_name.len() + 1 + value.len());
-            data.extend_from_slice(cfg.cookie_name.as_bytes());
-            data.push(b'=');
-            data.extend_from_slice(value.as_bytes());
-            match keys.verify(&data, sig) {
-                None => return stale,
-                Some(Verified::Current) => false,
-                Some(Verified::OlderKey(_)) => true,
-            }
+/// What the session cookie of a request is, in detail (for [`explain_cookie`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CookieCheck {
+    Absent,
+    InvalidId,
+    Unsigned,
+    BadSignature,
+    Current,
+    OlderKey,
+}
+
+impl CookieCheck {
+    fn describe(self) -> &'static str {
+        match self {
+            CookieCheck::Absent => "no session cookie",
+            CookieCheck::InvalidId => "session cookie refused: not a valid session id",
+            CookieCheck::Unsigned => "session cookie refused: unsigned (no .sig cookie) while keys are set",
+            CookieCheck::BadSignature => "session cookie refused: bad signature",
+            CookieCheck::Current => "session cookie signed with the current key",
+            CookieCheck::OlderKey => "session cookie signed with an older key: it will be re-signed with the current one",
         }
-    };
-    Some((value.to_owned(), ClientCookie::Current { resign }))
+    }
+}
+
+fn check_cookie<'h>(cfg: &SessionConfig, header: &'h [u8]) -> (CookieCheck, Option<&'h str>) {
+    let Some(raw) = get_cookie(header, &cfg.cookie_name).filter(|r| !r.is_empty()) else { return (CookieCheck::Absent, None) };
+    let Some(value) = std::str::from_utf8(raw).ok().filter(|v| is_valid_sid(v)) else { return (CookieCheck::InvalidId, None) };
+    let Some(keys) = &cfg.keys else { return (CookieCheck::Current, Some(value)) };
+    let Some(sig) = get_cookie(header, &cfg.sig_name) else { return (CookieCheck::Unsigned, None) };
+    let mut data = Vec::with_capacity(cfg.cookie_name.len() + 1 + value.len());
+    data.extend_from_slice(cfg.cookie_name.as_bytes());
+    data.push(b'=');
+    data.extend_from_slice(value.as_bytes());
+    match keys.verify(&data, sig) {
+        None => (CookieCheck::BadSignature, None),
+        Some(Verified::Current) => (CookieCheck::Current, Some(value)),
+        Some(Verified::OlderKey(_)) => (CookieCheck::OlderKey, Some(value)),
+    }
+}
+
+fn read_cookie(cfg: &SessionConfig, header: &[u8]) -> Option<(String, ClientCookie)> {
+    match check_cookie(cfg, header) {
+        (CookieCheck::Absent, _) => None,
+        (CookieCheck::Current, Some(sid)) => Some((sid.to_owned(), ClientCookie::Current { resign: false })),
+        (CookieCheck::OlderKey, Some(sid)) => Some((sid.to_owned(), ClientCookie::Current { resign: true })),
+        _ => Some((String::new(), ClientCookie::Stale)),
+    }
+}
+
+/// Why the request's session cookie was taken or refused, for a debug log (no id in it).
+pub fn explain_cookie(cfg: &SessionConfig, cookie_header: Option<&[u8]>) -> &'static str {
+    cookie_header.map_or(CookieCheck::Absent, |h| check_cookie(cfg, h).0).describe()
 }
 
 impl SessionRequest {
@@ -414,23 +465,36 @@ impl SessionRequest {
     /// formatted). Hosts with a `beforeSave` hook run it when this is [`Decision::Save`], then
     /// [`finish`](Self::finish) with the session as the hook left it.
     pub fn decide(&self, cfg: &SessionConfig, end: &Ending<'_>) -> Decision {
+        self.decide_why(cfg, end).0
+    }
+
+    /// Why [`decide`](Self::decide) decides what it does, for a debug log (no data in it).
+    pub fn explain_decision(&self, cfg: &SessionConfig, end: &Ending<'_>) -> &'static str {
+        self.decide_why(cfg, end).1
+    }
+
+    fn decide_why(&self, cfg: &SessionConfig, end: &Ending<'_>) -> (Decision, &'static str) {
         match (end.save, end.json) {
-            (Some(false), _) => Decision::Untouched,
-            (_, None) if self.stored => Decision::Destroy,
-            (_, None) => Decision::Nothing,
-            (Some(true), Some(_)) => Decision::Save,
+            (Some(false), _) => (Decision::Untouched, "not saved: sessionSave is false (store and cookie left as they are)"),
+            (_, None) if self.stored => (Decision::Destroy, "destroyed: the session was set to null"),
+            (_, None) => (Decision::Nothing, "nothing to destroy: the session set to null was never stored"),
+            (Some(true), Some(_)) => (Decision::Save, "saved: sessionSave is true"),
             (None, Some(j)) if !self.stored => {
-                if cfg.allow_empty || j != cfg.fresh_json {
-                    Decision::Save
+                if j != cfg.fresh_json {
+                    (Decision::Save, "saved: a new session that holds data")
+                } else if cfg.allow_empty {
+                    (Decision::Save, "saved: a new empty session (allowEmpty)")
                 } else {
-                    Decision::Nothing
+                    (Decision::Nothing, "not saved: a new session with nothing in it (allowEmpty is off)")
                 }
             }
             (None, Some(j)) => {
-                if cfg.rolling || Some(j) != self.original.as_deref() {
-                    Decision::Save
+                if Some(j) != self.original.as_deref() {
+                    (Decision::Save, "saved: the session changed")
+                } else if cfg.rolling {
+                    (Decision::Save, "saved: rolling (unchanged data: its expiry is refreshed)")
                 } else {
-                    Decision::Nothing
+                    (Decision::Nothing, "not saved: the session is unchanged")
                 }
             }
         }

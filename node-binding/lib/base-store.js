@@ -1,6 +1,6 @@
 'use strict';
 const { EventEmitter } = require('node:events');
-const { sessionTtlMs } = require('./native');
+const { sessionTtlMs } = require('../loader');
 
 /** Emitted by a store when it can serve requests again (lowercase 'connect' works too). */
 const CONNECT = 'CONNECT';

@@ -9,13 +9,14 @@ const {
   requestBegin, requestLoaded, requestSetSid, requestRegenerate, requestWillSave, requestFinish, clearingCookies,
   STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, LOAD_REPORT_CORRUPT,
   STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_TOUCH,
-} = require('./native');
+} = require('../loader');
 const { isThenable } = require('./store-access');
 const { memoryStoreId, beginInMemory, finishInMemory } = require('./memory-fast-path');
 const { isStoreUnavailable } = require('./availability');
 const { sendCookies } = require('./response');
 const { serialize, recordJson, parseObject, checkSession } = require('./session-json');
 const { keepCookiesOnError } = require('./errors');
+const debug = require('./debug');
 
 class ContextSession {
   /**
@@ -51,6 +52,7 @@ class ContextSession {
     const upstream = typeof up === 'string' && up !== '' ? up : null;
     let header = ctx.req.headers.cookie;
     if (typeof header !== 'string') header = null;
+    if (debug.enabled) debug.cookie(ctx, engine.id, header);
     const mem = mw.defer ? -1 : memoryStoreId(mw.access, mw.valid);
     if (mem < 0) {
       const token = requestBegin(engine.id, header, ctx.path, upstream, mw.nativeSid);
@@ -60,7 +62,7 @@ class ContextSession {
     if (r === null) return null;
     const cs = new ContextSession(mw, ctx, engine, r.token, upstream);
     cs.original = r.original;
-    if (r.report === LOAD_REPORT_CORRUPT) cs.warnCorrupt();
+    if (r.report >= 0) cs.loadedReport(r.report, r.original !== null ? cs.sid() : null);
     return cs;
   }
 
@@ -99,8 +101,12 @@ class ContextSession {
     if (!this.loaded) this.assigned = true;
   }
 
-  warnCorrupt() {
-    (this.ctx.logger || console).warn('koa-session-ts: store returned an unusable record for a session; starting a new session');
+  /** Logs how loading went; a corrupt record is worth a warning too. */
+  loadedReport(report, sid) {
+    if (debug.enabled) debug.load(report, sid);
+    if (report === LOAD_REPORT_CORRUPT) {
+      (this.ctx.logger || console).warn('koa-session-ts: store returned an unusable record for a session; starting a new session');
+    }
   }
 
   /** Loads the session: null when done at once, else a Promise. */
@@ -143,7 +149,10 @@ class ContextSession {
       // The store stayed away: the same failure as a request that found it away.
       if (isStoreUnavailable(err)) throw err;
       record = null;
-      if (!(err && err.code === 'ENOENT')) await this.mw.handleError(err, 'get', this.ctx);
+      if (!(err && err.code === 'ENOENT')) {
+        if (debug.enabled) debug.storeError('get', err);
+        await this.mw.handleError(err, 'get', this.ctx);
+      }
     }
     let json = null;
     let session = null;
@@ -157,14 +166,13 @@ class ContextSession {
         if (isThenable(ok)) ok = await ok;
       }
     }
+    const sid = this.sid();
     const r = requestLoaded(this.engine.id, this.token, json, !!ok, this.mw.nativeSid);
     this.token = r.slice(1);
     const report = r.charCodeAt(0) - 48;
     if (report === LOAD_REPORT_LOADED) this.original = json;
-    else {
-      session = null;
-      if (report === LOAD_REPORT_CORRUPT) this.warnCorrupt();
-    }
+    else session = null;
+    this.loadedReport(report, sid);
     if (this.token.charCodeAt(0) === STEP_NEED_SID) await this.withNewSid();
     else this.loadDone(session);
   }
@@ -214,11 +222,13 @@ class ContextSession {
     const s = this.save;
     const save = s === true ? true : s === false ? false : null;
     const json = save === false || this.session === null ? null : serialize(this.session);
+    if (debug.enabled) debug.decision(this, json, save);
     // The engine said at load time that the loaded JSON handed back unchanged (and no
     // sessionSave override) ends with nothing to do: skip the call.
     if (save === null && json === this.original && this.token.charCodeAt(0) === STEP_QUIET) return null;
     if (this.mw.beforeSave !== null) return this.commitWithHook(save, json);
-    const mem = memoryStoreId(this.mw.access, this.mw.valid);
+    // While debugging, the general path: it reports each store operation.
+    const mem = debug.enabled ? -1 : memoryStoreId(this.mw.access, this.mw.valid);
     if (mem >= 0) {
       const cookies = finishInMemory(this.engine.id, mem, this.token, this.original, json, save, this.replaced, !this.ctx.secure);
       if (cookies !== null) this.send(cookies);
@@ -271,6 +281,7 @@ class ContextSession {
 
   runOp(op, sid, ttlMs, json) {
     const access = this.mw.access;
+    if (debug.enabled) debug.op(op, sid);
     if (op === STORE_OP_DESTROY) return access.destroy(sid);
     if (op === STORE_OP_SAVE) return access.set(sid, json, ttlMs);
     if (op === STORE_OP_TOUCH) return access.touch(sid, ttlMs);
@@ -279,12 +290,14 @@ class ContextSession {
 
   /** A touch or merge found the record gone (logged out or expired elsewhere): write nothing, clear the cookies. */
   gone() {
+    if (debug.enabled) debug.gone(this.sid());
     this.send(clearingCookies(this.engine.id));
     return null;
   }
 
   /** The store did not take it: no cookie for a session that was not saved. */
   storeFailed(err, op) {
+    if (debug.enabled) debug.storeError(op === STORE_OP_DESTROY ? 'destroy' : 'set', err);
     return this.mw.handleError(err, op === STORE_OP_DESTROY ? 'destroy' : 'set', this.ctx);
   }
 

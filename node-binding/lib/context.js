@@ -14,84 +14,43 @@
 const kState = Symbol.for('koa-session-ts.state');
 const kInstalled = Symbol.for('koa-session-ts.contextApi');
 
-const NAMES = ['session', 'sessionId', 'sessionSave', 'sessionStore', 'regenerateSession'];
 const hasOwn = Object.prototype.hasOwnProperty;
 
 function ownValue(ctx, name, value) {
   Object.defineProperty(ctx, name, { value, writable: true, enumerable: true, configurable: true });
 }
 
-function readOnly(name, hint) {
-  return new TypeError(`koa-session-ts: ctx.${name} is read-only once the session middleware runs${hint}`);
-}
-
-const descriptors = {
-  [kInstalled]: { value: true, configurable: true },
-  session: {
-    configurable: true,
-    enumerable: true,
-    get() {
-      const st = this[kState];
-      return st === undefined ? undefined : st.read();
-    },
-    set(v) {
-      const st = this[kState];
-      if (st === undefined) ownValue(this, 'session', v);
-      else st.write(v);
-    },
-  },
-  sessionId: {
-    configurable: true,
-    enumerable: true,
-    get() {
-      const st = this[kState];
-      return st === undefined ? undefined : st.sessionId();
-    },
-    set(v) {
-      if (this[kState] === undefined) ownValue(this, 'sessionId', v);
-      else throw readOnly('sessionId', '; use ctx.regenerateSession() for a new id');
-    },
-  },
-  sessionSave: {
-    configurable: true,
-    enumerable: true,
-    get() {
-      const st = this[kState];
-      return st === undefined ? undefined : st.save;
-    },
-    set(v) {
-      const st = this[kState];
-      if (st === undefined) ownValue(this, 'sessionSave', v);
-      else st.save = v;
-    },
-  },
-  sessionStore: {
-    configurable: true,
-    enumerable: true,
-    get() {
-      const st = this[kState];
-      return st === undefined ? undefined : st.store;
-    },
-    set(v) {
-      if (this[kState] === undefined) ownValue(this, 'sessionStore', v);
-      else throw readOnly('sessionStore', '');
-    },
-  },
-  regenerateSession: {
-    configurable: true,
-    enumerable: true,
-    get() {
-      const st = this[kState];
-      if (st === undefined) return undefined;
-      if (st.regenerateFn === null) st.regenerateFn = () => st.regenerate();
-      return st.regenerateFn;
-    },
-    set(v) {
-      if (this[kState] === undefined) ownValue(this, 'regenerateSession', v);
-      else throw readOnly('regenerateSession', '');
-    },
-  },
+/**
+ * name → [read it from the state, write it (undefined: read-only once the middleware runs),
+ * the hint of the read-only error].
+ */
+const API = {
+  session: [(st) => st.read(), (st, v) => st.write(v)],
+  sessionId: [(st) => st.sessionId(), undefined, '; use ctx.regenerateSession() for a new id'],
+  sessionSave: [(st) => st.save, (st, v) => (st.save = v)],
+  sessionStore: [(st) => st.store, undefined, ''],
+  regenerateSession: [(st) => st.regenerateFn || (st.regenerateFn = () => st.regenerate()), undefined, ''],
 };
+const NAMES = Object.keys(API);
+
+const descriptors = { [kInstalled]: { value: true, configurable: true } };
+for (const name of NAMES) {
+  const [read, write, hint] = API[name];
+  descriptors[name] = {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const st = this[kState];
+      return st === undefined ? undefined : read(st);
+    },
+    set(v) {
+      const st = this[kState];
+      if (st === undefined) ownValue(this, name, v);
+      else if (write !== undefined) write(st, v);
+      else throw new TypeError(`koa-session-ts: ctx.${name} is read-only once the session middleware runs${hint}`);
+    },
+  };
+}
 
 function ownsAnyName(obj) {
   for (const name of NAMES) if (hasOwn.call(obj, name)) return true;

@@ -3,7 +3,7 @@
 // gets a ContextSession (context-session.js), which runs the engine's per-request calls and
 // executes the plan the engine makes. No session rule lives in JavaScript.
 
-const native = require('./native');
+const native = require('../loader');
 const { BaseStore, CONNECT, DISCONNECT } = require('./base-store');
 const { MemoryStore } = require('./stores/memory');
 const { RedisStore } = require('./stores/redis');

@@ -2,7 +2,7 @@
 // One SessionEngine per distinct `app.keys`: built on the first request of an app and again
 // only when its keys change (apps may set app.keys after `session()` is called).
 
-const { SessionEngine } = require('./native');
+const { SessionEngine } = require('../loader');
 
 let warnedNoKeys = false;
 let warnedOpaque = false;

@@ -4,7 +4,7 @@
 // commit, each doing its store access inside (src/calls.rs memoryBegin / memoryFinish). The
 // engine makes and executes the same plan as on the general path.
 
-const { memoryBegin, memoryFinish } = require('./native');
+const { memoryBegin, memoryFinish } = require('../loader');
 const { kJsonStore } = require('./stores/json-store');
 
 /** The MemoryStore's registry id when the fast path applies to this request, else -1. */

@@ -2,7 +2,7 @@
 // Checks `session(options)` once, up front: a wrong type is a TypeError naming the option,
 // at startup rather than on some later request.
 
-const { SessionEngine } = require('./native');
+const { SessionEngine } = require('../loader');
 
 const PREFIX = 'koa-session-ts: ';
 

@@ -6,7 +6,8 @@
 
 const { settle } = require('./store-call');
 const { kJsonStore } = require('./stores/json-store');
-const { STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('./native');
+const { STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../loader');
+const debug = require('./debug');
 
 function isThenable(v) {
   return v !== null && typeof v === 'object' && typeof v.then === 'function';
@@ -82,7 +83,10 @@ class StoreAccess {
    */
   call(op, fn, bound) {
     const w = this.availability.wait();
-    if (w !== null) return w.then(() => this.bounded(op, fn(), bound));
+    if (w !== null) {
+      if (debug.enabled) debug.waiting(this.availability.timeoutMs);
+      return w.then(() => this.bounded(op, fn(), bound));
+    }
     let r;
     try {
       r = fn();

@@ -81,6 +81,18 @@ export interface EngineOptions {
   allowEmpty: boolean
 }
 
+/** Why the request's session cookie was taken or refused. */
+export declare function explainCookie(engine: number, cookieHeader?: string | undefined | null): string
+
+/** Why the end of the request saves, destroys or skips the session. */
+export declare function explainDecision(engine: number, token: string, original?: string | undefined | null, json?: string | undefined | null, save?: boolean | undefined | null): string
+
+/** What a load report (`LOAD_REPORT_*`) means. */
+export declare function explainLoad(report: number): string
+
+/** What a plan operation (`STORE_OP_*`) did. */
+export declare function explainOp(op: number): string
+
 /** A fresh session id from the OS CSPRNG: 24 bytes, base64url, 32 characters. */
 export declare function generateSid(): string
 

@@ -12,7 +12,7 @@
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { SUPPORTED, platformTuple } = require('../lib/platform');
+const { SUPPORTED, platformTuple } = require('../loader/platform');
 
 const PKG_DIR = path.join(__dirname, '..');
 
@@ -78,7 +78,7 @@ function main() {
   // npm/ holds one package per napi.targets entry (`npx napi create-npm-dirs`); the loader's
   // list of supported platforms must name the same ones.
   if (npmDirs.sort().join() !== [...SUPPORTED].sort().join() || main.napi.targets.length !== SUPPORTED.length) {
-    fail(`npm/ has ${npmDirs.join(', ')}; lib/platform.js SUPPORTED has ${SUPPORTED.join(', ')}; napi.targets has ${main.napi.targets.length}: regenerate npm/ with \`npx napi create-npm-dirs\` and update SUPPORTED`);
+    fail(`npm/ has ${npmDirs.join(', ')}; loader/platform.js SUPPORTED has ${SUPPORTED.join(', ')}; napi.targets has ${main.napi.targets.length}: regenerate npm/ with \`npx napi create-npm-dirs\` and update SUPPORTED`);
   }
   for (const tuple of npmDirs) {
     const p = readJson(path.join(__dirname, tuple, 'package.json'));

@@ -14,6 +14,7 @@
 mod calls;
 mod codes;
 mod engine;
+mod explain;
 mod errors;
 mod raw;
 mod registry;

@@ -109,3 +109,27 @@ test('the cookie expiry follows JavaScript\'s clock', async () => {
     assert.equal(cookieNamed(res, 'koa.sid').attrs.expires, 'Wed, 02 Jan 2030 00:00:00 GMT');
   });
 });
+
+test('NODE_DEBUG=koa-session-ts says why: a tampered cookie, an unsaved session, a save', async () => {
+  const { spawnSync } = require('node:child_process');
+  const script = `
+    const { makeApp, serve } = require(${JSON.stringify(require.resolve('./helpers'))});
+    (async () => {
+      const srv = await serve(makeApp({}, (ctx) => { if (ctx.path === '/w') ctx.session.n = 1; ctx.body = 'ok'; }));
+      const c = srv.client();
+      await c.get('/w');
+      await c.get('/');
+      await srv.request('/', { headers: { cookie: 'koa.sid=' + c.jar.get('koa.sid') + '; koa.sid.sig=forged' } });
+      await srv.close();
+    })();`;
+  const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_DEBUG: 'koa-session-ts' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const log = r.stderr;
+  assert.match(log, /saved: a new session that holds data/);
+  assert.match(log, /store: session written whole/);
+  assert.match(log, /not saved: the session is unchanged/);
+  assert.match(log, /session cookie refused: bad signature/);
+  assert.doesNotMatch(log, /"n":1/, 'no session data in the log');
+  const sid = [...log.matchAll(/session ([A-Za-z0-9_-]+)…/g)];
+  assert.ok(sid.length > 0 && sid.every((m) => m[1].length <= 6), 'ids are shortened');
+});

@@ -248,7 +248,7 @@ describe('RedisStore options and lifecycle', () => {
     const { execFile } = require('node:child_process');
     // The server holds every command for a while, so the store object (garbage: only its
     // pending Promises are left) is collected, and says so, before any reply comes back.
-    const code = `const { NativeRedisStore } = require(${JSON.stringify(require.resolve('../lib/native'))});
+    const code = `const { NativeRedisStore } = require(${JSON.stringify(require.resolve('../loader'))});
       const collected = new FinalizationRegistry(() => console.log('collected'));
       let s = new NativeRedisStore({ url: ${JSON.stringify(redis.url)} });
       collected.register(s, 0);

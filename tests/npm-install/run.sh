@@ -34,7 +34,7 @@ main_files=$(tar -tzf "$MAIN_TGZ")
 if grep -E '\.rs$|(^|/)Cargo\.toml$|(^|/)build\.rs$|\.node$' <<<"$main_files"; then
   die "the main tarball ships Rust sources or a binary (listed above)"
 fi
-for f in package/README.md package/LICENSE package/package.json package/lib/index.js package/lib/native.js \
+for f in package/README.md package/LICENSE package/package.json package/lib/index.js package/loader/index.js \
          package/index.d.ts package/index.d.mts package/index.mjs; do
   grep -qx "$f" <<<"$main_files" || die "the main tarball lacks $f"
 done

@@ -1,6 +1,6 @@
 'use strict';
 const { BaseStore, storeTtl } = require('../base-store');
-const { NativeMemoryStore, STORE_CAN_TOUCH } = require('../native');
+const { NativeMemoryStore, STORE_CAN_TOUCH } = require('../../loader');
 const { kJsonStore } = require('./json-store');
 
 const kNative = Symbol('koa-session-ts.nativeMemoryStore');

@@ -1,6 +1,6 @@
 'use strict';
 const { BaseStore, CONNECT, DISCONNECT, storeTtl } = require('../base-store');
-const { NativeRedisStore, STORE_CAN_TOUCH } = require('../native');
+const { NativeRedisStore, STORE_CAN_TOUCH } = require('../../loader');
 const { kJsonStore } = require('./json-store');
 
 const kNative = Symbol('koa-session-ts.nativeRedisStore');

@@ -1,5 +1,6 @@
 'use strict';
-// Loads the native addon, in this order (as napi-rs's generated loader does):
+// The napi-rs loader, kept out of lib/ (the middleware) as napi-rs keeps its generated loader
+// apart. Loads the native addon, in this order (as napi-rs's generated loader does):
 //   1. NAPI_RS_NATIVE_LIBRARY_PATH, when set: that .node file and nothing else;
 //   2. native/koa-session.node beside lib/: the local build in the repository (`make node-addon`);
 //   3. the platform package koa-session-ts-<platform>: an optional dependency that npm installs
