@@ -433,6 +433,7 @@ class SetCookies {
   std::string_view at(size_t) const && = delete;
   std::vector<std::string_view> values() const && = delete;
 
+  /// Takes ownership of a C handle (e.g. from a ks_commit_callback); NULL makes an empty list.
   explicit SetCookies(ks_set_cookies *raw) noexcept : handle_(raw) {}
   const ks_set_cookies *c_handle() const noexcept { return handle_.get(); }
 
@@ -443,6 +444,7 @@ class SetCookies {
 /// One request's session (ks_session), from Engine::load(). One thread at a time.
 class Session {
  public:
+  /// Takes ownership of a C handle (e.g. from a ks_load_callback).
   explicit Session(ks_session *raw) noexcept : handle_(raw) {}
 
   /// The session id, borrowed: valid until regenerate() or the Session's end.
