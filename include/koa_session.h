@@ -34,6 +34,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header (ffi/Cargo.toml); ks_version() gives the library's. */
+#define KS_VERSION_MAJOR 0
+#define KS_VERSION_MINOR 1
+#define KS_VERSION_PATCH 0
+#define KS_VERSION_STRING "0.1.0"
+
 /**
  * The result of a fallible `ks_` function. `KS_RESULT_OK` is 0; every other value is an
  * error and `ks_result_message()` describes it. Values are stable: new codes are only
@@ -400,20 +406,22 @@ typedef void (*ks_commit_callback)(void *userdata, ks_result result, struct ks_s
 
 /**
  * Reads one record. `key` is the store key: the key prefix followed by the session id,
- * NUL-terminated, `key_len` bytes without the NUL, valid only during the call. On a hit,
- * copy the record's JSON with `ks_buffer_write(out, ...)` and return KS_STORE_OK; on a miss
- * return KS_STORE_NOT_FOUND.
+ * NUL-terminated, `key_len` bytes without the NUL, valid only during the call. On a hit, copy
+ * the record's JSON with `ks_buffer_write(out, ...)` and return KS_STORE_STATUS_OK; on a miss
+ * return KS_STORE_STATUS_NOT_FOUND; on a failure, another `ks_store_status` value.
  */
 typedef uint32_t (*ks_store_get_fn)(void *ctx, const char *key, size_t key_len, struct ks_buffer *out);
 
 /**
  * Stores `json` (NUL-terminated, `json_len` bytes without the NUL, valid only during the
- * call) under `key`, replacing any record, to expire after `ttl_ms` milliseconds.
+ * call) under `key`, replacing any record, to expire after `ttl_ms` milliseconds. Returns
+ * KS_STORE_STATUS_OK, or a failure `ks_store_status`.
  */
 typedef uint32_t (*ks_store_set_fn)(void *ctx, const char *key, size_t key_len, const char *json, size_t json_len, uint64_t ttl_ms);
 
 /**
- * Removes the record under `key`; removing an unknown key succeeds.
+ * Removes the record under `key`; removing an unknown key succeeds. Returns
+ * KS_STORE_STATUS_OK (or KS_STORE_STATUS_NOT_FOUND), or a failure `ks_store_status`.
  */
 typedef uint32_t (*ks_store_destroy_fn)(void *ctx, const char *key, size_t key_len);
 
@@ -456,9 +464,10 @@ extern "C" {
  * copied before this returns. On KS_RESULT_OK the load is under way and `callback` will be
  * called exactly once, from a thread of the engine's runtime (never from inside this call),
  * with `userdata` and the result; it must return promptly and must not call blocking `ks_`
- * functions (they return BLOCKING_IN_RUNTIME there; the `_async` ones are fine). On any
- * other result the callback is never called. May be called from any thread, including a
- * callback. Errors: NULL_PARAMETER (also a NULL callback), INVALID_UTF8, RUNTIME_UNAVAILABLE.
+ * functions (they return KS_RESULT_BLOCKING_IN_RUNTIME there; the `_async` ones are fine). On
+ * any other result the callback is never called. May be called from any thread, including a
+ * callback. Errors: KS_RESULT_NULL_PARAMETER (also a NULL callback), KS_RESULT_INVALID_UTF8,
+ * KS_RESULT_RUNTIME_UNAVAILABLE.
  *
  * # Safety
  * As `ks_session_load()`; `userdata` must stay usable by the callback until it runs.
@@ -472,8 +481,8 @@ ks_result ks_session_load_async(const struct ks_engine *engine, const uint8_t *c
  * runtime, with `userdata`, the result and the Set-Cookie values. Unlike the blocking
  * commit, a failed asynchronous commit cannot be retried. On any other result nothing
  * happened, the session is unchanged and the callback is never called. The callback rules
- * of `ks_session_load_async()` apply. Errors: NULL_PARAMETER (also a NULL callback),
- * SESSION_FINISHED, RUNTIME_UNAVAILABLE.
+ * of `ks_session_load_async()` apply. Errors: KS_RESULT_NULL_PARAMETER (also a NULL callback),
+ * KS_RESULT_SESSION_FINISHED, KS_RESULT_RUNTIME_UNAVAILABLE.
  *
  * # Safety
  * `session` is a live session; `userdata` must stay usable by the callback until it runs.
@@ -482,10 +491,11 @@ ks_result ks_session_commit_async(struct ks_session *session, bool plain_http, k
 
 /**
  * Appends `len` bytes to the buffer a `get` callback was given (call it once with the whole
- * record, or several times with pieces). The bytes are copied. The record must be UTF-8
- * JSON; anything else is treated as a failed read (KS_RESULT_STORE_ERROR), and a record
- * that is valid UTF-8 but not a JSON object starts a fresh session (load report CORRUPT).
- * Errors: NULL_PARAMETER (`buffer` NULL, or `data` NULL with `len` > 0).
+ * record, or several times with pieces). The bytes are copied. The record must be UTF-8 JSON;
+ * anything else is treated as a failed read (KS_RESULT_STORE_ERROR), and a record that is
+ * valid UTF-8 but not a JSON object starts a fresh session (load report
+ * KS_LOAD_REPORT_CORRUPT). Errors: KS_RESULT_NULL_PARAMETER (`buffer` NULL, or `data` NULL
+ * with `len` > 0).
  *
  * # Safety
  * `buffer` is the buffer passed to the running `get` callback; `data` is valid for reads
@@ -495,12 +505,12 @@ ks_result ks_buffer_write(struct ks_buffer *buffer, const uint8_t *data, size_t 
 
 /**
  * Registers a store implemented in C. The vtable is copied; `get`, `set` and `destroy` are
- * required, `drop` is optional. `key_prefix` (NUL-terminated UTF-8, copied; NULL for none)
- * is put before every session id to make the store key, e.g. "koa:sess:" to share records
- * with koa-generic-session + koa-redis. On success `*store_out` receives the store and the
- * store owns `ctx` (released through `drop`); on failure nothing is kept and `drop` is not
- * called. Errors: NULL_PARAMETER (`vtable`, `store_out` or a required callback NULL),
- * INVALID_UTF8 (`key_prefix`).
+ * required, `drop` is optional. `key_prefix` (NUL-terminated UTF-8, copied; NULL for none) is
+ * put before every session id to make the store key, e.g. "koa:sess:" to share records with
+ * koa-generic-session + koa-redis. On success `*store_out` receives the store and the store
+ * owns `ctx` (released through `drop`); on failure nothing is kept and `drop` is not called.
+ * Errors: KS_RESULT_NULL_PARAMETER (`vtable`, `store_out` or a required callback NULL),
+ * KS_RESULT_INVALID_UTF8 (`key_prefix`).
  *
  * # Safety
  * `vtable` points to a vtable whose callbacks honour the contract of `ks_store_vtable`;
@@ -523,9 +533,10 @@ struct ks_config_builder *ks_config_builder_new(void);
 void ks_config_builder_free(struct ks_config_builder *builder);
 
 /**
- * Sets the cookie name (default "koa.sid"); the signature cookie is "<name>.sig".
- * `name` is NUL-terminated UTF-8, copied. Errors: NULL_PARAMETER, INVALID_UTF8,
- * INVALID_COOKIE_NAME (empty, or characters outside printable ASCII, or ';', '=' or space).
+ * Sets the cookie name (default "koa.sid"); the signature cookie is "<name>.sig". `name` is
+ * NUL-terminated UTF-8, copied. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8,
+ * KS_RESULT_INVALID_COOKIE_NAME (empty, or characters outside printable ASCII, or ';', '=' or
+ * space).
  *
  * # Safety
  * `builder` is a live builder; `name` is NULL or NUL-terminated.
@@ -536,7 +547,8 @@ ks_result ks_config_builder_set_cookie_name(struct ks_config_builder *builder, c
  * Adds a signing key (bytes, copied). Keys are tried in the order added: the first signs,
  * every one verifies, so rotate by adding the new key first and the old ones after it. A
  * cookie verified by an older key is re-signed with the first. With no key, cookies are
- * unsigned. Errors: NULL_PARAMETER (`key` NULL), INVALID_ARGUMENT (`key_len` 0).
+ * unsigned. Errors: KS_RESULT_NULL_PARAMETER (`key` NULL), KS_RESULT_INVALID_ARGUMENT
+ * (`key_len` 0).
  *
  * # Safety
  * `builder` is a live builder; `key` is valid for reads of `key_len` bytes.
@@ -547,14 +559,14 @@ ks_result ks_config_builder_add_key(struct ks_config_builder *builder, const uin
  * Removes every key added so far: cookies become unsigned until a key is added again.
  *
  * # Safety
- * `builder` is a live builder or NULL (NULL_PARAMETER).
+ * `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
  */
 ks_result ks_config_builder_clear_keys(struct ks_config_builder *builder);
 
 /**
  * Sets the cookie path (default "/"); NULL means no path attribute. Requests whose path
  * lies outside it (segment match: "/app" covers "/app/x", not "/apple") get no session.
- * Copied. Errors: INVALID_UTF8, INVALID_COOKIE_ATTRIBUTE.
+ * Copied. Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE.
  *
  * # Safety
  * `builder` is a live builder; `path` is NULL or NUL-terminated.
@@ -563,7 +575,7 @@ ks_result ks_config_builder_set_path(struct ks_config_builder *builder, const ch
 
 /**
  * Sets the cookie domain; NULL (the default) means no domain attribute. Copied.
- * Errors: INVALID_UTF8, INVALID_COOKIE_ATTRIBUTE.
+ * Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE.
  *
  * # Safety
  * `builder` is a live builder; `domain` is NULL or NUL-terminated.
@@ -572,7 +584,8 @@ ks_result ks_config_builder_set_domain(struct ks_config_builder *builder, const 
 
 /**
  * Sets the cookie lifetime in milliseconds (default 86400000, one day); 0 makes a
- * browser-session cookie. It also sets the store TTL. Errors: INVALID_ARGUMENT (negative).
+ * browser-session cookie. It also sets the store TTL. Errors: KS_RESULT_INVALID_ARGUMENT
+ * (negative).
  *
  * # Safety
  * `builder` is a live builder.
@@ -581,7 +594,7 @@ ks_result ks_config_builder_set_max_age_ms(struct ks_config_builder *builder, in
 
 /**
  * Sets an absolute cookie expiry in unix milliseconds; 0 (the default) means none. Used
- * only when the max age is 0. Errors: INVALID_ARGUMENT (negative).
+ * only when the max age is 0. Errors: KS_RESULT_INVALID_ARGUMENT (negative).
  *
  * # Safety
  * `builder` is a live builder.
@@ -606,7 +619,7 @@ ks_result ks_config_builder_set_http_only(struct ks_config_builder *builder, boo
 ks_result ks_config_builder_set_secure(struct ks_config_builder *builder, bool secure);
 
 /**
- * Sets the `SameSite` attribute: a `ks_same_site` value. Errors: INVALID_ARGUMENT.
+ * Sets the `SameSite` attribute: a `ks_same_site` value. Errors: KS_RESULT_INVALID_ARGUMENT.
  *
  * # Safety
  * `builder` is a live builder.
@@ -614,7 +627,7 @@ ks_result ks_config_builder_set_secure(struct ks_config_builder *builder, bool s
 ks_result ks_config_builder_set_same_site(struct ks_config_builder *builder, uint32_t same_site);
 
 /**
- * Sets the `Priority` attribute: a `ks_priority` value. Errors: INVALID_ARGUMENT.
+ * Sets the `Priority` attribute: a `ks_priority` value. Errors: KS_RESULT_INVALID_ARGUMENT.
  *
  * # Safety
  * `builder` is a live builder.
@@ -648,7 +661,8 @@ ks_result ks_config_builder_set_allow_empty(struct ks_config_builder *builder, b
 
 /**
  * The store TTL in milliseconds for sessions whose cookie has no lifetime of its own
- * (browser-session cookies); default one day. Errors: INVALID_ARGUMENT (0 or negative).
+ * (browser-session cookies); default one day. Errors: KS_RESULT_INVALID_ARGUMENT (0 or
+ * negative).
  *
  * # Safety
  * `builder` is a live builder.
@@ -659,15 +673,15 @@ ks_result ks_config_builder_set_default_ttl_ms(struct ks_config_builder *builder
  * Checks the settings as `ks_engine_new()` would, without making an engine.
  *
  * # Safety
- * `builder` is a live builder or NULL (NULL_PARAMETER).
+ * `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
  */
 ks_result ks_config_builder_validate(const struct ks_config_builder *builder);
 
 /**
- * Makes an engine from the builder's settings (copied; the builder stays the caller's) and
- * a store (the engine takes its own reference; the caller still frees its handle). On
- * success `*engine_out` receives the engine. Errors: NULL_PARAMETER, and the settings
- * errors of `ks_config_builder_validate()`.
+ * Makes an engine from the builder's settings (copied; the builder stays the caller's) and a
+ * store (the engine takes its own reference; the caller still frees its handle). On success
+ * `*engine_out` receives the engine. Errors: KS_RESULT_NULL_PARAMETER, and the settings errors
+ * of `ks_config_builder_validate()`.
  *
  * # Safety
  * `config` and `store` are live handles; `engine_out` is valid for writes.
@@ -685,14 +699,14 @@ ks_result ks_engine_new(const struct ks_config_builder *config, const struct ks_
 void ks_engine_free(struct ks_engine *engine);
 
 /**
- * Copies the text of the calling thread's last failure, NUL-terminated, into `buf`
- * (`buf_len` bytes): the detail the library has (a store's own message, why a URL was
- * refused), else the `ks_result_message()` text of that failure; an empty string when the
- * thread's last call succeeded or made none. Buffer rules as in `ks_session_json_copy()`
- * (`*len_out` gets the length, or the length needed with INSUFFICIENT_SIZE). This call
- * itself does not change the text. In a load/commit callback it describes the result the
- * callback was given, until the callback makes another `ks_` call. Errors: NULL_PARAMETER,
- * INSUFFICIENT_SIZE. Thread-safe (the text is per thread).
+ * Copies the text of the calling thread's last failure, NUL-terminated, into `buf` (`buf_len`
+ * bytes): the detail the library has (a store's own message, why a URL was refused), else the
+ * `ks_result_message()` text of that failure; an empty string when the thread's last call
+ * succeeded or made none. Buffer rules as in `ks_session_json_copy()` (`*len_out` gets the
+ * length, or the length needed with KS_RESULT_INSUFFICIENT_SIZE). This call itself does not
+ * change the text. In a load/commit callback it describes the result the callback was given,
+ * until the callback makes another `ks_` call. Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_INSUFFICIENT_SIZE. Thread-safe (the text is per thread).
  *
  * # Safety
  * `buf` is valid for writes of `buf_len` bytes; `len_out` is valid for writes.
@@ -718,11 +732,12 @@ ks_result ks_last_error_message(char *buf, size_t buf_len, size_t *len_out);
  * engine's runtime, reconnects by itself with backoff after an outage, and PINGs while idle;
  * `ks_store_connection_state()` tells how it is doing. On success `*store_out` receives the
  * store (free it with `ks_store_free()`; engines made from it keep it alive). A record that
- * is not a JSON object loads as a new session (load report CORRUPT).
+ * is not a JSON object loads as a new session (load report KS_LOAD_REPORT_CORRUPT).
  *
- * Errors: NULL_PARAMETER (`url`, `store_out`), INVALID_UTF8 (`url`, `key_prefix`),
- * INVALID_URL (malformed URL or unsupported scheme), RUNTIME_UNAVAILABLE. Thread-safety: may
- * be called from any thread, including a callback run by the engine (it never blocks).
+ * Errors: KS_RESULT_NULL_PARAMETER (`url`, `store_out`), KS_RESULT_INVALID_UTF8 (`url`,
+ * `key_prefix`), KS_RESULT_INVALID_URL (malformed URL or unsupported scheme),
+ * KS_RESULT_RUNTIME_UNAVAILABLE. Thread-safety: may be called from any thread, including a
+ * callback run by the engine (it never blocks).
  *
  * # Safety
  * `url` is NULL or NUL-terminated; `key_prefix` is NULL or NUL-terminated; `store_out` is
@@ -737,9 +752,10 @@ ks_result ks_redis_store_new(const char *url, const char *key_prefix, uint32_t c
  * (slot migrations) are followed. Records, prefix, timeouts, errors, background connection
  * and ownership are those of `ks_redis_store_new()`; the cluster connects on first use.
  *
- * Errors: NULL_PARAMETER (`nodes` NULL with `n_nodes` > 0, a NULL node, `store_out`),
- * INVALID_ARGUMENT (`n_nodes` is 0), INVALID_UTF8 (a node or `key_prefix`), INVALID_URL (a
- * malformed node URL, or a unix socket, which a cluster cannot use), RUNTIME_UNAVAILABLE.
+ * Errors: KS_RESULT_NULL_PARAMETER (`nodes` NULL with `n_nodes` > 0, a NULL node,
+ * `store_out`), KS_RESULT_INVALID_ARGUMENT (`n_nodes` is 0), KS_RESULT_INVALID_UTF8 (a node or
+ * `key_prefix`), KS_RESULT_INVALID_URL (a malformed node URL, or a unix socket, which a
+ * cluster cannot use), KS_RESULT_RUNTIME_UNAVAILABLE.
  *
  * # Safety
  * `nodes` is NULL or points to `n_nodes` pointers, each NULL or NUL-terminated;
@@ -749,9 +765,9 @@ ks_result ks_redis_cluster_store_new(const char *const *nodes, size_t n_nodes, c
 
 /**
  * Reads a Redis store's connection state as of its last real outcome (a command or a health
- * check), into `*state_out`. It changes as requests and the background task reach the
- * server or fail to. Errors: NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store).
- * Thread-safety: any thread, any time.
+ * check), into `*state_out`. It changes as requests and the background task reach the server
+ * or fail to. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (not a Redis
+ * store). Thread-safety: any thread, any time.
  *
  * # Safety
  * `store` is NULL or a live store handle; `state_out` is valid for writes.
@@ -765,7 +781,9 @@ ks_result ks_store_connection_state(const struct ks_store *store, ks_connection_
 const char *ks_result_message(uint32_t result);
 
 /**
- * The library version, e.g. "0.1.0": a static NUL-terminated string. Thread-safe.
+ * The library version, e.g. "0.1.0": a static NUL-terminated string. Thread-safe. A program
+ * compiled against this header can compare it with KS_VERSION_STRING to detect that it runs
+ * with another build of the library.
  */
 const char *ks_version(void);
 
@@ -776,7 +794,7 @@ const char *ks_version(void);
  * call that needs the runtime (loads and commits) returns KS_RESULT_RUNTIME_UNAVAILABLE,
  * and asynchronous calls whose callbacks have not run yet are cancelled without a callback.
  * A program that simply exits need not call it. Calling it again is a no-op.
- * Errors: BLOCKING_IN_RUNTIME (called from a callback run by the engine).
+ * Errors: KS_RESULT_BLOCKING_IN_RUNTIME (called from a callback run by the engine).
  */
 ks_result ks_runtime_shutdown(void);
 
@@ -793,10 +811,10 @@ ks_result ks_runtime_shutdown(void);
  * expired or corrupt record, or a badly signed cookie, gives a new session (see
  * `ks_session_load_report()`); it is not an error.
  *
- * Errors: NULL_PARAMETER, INVALID_UTF8 (path), the store errors, SID_GENERATION_FAILED,
- * BLOCKING_IN_RUNTIME (called from a callback run by the engine: use
- * `ks_session_load_async()` there), RUNTIME_UNAVAILABLE. Thread-safety: call from any
- * number of threads at once with the same engine.
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8 (path), the store errors,
+ * KS_RESULT_SID_GENERATION_FAILED, KS_RESULT_BLOCKING_IN_RUNTIME (called from a callback run
+ * by the engine: use `ks_session_load_async()` there), KS_RESULT_RUNTIME_UNAVAILABLE.
+ * Thread-safety: call from any number of threads at once with the same engine.
  *
  * # Safety
  * `engine` is a live engine; the buffers are valid as described; `session_out` is valid for
@@ -816,7 +834,7 @@ void ks_session_free(struct ks_session *session);
 /**
  * Borrows the session id: `*id_out` receives a NUL-terminated string of printable ASCII,
  * `*len_out` its length. Valid until `ks_session_regenerate()` or `ks_session_free()` on
- * this session. Still readable after a commit. Errors: NULL_PARAMETER.
+ * this session. Still readable after a commit. Errors: KS_RESULT_NULL_PARAMETER.
  *
  * # Safety
  * `session` is a live session; the out-pointers are valid for writes.
@@ -844,7 +862,7 @@ ks_load_report ks_session_load_report(const struct ks_session *session);
 /**
  * Marks the session destroyed (koa-session's `ctx.session = null`): at commit its record
  * is removed and both cookies are cleared. Setting data again with `ks_session_set_json()`
- * undoes it. Errors: NULL_PARAMETER, SESSION_FINISHED.
+ * undoes it. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session.
@@ -862,8 +880,8 @@ bool ks_session_is_destroyed(const struct ks_session *session);
 /**
  * Gives the session a new id and fresh, empty data (call it at login, against session
  * fixation). The old record is destroyed at commit and the new cookie is sent. Strings
- * borrowed from the session become invalid. Errors: NULL_PARAMETER, SESSION_FINISHED,
- * SID_GENERATION_FAILED.
+ * borrowed from the session become invalid. Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_SESSION_FINISHED, KS_RESULT_SID_GENERATION_FAILED.
  *
  * # Safety
  * `session` is a live session.
@@ -871,9 +889,10 @@ bool ks_session_is_destroyed(const struct ks_session *session);
 ks_result ks_session_regenerate(struct ks_session *session);
 
 /**
- * Sets this request's save override, a `ks_save_mode`: DEFAULT, FORCE (save and send the
- * cookie even if unchanged) or SKIP (touch neither store nor cookies). Errors:
- * NULL_PARAMETER, INVALID_ARGUMENT, SESSION_FINISHED.
+ * Sets this request's save override, a `ks_save_mode`: KS_SAVE_MODE_DEFAULT,
+ * KS_SAVE_MODE_FORCE (save and send the cookie even if unchanged) or KS_SAVE_MODE_SKIP (touch
+ * neither store nor cookies). Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT,
+ * KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session.
@@ -890,9 +909,9 @@ ks_result ks_session_set_save(struct ks_session *session, uint32_t mode);
  * On failure nothing was sent and the session is unchanged, so the commit may be retried;
  * answer the request with an error otherwise.
  *
- * Errors: NULL_PARAMETER, SESSION_FINISHED, the store errors, SECURE_COOKIE_OVER_HTTP,
- * INVALID_COOKIE_ATTRIBUTE (from the session's own `cookie` field), BLOCKING_IN_RUNTIME,
- * RUNTIME_UNAVAILABLE.
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_SESSION_FINISHED, the store errors,
+ * KS_RESULT_SECURE_COOKIE_OVER_HTTP, KS_RESULT_INVALID_COOKIE_ATTRIBUTE (from the session's
+ * own `cookie` field), KS_RESULT_BLOCKING_IN_RUNTIME, KS_RESULT_RUNTIME_UNAVAILABLE.
  *
  * # Safety
  * `session` is a live session; `cookies_out` is valid for writes.
@@ -904,8 +923,8 @@ ks_result ks_session_commit(struct ks_session *session, bool plain_http, struct 
  * `{"cookie":{"httpOnly":true,...},"views":3}` (the `cookie` field holds this session's
  * cookie options, as in koa-session). `*json_out` receives a pointer to the UTF-8 text,
  * which is NOT NUL-terminated (use `*len_out`, or `ks_session_json_copy()`), valid until the
- * next call that changes the session or its free. Errors: NULL_PARAMETER,
- * SESSION_DESTROYED, SESSION_FINISHED.
+ * next call that changes the session or its free. Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session; the out-pointers are valid for writes.
@@ -913,11 +932,11 @@ ks_result ks_session_commit(struct ks_session *session, bool plain_http, struct 
 ks_result ks_session_json(const struct ks_session *session, const char **json_out, size_t *len_out);
 
 /**
- * Copies the session data, NUL-terminated, into `buf` (`buf_len` bytes). `*len_out`
- * receives the length without the NUL; with INSUFFICIENT_SIZE it receives the length
- * needed (the buffer must hold one byte more) and `buf` is untouched, so `buf` may be NULL
- * with `buf_len` 0 to ask for the size. Errors: NULL_PARAMETER, INSUFFICIENT_SIZE,
- * SESSION_DESTROYED, SESSION_FINISHED.
+ * Copies the session data, NUL-terminated, into `buf` (`buf_len` bytes). `*len_out` receives
+ * the length without the NUL; with KS_RESULT_INSUFFICIENT_SIZE it receives the length needed
+ * (the buffer must hold one byte more) and `buf` is untouched, so `buf` may be NULL with
+ * `buf_len` 0 to ask for the size. Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_INSUFFICIENT_SIZE, KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session; `buf` is valid for writes of `buf_len` bytes; `len_out` is
@@ -928,8 +947,8 @@ ks_result ks_session_json_copy(const struct ks_session *session, char *buf, size
 /**
  * Replaces the session data with `json` (`json_len` bytes of UTF-8, not necessarily
  * NUL-terminated; copied), which must be a JSON object. A destroyed session comes back to
- * life. On any error nothing changes. Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON,
- * SESSION_FINISHED.
+ * life. On any error nothing changes. Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON, KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session; `json` is valid for reads of `json_len` bytes.
@@ -939,8 +958,9 @@ ks_result ks_session_set_json(struct ks_session *session, const char *json, size
 /**
  * Copies the JSON text of the top-level field `key` (NUL-terminated UTF-8) into `buf`,
  * NUL-terminated: e.g. `3`, `"alice"` (with quotes), `{"a":1}`. Buffer rules as in
- * `ks_session_json_copy()`. Errors: NULL_PARAMETER, INVALID_UTF8, NOT_FOUND,
- * INSUFFICIENT_SIZE, SESSION_DESTROYED, SESSION_FINISHED.
+ * `ks_session_json_copy()`. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8,
+ * KS_RESULT_NOT_FOUND, KS_RESULT_INSUFFICIENT_SIZE, KS_RESULT_SESSION_DESTROYED,
+ * KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session; `key` is NUL-terminated; `buf` is valid for writes of
@@ -949,10 +969,10 @@ ks_result ks_session_set_json(struct ks_session *session, const char *json, size
 ks_result ks_session_get_field(const struct ks_session *session, const char *key, char *buf, size_t buf_len, size_t *len_out);
 
 /**
- * Sets the top-level field `key` (NUL-terminated UTF-8) to the JSON value `value`
- * (`value_len` bytes of UTF-8 JSON of any type, e.g. `3` or `"alice"`; copied). On any
- * error nothing changes. Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON,
- * SESSION_DESTROYED, SESSION_FINISHED.
+ * Sets the top-level field `key` (NUL-terminated UTF-8) to the JSON value `value` (`value_len`
+ * bytes of UTF-8 JSON of any type, e.g. `3` or `"alice"`; copied). On any error nothing
+ * changes. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON,
+ * KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session; `key` is NUL-terminated; `value` is valid for reads of
@@ -961,9 +981,9 @@ ks_result ks_session_get_field(const struct ks_session *session, const char *key
 ks_result ks_session_set_field(struct ks_session *session, const char *key, const char *value, size_t value_len);
 
 /**
- * Removes the top-level field `key` (NUL-terminated UTF-8); removing an absent field
- * succeeds and changes nothing. Errors: NULL_PARAMETER, INVALID_UTF8, SESSION_DESTROYED,
- * SESSION_FINISHED.
+ * Removes the top-level field `key` (NUL-terminated UTF-8); removing an absent field succeeds
+ * and changes nothing. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8,
+ * KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session; `key` is NUL-terminated.
@@ -982,7 +1002,7 @@ size_t ks_set_cookies_count(const struct ks_set_cookies *cookies);
  * Borrows value number `index` (from 0): `*value_out` receives a NUL-terminated string
  * (a complete header value, e.g. "koa.sid=...; path=/; expires=...; httponly") and
  * `*len_out` its length without the NUL. The string lives as long as `cookies`.
- * Errors: NULL_PARAMETER, OUT_OF_RANGE.
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_OUT_OF_RANGE.
  *
  * # Safety
  * `cookies` is a live handle; the out-pointers are valid for writes.
@@ -1002,7 +1022,7 @@ void ks_set_cookies_free(struct ks_set_cookies *cookies);
  * read, swept periodically, no timer per entry), and nothing outside the store can change
  * them. `max_entries` limits the number of sessions (0 = unlimited); at the limit a new
  * session evicts the one closest to expiry. On success `*store_out` receives the store.
- * Errors: NULL_PARAMETER.
+ * Errors: KS_RESULT_NULL_PARAMETER.
  *
  * # Safety
  * `store_out` is valid for writes.

@@ -10,6 +10,7 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v g++ >/dev/null || need_apt+=(g++)
 [ -f /usr/include/microhttpd.h ] || need_apt+=(libmicrohttpd-dev)
+[ -f /usr/include/httplib.h ] || need_apt+=(libcpp-httplib-dev)  # the C++ example server
 command -v curl >/dev/null || need_apt+=(curl)
 command -v python3 >/dev/null || need_apt+=(python3)  # drives the C example server over HTTP
 command -v openssl >/dev/null || need_apt+=(openssl)

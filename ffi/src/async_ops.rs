@@ -52,9 +52,10 @@ fn spawn_then<T: Send + 'static>(
 /// copied before this returns. On KS_RESULT_OK the load is under way and `callback` will be
 /// called exactly once, from a thread of the engine's runtime (never from inside this call),
 /// with `userdata` and the result; it must return promptly and must not call blocking `ks_`
-/// functions (they return BLOCKING_IN_RUNTIME there; the `_async` ones are fine). On any
-/// other result the callback is never called. May be called from any thread, including a
-/// callback. Errors: NULL_PARAMETER (also a NULL callback), INVALID_UTF8, RUNTIME_UNAVAILABLE.
+/// functions (they return KS_RESULT_BLOCKING_IN_RUNTIME there; the `_async` ones are fine). On
+/// any other result the callback is never called. May be called from any thread, including a
+/// callback. Errors: KS_RESULT_NULL_PARAMETER (also a NULL callback), KS_RESULT_INVALID_UTF8,
+/// KS_RESULT_RUNTIME_UNAVAILABLE.
 ///
 /// # Safety
 /// As `ks_session_load()`; `userdata` must stay usable by the callback until it runs.
@@ -102,8 +103,8 @@ unsafe impl Send for SendSession {}
 /// runtime, with `userdata`, the result and the Set-Cookie values. Unlike the blocking
 /// commit, a failed asynchronous commit cannot be retried. On any other result nothing
 /// happened, the session is unchanged and the callback is never called. The callback rules
-/// of `ks_session_load_async()` apply. Errors: NULL_PARAMETER (also a NULL callback),
-/// SESSION_FINISHED, RUNTIME_UNAVAILABLE.
+/// of `ks_session_load_async()` apply. Errors: KS_RESULT_NULL_PARAMETER (also a NULL callback),
+/// KS_RESULT_SESSION_FINISHED, KS_RESULT_RUNTIME_UNAVAILABLE.
 ///
 /// # Safety
 /// `session` is a live session; `userdata` must stay usable by the callback until it runs.

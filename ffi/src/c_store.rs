@@ -39,10 +39,11 @@ pub struct ks_buffer {
 }
 
 /// Appends `len` bytes to the buffer a `get` callback was given (call it once with the whole
-/// record, or several times with pieces). The bytes are copied. The record must be UTF-8
-/// JSON; anything else is treated as a failed read (KS_RESULT_STORE_ERROR), and a record
-/// that is valid UTF-8 but not a JSON object starts a fresh session (load report CORRUPT).
-/// Errors: NULL_PARAMETER (`buffer` NULL, or `data` NULL with `len` > 0).
+/// record, or several times with pieces). The bytes are copied. The record must be UTF-8 JSON;
+/// anything else is treated as a failed read (KS_RESULT_STORE_ERROR), and a record that is
+/// valid UTF-8 but not a JSON object starts a fresh session (load report
+/// KS_LOAD_REPORT_CORRUPT). Errors: KS_RESULT_NULL_PARAMETER (`buffer` NULL, or `data` NULL
+/// with `len` > 0).
 ///
 /// # Safety
 /// `buffer` is the buffer passed to the running `get` callback; `data` is valid for reads
@@ -58,16 +59,18 @@ pub unsafe extern "C" fn ks_buffer_write(buffer: *mut ks_buffer, data: *const u8
 }
 
 /// Reads one record. `key` is the store key: the key prefix followed by the session id,
-/// NUL-terminated, `key_len` bytes without the NUL, valid only during the call. On a hit,
-/// copy the record's JSON with `ks_buffer_write(out, ...)` and return KS_STORE_OK; on a miss
-/// return KS_STORE_NOT_FOUND.
+/// NUL-terminated, `key_len` bytes without the NUL, valid only during the call. On a hit, copy
+/// the record's JSON with `ks_buffer_write(out, ...)` and return KS_STORE_STATUS_OK; on a miss
+/// return KS_STORE_STATUS_NOT_FOUND; on a failure, another `ks_store_status` value.
 pub type ks_store_get_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, key_len: usize, out: *mut ks_buffer) -> u32>;
 /// Stores `json` (NUL-terminated, `json_len` bytes without the NUL, valid only during the
-/// call) under `key`, replacing any record, to expire after `ttl_ms` milliseconds.
+/// call) under `key`, replacing any record, to expire after `ttl_ms` milliseconds. Returns
+/// KS_STORE_STATUS_OK, or a failure `ks_store_status`.
 pub type ks_store_set_fn = Option<
     unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, key_len: usize, json: *const c_char, json_len: usize, ttl_ms: u64) -> u32,
 >;
-/// Removes the record under `key`; removing an unknown key succeeds.
+/// Removes the record under `key`; removing an unknown key succeeds. Returns
+/// KS_STORE_STATUS_OK (or KS_STORE_STATUS_NOT_FOUND), or a failure `ks_store_status`.
 pub type ks_store_destroy_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, key_len: usize) -> u32>;
 /// Releases `ctx`. Runs exactly once, after the last call to any other callback.
 pub type ks_store_drop_fn = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
@@ -224,12 +227,12 @@ impl Store for CStore {
 }
 
 /// Registers a store implemented in C. The vtable is copied; `get`, `set` and `destroy` are
-/// required, `drop` is optional. `key_prefix` (NUL-terminated UTF-8, copied; NULL for none)
-/// is put before every session id to make the store key, e.g. "koa:sess:" to share records
-/// with koa-generic-session + koa-redis. On success `*store_out` receives the store and the
-/// store owns `ctx` (released through `drop`); on failure nothing is kept and `drop` is not
-/// called. Errors: NULL_PARAMETER (`vtable`, `store_out` or a required callback NULL),
-/// INVALID_UTF8 (`key_prefix`).
+/// required, `drop` is optional. `key_prefix` (NUL-terminated UTF-8, copied; NULL for none) is
+/// put before every session id to make the store key, e.g. "koa:sess:" to share records with
+/// koa-generic-session + koa-redis. On success `*store_out` receives the store and the store
+/// owns `ctx` (released through `drop`); on failure nothing is kept and `drop` is not called.
+/// Errors: KS_RESULT_NULL_PARAMETER (`vtable`, `store_out` or a required callback NULL),
+/// KS_RESULT_INVALID_UTF8 (`key_prefix`).
 ///
 /// # Safety
 /// `vtable` points to a vtable whose callbacks honour the contract of `ks_store_vtable`;

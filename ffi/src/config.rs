@@ -78,9 +78,10 @@ pub unsafe extern "C" fn ks_config_builder_free(builder: *mut ks_config_builder)
     })
 }
 
-/// Sets the cookie name (default "koa.sid"); the signature cookie is "<name>.sig".
-/// `name` is NUL-terminated UTF-8, copied. Errors: NULL_PARAMETER, INVALID_UTF8,
-/// INVALID_COOKIE_NAME (empty, or characters outside printable ASCII, or ';', '=' or space).
+/// Sets the cookie name (default "koa.sid"); the signature cookie is "<name>.sig". `name` is
+/// NUL-terminated UTF-8, copied. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8,
+/// KS_RESULT_INVALID_COOKIE_NAME (empty, or characters outside printable ASCII, or ';', '=' or
+/// space).
 ///
 /// # Safety
 /// `builder` is a live builder; `name` is NULL or NUL-terminated.
@@ -98,7 +99,8 @@ pub unsafe extern "C" fn ks_config_builder_set_cookie_name(builder: *mut ks_conf
 /// Adds a signing key (bytes, copied). Keys are tried in the order added: the first signs,
 /// every one verifies, so rotate by adding the new key first and the old ones after it. A
 /// cookie verified by an older key is re-signed with the first. With no key, cookies are
-/// unsigned. Errors: NULL_PARAMETER (`key` NULL), INVALID_ARGUMENT (`key_len` 0).
+/// unsigned. Errors: KS_RESULT_NULL_PARAMETER (`key` NULL), KS_RESULT_INVALID_ARGUMENT
+/// (`key_len` 0).
 ///
 /// # Safety
 /// `builder` is a live builder; `key` is valid for reads of `key_len` bytes.
@@ -121,7 +123,7 @@ pub unsafe extern "C" fn ks_config_builder_add_key(builder: *mut ks_config_build
 /// Removes every key added so far: cookies become unsigned until a key is added again.
 ///
 /// # Safety
-/// `builder` is a live builder or NULL (NULL_PARAMETER).
+/// `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
 #[no_mangle]
 pub unsafe extern "C" fn ks_config_builder_clear_keys(builder: *mut ks_config_builder) -> ks_result {
     guard(|| {
@@ -136,7 +138,7 @@ fn check_attrs(attrs: CookieAttributes) -> Result<(), ks_result> {
 
 /// Sets the cookie path (default "/"); NULL means no path attribute. Requests whose path
 /// lies outside it (segment match: "/app" covers "/app/x", not "/apple") get no session.
-/// Copied. Errors: INVALID_UTF8, INVALID_COOKIE_ATTRIBUTE.
+/// Copied. Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE.
 ///
 /// # Safety
 /// `builder` is a live builder; `path` is NULL or NUL-terminated.
@@ -152,7 +154,7 @@ pub unsafe extern "C" fn ks_config_builder_set_path(builder: *mut ks_config_buil
 }
 
 /// Sets the cookie domain; NULL (the default) means no domain attribute. Copied.
-/// Errors: INVALID_UTF8, INVALID_COOKIE_ATTRIBUTE.
+/// Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE.
 ///
 /// # Safety
 /// `builder` is a live builder; `domain` is NULL or NUL-terminated.
@@ -168,7 +170,8 @@ pub unsafe extern "C" fn ks_config_builder_set_domain(builder: *mut ks_config_bu
 }
 
 /// Sets the cookie lifetime in milliseconds (default 86400000, one day); 0 makes a
-/// browser-session cookie. It also sets the store TTL. Errors: INVALID_ARGUMENT (negative).
+/// browser-session cookie. It also sets the store TTL. Errors: KS_RESULT_INVALID_ARGUMENT
+/// (negative).
 ///
 /// # Safety
 /// `builder` is a live builder.
@@ -185,7 +188,7 @@ pub unsafe extern "C" fn ks_config_builder_set_max_age_ms(builder: *mut ks_confi
 }
 
 /// Sets an absolute cookie expiry in unix milliseconds; 0 (the default) means none. Used
-/// only when the max age is 0. Errors: INVALID_ARGUMENT (negative).
+/// only when the max age is 0. Errors: KS_RESULT_INVALID_ARGUMENT (negative).
 ///
 /// # Safety
 /// `builder` is a live builder.
@@ -226,7 +229,7 @@ pub unsafe extern "C" fn ks_config_builder_set_secure(builder: *mut ks_config_bu
     })
 }
 
-/// Sets the `SameSite` attribute: a `ks_same_site` value. Errors: INVALID_ARGUMENT.
+/// Sets the `SameSite` attribute: a `ks_same_site` value. Errors: KS_RESULT_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// `builder` is a live builder.
@@ -240,7 +243,7 @@ pub unsafe extern "C" fn ks_config_builder_set_same_site(builder: *mut ks_config
     })
 }
 
-/// Sets the `Priority` attribute: a `ks_priority` value. Errors: INVALID_ARGUMENT.
+/// Sets the `Priority` attribute: a `ks_priority` value. Errors: KS_RESULT_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// `builder` is a live builder.
@@ -292,7 +295,8 @@ pub unsafe extern "C" fn ks_config_builder_set_allow_empty(builder: *mut ks_conf
 }
 
 /// The store TTL in milliseconds for sessions whose cookie has no lifetime of its own
-/// (browser-session cookies); default one day. Errors: INVALID_ARGUMENT (0 or negative).
+/// (browser-session cookies); default one day. Errors: KS_RESULT_INVALID_ARGUMENT (0 or
+/// negative).
 ///
 /// # Safety
 /// `builder` is a live builder.
@@ -311,7 +315,7 @@ pub unsafe extern "C" fn ks_config_builder_set_default_ttl_ms(builder: *mut ks_c
 /// Checks the settings as `ks_engine_new()` would, without making an engine.
 ///
 /// # Safety
-/// `builder` is a live builder or NULL (NULL_PARAMETER).
+/// `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
 #[no_mangle]
 pub unsafe extern "C" fn ks_config_builder_validate(builder: *const ks_config_builder) -> ks_result {
     guard(|| arg(builder)?.build().map(drop))

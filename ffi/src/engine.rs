@@ -15,10 +15,10 @@ pub struct ks_engine {
     pub(crate) inner: Arc<Engine>,
 }
 
-/// Makes an engine from the builder's settings (copied; the builder stays the caller's) and
-/// a store (the engine takes its own reference; the caller still frees its handle). On
-/// success `*engine_out` receives the engine. Errors: NULL_PARAMETER, and the settings
-/// errors of `ks_config_builder_validate()`.
+/// Makes an engine from the builder's settings (copied; the builder stays the caller's) and a
+/// store (the engine takes its own reference; the caller still frees its handle). On success
+/// `*engine_out` receives the engine. Errors: KS_RESULT_NULL_PARAMETER, and the settings errors
+/// of `ks_config_builder_validate()`.
 ///
 /// # Safety
 /// `config` and `store` are live handles; `engine_out` is valid for writes.

@@ -99,14 +99,14 @@ pub(crate) fn deliver(result: ks_result, detail: Option<&str>) {
     finish(result);
 }
 
-/// Copies the text of the calling thread's last failure, NUL-terminated, into `buf`
-/// (`buf_len` bytes): the detail the library has (a store's own message, why a URL was
-/// refused), else the `ks_result_message()` text of that failure; an empty string when the
-/// thread's last call succeeded or made none. Buffer rules as in `ks_session_json_copy()`
-/// (`*len_out` gets the length, or the length needed with INSUFFICIENT_SIZE). This call
-/// itself does not change the text. In a load/commit callback it describes the result the
-/// callback was given, until the callback makes another `ks_` call. Errors: NULL_PARAMETER,
-/// INSUFFICIENT_SIZE. Thread-safe (the text is per thread).
+/// Copies the text of the calling thread's last failure, NUL-terminated, into `buf` (`buf_len`
+/// bytes): the detail the library has (a store's own message, why a URL was refused), else the
+/// `ks_result_message()` text of that failure; an empty string when the thread's last call
+/// succeeded or made none. Buffer rules as in `ks_session_json_copy()` (`*len_out` gets the
+/// length, or the length needed with KS_RESULT_INSUFFICIENT_SIZE). This call itself does not
+/// change the text. In a load/commit callback it describes the result the callback was given,
+/// until the callback makes another `ks_` call. Errors: KS_RESULT_NULL_PARAMETER,
+/// KS_RESULT_INSUFFICIENT_SIZE. Thread-safe (the text is per thread).
 ///
 /// # Safety
 /// `buf` is valid for writes of `buf_len` bytes; `len_out` is valid for writes.

@@ -78,11 +78,12 @@ fn open(build: impl FnOnce() -> Result<RedisStore, RedisConfigError>) -> Result<
 /// engine's runtime, reconnects by itself with backoff after an outage, and PINGs while idle;
 /// `ks_store_connection_state()` tells how it is doing. On success `*store_out` receives the
 /// store (free it with `ks_store_free()`; engines made from it keep it alive). A record that
-/// is not a JSON object loads as a new session (load report CORRUPT).
+/// is not a JSON object loads as a new session (load report KS_LOAD_REPORT_CORRUPT).
 ///
-/// Errors: NULL_PARAMETER (`url`, `store_out`), INVALID_UTF8 (`url`, `key_prefix`),
-/// INVALID_URL (malformed URL or unsupported scheme), RUNTIME_UNAVAILABLE. Thread-safety: may
-/// be called from any thread, including a callback run by the engine (it never blocks).
+/// Errors: KS_RESULT_NULL_PARAMETER (`url`, `store_out`), KS_RESULT_INVALID_UTF8 (`url`,
+/// `key_prefix`), KS_RESULT_INVALID_URL (malformed URL or unsupported scheme),
+/// KS_RESULT_RUNTIME_UNAVAILABLE. Thread-safety: may be called from any thread, including a
+/// callback run by the engine (it never blocks).
 ///
 /// # Safety
 /// `url` is NULL or NUL-terminated; `key_prefix` is NULL or NUL-terminated; `store_out` is
@@ -110,9 +111,10 @@ pub unsafe extern "C" fn ks_redis_store_new(
 /// (slot migrations) are followed. Records, prefix, timeouts, errors, background connection
 /// and ownership are those of `ks_redis_store_new()`; the cluster connects on first use.
 ///
-/// Errors: NULL_PARAMETER (`nodes` NULL with `n_nodes` > 0, a NULL node, `store_out`),
-/// INVALID_ARGUMENT (`n_nodes` is 0), INVALID_UTF8 (a node or `key_prefix`), INVALID_URL (a
-/// malformed node URL, or a unix socket, which a cluster cannot use), RUNTIME_UNAVAILABLE.
+/// Errors: KS_RESULT_NULL_PARAMETER (`nodes` NULL with `n_nodes` > 0, a NULL node,
+/// `store_out`), KS_RESULT_INVALID_ARGUMENT (`n_nodes` is 0), KS_RESULT_INVALID_UTF8 (a node or
+/// `key_prefix`), KS_RESULT_INVALID_URL (a malformed node URL, or a unix socket, which a
+/// cluster cannot use), KS_RESULT_RUNTIME_UNAVAILABLE.
 ///
 /// # Safety
 /// `nodes` is NULL or points to `n_nodes` pointers, each NULL or NUL-terminated;
@@ -142,9 +144,9 @@ pub unsafe extern "C" fn ks_redis_cluster_store_new(
 }
 
 /// Reads a Redis store's connection state as of its last real outcome (a command or a health
-/// check), into `*state_out`. It changes as requests and the background task reach the
-/// server or fail to. Errors: NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store).
-/// Thread-safety: any thread, any time.
+/// check), into `*state_out`. It changes as requests and the background task reach the server
+/// or fail to. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (not a Redis
+/// store). Thread-safety: any thread, any time.
 ///
 /// # Safety
 /// `store` is NULL or a live store handle; `state_out` is valid for writes.

@@ -183,7 +183,9 @@ pub extern "C" fn ks_result_message(result: u32) -> *const c_char {
     text.as_ptr().cast()
 }
 
-/// The library version, e.g. "0.1.0": a static NUL-terminated string. Thread-safe.
+/// The library version, e.g. "0.1.0": a static NUL-terminated string. Thread-safe. A program
+/// compiled against this header can compare it with KS_VERSION_STRING to detect that it runs
+/// with another build of the library.
 #[no_mangle]
 pub extern "C" fn ks_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

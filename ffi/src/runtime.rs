@@ -95,7 +95,7 @@ pub(crate) fn in_blocking_call() -> bool {
 /// call that needs the runtime (loads and commits) returns KS_RESULT_RUNTIME_UNAVAILABLE,
 /// and asynchronous calls whose callbacks have not run yet are cancelled without a callback.
 /// A program that simply exits need not call it. Calling it again is a no-op.
-/// Errors: BLOCKING_IN_RUNTIME (called from a callback run by the engine).
+/// Errors: KS_RESULT_BLOCKING_IN_RUNTIME (called from a callback run by the engine).
 #[no_mangle]
 pub extern "C" fn ks_runtime_shutdown() -> ks_result {
     guard(|| {

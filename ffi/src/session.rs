@@ -115,10 +115,10 @@ pub(crate) fn into_handle(engine: Arc<Engine>, loaded: Option<ActiveSession>) ->
 /// expired or corrupt record, or a badly signed cookie, gives a new session (see
 /// `ks_session_load_report()`); it is not an error.
 ///
-/// Errors: NULL_PARAMETER, INVALID_UTF8 (path), the store errors, SID_GENERATION_FAILED,
-/// BLOCKING_IN_RUNTIME (called from a callback run by the engine: use
-/// `ks_session_load_async()` there), RUNTIME_UNAVAILABLE. Thread-safety: call from any
-/// number of threads at once with the same engine.
+/// Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8 (path), the store errors,
+/// KS_RESULT_SID_GENERATION_FAILED, KS_RESULT_BLOCKING_IN_RUNTIME (called from a callback run
+/// by the engine: use `ks_session_load_async()` there), KS_RESULT_RUNTIME_UNAVAILABLE.
+/// Thread-safety: call from any number of threads at once with the same engine.
 ///
 /// # Safety
 /// `engine` is a live engine; the buffers are valid as described; `session_out` is valid for
@@ -157,7 +157,7 @@ pub unsafe extern "C" fn ks_session_free(session: *mut ks_session) {
 
 /// Borrows the session id: `*id_out` receives a NUL-terminated string of printable ASCII,
 /// `*len_out` its length. Valid until `ks_session_regenerate()` or `ks_session_free()` on
-/// this session. Still readable after a commit. Errors: NULL_PARAMETER.
+/// this session. Still readable after a commit. Errors: KS_RESULT_NULL_PARAMETER.
 ///
 /// # Safety
 /// `session` is a live session; the out-pointers are valid for writes.
@@ -200,7 +200,7 @@ pub unsafe extern "C" fn ks_session_load_report(session: *const ks_session) -> k
 
 /// Marks the session destroyed (koa-session's `ctx.session = null`): at commit its record
 /// is removed and both cookies are cleared. Setting data again with `ks_session_set_json()`
-/// undoes it. Errors: NULL_PARAMETER, SESSION_FINISHED.
+/// undoes it. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session.
@@ -223,8 +223,8 @@ pub unsafe extern "C" fn ks_session_is_destroyed(session: *const ks_session) -> 
 
 /// Gives the session a new id and fresh, empty data (call it at login, against session
 /// fixation). The old record is destroyed at commit and the new cookie is sent. Strings
-/// borrowed from the session become invalid. Errors: NULL_PARAMETER, SESSION_FINISHED,
-/// SID_GENERATION_FAILED.
+/// borrowed from the session become invalid. Errors: KS_RESULT_NULL_PARAMETER,
+/// KS_RESULT_SESSION_FINISHED, KS_RESULT_SID_GENERATION_FAILED.
 ///
 /// # Safety
 /// `session` is a live session.
@@ -241,9 +241,10 @@ pub unsafe extern "C" fn ks_session_regenerate(session: *mut ks_session) -> ks_r
     })
 }
 
-/// Sets this request's save override, a `ks_save_mode`: DEFAULT, FORCE (save and send the
-/// cookie even if unchanged) or SKIP (touch neither store nor cookies). Errors:
-/// NULL_PARAMETER, INVALID_ARGUMENT, SESSION_FINISHED.
+/// Sets this request's save override, a `ks_save_mode`: KS_SAVE_MODE_DEFAULT,
+/// KS_SAVE_MODE_FORCE (save and send the cookie even if unchanged) or KS_SAVE_MODE_SKIP (touch
+/// neither store nor cookies). Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT,
+/// KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session.
@@ -266,9 +267,9 @@ pub unsafe extern "C" fn ks_session_set_save(session: *mut ks_session, mode: u32
 /// On failure nothing was sent and the session is unchanged, so the commit may be retried;
 /// answer the request with an error otherwise.
 ///
-/// Errors: NULL_PARAMETER, SESSION_FINISHED, the store errors, SECURE_COOKIE_OVER_HTTP,
-/// INVALID_COOKIE_ATTRIBUTE (from the session's own `cookie` field), BLOCKING_IN_RUNTIME,
-/// RUNTIME_UNAVAILABLE.
+/// Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_SESSION_FINISHED, the store errors,
+/// KS_RESULT_SECURE_COOKIE_OVER_HTTP, KS_RESULT_INVALID_COOKIE_ATTRIBUTE (from the session's
+/// own `cookie` field), KS_RESULT_BLOCKING_IN_RUNTIME, KS_RESULT_RUNTIME_UNAVAILABLE.
 ///
 /// # Safety
 /// `session` is a live session; `cookies_out` is valid for writes.

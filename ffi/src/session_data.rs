@@ -28,8 +28,8 @@ fn store_object(session: &mut ks_session, map: Map<String, Value>) -> Result<(),
 /// `{"cookie":{"httpOnly":true,...},"views":3}` (the `cookie` field holds this session's
 /// cookie options, as in koa-session). `*json_out` receives a pointer to the UTF-8 text,
 /// which is NOT NUL-terminated (use `*len_out`, or `ks_session_json_copy()`), valid until the
-/// next call that changes the session or its free. Errors: NULL_PARAMETER,
-/// SESSION_DESTROYED, SESSION_FINISHED.
+/// next call that changes the session or its free. Errors: KS_RESULT_NULL_PARAMETER,
+/// KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session; the out-pointers are valid for writes.
@@ -46,11 +46,11 @@ pub unsafe extern "C" fn ks_session_json(session: *const ks_session, json_out: *
     })
 }
 
-/// Copies the session data, NUL-terminated, into `buf` (`buf_len` bytes). `*len_out`
-/// receives the length without the NUL; with INSUFFICIENT_SIZE it receives the length
-/// needed (the buffer must hold one byte more) and `buf` is untouched, so `buf` may be NULL
-/// with `buf_len` 0 to ask for the size. Errors: NULL_PARAMETER, INSUFFICIENT_SIZE,
-/// SESSION_DESTROYED, SESSION_FINISHED.
+/// Copies the session data, NUL-terminated, into `buf` (`buf_len` bytes). `*len_out` receives
+/// the length without the NUL; with KS_RESULT_INSUFFICIENT_SIZE it receives the length needed
+/// (the buffer must hold one byte more) and `buf` is untouched, so `buf` may be NULL with
+/// `buf_len` 0 to ask for the size. Errors: KS_RESULT_NULL_PARAMETER,
+/// KS_RESULT_INSUFFICIENT_SIZE, KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session; `buf` is valid for writes of `buf_len` bytes; `len_out` is
@@ -66,8 +66,8 @@ pub unsafe extern "C" fn ks_session_json_copy(session: *const ks_session, buf: *
 
 /// Replaces the session data with `json` (`json_len` bytes of UTF-8, not necessarily
 /// NUL-terminated; copied), which must be a JSON object. A destroyed session comes back to
-/// life. On any error nothing changes. Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON,
-/// SESSION_FINISHED.
+/// life. On any error nothing changes. Errors: KS_RESULT_NULL_PARAMETER,
+/// KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON, KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session; `json` is valid for reads of `json_len` bytes.
@@ -83,8 +83,9 @@ pub unsafe extern "C" fn ks_session_set_json(session: *mut ks_session, json: *co
 
 /// Copies the JSON text of the top-level field `key` (NUL-terminated UTF-8) into `buf`,
 /// NUL-terminated: e.g. `3`, `"alice"` (with quotes), `{"a":1}`. Buffer rules as in
-/// `ks_session_json_copy()`. Errors: NULL_PARAMETER, INVALID_UTF8, NOT_FOUND,
-/// INSUFFICIENT_SIZE, SESSION_DESTROYED, SESSION_FINISHED.
+/// `ks_session_json_copy()`. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8,
+/// KS_RESULT_NOT_FOUND, KS_RESULT_INSUFFICIENT_SIZE, KS_RESULT_SESSION_DESTROYED,
+/// KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session; `key` is NUL-terminated; `buf` is valid for writes of
@@ -106,10 +107,10 @@ pub unsafe extern "C" fn ks_session_get_field(
     })
 }
 
-/// Sets the top-level field `key` (NUL-terminated UTF-8) to the JSON value `value`
-/// (`value_len` bytes of UTF-8 JSON of any type, e.g. `3` or `"alice"`; copied). On any
-/// error nothing changes. Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON,
-/// SESSION_DESTROYED, SESSION_FINISHED.
+/// Sets the top-level field `key` (NUL-terminated UTF-8) to the JSON value `value` (`value_len`
+/// bytes of UTF-8 JSON of any type, e.g. `3` or `"alice"`; copied). On any error nothing
+/// changes. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON,
+/// KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session; `key` is NUL-terminated; `value` is valid for reads of
@@ -126,9 +127,9 @@ pub unsafe extern "C" fn ks_session_set_field(session: *mut ks_session, key: *co
     })
 }
 
-/// Removes the top-level field `key` (NUL-terminated UTF-8); removing an absent field
-/// succeeds and changes nothing. Errors: NULL_PARAMETER, INVALID_UTF8, SESSION_DESTROYED,
-/// SESSION_FINISHED.
+/// Removes the top-level field `key` (NUL-terminated UTF-8); removing an absent field succeeds
+/// and changes nothing. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8,
+/// KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session; `key` is NUL-terminated.

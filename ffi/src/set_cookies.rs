@@ -32,7 +32,7 @@ pub unsafe extern "C" fn ks_set_cookies_count(cookies: *const ks_set_cookies) ->
 /// Borrows value number `index` (from 0): `*value_out` receives a NUL-terminated string
 /// (a complete header value, e.g. "koa.sid=...; path=/; expires=...; httponly") and
 /// `*len_out` its length without the NUL. The string lives as long as `cookies`.
-/// Errors: NULL_PARAMETER, OUT_OF_RANGE.
+/// Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_OUT_OF_RANGE.
 ///
 /// # Safety
 /// `cookies` is a live handle; the out-pointers are valid for writes.

@@ -34,7 +34,7 @@ impl ks_store {
 /// read, swept periodically, no timer per entry), and nothing outside the store can change
 /// them. `max_entries` limits the number of sessions (0 = unlimited); at the limit a new
 /// session evicts the one closest to expiry. On success `*store_out` receives the store.
-/// Errors: NULL_PARAMETER.
+/// Errors: KS_RESULT_NULL_PARAMETER.
 ///
 /// # Safety
 /// `store_out` is valid for writes.

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Drives the example C server (examples/c-server) over real HTTP on a free loopback port:
-visit counting, login rotating the session id, logout clearing both cookies, tampered and
-stale cookies starting fresh sessions, and concurrent visitors.
-Usage: http_test.py SERVER [SERVER-ARGS...]   (e.g. --redis URL to run it all on Redis)"""
+"""Drives an example server (examples/c-server, examples/cpp-server: same routes, same
+answers) over real HTTP on a free loopback port: visit counting, login rotating the session
+id, logout clearing both cookies, tampered and stale cookies starting fresh sessions, and
+concurrent visitors.
+Usage: http_test.py SERVER [SERVER-ARGS...]   (e.g. --redis URL to run it all on Redis;
+--cookie-name NAME, for a server that has it, to expect that cookie name)"""
 
 import os
 import re
@@ -19,6 +21,8 @@ from browser import Browser as SharedBrowser, check, fields  # noqa: E402
 SERVER = sys.argv[1]
 SERVER_ARGS = sys.argv[2:]
 KEYS = "test-key-new,test-key-old"
+COOKIE = SERVER_ARGS[SERVER_ARGS.index("--cookie-name") + 1] if "--cookie-name" in SERVER_ARGS else "koa.sid"
+SIG = COOKIE + ".sig"
 
 
 class Browser(SharedBrowser):
@@ -48,14 +52,14 @@ def test_visits(port):
     status, body, sc = b.request("GET", "/")
     check(status == 200 and fields(body) == {"views": "1", "user": "anonymous"}, f"first visit: {status} {body!r}")
     check(len(sc) == 2, f"two cookies on the first visit: {sc}")
-    sid_cookie = next(c for c in sc if c.startswith("koa.sid="))
-    check(re.match(r"koa\.sid=[A-Za-z0-9_-]{32}; path=/; expires=\w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT; httponly$", sid_cookie), sid_cookie)
-    check(any(c.startswith("koa.sid.sig=") for c in sc), "signature cookie")
-    sid = b.jar["koa.sid"]
+    sid_cookie = next(c for c in sc if c.startswith(COOKIE + "="))
+    check(re.match(re.escape(COOKIE) + r"=[A-Za-z0-9_-]{32}; path=/; expires=\w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT; httponly$", sid_cookie), sid_cookie)
+    check(any(c.startswith(SIG + "=") for c in sc), "signature cookie")
+    sid = b.jar[COOKIE]
     for n in (2, 3):
         status, body, _ = b.request("GET", "/")
         check(fields(body)["views"] == str(n), f"visit {n}: {body!r}")
-    check(b.jar["koa.sid"] == sid, "the id stays the same between visits")
+    check(b.jar[COOKIE] == sid, "the id stays the same between visits")
     status, body, sc = b.request("GET", "/whoami")
     check(fields(body) == {"views": "3", "user": "anonymous"} and sc == [], f"whoami changes nothing: {body!r} {sc}")
     # Another visitor has its own count.
@@ -68,8 +72,8 @@ def test_login_rotates_the_id(port, b):
     before = dict(b.jar)
     status, body, sc = b.request("POST", "/login?user=alice")
     check(status == 200 and body == "logged in as alice\n", f"login: {status} {body!r}")
-    check(b.jar["koa.sid"] != before["koa.sid"], "login gives a new session id")
-    check(b.jar["koa.sid.sig"] != before["koa.sid.sig"], "and a new signature")
+    check(b.jar[COOKIE] != before[COOKIE], "login gives a new session id")
+    check(b.jar[SIG] != before[SIG], "and a new signature")
     check(fields(b.request("GET", "/")[1]) == {"views": "1", "user": "alice"}, "fresh data after login, user kept")
     # The pre-login id is worthless now: its record is gone, and its cookies are cleared.
     status, body, sc = b.request("GET", "/whoami", cookies=before)
@@ -80,14 +84,14 @@ def test_login_rotates_the_id(port, b):
 
 
 def test_tampered_cookie(port, b):
-    sid, sig = b.jar["koa.sid"], b.jar["koa.sid.sig"]
+    sid, sig = b.jar[COOKIE], b.jar[SIG]
     flipped = ("A" if sig[0] != "A" else "B") + sig[1:]
-    for jar in ({"koa.sid": sid, "koa.sid.sig": flipped}, {"koa.sid": sid}, {"koa.sid": sid[:-1] + ("x" if sid[-1] != "x" else "y"), "koa.sid.sig": sig}):
+    for jar in ({COOKIE: sid, SIG: flipped}, {COOKIE: sid}, {COOKIE: sid[:-1] + ("x" if sid[-1] != "x" else "y"), SIG: sig}):
         t = Browser(port)
         t.jar = dict(jar)
         status, body, sc = t.request("GET", "/")
         check(status == 200 and fields(body) == {"views": "1", "user": "anonymous"}, f"tampered {jar}: {body!r}")
-        check(t.jar["koa.sid"] != sid, "a tampered cookie never adopts the id")
+        check(t.jar[COOKIE] != sid, "a tampered cookie never adopts the id")
     check(fields(b.request("GET", "/whoami")[1])["user"] == "alice", "the genuine session is untouched")
 
 
@@ -96,7 +100,7 @@ def test_logout_clears_both_cookies(port, b):
     status, body, sc = b.request("POST", "/logout")
     check(status == 200 and body == "logged out\n", f"logout: {body!r}")
     names = sorted(c.split("=", 1)[0] for c in sc)
-    check(names == ["koa.sid", "koa.sid.sig"], f"both cookies cleared: {sc}")
+    check(names == [COOKIE, SIG], f"both cookies cleared: {sc}")
     check(all("=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT" in c for c in sc), f"clearing form: {sc}")
     check(b.jar == {}, f"the browser holds no session cookie: {b.jar}")
     status, body, _ = b.request("GET", "/whoami", cookies=before)
@@ -147,7 +151,7 @@ def main():
         err = proc.stderr.read()
     check(code == 0, f"server exit code {code}: {err}")
     store = "Redis" if "--redis" in SERVER_ARGS else "memory store"
-    print(f"http_test: ok (example server on 127.0.0.1:{port}, {store}, stopped cleanly)")
+    print(f"http_test: ok ({os.path.basename(SERVER)} on 127.0.0.1:{port}, {store}, cookie {COOKIE}, stopped cleanly)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@ jar: cookies belong to the host, not the port) uses both:
 - the record in Redis stays the one format both write (checked with redis-cli), including
   the `cookie` field Koa wrote and the TTL that follows it.
 
-Usage: test_koa_c.py C_SERVER KOA_APP_JS"""
+The C++ example server (examples/cpp-server, koa_session.hpp) answers as the C one does, so
+the same checks run against it: pass its binary and the name to print.
+
+Usage: test_koa_c.py SERVER KOA_APP_JS [NAME]   (NAME: C, the default, or C++)"""
 
 import json
 import os
@@ -26,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from browser import Browser, check, fields  # noqa: E402
 
 C_SERVER, KOA_APP = sys.argv[1], sys.argv[2]
+NAME = sys.argv[3] if len(sys.argv) > 3 else "C"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HARNESS = os.path.join(ROOT, "scripts", "redis-harness.sh")
 KEY = "cross-runtime-test-key"
@@ -98,62 +102,62 @@ def login_on_koa_use_on_c(b, koa, c, redis_port):
 
     # C: sees the Koa session as it is, without writing anything.
     status, body, sc = b.request(c, "GET", "/whoami")
-    check(status == 200 and fields(body) == {"views": "2", "user": "alice"}, f"C sees Koa's session: {status} {body!r}")
+    check(status == 200 and fields(body) == {"views": "2", "user": "alice"}, f"{NAME} sees Koa's session: {status} {body!r}")
     check(sc == [], f"reading sends no cookie: {sc}")
 
     # C: continues the count on the same id.
     status, body, sc = b.request(c, "GET", "/")
-    check(status == 200 and fields(body) == {"views": "3", "user": "alice"}, f"C counts on: {body!r}")
-    check(b.jar["koa.sid"] == sid, "the C server keeps the id")
-    check(any(s.startswith(f"koa.sid={sid};") for s in sc), f"the C server re-sends the same cookie: {sc}")
+    check(status == 200 and fields(body) == {"views": "3", "user": "alice"}, f"{NAME} counts on: {body!r}")
+    check(b.jar["koa.sid"] == sid, f"the {NAME} server keeps the id")
+    check(any(s.startswith(f"koa.sid={sid};") for s in sc), f"the {NAME} server re-sends the same cookie: {sc}")
     rec = record(redis_port, sid)
-    check(rec["views"] == 3 and rec["user"] == "alice", f"C's write: {rec}")
+    check(rec["views"] == 3 and rec["user"] == "alice", f"{NAME}'s write: {rec}")
     # The C server kept Koa's per-session cookie options, and the TTL follows them (the C
     # server's own default would be one day).
     check(rec["cookie"]["maxAge"] == KOA_MAX_AGE and rec["cookie"]["sameSite"] == "lax", f"cookie field kept: {rec}")
     pttl = int(redis_cli(redis_port, "PTTL", PREFIX + sid))
     check(0 < pttl <= KOA_MAX_AGE, f"TTL from the record's cookie.maxAge: {pttl}")
     c_cookie = next(s for s in sc if s.startswith("koa.sid="))
-    check("samesite=lax" in c_cookie.lower(), f"the C server sends the session's own cookie attributes: {c_cookie}")
+    check("samesite=lax" in c_cookie.lower(), f"the {NAME} server sends the session's own cookie attributes: {c_cookie}")
 
     # Koa: sees the C server's change and counts on from it.
     s = koa_session(b, koa)
-    check(s["sessionId"] == sid and s["session"]["views"] == 3 and s["session"]["user"] == "alice", f"Koa sees C's change: {s}")
+    check(s["sessionId"] == sid and s["session"]["views"] == 3 and s["session"]["user"] == "alice", f"Koa sees {NAME}'s change: {s}")
     status, body, _ = b.request(koa, "GET", "/")
     check(status == 200 and "You have seen this page 4 time(s)" in body and "<b>alice</b>" in body, f"Koa counts on: {body!r}")
     status, body, _ = b.request(c, "GET", "/whoami")
-    check(fields(body) == {"views": "4", "user": "alice"}, f"and C sees that: {body!r}")
+    check(fields(body) == {"views": "4", "user": "alice"}, f"and {NAME} sees that: {body!r}")
 
     # Logout on C: the record is gone and the cookies cleared; Koa no longer knows the user.
     before = dict(b.jar)
     status, body, sc = b.request(c, "POST", "/logout")
-    check(status == 200 and body == "logged out\n", f"C logout: {status} {body!r}")
+    check(status == 200 and body == "logged out\n", f"{NAME} logout: {status} {body!r}")
     check(sorted(x.split("=", 1)[0] for x in sc) == ["koa.sid", "koa.sid.sig"], f"both cookies cleared: {sc}")
     check(b.jar == {}, f"the browser holds no session: {b.jar}")
     check(redis_cli(redis_port, "EXISTS", PREFIX + sid) == "0", "the record is deleted")
     s = koa_session(b, koa, jar=before)
-    check(s["sessionId"] != sid and "user" not in s["session"] and "views" not in s["session"], f"Koa after C's logout: {s}")
-    print(f"  Koa login -> C reads and counts -> Koa counts on -> C logout: ok (sid {sid[:6]}...)")
+    check(s["sessionId"] != sid and "user" not in s["session"] and "views" not in s["session"], f"Koa after {NAME}'s logout: {s}")
+    print(f"  Koa login -> {NAME} reads and counts -> Koa counts on -> {NAME} logout: ok (sid {sid[:6]}...)")
 
 
 def login_on_c_use_on_koa(b, koa, c, redis_port):
     status, body, _ = b.request(c, "POST", "/login?user=bob")
-    check(status == 200 and body == "logged in as bob\n", f"C login: {status} {body!r}")
+    check(status == 200 and body == "logged in as bob\n", f"{NAME} login: {status} {body!r}")
     sid = b.jar["koa.sid"]
     status, body, _ = b.request(c, "GET", "/")
-    check(fields(body) == {"views": "1", "user": "bob"}, f"C visit: {body!r}")
+    check(fields(body) == {"views": "1", "user": "bob"}, f"{NAME} visit: {body!r}")
     rec = record(redis_port, sid)
-    check(rec["views"] == 1 and rec["user"] == "bob", f"C's record: {rec}")
+    check(rec["views"] == 1 and rec["user"] == "bob", f"{NAME}'s record: {rec}")
     check(rec["cookie"] == {"httpOnly": True, "maxAge": KOA_MAX_AGE, "overwrite": True, "path": "/", "sameSite": "lax",
-                            "secure": False, "signed": True}, f"C writes the cookie field Koa writes: {rec}")
+                            "secure": False, "signed": True}, f"{NAME} writes the cookie field Koa writes: {rec}")
 
     s = koa_session(b, koa)
-    check(s["sessionId"] == sid and s["session"]["user"] == "bob" and s["session"]["views"] == 1, f"Koa sees C's login: {s}")
+    check(s["sessionId"] == sid and s["session"]["user"] == "bob" and s["session"]["views"] == 1, f"Koa sees {NAME}'s login: {s}")
     status, body, _ = b.request(koa, "GET", "/")
     check("You have seen this page 2 time(s)" in body and "<b>bob</b>" in body, f"Koa counts on: {body!r}")
     check(b.jar["koa.sid"] == sid, "Koa keeps the id")
     status, body, _ = b.request(c, "GET", "/whoami")
-    check(fields(body) == {"views": "2", "user": "bob"}, f"C sees Koa's change: {body!r}")
+    check(fields(body) == {"views": "2", "user": "bob"}, f"{NAME} sees Koa's change: {body!r}")
 
     # Logout on Koa ends the session for C too.
     before = dict(b.jar)
@@ -161,20 +165,20 @@ def login_on_c_use_on_koa(b, koa, c, redis_port):
     check(status == 302 and b.jar == {}, f"Koa logout: {status} {sc} {b.jar}")
     check(redis_cli(redis_port, "EXISTS", PREFIX + sid) == "0", "the record is deleted")
     status, body, sc = b.request(c, "GET", "/whoami", jar=before)
-    check(fields(body) == {"views": "0", "user": "anonymous"}, f"C after Koa's logout: {body!r}")
+    check(fields(body) == {"views": "0", "user": "anonymous"}, f"{NAME} after Koa's logout: {body!r}")
     check(len(sc) == 2 and all("=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT" in x for x in sc), f"stale cookies cleared by C: {sc}")
-    print(f"  C login -> Koa reads and counts -> C reads -> Koa logout: ok (sid {sid[:6]}...)")
+    print(f"  {NAME} login -> Koa reads and counts -> {NAME} reads -> Koa logout: ok (sid {sid[:6]}...)")
 
 
 def other_key_is_refused(koa, c_port_other):
-    """A C server with another signing key does not accept Koa's cookie (and never adopts its id)."""
+    """A native server with another signing key does not accept Koa's cookie (and never adopts its id)."""
     b = Browser()
     b.request(koa, "GET", "/")
     sid = b.jar["koa.sid"]
     status, body, _ = b.request(c_port_other, "GET", "/")
     check(status == 200 and fields(body) == {"views": "1", "user": "anonymous"} and b.jar["koa.sid"] != sid,
           f"a server with other keys starts fresh: {body!r}")
-    print("  a C server with another key refuses Koa's cookie: ok")
+    print(f"  a {NAME} server with another key refuses Koa's cookie: ok")
 
 
 def main():
@@ -188,15 +192,15 @@ def main():
         # cookie options (maxAge 30 min, sameSite lax), Redis and prefix.
         c_proc, c_port = start([C_SERVER, "--port", "0", "--keys", KEY, "--max-age-ms", str(KOA_MAX_AGE), "--same-site", "lax",
                                 "--redis", redis_url, "--redis-prefix", PREFIX], env,
-                               r"listening on http://127\.0\.0\.1:(\d+)$", "C server")
-        procs.append(("C server", c_proc))
+                               r"listening on http://127\.0\.0\.1:(\d+)$", f"{NAME} server")
+        procs.append((f"{NAME} server", c_proc))
         c2_proc, c2_port = start([C_SERVER, "--port", "0", "--keys", "some-other-key", "--redis", redis_url], env,
-                                 r"listening on http://127\.0\.0\.1:(\d+)$", "C server (other key)")
-        procs.append(("C server (other key)", c2_proc))
+                                 r"listening on http://127\.0\.0\.1:(\d+)$", f"{NAME} server (other key)")
+        procs.append((f"{NAME} server (other key)", c2_proc))
         koa_env = dict(env, PORT="0", SESSION_KEY=KEY, REDIS_URL=redis_url, REDIS_PREFIX=PREFIX)
         koa_proc, koa_port = start(["node", KOA_APP], koa_env, r"listening on http://127\.0\.0\.1:(\d+)/", "Koa app")
         procs.append(("Koa app", koa_proc))
-        print(f"Redis {redis_url}, Koa app on :{koa_port}, C server on :{c_port}")
+        print(f"Redis {redis_url}, Koa app on :{koa_port}, {NAME} server on :{c_port}")
 
         login_on_koa_use_on_c(Browser(), koa_port, c_port, redis_port)
         login_on_c_use_on_koa(Browser(), koa_port, c_port, redis_port)
@@ -212,7 +216,7 @@ def main():
                 failures.append(str(e))
         subprocess.run(["bash", HARNESS, "stop", harness_dir], check=False)
     check(not failures, "; ".join(failures))
-    print("test_koa_c: ok (sessions shared between Koa and C through one Redis; servers stopped cleanly)")
+    print(f"test_koa_c: ok (sessions shared between Koa and {NAME} through one Redis; servers stopped cleanly)")
 
 
 if __name__ == "__main__":

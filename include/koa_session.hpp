@@ -1,0 +1,562 @@
+/*
+ * koa_session.hpp - a header-only C++17 wrapper over the C API of koa-session-ts
+ * (koa_session.h): the same engine, cookies and records as the Koa middleware.
+ *
+ * - Handles own their C object and free it once (RAII); they move and never copy. A
+ *   moved-from handle is empty: calls on it throw koa_session::error (KS_RESULT_NULL_PARAMETER).
+ * - Strings go in as std::string_view and come out as std::string (copies) or as
+ *   std::string_view borrowed from a handle, valid as the method says (such methods cannot
+ *   be called on a temporary handle, whose strings would die with it).
+ * - Failures throw koa_session::error, a std::system_error whose code() is in
+ *   koa_session::category() (values are ks_result codes, so `e.code() == KS_RESULT_STORE_TIMEOUT`
+ *   works) and whose what() carries the library's detail (ks_last_error_message()).
+ *   The calls that fail for reasons outside the program (stores, loads, commits) also take a
+ *   std::error_code& and then do not throw for those.
+ * - Threads: as in C. An Engine and a Store may be used from any number of threads at once;
+ *   a Session belongs to one thread at a time; SetCookies is immutable.
+ *
+ *   koa_session::Store store = koa_session::Store::memory();
+ *   koa_session::Engine engine(koa_session::ConfigBuilder().add_key(secret), store);
+ *   if (std::optional<koa_session::Session> session = engine.load(cookie_header, path)) {
+ *     session->set_field("views", "1");
+ *     koa_session::SetCookies cookies = session->commit(true);
+ *     for (std::string_view v : cookies.values()) send_header("Set-Cookie", v);
+ *   }
+ *
+ * Link with libkoa_session as for C: c++ -std=c++17 app.cpp $(pkg-config --cflags --libs koa_session)
+ */
+#ifndef KOA_SESSION_HPP
+#define KOA_SESSION_HPP
+
+#include "koa_session.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace koa_session {
+
+/// The ks_result codes as a std::error_category; message() is ks_result_message().
+class result_category final : public std::error_category {
+ public:
+  const char *name() const noexcept override { return "koa_session"; }
+  std::string message(int code) const override { return ks_result_message(static_cast<uint32_t>(code)); }
+};
+
+inline const std::error_category &category() noexcept {
+  static const result_category instance;
+  return instance;
+}
+
+}  // namespace koa_session
+
+/// ks_result converts to std::error_code (found by argument-dependent lookup: ks_result lives
+/// in the global namespace).
+inline std::error_code make_error_code(ks_result code) noexcept {
+  return {static_cast<int>(code), koa_session::category()};
+}
+
+namespace std {
+template <>
+struct is_error_code_enum<ks_result> : true_type {};
+}  // namespace std
+
+namespace koa_session {
+
+/// The calling thread's last failure as the library describes it (a store's own message, why
+/// a URL was refused), or ks_result_message(code) when it has nothing more to say. Read it
+/// right after the failing call, on the same thread.
+inline std::string last_error_message(ks_result code) {
+  std::string text(256, '\0');
+  size_t len = 0;
+  ks_result rc = ks_last_error_message(text.data(), text.size(), &len);
+  if (rc == KS_RESULT_INSUFFICIENT_SIZE) {
+    text.assign(len + 1, '\0');
+    rc = ks_last_error_message(text.data(), text.size(), &len);
+  }
+  if (rc != KS_RESULT_OK || len == 0) return ks_result_message(code);
+  text.resize(len);
+  return text;
+}
+
+/// A failed call: code() is the ks_result, what() is "<function>: <detail>: <code's message>"
+/// (the detail only when the library had more to say than the code's message).
+class error : public std::system_error {
+ public:
+  error(ks_result code, const char *function, std::string detail)
+      : std::system_error(make_error_code(code), context(code, function, detail)), detail_(std::move(detail)) {}
+
+  ks_result result() const noexcept { return static_cast<ks_result>(code().value()); }
+  /// The library's description of this failure (ks_last_error_message()).
+  const std::string &detail() const noexcept { return detail_; }
+
+ private:
+  static std::string context(ks_result code, const char *function, const std::string &detail) {
+    std::string what = function;
+    if (detail != ks_result_message(code)) what += ": " + detail;
+    return what;
+  }
+  std::string detail_;
+};
+
+namespace detail {
+
+/// Throws for a failed library call, with the library's detail of it.
+[[noreturn]] inline void fail(ks_result rc, const char *function) { throw error(rc, function, last_error_message(rc)); }
+
+/// Throws for a failure found by this wrapper before any library call.
+[[noreturn]] inline void fail_here(ks_result rc, const char *function) { throw error(rc, function, ks_result_message(rc)); }
+
+inline void check(ks_result rc, const char *function) {
+  if (rc != KS_RESULT_OK) fail(rc, function);
+}
+
+/// For the std::error_code overloads: the result as a code (cleared on success).
+inline bool report(ks_result rc, std::error_code &ec) noexcept {
+  ec = rc == KS_RESULT_OK ? std::error_code() : make_error_code(rc);
+  return rc == KS_RESULT_OK;
+}
+
+inline const uint8_t *bytes(std::string_view s) noexcept { return reinterpret_cast<const uint8_t *>(s.data()); }
+
+/// Copy-out functions (ks_session_json_copy, ks_session_get_field): a first try in a small
+/// buffer, then one more with the length the library asked for.
+template <class Copy>
+ks_result copy_out(Copy copy, std::string &out) {
+  out.assign(128, '\0');
+  size_t len = 0;
+  ks_result rc = copy(out.data(), out.size(), &len);
+  if (rc == KS_RESULT_INSUFFICIENT_SIZE) {
+    out.assign(len + 1, '\0');
+    rc = copy(out.data(), out.size(), &len);
+  }
+  out.resize(rc == KS_RESULT_OK ? len : 0);
+  return rc;
+}
+
+struct free_config {
+  void operator()(ks_config_builder *p) const noexcept { ks_config_builder_free(p); }
+};
+struct free_store {
+  void operator()(ks_store *p) const noexcept { ks_store_free(p); }
+};
+struct free_engine {
+  void operator()(ks_engine *p) const noexcept { ks_engine_free(p); }
+};
+struct free_session {
+  void operator()(ks_session *p) const noexcept { ks_session_free(p); }
+};
+struct free_set_cookies {
+  void operator()(ks_set_cookies *p) const noexcept { ks_set_cookies_free(p); }
+};
+
+}  // namespace detail
+
+enum class SameSite : uint32_t {
+  unset = KS_SAME_SITE_UNSET,
+  strict = KS_SAME_SITE_STRICT,
+  lax = KS_SAME_SITE_LAX,
+  none = KS_SAME_SITE_NONE,
+};
+
+enum class Priority : uint32_t {
+  unset = KS_PRIORITY_UNSET,
+  low = KS_PRIORITY_LOW,
+  medium = KS_PRIORITY_MEDIUM,
+  high = KS_PRIORITY_HIGH,
+};
+
+enum class SaveMode : uint32_t {
+  default_ = KS_SAVE_MODE_DEFAULT,
+  force = KS_SAVE_MODE_FORCE,
+  skip = KS_SAVE_MODE_SKIP,
+};
+
+enum class LoadReport : uint32_t {
+  no_cookie = KS_LOAD_REPORT_NO_COOKIE,
+  loaded = KS_LOAD_REPORT_LOADED,
+  missing = KS_LOAD_REPORT_MISSING,
+  rejected = KS_LOAD_REPORT_REJECTED,
+  corrupt = KS_LOAD_REPORT_CORRUPT,
+};
+
+enum class ConnectionState : uint32_t {
+  connecting = KS_CONNECTION_STATE_CONNECTING,
+  connected = KS_CONNECTION_STATE_CONNECTED,
+  disconnected = KS_CONNECTION_STATE_DISCONNECTED,
+};
+
+/// What a StoreBackend answers (ks_store_status).
+enum class StoreStatus : uint32_t {
+  ok = KS_STORE_STATUS_OK,
+  not_found = KS_STORE_STATUS_NOT_FOUND,
+  unavailable = KS_STORE_STATUS_UNAVAILABLE,
+  timeout = KS_STORE_STATUS_TIMEOUT,
+  rejected = KS_STORE_STATUS_REJECTED,
+  error = KS_STORE_STATUS_ERROR,
+};
+
+/// The library's version at run time (ks_version()); KS_VERSION_STRING is this header's.
+inline std::string_view version() noexcept { return ks_version(); }
+
+/// Session settings (ks_config_builder_*): each setter checks its value at once and returns
+/// the builder, so they chain. Not synchronized: one thread at a time.
+class ConfigBuilder {
+ public:
+  ConfigBuilder() : handle_(ks_config_builder_new()) {
+    if (!handle_) detail::fail(KS_RESULT_INTERNAL, "ks_config_builder_new");
+  }
+
+  ConfigBuilder &set_cookie_name(std::string_view name) {
+    detail::check(ks_config_builder_set_cookie_name(handle_.get(), std::string(name).c_str()), "ks_config_builder_set_cookie_name");
+    return *this;
+  }
+  /// The first key added signs; every key verifies (add the newest first).
+  ConfigBuilder &add_key(std::string_view key) {
+    detail::check(ks_config_builder_add_key(handle_.get(), detail::bytes(key), key.size()), "ks_config_builder_add_key");
+    return *this;
+  }
+  ConfigBuilder &clear_keys() {
+    detail::check(ks_config_builder_clear_keys(handle_.get()), "ks_config_builder_clear_keys");
+    return *this;
+  }
+  /// std::nullopt: no path attribute.
+  ConfigBuilder &set_path(std::optional<std::string_view> path) {
+    const std::string copy(path.value_or(""));
+    detail::check(ks_config_builder_set_path(handle_.get(), path ? copy.c_str() : nullptr), "ks_config_builder_set_path");
+    return *this;
+  }
+  /// std::nullopt: no domain attribute.
+  ConfigBuilder &set_domain(std::optional<std::string_view> domain) {
+    const std::string copy(domain.value_or(""));
+    detail::check(ks_config_builder_set_domain(handle_.get(), domain ? copy.c_str() : nullptr), "ks_config_builder_set_domain");
+    return *this;
+  }
+  /// Zero makes a browser-session cookie.
+  ConfigBuilder &set_max_age(std::chrono::milliseconds max_age) {
+    detail::check(ks_config_builder_set_max_age_ms(handle_.get(), max_age.count()), "ks_config_builder_set_max_age_ms");
+    return *this;
+  }
+  ConfigBuilder &set_expires(std::chrono::system_clock::time_point when) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+    detail::check(ks_config_builder_set_expires_ms(handle_.get(), ms), "ks_config_builder_set_expires_ms");
+    return *this;
+  }
+  ConfigBuilder &set_http_only(bool on) {
+    detail::check(ks_config_builder_set_http_only(handle_.get(), on), "ks_config_builder_set_http_only");
+    return *this;
+  }
+  ConfigBuilder &set_secure(bool on) {
+    detail::check(ks_config_builder_set_secure(handle_.get(), on), "ks_config_builder_set_secure");
+    return *this;
+  }
+  ConfigBuilder &set_same_site(SameSite value) {
+    detail::check(ks_config_builder_set_same_site(handle_.get(), static_cast<uint32_t>(value)), "ks_config_builder_set_same_site");
+    return *this;
+  }
+  ConfigBuilder &set_priority(Priority value) {
+    detail::check(ks_config_builder_set_priority(handle_.get(), static_cast<uint32_t>(value)), "ks_config_builder_set_priority");
+    return *this;
+  }
+  ConfigBuilder &set_partitioned(bool on) {
+    detail::check(ks_config_builder_set_partitioned(handle_.get(), on), "ks_config_builder_set_partitioned");
+    return *this;
+  }
+  ConfigBuilder &set_rolling(bool on) {
+    detail::check(ks_config_builder_set_rolling(handle_.get(), on), "ks_config_builder_set_rolling");
+    return *this;
+  }
+  ConfigBuilder &set_allow_empty(bool on) {
+    detail::check(ks_config_builder_set_allow_empty(handle_.get(), on), "ks_config_builder_set_allow_empty");
+    return *this;
+  }
+  /// The store TTL of sessions whose cookie has no lifetime of its own.
+  ConfigBuilder &set_default_ttl(std::chrono::milliseconds ttl) {
+    detail::check(ks_config_builder_set_default_ttl_ms(handle_.get(), ttl.count()), "ks_config_builder_set_default_ttl_ms");
+    return *this;
+  }
+  /// Checks the settings as Engine's constructor would.
+  void validate() const { detail::check(ks_config_builder_validate(handle_.get()), "ks_config_builder_validate"); }
+
+  const ks_config_builder *c_handle() const noexcept { return handle_.get(); }
+
+ private:
+  std::unique_ptr<ks_config_builder, detail::free_config> handle_;
+};
+
+/// A store written in C++ for Store::custom(). Called from several threads at once (make it
+/// thread-safe); it may block. Keys include the store's key prefix. An exception thrown
+/// from a method is caught at the boundary and reported as StoreStatus::error.
+class StoreBackend {
+ public:
+  virtual ~StoreBackend() = default;
+  /// On a hit, put the record's JSON in `json` and return ok; on a miss, not_found.
+  virtual StoreStatus get(std::string_view key, std::string &json) = 0;
+  virtual StoreStatus set(std::string_view key, std::string_view json, std::chrono::milliseconds ttl) = 0;
+  /// Removing an unknown key succeeds.
+  virtual StoreStatus destroy(std::string_view key) = 0;
+};
+
+/// A session store (ks_store). Engines made from it hold their own reference, so a Store may
+/// go away before them.
+class Store {
+ public:
+  /// The in-process memory store; max_entries 0 means unlimited.
+  static Store memory(size_t max_entries = 0) {
+    ks_store *raw = nullptr;
+    detail::check(ks_memory_store_new(max_entries, &raw), "ks_memory_store_new");
+    return Store(raw);
+  }
+
+  /// One Redis server (ks_redis_store_new): records koa-redis reads; prefix std::nullopt means
+  /// "koa:sess:"; a timeout of 0 means the default (2 s). Connects in the background.
+  static Store redis(std::string_view url, std::optional<std::string_view> key_prefix = std::nullopt,
+                     std::chrono::milliseconds connect_timeout = std::chrono::milliseconds(0),
+                     std::chrono::milliseconds response_timeout = std::chrono::milliseconds(0)) {
+    std::error_code ec;
+    Store store = redis(url, key_prefix, connect_timeout, response_timeout, ec);
+    if (ec) detail::fail(static_cast<ks_result>(ec.value()), "ks_redis_store_new");
+    return store;
+  }
+  /// As above; a bad URL sets `ec` (KS_RESULT_INVALID_URL) and returns an empty Store.
+  static Store redis(std::string_view url, std::optional<std::string_view> key_prefix, std::chrono::milliseconds connect_timeout,
+                     std::chrono::milliseconds response_timeout, std::error_code &ec) {
+    const std::string url_copy(url), prefix_copy(key_prefix.value_or(""));
+    ks_store *raw = nullptr;
+    detail::report(ks_redis_store_new(url_copy.c_str(), key_prefix ? prefix_copy.c_str() : nullptr, timeout_ms(connect_timeout),
+                                      timeout_ms(response_timeout), &raw),
+                   ec);
+    return Store(raw);
+  }
+
+  /// A Redis Cluster from some of its nodes (ks_redis_cluster_store_new).
+  static Store redis_cluster(const std::vector<std::string> &nodes, std::optional<std::string_view> key_prefix = std::nullopt,
+                             std::chrono::milliseconds connect_timeout = std::chrono::milliseconds(0),
+                             std::chrono::milliseconds response_timeout = std::chrono::milliseconds(0)) {
+    std::vector<const char *> urls;
+    for (const std::string &n : nodes) urls.push_back(n.c_str());
+    const std::string prefix_copy(key_prefix.value_or(""));
+    ks_store *raw = nullptr;
+    detail::check(ks_redis_cluster_store_new(urls.data(), urls.size(), key_prefix ? prefix_copy.c_str() : nullptr,
+                                             timeout_ms(connect_timeout), timeout_ms(response_timeout), &raw),
+                  "ks_redis_cluster_store_new");
+    return Store(raw);
+  }
+
+  /// A store backed by `backend` (ks_c_store_new); the store owns it and destroys it after its
+  /// last call. `key_prefix` is put before every session id.
+  static Store custom(std::unique_ptr<StoreBackend> backend, std::string_view key_prefix = {}) {
+    if (!backend) detail::fail_here(KS_RESULT_NULL_PARAMETER, "koa_session::Store::custom");
+    const std::string prefix(key_prefix);
+    const ks_store_vtable vtable = {backend.get(), &custom_get, &custom_set, &custom_destroy, &custom_drop};
+    ks_store *raw = nullptr;
+    detail::check(ks_c_store_new(&vtable, prefix.c_str(), &raw), "ks_c_store_new");
+    backend.release();  // now owned by the store, deleted by custom_drop
+    return Store(raw);
+  }
+
+  /// A Redis store's connection state; throws KS_RESULT_INVALID_ARGUMENT for other stores.
+  ConnectionState connection_state() const {
+    ks_connection_state state = KS_CONNECTION_STATE_CONNECTING;
+    detail::check(ks_store_connection_state(handle_.get(), &state), "ks_store_connection_state");
+    return static_cast<ConnectionState>(state);
+  }
+
+  explicit operator bool() const noexcept { return handle_ != nullptr; }
+  const ks_store *c_handle() const noexcept { return handle_.get(); }
+
+ private:
+  explicit Store(ks_store *raw) noexcept : handle_(raw) {}
+
+  static uint32_t timeout_ms(std::chrono::milliseconds t) noexcept {
+    return t.count() <= 0 ? 0 : t.count() > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(t.count());
+  }
+
+  // The C callbacks: no exception may cross into the library.
+  static uint32_t custom_get(void *ctx, const char *key, size_t key_len, ks_buffer *out) noexcept {
+    try {
+      std::string json;
+      const StoreStatus status = static_cast<StoreBackend *>(ctx)->get(std::string_view(key, key_len), json);
+      if (status == StoreStatus::ok && ks_buffer_write(out, detail::bytes(json), json.size()) != KS_RESULT_OK)
+        return KS_STORE_STATUS_ERROR;
+      return static_cast<uint32_t>(status);
+    } catch (...) {
+      return KS_STORE_STATUS_ERROR;
+    }
+  }
+  static uint32_t custom_set(void *ctx, const char *key, size_t key_len, const char *json, size_t json_len, uint64_t ttl_ms) noexcept {
+    try {
+      const auto ttl = std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(ttl_ms));
+      return static_cast<uint32_t>(static_cast<StoreBackend *>(ctx)->set(std::string_view(key, key_len), std::string_view(json, json_len), ttl));
+    } catch (...) {
+      return KS_STORE_STATUS_ERROR;
+    }
+  }
+  static uint32_t custom_destroy(void *ctx, const char *key, size_t key_len) noexcept {
+    try {
+      return static_cast<uint32_t>(static_cast<StoreBackend *>(ctx)->destroy(std::string_view(key, key_len)));
+    } catch (...) {
+      return KS_STORE_STATUS_ERROR;
+    }
+  }
+  static void custom_drop(void *ctx) noexcept { delete static_cast<StoreBackend *>(ctx); }
+
+  std::unique_ptr<ks_store, detail::free_store> handle_;
+};
+
+/// The Set-Cookie header values of a commit, in order (possibly none). Immutable.
+class SetCookies {
+ public:
+  size_t size() const noexcept { return ks_set_cookies_count(handle_.get()); }
+  bool empty() const noexcept { return size() == 0; }
+  /// Value `index` (a whole header value), borrowed: valid while this object lives.
+  std::string_view at(size_t index) const & {
+    const char *value = nullptr;
+    size_t len = 0;
+    detail::check(ks_set_cookies_get(handle_.get(), index, &value, &len), "ks_set_cookies_get");
+    return {value, len};
+  }
+  /// Every value, borrowed as at() says.
+  std::vector<std::string_view> values() const & {
+    std::vector<std::string_view> out;
+    for (size_t i = 0; i < size(); i++) out.push_back(at(i));
+    return out;
+  }
+  std::string_view at(size_t) const && = delete;
+  std::vector<std::string_view> values() const && = delete;
+
+  /// Takes ownership of a C handle (e.g. from a ks_commit_callback); NULL makes an empty list.
+  explicit SetCookies(ks_set_cookies *raw) noexcept : handle_(raw) {}
+  const ks_set_cookies *c_handle() const noexcept { return handle_.get(); }
+
+ private:
+  std::unique_ptr<ks_set_cookies, detail::free_set_cookies> handle_;
+};
+
+/// One request's session (ks_session), from Engine::load(). One thread at a time.
+class Session {
+ public:
+  /// Takes ownership of a C handle (e.g. from a ks_load_callback).
+  explicit Session(ks_session *raw) noexcept : handle_(raw) {}
+
+  /// The session id, borrowed: valid until regenerate() or the Session's end.
+  std::string_view id() const & {
+    const char *id = nullptr;
+    size_t len = 0;
+    detail::check(ks_session_id(handle_.get(), &id, &len), "ks_session_id");
+    return {id, len};
+  }
+  std::string_view id() const && = delete;
+  bool is_new() const noexcept { return ks_session_is_new(handle_.get()); }
+  LoadReport load_report() const noexcept { return static_cast<LoadReport>(ks_session_load_report(handle_.get())); }
+  bool is_destroyed() const noexcept { return ks_session_is_destroyed(handle_.get()); }
+
+  /// The whole session data, a JSON object (with its `cookie` field).
+  std::string json() const {
+    std::string out;
+    const ks_session *s = handle_.get();
+    detail::check(detail::copy_out([s](char *buf, size_t cap, size_t *len) { return ks_session_json_copy(s, buf, cap, len); }, out),
+                  "ks_session_json_copy");
+    return out;
+  }
+  /// Replaces the data with `json`, a JSON object.
+  void set_json(std::string_view json) {
+    detail::check(ks_session_set_json(handle_.get(), json.data(), json.size()), "ks_session_set_json");
+  }
+
+  /// The JSON text of top-level field `key` (e.g. `3` or `"alice"` with its quotes), or
+  /// std::nullopt when the session has no such field.
+  std::optional<std::string> field(std::string_view key) const {
+    const std::string k(key);
+    const ks_session *s = handle_.get();
+    std::string out;
+    const ks_result rc =
+        detail::copy_out([s, &k](char *buf, size_t cap, size_t *len) { return ks_session_get_field(s, k.c_str(), buf, cap, len); }, out);
+    if (rc == KS_RESULT_NOT_FOUND) return std::nullopt;
+    detail::check(rc, "ks_session_get_field");
+    return out;
+  }
+  /// Sets top-level field `key` to `json_value`, any JSON value (e.g. `3`, `"alice"`).
+  void set_field(std::string_view key, std::string_view json_value) {
+    detail::check(ks_session_set_field(handle_.get(), std::string(key).c_str(), json_value.data(), json_value.size()), "ks_session_set_field");
+  }
+  void remove_field(std::string_view key) {
+    detail::check(ks_session_remove_field(handle_.get(), std::string(key).c_str()), "ks_session_remove_field");
+  }
+
+  /// A new id and empty data (at login, against session fixation).
+  void regenerate() { detail::check(ks_session_regenerate(handle_.get()), "ks_session_regenerate"); }
+  /// Destroys the record and clears the cookies at commit (at logout).
+  void mark_destroyed() { detail::check(ks_session_mark_destroyed(handle_.get()), "ks_session_mark_destroyed"); }
+  void set_save(SaveMode mode) { detail::check(ks_session_set_save(handle_.get(), static_cast<uint32_t>(mode)), "ks_session_set_save"); }
+
+  /// Ends the request: writes the store and gives the Set-Cookie values. `plain_http`: the
+  /// request came over unencrypted HTTP. On failure nothing was sent and it may be retried.
+  SetCookies commit(bool plain_http) {
+    std::error_code ec;
+    SetCookies cookies = commit(plain_http, ec);
+    if (ec) detail::fail(static_cast<ks_result>(ec.value()), "ks_session_commit");
+    return cookies;
+  }
+  /// As above, with failures in `ec` (then the returned SetCookies is empty).
+  SetCookies commit(bool plain_http, std::error_code &ec) noexcept {
+    ks_set_cookies *raw = nullptr;
+    detail::report(ks_session_commit(handle_.get(), plain_http, &raw), ec);
+    return SetCookies(raw);
+  }
+
+  ks_session *c_handle() const noexcept { return handle_.get(); }
+
+ private:
+  std::unique_ptr<ks_session, detail::free_session> handle_;
+};
+
+/// Settings plus a store (ks_engine): make one and share it across all server threads.
+class Engine {
+ public:
+  Engine(const ConfigBuilder &config, const Store &store) {
+    ks_engine *raw = nullptr;
+    detail::check(ks_engine_new(config.c_handle(), store.c_handle(), &raw), "ks_engine_new");
+    handle_.reset(raw);
+  }
+
+  /// Loads the session of a request from its raw Cookie header (empty when there is none).
+  /// With a `path`, a request outside the cookie path has no session: std::nullopt.
+  std::optional<Session> load(std::string_view cookie_header, std::optional<std::string_view> path = std::nullopt) const {
+    std::error_code ec;
+    std::optional<Session> session = load(cookie_header, path, ec);
+    if (ec) detail::fail(static_cast<ks_result>(ec.value()), "ks_session_load");
+    return session;
+  }
+  /// As above, with failures (a store error) in `ec`, then std::nullopt.
+  std::optional<Session> load(std::string_view cookie_header, std::optional<std::string_view> path, std::error_code &ec) const {
+    const std::string path_copy(path.value_or(""));
+    ks_session *raw = nullptr;
+    if (!detail::report(ks_session_load(handle_.get(), detail::bytes(cookie_header), cookie_header.size(),
+                                        path ? path_copy.c_str() : nullptr, &raw),
+                        ec) ||
+        raw == nullptr)
+      return std::nullopt;
+    return Session(raw);
+  }
+
+  const ks_engine *c_handle() const noexcept { return handle_.get(); }
+
+ private:
+  std::unique_ptr<ks_engine, detail::free_engine> handle_;
+};
+
+/// Stops the library's runtime threads at the very end of a program (ks_runtime_shutdown()).
+inline void runtime_shutdown() { detail::check(ks_runtime_shutdown(), "ks_runtime_shutdown"); }
+
+}  // namespace koa_session
+
+#endif  // KOA_SESSION_HPP
