@@ -1,0 +1,21 @@
+# Faults: store deadlines, Redis Cluster failover and the soak.
+#   test-faults   (in `make test`) the C store deadline test (plain, ASan+UBSan, valgrind)
+#                 and the short failover runs (Rust and Koa, a few seconds of load each)
+#   failover      by hand: the full failover runs (longer load, more writes checked)
+#   soak          by hand: 1,000,000 requests through Koa (MemoryStore, in-process) and
+#                 through the C API, RSS sampled at start, after warm-up and at the end
+# Reuses the rules and variables of mk/c.mk (KS_C_OUT, ks-lib, the C flags) and mk/node.mk.
+.PHONY: test-faults test-deadline-c failover soak
+
+TEST_TARGETS += test-faults
+
+FAULTS_C_TESTS := test_deadline
+
+test-deadline-c: $(addprefix $(KS_C_OUT)/plain/,$(FAULTS_C_TESTS)) $(addprefix $(KS_C_OUT)/asan/,$(FAULTS_C_TESTS))
+	@set -e; for t in $(FAULTS_C_TESTS); do \
+	  echo "== $$t"; $(KS_C_OUT)/plain/$$t; \
+	  echo "== $$t (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(KS_C_OUT)/asan/$$t; \
+	  echo "== $$t (valgrind)"; KS_TEST_SCALE_DOWN=1 $(KS_VALGRIND) $(KS_C_OUT)/plain/$$t; done
+
+test-faults: test-deadline-c
+	@echo "test-faults: store deadlines passed"
