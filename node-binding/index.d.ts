@@ -86,6 +86,17 @@ export interface RedisStoreOptions {
   connectTimeout?: number;
   /** Limit for one answer from the server, in ms (default 2000). */
   responseTimeout?: number;
+  /**
+   * Redis Cluster: how long an operation whose slot lost its master waits for a replica to be
+   * promoted, in ms (default 10000). Keep it within the middleware's reconnectTimeout.
+   */
+  failoverTimeout?: number;
+  /**
+   * Durability (off by default): each write is acknowledged only once one replica holds it
+   * (`WAIT 1 <ms>`); ms, or true for responseTimeout. A master with no replica in sync then
+   * refuses writes (ERR_REDIS_UNAVAILABLE).
+   */
+  waitForReplica?: number | boolean;
 }
 
 /** `err.code` of a failed RedisStore operation. */
