@@ -19,3 +19,20 @@ test-deadline-c: $(addprefix $(KS_C_OUT)/plain/,$(FAULTS_C_TESTS)) $(addprefix $
 
 test-faults: test-deadline-c
 	@echo "test-faults: store deadlines passed"
+
+# The full failover runs: the Rust tests with longer load and their figures printed, then the
+# Koa one (FAILOVER_SECONDS of load after the promotion).
+FAILOVER_SECONDS ?= 20
+failover: node-addon
+	KS_FAILOVER_LOAD_SECONDS=$(FAILOVER_SECONDS) $(CARGO) test -p koa-session-core --test redis_failover -- --nocapture --test-threads 1
+	cd $(NODE_DIR) && KS_FAILOVER_LOAD_SECONDS=$(FAILOVER_SECONDS) node --test --test-reporter=spec test/redis-failover.test.js
+
+SOAK_REQUESTS ?= 1000000
+SOAK_C_BIN := $(KS_C_OUT)/soak
+$(SOAK_C_BIN): bench/soak/soak.c include/koa_session.h ks-lib
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -Iinclude -o $@ $< $(KS_LIBS)
+
+soak: $(SOAK_C_BIN) node-addon bench-deps
+	$(SOAK_C_BIN) --requests $(SOAK_REQUESTS)
+	node --expose-gc bench/soak/koa.js --requests $(SOAK_REQUESTS)
