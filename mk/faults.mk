@@ -35,4 +35,4 @@ $(SOAK_C_BIN): bench/soak/soak.c include/koa_session.h ks-lib
 
 soak: $(SOAK_C_BIN) node-addon bench-deps
 	$(SOAK_C_BIN) --requests $(SOAK_REQUESTS)
-	node --expose-gc bench/soak/koa.js --requests $(SOAK_REQUESTS)
+	node --expose-gc --min-semi-space-size=16 bench/soak/koa.js --requests $(SOAK_REQUESTS)

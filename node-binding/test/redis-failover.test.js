@@ -147,10 +147,12 @@ test('Redis Cluster master killed under load: requests wait for the promotion, n
   const onDead = during.filter((e) => owners.get(e.slot) === promoted);
   const onHealthy = during.filter((e) => owners.get(e.slot) !== promoted);
   const max = (xs) => xs.reduce((m, e) => Math.max(m, e.ms), 0);
+  const p50 = (xs) => (xs.length ? xs.map((e) => e.ms).sort((a, b) => a - b)[Math.floor(xs.length / 2)] : 0);
   t.diagnostic(
     `${log.length} requests, ${log.filter((e) => e.status !== 200).length} failed; replica promoted ${promotedAfter} ms after the kill; ` +
       `slowest during the failover: ${max(onDead)} ms on the killed master's slots (${onDead.length} requests), ` +
-      `${max(onHealthy)} ms on the others (${onHealthy.length} requests); events: ${events.join(',') || 'none'}; ` +
+      `${max(onHealthy)} ms on the others (${onHealthy.length} requests, median ${p50(onHealthy)} ms; outside the failover: median ` +
+      `${p50(log.filter((e) => !e.during))} ms); events: ${events.join(',') || 'none'}; ` +
       `sessions checked after: ${checked}, lost writes: ${lost}`,
   );
 
