@@ -1,6 +1,7 @@
 # Faults: store deadlines, Redis Cluster failover and the soak.
 #   test-faults   (in `make test`) the C store deadline test (plain, ASan+UBSan, valgrind)
-#                 and the short failover runs (Rust and Koa, a few seconds of load each)
+#                 (the short failover runs are in test-core and test-node:
+#                 core/tests/redis_failover.rs, node-binding/test/redis-failover.test.js)
 #   failover      by hand: the full failover runs (longer load, more writes checked)
 #   soak          by hand: 1,000,000 requests through Koa (MemoryStore, in-process) and
 #                 through the C API, RSS sampled at start, after warm-up and at the end
