@@ -151,7 +151,9 @@ typedef uint32_t ks_result;
 #endif // __cplusplus
 
 /**
- * Whether a Redis store can reach its server, from `ks_store_connection_state()`.
+ * Whether a Redis store can reach its server, from `ks_store_connection_state()`. For a
+ * Redis Cluster it is the cluster as a whole (connected while any master answers): a master
+ * lost to a crash is a failover that the operations on its slots wait out, not an outage.
  */
 enum ks_connection_state
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -441,8 +443,13 @@ typedef void (*ks_store_drop_fn)(void *ctx);
  *   thread-safe. They may block (they never stall the runtime's workers), but must not call
  *   blocking `ks_` functions (those return KS_RESULT_BLOCKING_IN_RUNTIME there).
  * - `drop` (may be NULL) runs exactly once, on whichever thread releases the last
- *   reference to the store, after every other callback has returned. It does not run if
- *   `ks_c_store_new()` fails.
+ *   reference to the store, after every other callback has returned (an abandoned one
+ *   included, see below). It does not run if `ks_c_store_new()` fails.
+ * - Each call is bounded by the engine's store timeout (`ks_config_builder_set_store_timeout_ms()`,
+ *   default 5000 ms): past it the `ks_` call fails with KS_RESULT_STORE_TIMEOUT, even while
+ *   the callback is still running. The callback is not interrupted: it keeps its thread
+ *   until it returns, and whatever it returns or writes then is ignored. Up to 64 callbacks
+ *   run at once; further calls queue, and a queued call's wait counts against its deadline.
  *
  * Each callback returns a `ks_store_status`; any failure makes the `ks_` call that needed
  * the store fail with the matching store error, and nothing is sent to the client.
@@ -670,6 +677,23 @@ ks_result ks_config_builder_set_allow_empty(struct ks_config_builder *builder, b
 ks_result ks_config_builder_set_default_ttl_ms(struct ks_config_builder *builder, int64_t ttl_ms);
 
 /**
+ * Bounds every call to a C store (`ks_c_store_new()`): a `get`, `set` or `destroy` callback
+ * that has not returned within `timeout_ms` milliseconds makes the `ks_` call that needed it
+ * fail with KS_RESULT_STORE_TIMEOUT ("session store get did not answer within N ms"), the
+ * asynchronous calls included. Default 5000 ms (the `storeTimeout` option of the Koa
+ * middleware). The callback itself cannot be interrupted: it keeps running on a thread of the
+ * engine's pool, and what it returns is ignored. With a deadline, a blocking call runs the
+ * callback on that pool and waits with a timer; 0 turns the deadline off, and the callback
+ * then runs on the caller's own thread (one thread hop less, but a callback that never
+ * returns blocks that request for ever). Native stores bound their own I/O and ignore it.
+ * Errors: NULL_PARAMETER, INVALID_ARGUMENT (over 86400000, one day).
+ *
+ * # Safety
+ * `builder` is a live builder.
+ */
+ks_result ks_config_builder_set_store_timeout_ms(struct ks_config_builder *builder, uint64_t timeout_ms);
+
+/**
  * Checks the settings as `ks_engine_new()` would, without making an engine.
  *
  * # Safety
@@ -773,6 +797,34 @@ ks_result ks_redis_cluster_store_new(const char *const *nodes, size_t n_nodes, c
  * `store` is NULL or a live store handle; `state_out` is valid for writes.
  */
 ks_result ks_store_connection_state(const struct ks_store *store, ks_connection_state *state_out);
+
+/**
+ * Durability for a Redis store (off by default): with `timeout_ms` > 0 every later write
+ * (save, destroy, touch) is followed on the same connection by `WAIT 1 timeout_ms` and counts
+ * as done only once one replica holds it, so a failover cannot lose an acknowledged write.
+ * Cost: one replication round trip per write; and while a master has no replica in sync
+ * (e.g. right after a failover, until the old master rejoins as a replica) its writes fail
+ * with KS_RESULT_STORE_UNAVAILABLE after `timeout_ms`. 0 turns it off. Errors:
+ * NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store). Thread-safety: any thread, any time;
+ * operations already under way keep the setting they started with.
+ *
+ * # Safety
+ * `store` is NULL or a live store handle.
+ */
+ks_result ks_redis_store_set_wait_for_replica(const struct ks_store *store, uint32_t timeout_ms);
+
+/**
+ * Redis Cluster: how long an operation whose slot has no reachable master (it crashed and
+ * the cluster has not promoted a replica yet) keeps retrying before it fails with
+ * KS_RESULT_STORE_UNAVAILABLE; default 10000 ms. Meanwhile operations on other slots go on
+ * undisturbed, and the store counts as connected while any master answers. Set it above the
+ * cluster's `cluster-node-timeout` plus a second or two for the election. No effect on a
+ * single-server store. Errors: NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store, or 0).
+ *
+ * # Safety
+ * `store` is NULL or a live store handle.
+ */
+ks_result ks_redis_store_set_failover_timeout(const struct ks_store *store, uint32_t timeout_ms);
 
 /**
  * Describes a result code in English. Returns a static NUL-terminated string (never NULL,

@@ -134,6 +134,17 @@ declare namespace session {
     connectTimeout?: number;
     /** Limit for one answer from the server, in ms (default 2000). */
     responseTimeout?: number;
+    /**
+     * Redis Cluster: how long an operation whose slot lost its master waits for a replica to be
+     * promoted, in ms (default 10000). Keep it within the middleware's reconnectTimeout.
+     */
+    failoverTimeout?: number;
+    /**
+     * Durability (off by default): each write is acknowledged only once one replica holds it
+     * (`WAIT 1 <ms>`); ms, or true for responseTimeout. A master with no replica in sync then
+     * refuses writes (ERR_REDIS_UNAVAILABLE).
+     */
+    waitForReplica?: number | boolean;
   }
 
   /** `err.code` of a failed RedisStore operation. */
@@ -175,6 +186,8 @@ declare namespace session {
     store?: SessionStore;
     /** How long requests wait for a disconnected store to come back, in ms (default 10000). */
     reconnectTimeout?: number;
+    /** The longest one call to a store of your own may take, in ms (default 5000; 0: no limit). */
+    storeTimeout?: number;
     cookieOptions?: SessionCookie;
     /**
      * `ctx.session` becomes a Promise; nothing is loaded unless it is read or set.

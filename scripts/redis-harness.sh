@@ -3,7 +3,8 @@
 # 3-master Redis Cluster, on free 127.0.0.1 ports in a temporary directory. Never touches
 # 127.0.0.1:6379. Needs redis-server and redis-cli (scripts/install-deps.sh installs them).
 #
-#   scripts/redis-harness.sh start [--cluster] [--aof] [--unix-socket] [--owner-pid PID] [-- REDIS-ARGS...]
+#   scripts/redis-harness.sh start [--cluster] [--replicas N] [--node-timeout MS] [--aof] [--unix-socket]
+#                                  [--owner-pid PID] [-- REDIS-ARGS...]
 #       Starts the server(s), waits until they answer (cluster: until cluster_state:ok on every
 #       node) and prints KEY=VALUE lines (no spaces or quotes: split at the first '=', or eval):
 #         REDIS_HARNESS_DIR=/tmp/koa-session-redis.XXXXXX   (pass it to stop/kill/restart)
@@ -11,6 +12,10 @@
 #         REDIS_URL=redis://127.0.0.1:P1                     (the first node)
 #         REDIS_NODES=redis://127.0.0.1:P1,redis://...:P2,...  (cluster only)
 #         REDIS_SOCKET=/tmp/.../node0/redis.sock               (--unix-socket only)
+#       --replicas N     cluster: N replicas per master (3 masters + 3N replicas; waits until
+#                        every replica is in sync)
+#       --node-timeout MS  cluster: cluster-node-timeout (default 5000): how long a master may
+#                        be unreachable before a replica is promoted
 #       --aof            appendonly yes + appendfsync always (no acknowledged write is lost)
 #       --unix-socket    also listen on a unix socket
 #       --owner-pid PID  stop everything by itself once process PID has exited (a safety net
@@ -74,8 +79,8 @@ launch_node() {
   return 1
 }
 
-start_node() { # DIR N CLUSTER AOF SOCKET EXTRA...: picks ports until the server starts
-  local dir=$1 n=$2 cluster=$3 aof=$4 sock=$5; shift 5
+start_node() { # DIR N CLUSTER AOF SOCKET NODE_TIMEOUT EXTRA...: picks ports until the server starts
+  local dir=$1 n=$2 cluster=$3 aof=$4 sock=$5 node_timeout=$6; shift 6
   local nd="$dir/node$n" port rc
   mkdir -p "$nd"
   for _ in $(seq 1 10); do
@@ -85,7 +90,7 @@ start_node() { # DIR N CLUSTER AOF SOCKET EXTRA...: picks ports until the server
     [ "$sock" = 1 ] && args+=(--unixsocket "$nd/redis.sock" --unixsocketperm 700)
     # An explicit bus port: the default (port + 10000) may be taken.
     [ "$cluster" = 1 ] && args+=(--cluster-enabled yes --cluster-config-file nodes.conf
-                                 --cluster-port "$(pick_port)" --cluster-node-timeout 5000)
+                                 --cluster-port "$(pick_port)" --cluster-node-timeout "$node_timeout")
     args+=("$@")
     printf '%s\0' "${args[@]}" > "$nd/args"
     echo "$port" > "$nd/port"
@@ -109,10 +114,12 @@ cmd_stop() {
 }
 
 cmd_start() {
-  local cluster=0 aof=0 sock=0 owner="" extra=()
+  local cluster=0 aof=0 sock=0 owner="" extra=() replicas=0 node_timeout=5000
   while [ $# -gt 0 ]; do
     case $1 in
       --cluster) cluster=1 ;;
+      --replicas) replicas=${2:?--replicas needs a number}; shift ;;
+      --node-timeout) node_timeout=${2:?--node-timeout needs ms}; shift ;;
       --aof) aof=1 ;;
       --unix-socket) sock=1 ;;
       --owner-pid) owner=${2:?--owner-pid needs a pid}; shift ;;
@@ -128,16 +135,16 @@ cmd_start() {
   touch "$dir/.redis-harness"
   # Anything failing from here on must not leave servers behind.
   trap 'cmd_stop "$dir" >/dev/null 2>&1 || true' EXIT
-  count=1; [ "$cluster" = 1 ] && count=3
+  count=1; [ "$cluster" = 1 ] && count=$(( 3 * (1 + replicas) ))
   for n in $(seq 0 $((count - 1))); do
-    start_node "$dir" "$n" "$cluster" "$aof" "$sock" "${extra[@]}"
+    start_node "$dir" "$n" "$cluster" "$aof" "$sock" "$node_timeout" "${extra[@]}"
     ports+=("$(cat "$dir/node$n/port")")
     urls+=("redis://127.0.0.1:${ports[-1]}")
   done
   if [ "$cluster" = 1 ]; then
     local addrs=() info ok
     for p in "${ports[@]}"; do addrs+=("127.0.0.1:$p"); done
-    redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$dir/cluster-create.log" 2>&1 \
+    redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes >"$dir/cluster-create.log" 2>&1 \
       || { cat "$dir/cluster-create.log" >&2; die "redis-cli --cluster create failed"; }
     for _ in $(seq 1 600); do
       ok=1
@@ -145,6 +152,8 @@ cmd_start() {
         info=$(redis-cli -h 127.0.0.1 -p "$p" cluster info 2>/dev/null || true)
         case $info in *cluster_state:ok*) ;; *) ok=0 ;; esac
         case $info in *cluster_known_nodes:$count*) ;; *) ok=0 ;; esac
+        info=$(redis-cli -h 127.0.0.1 -p "$p" info replication 2>/dev/null || true)
+        case $info in *role:master*|*master_link_status:up*) ;; *) ok=0 ;; esac
       done
       [ "$ok" = 1 ] && break
       sleep 0.05
@@ -189,5 +198,5 @@ case ${1:-} in
     die "node $n: port $(cat "$dir/node$n/port") still taken" ;;
   pause) signal_node STOP "${2:?usage: pause DIR [N]}" "${3:-0}" ;;
   resume) signal_node CONT "${2:?usage: resume DIR [N]}" "${3:-0}" ;;
-  *) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

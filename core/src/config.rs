@@ -10,6 +10,11 @@ pub const DEFAULT_COOKIE_NAME: &str = "koa.sid";
 pub const DEFAULT_MAX_AGE_MS: i64 = 86_400_000;
 /// Store TTL for sessions whose cookie has no lifetime of its own (browser-session cookies).
 pub const DEFAULT_SESSION_TTL_MS: i64 = 86_400_000;
+/// Longest wait for one call to a host-language store (a C vtable callback, a JS store's
+/// get/set/destroy) before the request fails with a store timeout. It bounds one call, not an
+/// outage: a store that knows it is disconnected reports that at once and `reconnectTimeout`
+/// applies.
+pub const DEFAULT_STORE_TIMEOUT_MS: u64 = 5_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
@@ -47,6 +52,7 @@ pub struct SessionConfig {
     pub(crate) rolling: bool,
     pub(crate) allow_empty: bool,
     pub(crate) default_ttl_ms: i64,
+    pub(crate) store_timeout: Option<std::time::Duration>,
     /// The JSON of a brand-new session: `{"cookie":{...}}`, as the original package makes it.
     pub(crate) fresh_json: String,
 }
@@ -70,6 +76,10 @@ impl SessionConfig {
     pub fn allow_empty(&self) -> bool {
         self.allow_empty
     }
+    /// The deadline of one host-language store call (`None`: no deadline).
+    pub fn store_timeout(&self) -> Option<std::time::Duration> {
+        self.store_timeout
+    }
     /// The session JSON a new visitor starts with.
     pub fn fresh_session_json(&self) -> &str {
         &self.fresh_json
@@ -86,6 +96,7 @@ pub struct SessionConfigBuilder {
     rolling: bool,
     allow_empty: bool,
     default_ttl_ms: i64,
+    store_timeout: Option<std::time::Duration>,
 }
 
 impl Default for SessionConfigBuilder {
@@ -97,6 +108,7 @@ impl Default for SessionConfigBuilder {
             rolling: false,
             allow_empty: false,
             default_ttl_ms: DEFAULT_SESSION_TTL_MS,
+            store_timeout: Some(std::time::Duration::from_millis(DEFAULT_STORE_TIMEOUT_MS)),
         }
     }
 }
@@ -169,6 +181,12 @@ impl SessionConfigBuilder {
         self.default_ttl_ms = ms;
         self
     }
+    /// Deadline of one host-language store call (default 5 s); `None` lets a call take as
+    /// long as it takes (a C store's callback then runs inline on a blocking call's thread).
+    pub fn store_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.store_timeout = timeout.filter(|d| !d.is_zero());
+        self
+    }
 
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         check_name(&self.cookie_name)?;
@@ -189,6 +207,7 @@ impl SessionConfigBuilder {
             rolling: self.rolling,
             allow_empty: self.allow_empty,
             default_ttl_ms: self.default_ttl_ms,
+            store_timeout: self.store_timeout,
             fresh_json,
         })
     }

@@ -1,12 +1,19 @@
 //! C stores: a store whose operations are C callbacks in a vtable. The callbacks are
-//! synchronous C functions, so the engine runs them on tokio's blocking pool (or, for a
-//! blocking `ks_` call, on the caller's own thread) and a slow store never stalls the
-//! runtime's workers.
+//! synchronous C functions, so the engine runs them on tokio's blocking pool and a slow store
+//! never stalls the runtime's workers.
+//!
+//! Every call has a deadline (the engine's store timeout). A C function cannot be cancelled,
+//! so a callback past its deadline is abandoned, not stopped: the request fails with a store
+//! timeout at once, the callback's eventual result is ignored, and its pool thread is released
+//! when it returns. That is why, with a deadline, even a blocking `ks_` call hands the callback
+//! to the pool and waits with a timer; only an engine configured without a deadline runs it
+//! inline on the caller's own thread, saving that hop.
 
 use crate::boundary::{arg, arg_mut, bytes, guard, opt_c_str, out};
 use crate::result::ks_result;
 use crate::runtime::in_blocking_call;
 use crate::store::ks_store;
+use koa_session_core::config::DEFAULT_STORE_TIMEOUT_MS;
 use koa_session_core::store::{Store, StoreError, StoreErrorKind, StoreFuture};
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
@@ -85,8 +92,13 @@ pub type ks_store_drop_fn = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
 ///   thread-safe. They may block (they never stall the runtime's workers), but must not call
 ///   blocking `ks_` functions (those return KS_RESULT_BLOCKING_IN_RUNTIME there).
 /// - `drop` (may be NULL) runs exactly once, on whichever thread releases the last
-///   reference to the store, after every other callback has returned. It does not run if
-///   `ks_c_store_new()` fails.
+///   reference to the store, after every other callback has returned (an abandoned one
+///   included, see below). It does not run if `ks_c_store_new()` fails.
+/// - Each call is bounded by the engine's store timeout (`ks_config_builder_set_store_timeout_ms()`,
+///   default 5000 ms): past it the `ks_` call fails with KS_RESULT_STORE_TIMEOUT, even while
+///   the callback is still running. The callback is not interrupted: it keeps its thread
+///   until it returns, and whatever it returns or writes then is ignored. Up to 64 callbacks
+///   run at once; further calls queue, and a queued call's wait counts against its deadline.
 ///
 /// Each callback returns a `ks_store_status`; any failure makes the `ks_` call that needed
 /// the store fail with the matching store error, and nothing is sent to the client.
@@ -173,10 +185,13 @@ impl Callbacks {
     }
 }
 
-/// The `Store` over a C vtable.
-struct CStore {
+/// The `Store` over a C vtable. Each engine gets its own view of a registered store, with
+/// that engine's deadline; the views share the callbacks.
+#[derive(Clone)]
+pub(crate) struct CStore {
     callbacks: Arc<Callbacks>,
-    prefix: String,
+    prefix: Arc<str>,
+    deadline: Option<Duration>,
 }
 
 fn c_string(s: String, what: &str) -> Result<CString, StoreError> {
@@ -188,16 +203,31 @@ impl CStore {
         c_string(format!("{}{}", self.prefix, sid), "session key")
     }
 
-    /// Runs one callback: inline on a caller blocked in a `ks_` call (its thread is free to
-    /// block), otherwise on the blocking pool so runtime workers keep running.
-    async fn run<T: Send + 'static>(&self, call: impl FnOnce(&Callbacks) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
-        if in_blocking_call() || tokio::runtime::Handle::try_current().is_err() {
+    /// The same store with another deadline (an engine's store timeout).
+    pub(crate) fn with_deadline(&self, deadline: Option<Duration>) -> CStore {
+        CStore { deadline, ..self.clone() }
+    }
+
+    /// Runs one callback. Without a deadline: inline on a caller blocked in a `ks_` call (its
+    /// thread is free to block), otherwise on the blocking pool so runtime workers keep
+    /// running. With one: always on the blocking pool, waited for with a timer; past the
+    /// deadline the wait ends and the callback is left to finish on its own (its result,
+    /// dropped with the task, is never looked at).
+    async fn run<T: Send + 'static>(&self, op: &str, call: impl FnOnce(&Callbacks) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+        let inline = self.deadline.is_none() && in_blocking_call();
+        if inline || tokio::runtime::Handle::try_current().is_err() {
             return call(&self.callbacks);
         }
         let callbacks = Arc::clone(&self.callbacks);
-        tokio::task::spawn_blocking(move || call(&callbacks))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::new(StoreErrorKind::Backend, format!("C store callback did not complete: {e}"))))
+        let task = tokio::task::spawn_blocking(move || call(&callbacks));
+        let completed = match self.deadline {
+            None => task.await,
+            Some(limit) => match tokio::time::timeout(limit, task).await {
+                Ok(done) => done,
+                Err(_) => return Err(StoreError::deadline_exceeded(op, limit)),
+            },
+        };
+        completed.unwrap_or_else(|e| Err(StoreError::new(StoreErrorKind::Backend, format!("C store callback did not complete: {e}"))))
     }
 }
 
@@ -205,7 +235,7 @@ impl Store for CStore {
     fn get<'a>(&'a self, sid: &'a str) -> StoreFuture<'a, Option<String>> {
         Box::pin(async move {
             let key = self.key(sid)?;
-            self.run(move |c| c.get(&key)).await
+            self.run("get", move |c| c.get(&key)).await
         })
     }
 
@@ -214,14 +244,14 @@ impl Store for CStore {
             let key = self.key(sid)?;
             let json = c_string(json.to_owned(), "session JSON")?;
             let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-            self.run(move |c| c.set(&key, &json, ttl_ms)).await
+            self.run("set", move |c| c.set(&key, &json, ttl_ms)).await
         })
     }
 
     fn destroy<'a>(&'a self, sid: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let key = self.key(sid)?;
-            self.run(move |c| c.destroy(&key)).await
+            self.run("destroy", move |c| c.destroy(&key)).await
         })
     }
 }
@@ -242,10 +272,11 @@ pub unsafe extern "C" fn ks_c_store_new(vtable: *const ks_store_vtable, key_pref
     guard(|| {
         let vt = *arg(vtable)?;
         let store_out = out(store_out)?;
-        let prefix = opt_c_str(key_prefix)?.unwrap_or("").to_owned();
+        let prefix: Arc<str> = opt_c_str(key_prefix)?.unwrap_or("").into();
         let (Some(get), Some(set), Some(destroy)) = (vt.get, vt.set, vt.destroy) else { return Err(ks_result::NullParameter) };
         let callbacks = Arc::new(Callbacks { ctx: vt.ctx, get, set, destroy, drop: vt.drop });
-        *store_out = ks_store::new_raw(Arc::new(CStore { callbacks, prefix }));
+        let store = CStore { callbacks, prefix, deadline: Some(Duration::from_millis(DEFAULT_STORE_TIMEOUT_MS)) };
+        *store_out = ks_store::new_c(store);
         Ok(())
     })
 }

@@ -312,6 +312,31 @@ pub unsafe extern "C" fn ks_config_builder_set_default_ttl_ms(builder: *mut ks_c
     })
 }
 
+/// Bounds every call to a C store (`ks_c_store_new()`): a `get`, `set` or `destroy` callback
+/// that has not returned within `timeout_ms` milliseconds makes the `ks_` call that needed it
+/// fail with KS_RESULT_STORE_TIMEOUT ("session store get did not answer within N ms"), the
+/// asynchronous calls included. Default 5000 ms (the `storeTimeout` option of the Koa
+/// middleware). The callback itself cannot be interrupted: it keeps running on a thread of the
+/// engine's pool, and what it returns is ignored. With a deadline, a blocking call runs the
+/// callback on that pool and waits with a timer; 0 turns the deadline off, and the callback
+/// then runs on the caller's own thread (one thread hop less, but a callback that never
+/// returns blocks that request for ever). Native stores bound their own I/O and ignore it.
+/// Errors: NULL_PARAMETER, INVALID_ARGUMENT (over 86400000, one day).
+///
+/// # Safety
+/// `builder` is a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_store_timeout_ms(builder: *mut ks_config_builder, timeout_ms: u64) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        if timeout_ms > 86_400_000 {
+            return Err(ks_result::InvalidArgument);
+        }
+        b.update(|x| x.store_timeout(Some(std::time::Duration::from_millis(timeout_ms))));
+        Ok(())
+    })
+}
+
 /// Checks the settings as `ks_engine_new()` would, without making an engine.
 ///
 /// # Safety

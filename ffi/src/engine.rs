@@ -28,7 +28,9 @@ pub unsafe extern "C" fn ks_engine_new(config: *const ks_config_builder, store: 
         let config = arg(config)?;
         let store = arg(store)?;
         let engine_out = out(engine_out)?;
-        let engine = Engine::new(config.build()?, Arc::clone(&store.inner));
+        let config = config.build()?;
+        let store = store.for_engine(&config);
+        let engine = Engine::new(config, store);
         *engine_out = Box::into_raw(Box::new(ks_engine { inner: Arc::new(engine) }));
         Ok(())
     })

@@ -13,7 +13,9 @@ use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Whether a Redis store can reach its server, from `ks_store_connection_state()`.
+/// Whether a Redis store can reach its server, from `ks_store_connection_state()`. For a
+/// Redis Cluster it is the cluster as a whole (connected while any master answers): a master
+/// lost to a crash is a failover that the operations on its slots wait out, not an outage.
 #[allow(non_camel_case_types)]
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,8 +163,49 @@ pub unsafe extern "C" fn ks_store_connection_state(store: *const ks_store, state
     })
 }
 
+/// Durability for a Redis store (off by default): with `timeout_ms` > 0 every later write
+/// (save, destroy, touch) is followed on the same connection by `WAIT 1 timeout_ms` and counts
+/// as done only once one replica holds it, so a failover cannot lose an acknowledged write.
+/// Cost: one replication round trip per write; and while a master has no replica in sync
+/// (e.g. right after a failover, until the old master rejoins as a replica) its writes fail
+/// with KS_RESULT_STORE_UNAVAILABLE after `timeout_ms`. 0 turns it off. Errors:
+/// NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store). Thread-safety: any thread, any time;
+/// operations already under way keep the setting they started with.
+///
+/// # Safety
+/// `store` is NULL or a live store handle.
+#[no_mangle]
+pub unsafe extern "C" fn ks_redis_store_set_wait_for_replica(store: *const ks_store, timeout_ms: u32) -> ks_result {
+    guard(|| {
+        let redis = arg(store)?.redis.as_ref().ok_or(ks_result::InvalidArgument)?;
+        redis.set_wait_for_replica(Some(Duration::from_millis(u64::from(timeout_ms))).filter(|d| !d.is_zero()));
+        Ok(())
+    })
+}
+
+/// Redis Cluster: how long an operation whose slot has no reachable master (it crashed and
+/// the cluster has not promoted a replica yet) keeps retrying before it fails with
+/// KS_RESULT_STORE_UNAVAILABLE; default 10000 ms. Meanwhile operations on other slots go on
+/// undisturbed, and the store counts as connected while any master answers. Set it above the
+/// cluster's `cluster-node-timeout` plus a second or two for the election. No effect on a
+/// single-server store. Errors: NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store, or 0).
+///
+/// # Safety
+/// `store` is NULL or a live store handle.
+#[no_mangle]
+pub unsafe extern "C" fn ks_redis_store_set_failover_timeout(store: *const ks_store, timeout_ms: u32) -> ks_result {
+    guard(|| {
+        let redis = arg(store)?.redis.as_ref().ok_or(ks_result::InvalidArgument)?;
+        if timeout_ms == 0 {
+            return Err(ks_result::InvalidArgument);
+        }
+        redis.set_failover_timeout(Duration::from_millis(u64::from(timeout_ms)));
+        Ok(())
+    })
+}
+
 impl ks_store {
     pub(crate) fn new_redis(store: RedisStore) -> *mut ks_store {
-        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: Some(store) }))
+        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: Some(store), c_store: None }))
     }
 }

@@ -6,7 +6,8 @@
 use crate::boundary::{guard, guard_value, out};
 use crate::result::ks_result;
 use koa_session_core::store::{MemoryStore, MemoryStoreOptions, Store};
-use koa_session_core::RedisStore;
+use crate::c_store::CStore;
+use koa_session_core::{RedisStore, SessionConfig};
 use std::sync::Arc;
 
 /// A session store. Ownership: made by a `ks_*_store_new()` function, released by
@@ -17,6 +18,8 @@ pub struct ks_store {
     pub(crate) inner: Arc<dyn Store>,
     /// The same store when it is a Redis store, for its connection state.
     pub(crate) redis: Option<RedisStore>,
+    /// The same store when it is a C store: each engine takes a view with its own deadline.
+    pub(crate) c_store: Option<CStore>,
 }
 
 impl ks_store {
@@ -26,7 +29,20 @@ impl ks_store {
     }
 
     pub(crate) fn new_raw(inner: Arc<dyn Store>) -> *mut ks_store {
-        Box::into_raw(Box::new(ks_store { inner, redis: None }))
+        Box::into_raw(Box::new(ks_store { inner, redis: None, c_store: None }))
+    }
+
+    pub(crate) fn new_c(store: CStore) -> *mut ks_store {
+        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: None, c_store: Some(store) }))
+    }
+
+    /// The store as an engine with these settings uses it: a C store bounded by the engine's
+    /// store timeout, any other store as it is (native stores bound their own I/O).
+    pub(crate) fn for_engine(&self, config: &SessionConfig) -> Arc<dyn Store> {
+        match &self.c_store {
+            Some(c) => Arc::new(c.with_deadline(config.store_timeout())),
+            None => Arc::clone(&self.inner),
+        }
     }
 }
 

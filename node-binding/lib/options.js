@@ -97,9 +97,9 @@ function normalizeOptions(options) {
   if (!(reconnectTimeout >= 0) || !Number.isFinite(reconnectTimeout)) {
     throw fail('reconnectTimeout', 'a finite number >= 0', reconnectTimeout);
   }
-  const storeTimeout = check(o, 'storeTimeout', 'number', 'a number of milliseconds') ?? 10000;
-  if (!(storeTimeout > 0) || !Number.isFinite(storeTimeout)) {
-    throw fail('storeTimeout', 'a finite number > 0', storeTimeout);
+  const storeTimeout = check(o, 'storeTimeout', 'number', 'a number of milliseconds') ?? 5000;
+  if (!(storeTimeout >= 0) || !Number.isFinite(storeTimeout)) {
+    throw fail('storeTimeout', 'a finite number >= 0', storeTimeout);
   }
   for (const name of ['defer', 'rolling', 'allowEmpty']) check(o, name, 'boolean', 'a boolean');
   for (const name of ['genSid', 'errorHandler', 'errorHanlder', 'valid', 'beforeSave']) {

@@ -109,7 +109,7 @@ class StoreAccess {
    * have their own timeouts): past it the call fails and nothing waits on it.
    */
   bounded(op, r, bound) {
-    if (!bound || !isThenable(r)) return r;
+    if (!bound || this.timeoutMs === 0 || !isThenable(r)) return r;
     const ms = this.timeoutMs;
     let timer;
     const deadline = new Promise((_, reject) => {

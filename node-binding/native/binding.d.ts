@@ -135,6 +135,16 @@ export interface NativeRedisStoreOptions {
   connectTimeout?: number
   /** Limit for one answer from the server, in ms (default 2000). */
   responseTimeout?: number
+  /**
+   * Redis Cluster: how long an operation waits for its slot to have a master again, in ms
+   * (default 10000).
+   */
+  failoverTimeout?: number
+  /**
+   * Durability: each write waits up to this many ms for one replica (`WAIT 1 ms`); unset
+   * = off.
+   */
+  waitForReplica?: number
 }
 
 /**

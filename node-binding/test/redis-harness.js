@@ -9,10 +9,15 @@ const { promisify } = require('node:util');
 const HARNESS = path.join(__dirname, '..', '..', 'scripts', 'redis-harness.sh');
 const run = promisify(execFile);
 
-/** Starts a server (or with `cluster: true` a 3-master cluster); returns its handle. */
-async function startRedis({ cluster = false, aof = false } = {}) {
+/**
+ * Starts a server (or with `cluster: true` a 3-master cluster, with `replicas` replicas per
+ * master and `nodeTimeout` as cluster-node-timeout); returns its handle.
+ */
+async function startRedis({ cluster = false, aof = false, replicas = 0, nodeTimeout } = {}) {
   const args = [HARNESS, 'start', '--owner-pid', String(process.pid)];
   if (cluster) args.push('--cluster');
+  if (replicas) args.push('--replicas', String(replicas));
+  if (nodeTimeout) args.push('--node-timeout', String(nodeTimeout));
   if (aof) args.push('--aof');
   const { stdout } = await run('bash', args, { timeout: 60000 });
   const env = {};
@@ -36,7 +41,11 @@ async function startRedis({ cluster = false, aof = false } = {}) {
     },
     /** redis-cli against the server (cluster: follows redirects); returns trimmed stdout. */
     async cli(...cmd) {
-      const { stdout: out } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(ports[0]), ...(cluster ? ['-c'] : []), ...cmd], {
+      return this.cliAt(ports[0], ...cmd);
+    },
+    /** redis-cli against one node, by port. */
+    async cliAt(port, ...cmd) {
+      const { stdout: out } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...(cluster ? ['-c'] : []), ...cmd], {
         timeout: 10000,
       });
       return out.replace(/\n$/, '');

@@ -62,6 +62,15 @@ impl StoreError {
     pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
         StoreError { kind, message: message.into() }
     }
+
+    /// A host-language store call (`op`: get, set, destroy, touch) passed its deadline, the
+    /// `storeTimeout` option (`store_timeout_ms` in C). One wording for every host.
+    pub fn deadline_exceeded(op: &str, timeout: Duration) -> Self {
+        StoreError::new(
+            StoreErrorKind::Timeout,
+            format!("session store {op} did not answer within {} ms (storeTimeout)", timeout.as_millis()),
+        )
+    }
 }
 
 impl fmt::Display for StoreError {

@@ -6,8 +6,16 @@
 //! The store is lazy: construction checks the URL(s) and options and returns at once; a
 //! background task connects, reconnects with backoff while the server is away, and publishes
 //! each [`ConnectionState`] transition (the host turns them into CONNECT / DISCONNECT). Every
-//! operation is bounded by `connect_timeout + response_timeout`, so a dead server yields an
+//! attempt is bounded by `connect_timeout + response_timeout`, so a dead server yields an
 //! error instead of a hang.
+//!
+//! Connection state, per node for a cluster: the store-wide state says whether the store can
+//! reach Redis at all, which is what a request waiting on CONNECT needs. One server: that
+//! server. A cluster: any of its masters (DISCONNECT only when none answers). A cluster whose
+//! slot lost its master (crashed, a replica about to be promoted) is not disconnected: an
+//! operation on that slot retries, with the slot map refreshed, until the slot has a master
+//! again or `failover_timeout` runs out, and operations on the other slots carry on
+//! undisturbed. Refused connections stay `Unavailable`, never `Timeout`.
 
 use super::{Store, StoreError, StoreErrorKind, StoreFuture};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -15,9 +23,10 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
-use tokio::sync::{watch, OnceCell};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify, OnceCell};
 
 /// The key prefix koa-generic-session uses.
 pub const DEFAULT_PREFIX: &str = "koa:sess:";
@@ -26,6 +35,15 @@ pub const DEFAULT_PREFIX: &str = "koa:sess:";
 const MAX_PX_MS: u64 = 100 * 365 * 86_400_000;
 /// First wait between reconnect attempts; doubles up to `reconnect_max_delay`.
 const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(100);
+/// Pauses between the attempts of an operation waiting for its slot's master: short at first
+/// (a MOVED or a refreshed slot map often fixes it at once), then at most this.
+const FAILOVER_MIN_PAUSE: Duration = Duration::from_millis(25);
+const FAILOVER_MAX_PAUSE: Duration = Duration::from_millis(250);
+/// Retries inside the cluster client, for its own redirects (MOVED, ASK) and reconnects; the
+/// waiting for a failover is ours (`failover_timeout`), so its own waits stay short.
+const CLUSTER_CLIENT_RETRIES: u32 = 4;
+const CLUSTER_CLIENT_MIN_WAIT_MS: u64 = 10;
+const CLUSTER_CLIENT_MAX_WAIT_MS: u64 = 100;
 
 #[derive(Clone, Debug)]
 pub struct RedisStoreOptions {
@@ -42,6 +60,16 @@ pub struct RedisStoreOptions {
     pub health_check_interval: Option<Duration>,
     /// PEM certificates of the CA(s) to trust for `rediss://` instead of the system roots.
     pub tls_root_ca_pem: Option<Vec<u8>>,
+    /// Redis Cluster: how long an operation whose slot has no reachable master (the master
+    /// crashed and the cluster has not promoted a replica yet) keeps retrying before it fails.
+    /// Keep it within the middleware's `reconnectTimeout` and above the cluster's
+    /// `cluster-node-timeout` plus a second or two for the election.
+    pub failover_timeout: Duration,
+    /// Durability, off by default: each write (save, destroy, touch) is followed on the same
+    /// connection by `WAIT 1 <ms>` and is acknowledged only once a replica holds it, so a
+    /// failover cannot lose it. Costs a replication round trip per write, and a master with
+    /// no replica in sync refuses to acknowledge writes (Unavailable after this long).
+    pub wait_for_replica: Option<Duration>,
 }
 
 impl Default for RedisStoreOptions {
@@ -53,18 +81,23 @@ impl Default for RedisStoreOptions {
             reconnect_max_delay: Duration::from_secs(1),
             health_check_interval: Some(Duration::from_secs(5)),
             tls_root_ca_pem: None,
+            failover_timeout: Duration::from_secs(10),
+            wait_for_replica: None,
         }
     }
 }
 
-/// Whether the store can currently reach Redis, as the last real outcome showed.
+/// Whether the store can currently reach Redis, as the last real outcome showed. For a
+/// cluster this is the cluster as a whole: one master down is a failover for the operations
+/// on its slots (they wait), not a disconnected store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectionState {
     /// Created; no connection attempt has finished yet.
     Connecting,
-    /// The last command or health check got an answer.
+    /// The last command or health check got an answer (a cluster: from some master).
     Connected,
-    /// The last command or health check failed for want of a connection (or timed out).
+    /// The last command or health check failed for want of a connection or timed out (a
+    /// cluster: no master answered the health check).
     Disconnected,
 }
 
@@ -100,11 +133,20 @@ pub struct RedisStore {
 struct Inner {
     backend: Backend,
     prefix: String,
-    /// Bound on one whole operation: one connection attempt plus one answer.
+    /// Bound on one attempt: one connection attempt plus one answer.
     deadline: Duration,
+    connect_timeout: Duration,
     state: watch::Sender<ConnectionState>,
     listeners: Mutex<Vec<StateListener>>,
     target: String,
+    /// `failover_timeout` in ms (cluster only).
+    failover_ms: AtomicU64,
+    /// `wait_for_replica` in ms; 0 = off.
+    wait_replica_ms: AtomicU64,
+    /// Operations now waiting for their slot to have a master again.
+    waiting: AtomicUsize,
+    /// Wakes the background task for a health check now (a cluster operation hit a dead node).
+    check_now: Arc<Notify>,
 }
 
 enum Backend {
@@ -167,7 +209,12 @@ impl RedisStore {
         let mut builder = ClusterClient::builder(infos)
             .connection_timeout(options.connect_timeout)
             .response_timeout(options.response_timeout)
-            .overall_response_timeout(Some(deadline));
+            .overall_response_timeout(Some(deadline))
+            // Its default first wait before a retry is 1.28 s: every request behind a refused
+            // node or a CLUSTERDOWN answer would stall that long (healthy slots included).
+            .retries(CLUSTER_CLIENT_RETRIES)
+            .min_retry_wait(CLUSTER_CLIENT_MIN_WAIT_MS)
+            .max_retry_wait(CLUSTER_CLIENT_MAX_WAIT_MS);
         if let (Some(ca), true) = (&options.tls_root_ca_pem, tls) {
             builder = builder.certs(redis::TlsCertificates { client_tls: None, root_cert: Some(ca.clone()) });
         }
@@ -182,11 +229,17 @@ impl RedisStore {
             backend,
             prefix: options.prefix.clone(),
             deadline: options.connect_timeout + options.response_timeout,
+            connect_timeout: options.connect_timeout,
             state,
             listeners: Mutex::new(Vec::new()),
             target,
+            failover_ms: AtomicU64::new(millis(options.failover_timeout)),
+            wait_replica_ms: AtomicU64::new(options.wait_for_replica.map_or(0, millis)),
+            waiting: AtomicUsize::new(0),
+            check_now: Arc::new(Notify::new()),
         });
-        runtime.spawn(monitor(Arc::downgrade(&inner), state_rx, options.reconnect_max_delay, options.health_check_interval));
+        let check_now = Arc::clone(&inner.check_now);
+        runtime.spawn(monitor(Arc::downgrade(&inner), state_rx, check_now, options.reconnect_max_delay, options.health_check_interval));
         RedisStore { inner }
     }
 
@@ -216,44 +269,214 @@ impl RedisStore {
         self.inner.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(listener));
     }
 
-    /// One PING, with the same deadline and state reporting as any operation; hosts that want
-    /// to fail fast at startup can await it.
+    /// One health check, with the same deadline and state reporting as any operation (a
+    /// cluster: a PING that succeeds when any master answers); hosts that want to fail fast at
+    /// startup can await it.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.query::<String>("PING", redis::cmd("PING")).await.map(|_| ())
+        self.inner.health_check().await
+    }
+
+    /// Turns the durability wait on (`Some`) or off for later writes; see
+    /// [`RedisStoreOptions::wait_for_replica`].
+    pub fn set_wait_for_replica(&self, wait: Option<Duration>) {
+        self.inner.wait_replica_ms.store(wait.map_or(0, millis), Ordering::Relaxed);
+    }
+
+    /// Changes [`RedisStoreOptions::failover_timeout`] for later operations.
+    pub fn set_failover_timeout(&self, timeout: Duration) {
+        self.inner.failover_ms.store(millis(timeout), Ordering::Relaxed);
+    }
+
+    /// How many operations are waiting right now for their slot to have a master again.
+    pub fn failover_waits(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// What one attempt sends: a command, or a write followed by `WAIT 1 <ms>` on the same
+/// connection (a pipeline goes to the node of its key, cluster or not).
+enum Request<'a> {
+    Cmd(&'a Cmd),
+    Durable(redis::Pipeline, u64),
+}
+
+impl Request<'_> {
+    /// The key the request is about (the first key of its command), for its cluster slot.
+    fn key(&self) -> Option<Vec<u8>> {
+        let cmd = match self {
+            Request::Cmd(cmd) => *cmd,
+            Request::Durable(pipe, _) => pipe.cmd_iter().next()?,
+        };
+        let mut args = cmd.args_iter().map(|a| match a {
+            redis::Arg::Simple(b) => b.to_vec(),
+            _ => Vec::new(),
+        });
+        let name = args.next()?.to_ascii_uppercase();
+        // EVAL/EVALSHA script numkeys key ...; the others: NAME key ...
+        let skip = if name.starts_with(b"EVAL") { 2 } else { 0 };
+        args.nth(skip)
+    }
+
+    async fn run<C: redis::aio::ConnectionLike + Send>(&self, conn: &mut C) -> Result<redis::Value, RedisError> {
+        match self {
+            Request::Cmd(cmd) => cmd.query_async(conn).await,
+            Request::Durable(pipe, _) => pipe.query_async(conn).await,
+        }
     }
 }
 
 impl Inner {
-    /// Runs one command within the deadline, maps its error, and records the outcome.
+    /// Runs one read (or a write that needs no replica), as [`Inner::run`] does.
     async fn query<T: FromRedisValue>(&self, op: &str, cmd: Cmd) -> Result<T, StoreError> {
-        let outcome = tokio::time::timeout(self.deadline, self.send::<T>(&cmd)).await;
-        let result = match outcome {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(map_error(op, &self.target, e)),
+        self.run(op, Request::Cmd(&cmd)).await
+    }
+
+    /// Runs one write: with `wait_for_replica` on, acknowledged only once a replica has it.
+    async fn write<T: FromRedisValue>(&self, op: &str, cmd: Cmd) -> Result<T, StoreError> {
+        match self.wait_replica_ms.load(Ordering::Relaxed) {
+            0 => self.run(op, Request::Cmd(&cmd)).await,
+            ms => {
+                let mut pipe = redis::pipe();
+                pipe.add_command(cmd).cmd("WAIT").arg(1).arg(ms);
+                self.run(op, Request::Durable(pipe, ms)).await
+            }
+        }
+    }
+
+    /// Runs one operation and records the outcome in the connection state. One server: one
+    /// attempt. A cluster: an attempt that could not reach its slot's master (refused,
+    /// dropped, timed out, CLUSTERDOWN) is a failover in progress: retried with growing
+    /// pauses (the client refreshes its slot map meanwhile) until it goes through, the store
+    /// as a whole is found disconnected, or `failover_timeout` runs out.
+    async fn run<T: FromRedisValue>(&self, op: &str, request: Request<'_>) -> Result<T, StoreError> {
+        let cluster = matches!(self.backend, Backend::Cluster { .. });
+        let started = Instant::now();
+        let mut pause = FAILOVER_MIN_PAUSE;
+        loop {
+            // A cluster operation ends within its failover budget (or one deadline, if longer).
+            let budget = Duration::from_millis(self.failover_ms.load(Ordering::Relaxed));
+            let limit = if cluster { self.deadline.min(budget.saturating_sub(started.elapsed()).max(FAILOVER_MIN_PAUSE)) } else { self.deadline };
+            let result = match self.attempt::<T>(op, &request, limit).await {
+                Err(e) if cluster && e.kind == StoreErrorKind::Timeout => Err(self.explain_timeout(op, &request, e).await),
+                other => other,
+            };
+            let Err(e) = &result else {
+                self.set_state(ConnectionState::Connected);
+                return result;
+            };
+            if !is_outage(e) {
+                // The server answered (with an error): the connection itself is fine.
+                self.set_state(ConnectionState::Connected);
+                return result;
+            }
+            if !cluster {
+                self.set_state(ConnectionState::Disconnected);
+                return result;
+            }
+            // One node away says nothing about the others: the health check decides whether
+            // the cluster as a whole is gone (then waiting here is pointless).
+            self.check_now.notify_one();
+            if *self.state.borrow() == ConnectionState::Disconnected || started.elapsed() + pause > budget {
+                return result;
+            }
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(jitter(pause)).await;
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            pause = (pause * 2).min(FAILOVER_MAX_PAUSE);
+        }
+    }
+
+    /// One attempt within `limit`, its error mapped.
+    async fn attempt<T: FromRedisValue>(&self, op: &str, request: &Request<'_>, limit: Duration) -> Result<T, StoreError> {
+        let value = match tokio::time::timeout(limit, self.send(request)).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => return Err(map_error(op, &self.target, e)),
+            Err(_) => {
+                return Err(StoreError::new(
+                    StoreErrorKind::Timeout,
+                    format!("redis {op}: no answer from {} within {} ms", self.target, limit.as_millis()),
+                ))
+            }
+        };
+        let value = match request {
+            Request::Cmd(_) => value,
+            Request::Durable(_, ms) => {
+                let (value, replicas): (redis::Value, i64) = redis::from_redis_value(value).map_err(|e| {
+                    StoreError::new(StoreErrorKind::Backend, format!("redis {op}: unexpected answer to WAIT: {e}"))
+                })?;
+                if replicas < 1 {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        format!("redis {op}: no replica acknowledged the write within {ms} ms (waitForReplica); it is on the master only"),
+                    ));
+                }
+                value
+            }
+        };
+        redis::from_redis_value(value).map_err(|e| StoreError::new(StoreErrorKind::Backend, format!("redis {op}: unexpected answer: {e}")))
+    }
+
+    /// A cluster attempt that timed out. While the master of its slot is dead (refusing
+    /// connections) the cluster client keeps refreshing its slot map and retrying until the
+    /// time runs out, so the timeout hides the cause: asks a live master who serves the slot
+    /// and tries to connect there. Refused: the error is Unavailable, as it really is.
+    async fn explain_timeout(&self, op: &str, request: &Request<'_>, timeout: StoreError) -> StoreError {
+        use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
+        let (Backend::Cluster { conn, .. }, Some(key)) = (&self.backend, request.key()) else { return timeout };
+        let Some(conn) = conn.get() else { return timeout };
+        let slot = key_slot(&key);
+        let any_master = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, Some(ResponsePolicy::OneSucceeded)));
+        let mut slots_cmd = redis::cmd("CLUSTER");
+        slots_cmd.arg("SLOTS");
+        let slots = match tokio::time::timeout(self.deadline, conn.clone().route_command(slots_cmd, any_master)).await {
+            Ok(Ok(v)) => v,
+            _ => return timeout,
+        };
+        let Some((host, port)) = slot_master(&slots, slot) else { return timeout };
+        match tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => StoreError::new(
+                StoreErrorKind::Unavailable,
+                format!("redis {op}: cannot reach {host}:{port}, the master of slot {slot} ({}): connection refused", self.target),
+            ),
+            _ => timeout,
+        }
+    }
+
+    /// The health check: one server, a PING; a cluster, a PING to every master that succeeds
+    /// when any of them answers. Sets the store-wide state either way.
+    async fn health_check(&self) -> Result<(), StoreError> {
+        let Backend::Cluster { client, conn } = &self.backend else {
+            return self.query::<String>("PING", redis::cmd("PING")).await.map(|_| ());
+        };
+        use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
+        let ping = async {
+            let conn = conn.get_or_try_init(|| client.get_async_connection()).await?;
+            let any_master = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, Some(ResponsePolicy::OneSucceeded)));
+            conn.clone().route_command(redis::cmd("PING"), any_master).await
+        };
+        let result = match tokio::time::timeout(self.deadline, ping).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(map_error("PING", &self.target, e)),
             Err(_) => Err(StoreError::new(
                 StoreErrorKind::Timeout,
-                format!("redis {op}: no answer from {} within {} ms", self.target, self.deadline.as_millis()),
+                format!("redis PING: no master of {} answered within {} ms", self.target, self.deadline.as_millis()),
             )),
         };
         match &result {
-            Ok(_) => self.set_state(ConnectionState::Connected),
-            Err(e) if matches!(e.kind, StoreErrorKind::Unavailable | StoreErrorKind::Timeout) => {
-                self.set_state(ConnectionState::Disconnected)
-            }
-            // The server answered (with an error): the connection itself is fine.
-            Err(_) => self.set_state(ConnectionState::Connected),
+            Err(e) if is_outage(e) => self.set_state(ConnectionState::Disconnected),
+            _ => self.set_state(ConnectionState::Connected),
         }
         result
     }
 
-    async fn send<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
+    async fn send(&self, request: &Request<'_>) -> Result<redis::Value, RedisError> {
         match &self.backend {
-            Backend::Single(manager) => cmd.query_async(&mut manager.clone()).await,
+            Backend::Single(manager) => request.run(&mut manager.clone()).await,
             Backend::Cluster { client, conn } => {
                 let conn = conn.get_or_try_init(|| client.get_async_connection()).await?;
                 let mut pause = Duration::from_millis(1);
                 loop {
-                    match cmd.query_async(&mut conn.clone()).await {
+                    match request.run(&mut conn.clone()).await {
                         // The client follows MOVED/ASK itself, but while a slot migrates,
                         // concurrent requests on one connection can swallow each other's ASKING
                         // and bounce between the two nodes until its retries run out. A short
@@ -270,13 +493,19 @@ impl Inner {
     }
 
     fn set_state(&self, new: ConnectionState) {
+        if *self.state.borrow() == new {
+            return;
+        }
+        // Under the listeners' lock: two threads changing the state at once must reach the
+        // listeners in the order the state changed, or they would hear a repeat.
+        let listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
         let changed = self.state.send_if_modified(|s| {
             let changed = *s != new;
             *s = new;
             changed
         });
         if changed {
-            for listener in self.listeners.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            for listener in listeners.iter() {
                 listener(new);
             }
         }
@@ -288,6 +517,7 @@ impl Inner {
 async fn monitor(
     store: Weak<Inner>,
     mut state: watch::Receiver<ConnectionState>,
+    check_now: Arc<Notify>,
     max_delay: Duration,
     health_check: Option<Duration>,
 ) {
@@ -296,28 +526,25 @@ async fn monitor(
         async move {
             match store {
                 Some(s) => {
-                    let _ = s.query::<String>("PING", redis::cmd("PING")).await;
+                    let _ = s.health_check().await;
                     true
                 }
                 None => false,
             }
         }
     };
+
     let mut delay = RECONNECT_MIN_DELAY;
     loop {
         let current = *state.borrow_and_update();
         if current == ConnectionState::Connected {
             delay = RECONNECT_MIN_DELAY;
-            match health_check {
-                Some(every) => tokio::select! {
-                    changed = state.changed() => if changed.is_err() { return },
-                    _ = tokio::time::sleep(every) => if !ping(&store).await { return },
-                },
-                None => {
-                    if state.changed().await.is_err() {
-                        return;
-                    }
-                }
+            let every = health_check.unwrap_or(Duration::MAX);
+            tokio::select! {
+                changed = state.changed() => if changed.is_err() { return },
+                _ = tokio::time::sleep(every) => if !ping(&store).await { return },
+                // A cluster operation that hit a dead node asks for a health check now.
+                _ = check_now.notified() => if !ping(&store).await { return },
             }
             continue;
         }
@@ -354,7 +581,7 @@ impl Store for RedisStore {
             }
             let mut cmd = redis::cmd("SET");
             cmd.arg(self.key(sid)).arg(json).arg("PX").arg(px_ms(ttl).max(1));
-            self.inner.query::<()>("SET", cmd).await
+            self.inner.write::<()>("SET", cmd).await
         })
     }
 
@@ -362,7 +589,7 @@ impl Store for RedisStore {
         Box::pin(async move {
             let mut cmd = redis::cmd("DEL");
             cmd.arg(self.key(sid));
-            self.inner.query::<i64>("DEL", cmd).await.map(|_| ())
+            self.inner.write::<i64>("DEL", cmd).await.map(|_| ())
         })
     }
 
@@ -370,7 +597,7 @@ impl Store for RedisStore {
         Box::pin(async move {
             let mut cmd = redis::cmd("PEXPIRE");
             cmd.arg(self.key(sid)).arg(px_ms(ttl));
-            Ok(self.inner.query::<i64>("PEXPIRE", cmd).await? == 1)
+            Ok(self.inner.write::<i64>("PEXPIRE", cmd).await? == 1)
         })
     }
 }
@@ -403,6 +630,60 @@ fn jitter(d: Duration) -> Duration {
     d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
+/// The Redis Cluster slot of a key: CRC16 (XMODEM) of the key, or of its `{hash tag}`.
+fn key_slot(key: &[u8]) -> u16 {
+    let mut k = key;
+    if let Some(open) = k.iter().position(|&b| b == b'{') {
+        if let Some(len) = k[open + 1..].iter().position(|&b| b == b'}') {
+            if len > 0 {
+                k = &k[open + 1..open + 1 + len];
+            }
+        }
+    }
+    let mut crc: u16 = 0;
+    for &b in k {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+        }
+    }
+    crc % 16384
+}
+
+/// The master's host and port for `slot` in a `CLUSTER SLOTS` answer
+/// (`[[start, end, [host, port, id, ...], replicas...], ...]`).
+fn slot_master(slots: &redis::Value, slot: u16) -> Option<(String, u16)> {
+    use redis::Value;
+    let int = |v: &Value| match v {
+        Value::Int(i) => Some(*i),
+        _ => None,
+    };
+    let Value::Array(ranges) = slots else { return None };
+    ranges.iter().find_map(|range| {
+        let Value::Array(parts) = range else { return None };
+        let (start, end) = (int(parts.first()?)?, int(parts.get(1)?)?);
+        if !(start..=end).contains(&i64::from(slot)) {
+            return None;
+        }
+        let Value::Array(master) = parts.get(2)? else { return None };
+        let host = match master.first()? {
+            Value::BulkString(b) => String::from_utf8(b.clone()).ok()?,
+            Value::SimpleString(s) => s.clone(),
+            _ => return None,
+        };
+        Some((host, u16::try_from(int(master.get(1)?)?).ok()?))
+    })
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The store could not reach the node (or it is not serving): an outage, not an answer.
+fn is_outage(e: &StoreError) -> bool {
+    matches!(e.kind, StoreErrorKind::Unavailable | StoreErrorKind::Timeout)
+}
+
 fn px_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).min(MAX_PX_MS)
 }
@@ -410,6 +691,9 @@ fn px_ms(ttl: Duration) -> u64 {
 fn check_options(o: &RedisStoreOptions) -> Result<(), RedisConfigError> {
     if o.connect_timeout.is_zero() || o.response_timeout.is_zero() {
         return Err(RedisConfigError::new("connect_timeout and response_timeout must be greater than zero"));
+    }
+    if o.wait_for_replica.is_some_and(|d| d.is_zero()) {
+        return Err(RedisConfigError::new("wait_for_replica must be greater than zero (or None)"));
     }
     if o.health_check_interval.is_some_and(|d| d.is_zero()) {
         return Err(RedisConfigError::new("health_check_interval must be greater than zero (or None)"));
@@ -512,6 +796,22 @@ mod tests {
         assert_eq!(redact("redis://u:secret@h:1/0"), "redis://u:***@h:1/0");
         assert_eq!(redact("redis://:secret@h"), "redis://:***@h");
         assert_eq!(redact("redis://h:1"), "redis://h:1");
+    }
+
+    #[test]
+    fn key_slots_match_redis() {
+        // What CLUSTER KEYSLOT answers (Redis 7.0).
+        for (key, slot) in [
+            ("foo", 12182),
+            ("koa:sess:abc", 9467),
+            ("{user1000}.following", 3443),
+            ("user1000", 3443),
+            ("{}x", 10595),
+            ("a{b}c", 3300),
+            ("123456789", 12739),
+        ] {
+            assert_eq!(key_slot(key.as_bytes()), slot, "{key}");
+        }
     }
 
     #[test]

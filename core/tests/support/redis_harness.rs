@@ -253,13 +253,31 @@ impl Drop for RedisServer {
     }
 }
 
-/// A Redis Cluster of `n` masters (no replicas), every slot assigned, state ok everywhere.
+/// How a cluster is laid out.
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterOptions {
+    pub masters: usize,
+    pub replicas_per_master: usize,
+    /// `cluster-node-timeout`: how long a node may be unreachable before it counts as failed
+    /// (and a replica of a failed master is promoted).
+    pub node_timeout_ms: u64,
+}
+
+/// A Redis Cluster: masters, optionally replicas, every slot assigned, state ok everywhere.
 pub struct RedisCluster {
     pub nodes: Vec<RedisServer>,
 }
 
 impl RedisCluster {
+    /// `n` masters, no replicas.
     pub fn start(n: usize) -> RedisCluster {
+        Self::start_with(ClusterOptions { masters: n, replicas_per_master: 0, node_timeout_ms: 5000 })
+    }
+
+    /// Masters with replicas (`redis-cli --cluster create --cluster-replicas R`); returns once
+    /// every slot is served and every replica is in sync with its master.
+    pub fn start_with(o: ClusterOptions) -> RedisCluster {
+        let n = o.masters * (1 + o.replicas_per_master);
         let mut nodes = Vec::with_capacity(n);
         for _ in 0..n {
             // An explicit bus port: the default (port + 10000) may be above 65535 or taken.
@@ -272,7 +290,7 @@ impl RedisCluster {
                 "--cluster-port".into(),
                 bus.to_string(),
                 "--cluster-node-timeout".into(),
-                "5000".into(),
+                o.node_timeout_ms.to_string(),
             ];
             nodes.push(RedisServer::start_with(ServerOptions::default(), &args));
         }
@@ -282,7 +300,7 @@ impl RedisCluster {
             .arg("--cluster")
             .arg("create")
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &o.replicas_per_master.to_string(), "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
             .expect("run redis-cli --cluster create");
@@ -293,15 +311,47 @@ impl RedisCluster {
             String::from_utf8_lossy(&out.stderr)
         );
         cluster.wait_ok();
+        if o.replicas_per_master > 0 {
+            cluster.wait_replicas_in_sync();
+        }
         cluster
     }
 
-    /// Waits until every node reports `cluster_state:ok`, all slots assigned, all nodes known.
+    /// A node of ours that is running, to ask about the cluster.
+    fn any_live(&self) -> &RedisServer {
+        self.nodes.iter().find(|n| n.pid().is_some()).expect("a live node")
+    }
+
+    /// Indices of the running nodes that are masters (by their own `ROLE`).
+    pub fn masters(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].pid().is_some() && self.nodes[i].try_cli(&["ROLE"]).is_some_and(|r| r.starts_with("master")))
+            .collect()
+    }
+
+    /// Waits until every running replica reports its master link up.
+    pub fn wait_replicas_in_sync(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ok = self.nodes.iter().filter(|n| n.pid().is_some()).all(|n| {
+                n.try_cli(&["INFO", "replication"])
+                    .is_some_and(|info| info.contains("role:master") || info.contains("master_link_status:up"))
+            });
+            if ok {
+                return;
+            }
+            assert!(Instant::now() < deadline, "replicas never came in sync");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until every running node reports `cluster_state:ok`, all slots assigned, all
+    /// nodes known.
     pub fn wait_ok(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let want_known = format!("cluster_known_nodes:{}", self.nodes.len());
         loop {
-            let ok = self.nodes.iter().all(|n| {
+            let ok = self.nodes.iter().filter(|n| n.pid().is_some()).all(|n| {
                 n.try_cli(&["CLUSTER", "INFO"]).is_some_and(|info| {
                     info.contains("cluster_state:ok") && info.contains("cluster_slots_assigned:16384") && info.contains(&want_known)
                 })
@@ -328,12 +378,12 @@ impl RedisCluster {
 
     /// The slot `key` hashes to.
     pub fn keyslot(&self, key: &str) -> u16 {
-        self.nodes[0].cli(&["CLUSTER", "KEYSLOT", key]).trim().parse().expect("CLUSTER KEYSLOT answer")
+        self.any_live().cli(&["CLUSTER", "KEYSLOT", key]).trim().parse().expect("CLUSTER KEYSLOT answer")
     }
 
-    /// Index of the node that serves `slot` (per its own view).
+    /// Index of the node that serves `slot` (per the first running node's view).
     pub fn owner_of(&self, slot: u16) -> usize {
-        let out = self.nodes[0].cli(&["CLUSTER", "SLOTS"]);
+        let out = self.any_live().cli(&["CLUSTER", "SLOTS"]);
         // redis-cli prints the nested reply flattened: start, end, ip, port, id, ... per range.
         let lines: Vec<&str> = out.lines().map(str::trim).collect();
         let mut i = 0;

@@ -23,7 +23,8 @@ function checkOptions(options) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw typeError('options must be an object: { url } for one server or { nodes } for a Redis Cluster');
   }
-  const { url, nodes, prefix = 'koa:sess:', connectTimeout, responseTimeout } = options;
+  const { url, nodes, prefix = 'koa:sess:', connectTimeout, responseTimeout, failoverTimeout } = options;
+  let { waitForReplica } = options;
   if (url !== undefined && typeof url !== 'string') throw typeError('option "url" must be a string such as redis://127.0.0.1:6379');
   if (nodes !== undefined && (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every((n) => typeof n === 'string'))) {
     throw typeError('option "nodes" must be a non-empty array of node URLs (strings)');
@@ -32,12 +33,21 @@ function checkOptions(options) {
     throw typeError('give exactly one of the options "url" (one server) and "nodes" (a Redis Cluster)');
   }
   if (typeof prefix !== 'string') throw typeError('option "prefix" must be a string');
-  for (const [name, v] of [['connectTimeout', connectTimeout], ['responseTimeout', responseTimeout]]) {
+  if (waitForReplica === false || waitForReplica === null) waitForReplica = undefined;
+  // true: wait as long as one answer may take.
+  if (waitForReplica === true) waitForReplica = responseTimeout === undefined ? 2000 : responseTimeout;
+  const limits = [
+    ['connectTimeout', connectTimeout],
+    ['responseTimeout', responseTimeout],
+    ['failoverTimeout', failoverTimeout],
+    ['waitForReplica', waitForReplica],
+  ];
+  for (const [name, v] of limits) {
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > 86400000)) {
       throw typeError(`option "${name}" must be a number of ms from 1 to 86400000`);
     }
   }
-  return { url, nodes, prefix, connectTimeout, responseTimeout };
+  return { url, nodes, prefix, connectTimeout, responseTimeout, failoverTimeout, waitForReplica };
 }
 
 function serialize(sess) {
@@ -108,7 +118,14 @@ function touchJson(store, sid, ttlMs) {
  * `reconnectTimeout` waits on.
  *
  * `new RedisStore({ url })` or `new RedisStore({ nodes: [url, ...] })`, plus optional
- * `prefix` (default 'koa:sess:'), `connectTimeout` and `responseTimeout` (ms, 2000 each).
+ * `prefix` (default 'koa:sess:'), `connectTimeout` and `responseTimeout` (ms, 2000 each),
+ * `failoverTimeout` (Redis Cluster: how long an operation waits for its slot to have a
+ * master again, ms, default 10000) and `waitForReplica` (durability, off by default: ms, or
+ * true for `responseTimeout`; each write is acknowledged only once a replica holds it).
+ *
+ * CONNECT / DISCONNECT describe the store as a whole: for a cluster, DISCONNECT means no
+ * master answers. One master lost is a failover: the operations on its slots wait (up to
+ * `failoverTimeout`) and the others go on; no event is emitted for it.
  */
 class RedisStore extends BaseStore {
   constructor(options) {

@@ -36,6 +36,12 @@ pub struct NativeRedisStoreOptions {
     pub connect_timeout: Option<f64>,
     /// Limit for one answer from the server, in ms (default 2000).
     pub response_timeout: Option<f64>,
+    /// Redis Cluster: how long an operation waits for its slot to have a master again, in ms
+    /// (default 10000).
+    pub failover_timeout: Option<f64>,
+    /// Durability: each write waits up to this many ms for one replica (`WAIT 1 ms`); unset
+    /// = off.
+    pub wait_for_replica: Option<f64>,
 }
 
 /// Why an operation failed.
@@ -160,6 +166,11 @@ impl NativeRedisStore {
             prefix: options.prefix.unwrap_or(defaults.prefix),
             connect_timeout: duration_ms("connectTimeout", options.connect_timeout, defaults.connect_timeout)?,
             response_timeout: duration_ms("responseTimeout", options.response_timeout, defaults.response_timeout)?,
+            failover_timeout: duration_ms("failoverTimeout", options.failover_timeout, defaults.failover_timeout)?,
+            wait_for_replica: match options.wait_for_replica {
+                None => None,
+                ms => Some(duration_ms("waitForReplica", ms, Duration::ZERO)?),
+            },
             ..defaults
         };
         // The store's background task is spawned on the runtime it is created in.
