@@ -133,3 +133,32 @@ test('NODE_DEBUG=koa-session-ts says why: a tampered cookie, an unsaved session,
   const sid = [...log.matchAll(/session ([A-Za-z0-9_-]+)…/g)];
   assert.ok(sid.length > 0 && sid.every((m) => m[1].length <= 6), 'ids are shortened');
 });
+
+test('a store call that never settles fails within storeTimeout, through errorHandler', async () => {
+  class Stuck extends BaseStore {
+    get() {
+      return new Promise(() => {});
+    }
+    set() {
+      return () => {}; // a thunk that never calls back
+    }
+    destroy() {}
+  }
+  const seen = [];
+  const errorHandler = (err, type) => {
+    seen.push([type, err.code, err.message]);
+    throw err;
+  };
+  const handler = (ctx) => {
+    ctx.session.n = 1;
+    ctx.body = 'ok';
+  };
+  await withApp({ store: new Stuck(), storeTimeout: 150, errorHandler }, handler, { keys: false }, async (srv) => {
+    const write = await srv.request('/');
+    assert.equal(write.status, 500);
+    const read = await srv.request('/', { headers: { cookie: 'koa.sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } });
+    assert.equal(read.status, 500);
+  });
+  assert.deepEqual(seen.map((s) => s.slice(0, 2)), [['set', 'ERR_SESSION_STORE_TIMEOUT'], ['get', 'ERR_SESSION_STORE_TIMEOUT']]);
+  assert.match(seen[0][2], /session store set did not answer within 150 ms \(storeTimeout\)/);
+});
