@@ -328,7 +328,9 @@ fn errors_come_before_any_write() {
     let mut req = SessionRequest::begin(&cfg, None, None, None).unwrap();
     req.set_new_sid(SID.into()).unwrap();
     let err = req.clone().finish(&cfg, Some(FRESH_PLUS), None, true, NOW).unwrap_err();
-    assert_eq!(err.to_string(), "Cannot send secure cookie over unencrypted connection");
+    let text = err.to_string();
+    assert!(text.starts_with("Cannot send secure cookie over unencrypted connection: "), "{text}");
+    assert!(text.contains("cookieOptions.secure") && text.contains("X-Forwarded-Proto: https"), "{text}");
     assert!(req.clone().finish(&cfg, Some(FRESH_PLUS), None, false, NOW).is_ok());
     assert_eq!(req.clone().finish(&cfg, Some("[]"), Some(true), false, NOW).unwrap_err(), RequestError::NotAnObject);
 
