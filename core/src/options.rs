@@ -246,7 +246,7 @@ fn hint(cookie_options: bool, name: &str) -> Option<String> {
     }
     if !cookie_options {
         if let Some(field) = COOKIE_FIELDS.iter().find(|f| f.eq_ignore_ascii_case(name)) {
-            return Some(format!("cookie settings go under cookieOptions: use cookieOptions.{field}"));
+            return Some(format!("it is a cookie setting: use cookieOptions.{field}"));
         }
     }
     let text = match (cookie_options, name) {
@@ -283,7 +283,7 @@ fn unknown(cookie_options: bool, name: &str) -> ConfigError {
     };
     let what = if cookie_options { "unknown cookie option" } else { "unknown option" };
     let message = match hint(cookie_options, name) {
-        Some(h) => format!("{what}: {h}"),
+        Some(h) => format!("{what}; {h}"),
         None => format!("{what}; the known ones are {list}"),
     };
     ConfigError::new(option, ConfigErrorKind::UnknownOption, message)
