@@ -74,7 +74,8 @@ enum ks_result
    */
   KS_RESULT_INVALID_COOKIE_NAME = 7,
   /**
-   * A cookie attribute (path, domain, or one from the session's `cookie` field) is invalid.
+   * A cookie attribute (path, domain, or one from the session's `cookie` field) is invalid,
+   * or the settings make a cookie browsers drop (SameSite=None without Secure).
    */
   KS_RESULT_INVALID_COOKIE_ATTRIBUTE = 8,
   /**
@@ -524,8 +525,9 @@ void ks_config_builder_free(struct ks_config_builder *builder);
 
 /**
  * Sets the cookie name (default "koa.sid"); the signature cookie is "<name>.sig".
- * `name` is NUL-terminated UTF-8, copied. Errors: NULL_PARAMETER, INVALID_UTF8,
- * INVALID_COOKIE_NAME (empty, or characters outside printable ASCII, or ';', '=' or space).
+ * `name` is NUL-terminated UTF-8, copied. Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_NAME (empty, or characters outside
+ * printable ASCII, or ';', '=' or space).
  *
  * # Safety
  * `builder` is a live builder; `name` is NULL or NUL-terminated.
@@ -536,7 +538,8 @@ ks_result ks_config_builder_set_cookie_name(struct ks_config_builder *builder, c
  * Adds a signing key (bytes, copied). Keys are tried in the order added: the first signs,
  * every one verifies, so rotate by adding the new key first and the old ones after it. A
  * cookie verified by an older key is re-signed with the first. With no key, cookies are
- * unsigned. Errors: NULL_PARAMETER (`key` NULL), INVALID_ARGUMENT (`key_len` 0).
+ * unsigned. Errors: KS_RESULT_NULL_PARAMETER (`key` NULL), KS_RESULT_INVALID_ARGUMENT
+ * (`key_len` 0).
  *
  * # Safety
  * `builder` is a live builder; `key` is valid for reads of `key_len` bytes.
@@ -554,7 +557,8 @@ ks_result ks_config_builder_clear_keys(struct ks_config_builder *builder);
 /**
  * Sets the cookie path (default "/"); NULL means no path attribute. Requests whose path
  * lies outside it (segment match: "/app" covers "/app/x", not "/apple") get no session.
- * Copied. Errors: INVALID_UTF8, INVALID_COOKIE_ATTRIBUTE.
+ * Copied. Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE (not starting
+ * with '/', or characters outside printable ASCII, or ';').
  *
  * # Safety
  * `builder` is a live builder; `path` is NULL or NUL-terminated.
@@ -563,7 +567,8 @@ ks_result ks_config_builder_set_path(struct ks_config_builder *builder, const ch
 
 /**
  * Sets the cookie domain; NULL (the default) means no domain attribute. Copied.
- * Errors: INVALID_UTF8, INVALID_COOKIE_ATTRIBUTE.
+ * Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE (not a host name such
+ * as "example.com": an optional leading dot, then labels of letters, digits, '-' and '_').
  *
  * # Safety
  * `builder` is a live builder; `domain` is NULL or NUL-terminated.
@@ -572,7 +577,8 @@ ks_result ks_config_builder_set_domain(struct ks_config_builder *builder, const 
 
 /**
  * Sets the cookie lifetime in milliseconds (default 86400000, one day); 0 makes a
- * browser-session cookie. It also sets the store TTL. Errors: INVALID_ARGUMENT (negative).
+ * browser-session cookie. It also sets the store TTL. Errors: KS_RESULT_INVALID_ARGUMENT
+ * (negative).
  *
  * # Safety
  * `builder` is a live builder.
@@ -581,7 +587,7 @@ ks_result ks_config_builder_set_max_age_ms(struct ks_config_builder *builder, in
 
 /**
  * Sets an absolute cookie expiry in unix milliseconds; 0 (the default) means none. Used
- * only when the max age is 0. Errors: INVALID_ARGUMENT (negative).
+ * only when the max age is 0. Errors: KS_RESULT_INVALID_ARGUMENT (negative).
  *
  * # Safety
  * `builder` is a live builder.
@@ -606,7 +612,11 @@ ks_result ks_config_builder_set_http_only(struct ks_config_builder *builder, boo
 ks_result ks_config_builder_set_secure(struct ks_config_builder *builder, bool secure);
 
 /**
- * Sets the `SameSite` attribute: a `ks_same_site` value. Errors: INVALID_ARGUMENT.
+ * Sets the `SameSite` attribute: a `ks_same_site` value. `KS_SAME_SITE_NONE` needs
+ * `ks_config_builder_set_secure(builder, true)` (browsers drop SameSite=None cookies that
+ * are not Secure): without it, `ks_config_builder_validate()` and `ks_engine_new()` fail with
+ * KS_RESULT_INVALID_COOKIE_ATTRIBUTE. Errors: KS_RESULT_INVALID_ARGUMENT (not a
+ * `ks_same_site` value).
  *
  * # Safety
  * `builder` is a live builder.
@@ -614,7 +624,7 @@ ks_result ks_config_builder_set_secure(struct ks_config_builder *builder, bool s
 ks_result ks_config_builder_set_same_site(struct ks_config_builder *builder, uint32_t same_site);
 
 /**
- * Sets the `Priority` attribute: a `ks_priority` value. Errors: INVALID_ARGUMENT.
+ * Sets the `Priority` attribute: a `ks_priority` value. Errors: KS_RESULT_INVALID_ARGUMENT.
  *
  * # Safety
  * `builder` is a live builder.
@@ -648,7 +658,8 @@ ks_result ks_config_builder_set_allow_empty(struct ks_config_builder *builder, b
 
 /**
  * The store TTL in milliseconds for sessions whose cookie has no lifetime of its own
- * (browser-session cookies); default one day. Errors: INVALID_ARGUMENT (0 or negative).
+ * (browser-session cookies); default one day. Errors: KS_RESULT_INVALID_ARGUMENT (0 or
+ * negative).
  *
  * # Safety
  * `builder` is a live builder.
@@ -656,7 +667,9 @@ ks_result ks_config_builder_set_allow_empty(struct ks_config_builder *builder, b
 ks_result ks_config_builder_set_default_ttl_ms(struct ks_config_builder *builder, int64_t ttl_ms);
 
 /**
- * Checks the settings as `ks_engine_new()` would, without making an engine.
+ * Checks the settings as `ks_engine_new()` would, without making an engine: each value and
+ * the rules between them (SameSite=None needs Secure). Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_INVALID_COOKIE_ATTRIBUTE, with `ks_last_error_message()` naming the option.
  *
  * # Safety
  * `builder` is a live builder or NULL (NULL_PARAMETER).
