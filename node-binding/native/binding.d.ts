@@ -46,7 +46,11 @@ export declare class NativeRedisStore {
 }
 
 export declare class SessionEngine {
-  constructor(options: EngineOptions)
+  /**
+   * `optionsJson`: as for `checkSessionOptions`. `keys`: signing keys, newest first;
+   * omitted or null = unsigned cookies.
+   */
+  constructor(optionsJson: string, keys?: Array<Buffer> | undefined | null)
   /** The JSON of a brand-new session (`{"cookie":{...}}`). */
   get freshSessionJson(): string
   /** Whether cookies are signed (keys were given). */
@@ -55,31 +59,23 @@ export declare class SessionEngine {
   get id(): number
 }
 
-/**
- * The configuration as the JS middleware hands it over (already type-checked and normalised
- * there: `sameSite: true` arrives as `"strict"`, dates as unix ms).
- */
-export interface EngineOptions {
-  /** Cookie name (`key`). */
+/** The options the middleware itself uses, with core's defaults filled in. */
+export interface CheckedOptions {
+  /** Cookie name (`key`, default `koa.sid`). */
   key: string
-  /** Signing keys, newest first; omitted or null = unsigned cookies. */
-  keys?: Array<Buffer>
-  path?: string
-  domain?: string
-  /** Cookie lifetime in ms; null or 0 = browser-session cookie. */
-  maxAge?: number
-  /** Absolute expiry, unix ms. */
-  expires?: number
-  httpOnly: boolean
-  secure: boolean
-  /** `"strict"`, `"lax"` or `"none"`. */
-  sameSite?: string
-  /** `"low"`, `"medium"` or `"high"`. */
-  priority?: string
-  partitioned: boolean
-  rolling: boolean
-  allowEmpty: boolean
+  /** `cookieOptions.signed` (default true): sign cookies when `app.keys` is set. */
+  signed: boolean
+  /** `defer` (default false). */
+  defer: boolean
+  /** `reconnectTimeout` in ms (default 10000). */
+  reconnectTimeout: number
 }
+
+/**
+ * Checks the plain-data options of `session(options)` (JSON text). Throws an error whose
+ * message is core's: `option "cookieOptions.sameSite": ...`.
+ */
+export declare function checkSessionOptions(optionsJson: string): CheckedOptions
 
 /** A fresh session id from the OS CSPRNG: 24 bytes, base64url, 32 characters. */
 export declare function generateSid(): string
