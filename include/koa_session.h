@@ -80,7 +80,8 @@ enum ks_result
    */
   KS_RESULT_INVALID_COOKIE_NAME = 7,
   /**
-   * A cookie attribute (path, domain, or one from the session's `cookie` field) is invalid.
+   * A cookie attribute (path, domain, or one from the session's `cookie` field) is invalid,
+   * or the settings make a cookie browsers drop (SameSite=None without Secure).
    */
   KS_RESULT_INVALID_COOKIE_ATTRIBUTE = 8,
   /**
@@ -540,10 +541,10 @@ struct ks_config_builder *ks_config_builder_new(void);
 void ks_config_builder_free(struct ks_config_builder *builder);
 
 /**
- * Sets the cookie name (default "koa.sid"); the signature cookie is "<name>.sig". `name` is
- * NUL-terminated UTF-8, copied. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8,
- * KS_RESULT_INVALID_COOKIE_NAME (empty, or characters outside printable ASCII, or ';', '=' or
- * space).
+ * Sets the cookie name (default "koa.sid"); the signature cookie is "<name>.sig".
+ * `name` is NUL-terminated UTF-8, copied. Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_NAME (empty, or characters outside
+ * printable ASCII, or ';', '=' or space).
  *
  * # Safety
  * `builder` is a live builder; `name` is NULL or NUL-terminated.
@@ -573,7 +574,8 @@ ks_result ks_config_builder_clear_keys(struct ks_config_builder *builder);
 /**
  * Sets the cookie path (default "/"); NULL means no path attribute. Requests whose path
  * lies outside it (segment match: "/app" covers "/app/x", not "/apple") get no session.
- * Copied. Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE.
+ * Copied. Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE (not starting
+ * with '/', or characters outside printable ASCII, or ';').
  *
  * # Safety
  * `builder` is a live builder; `path` is NULL or NUL-terminated.
@@ -582,7 +584,8 @@ ks_result ks_config_builder_set_path(struct ks_config_builder *builder, const ch
 
 /**
  * Sets the cookie domain; NULL (the default) means no domain attribute. Copied.
- * Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE.
+ * Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE (not a host name such
+ * as "example.com": an optional leading dot, then labels of letters, digits, '-' and '_').
  *
  * # Safety
  * `builder` is a live builder; `domain` is NULL or NUL-terminated.
@@ -626,7 +629,11 @@ ks_result ks_config_builder_set_http_only(struct ks_config_builder *builder, boo
 ks_result ks_config_builder_set_secure(struct ks_config_builder *builder, bool secure);
 
 /**
- * Sets the `SameSite` attribute: a `ks_same_site` value. Errors: KS_RESULT_INVALID_ARGUMENT.
+ * Sets the `SameSite` attribute: a `ks_same_site` value. `KS_SAME_SITE_NONE` needs
+ * `ks_config_builder_set_secure(builder, true)` (browsers drop SameSite=None cookies that
+ * are not Secure): without it, `ks_config_builder_validate()` and `ks_engine_new()` fail with
+ * KS_RESULT_INVALID_COOKIE_ATTRIBUTE. Errors: KS_RESULT_INVALID_ARGUMENT (not a
+ * `ks_same_site` value).
  *
  * # Safety
  * `builder` is a live builder.
@@ -686,7 +693,7 @@ ks_result ks_config_builder_set_default_ttl_ms(struct ks_config_builder *builder
  * callback on that pool and waits with a timer; 0 turns the deadline off, and the callback
  * then runs on the caller's own thread (one thread hop less, but a callback that never
  * returns blocks that request for ever). Native stores bound their own I/O and ignore it.
- * Errors: NULL_PARAMETER, INVALID_ARGUMENT (over 86400000, one day).
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (over 86400000, one day).
  *
  * # Safety
  * `builder` is a live builder.
@@ -694,7 +701,9 @@ ks_result ks_config_builder_set_default_ttl_ms(struct ks_config_builder *builder
 ks_result ks_config_builder_set_store_timeout_ms(struct ks_config_builder *builder, uint64_t timeout_ms);
 
 /**
- * Checks the settings as `ks_engine_new()` would, without making an engine.
+ * Checks the settings as `ks_engine_new()` would, without making an engine: each value and
+ * the rules between them (SameSite=None needs Secure). Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_INVALID_COOKIE_ATTRIBUTE, with `ks_last_error_message()` naming the option.
  *
  * # Safety
  * `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).

@@ -1,10 +1,11 @@
 //! Session configuration: the cookie, its signing keys, and the save rules. Built once,
 //! validated once, then shared read-only by every request.
 
-use crate::set_cookie::{check_name, CookieAttributes, CookieError, Priority, SameSite};
+pub use crate::options::{ConfigError, ConfigErrorKind};
+use crate::options::{check_cookie, check_cookie_name, check_default_ttl, check_keys};
+use crate::set_cookie::{CookieAttributes, Priority, SameSite};
 use crate::signing::Keys;
 use serde_json::{json, Map, Value};
-use std::fmt;
 
 pub const DEFAULT_COOKIE_NAME: &str = "koa.sid";
 pub const DEFAULT_MAX_AGE_MS: i64 = 86_400_000;
@@ -15,32 +16,6 @@ pub const DEFAULT_SESSION_TTL_MS: i64 = 86_400_000;
 /// outage: a store that knows it is disconnected reports that at once and `reconnectTimeout`
 /// applies.
 pub const DEFAULT_STORE_TIMEOUT_MS: u64 = 5_000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigError {
-    Cookie(CookieError),
-    /// A key list was given but it is empty.
-    NoKeys,
-    /// The default session TTL must be positive.
-    InvalidTtl,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Cookie(e) => e.fmt(f),
-            ConfigError::NoKeys => f.write_str("signing keys must not be empty"),
-            ConfigError::InvalidTtl => f.write_str("the default session TTL must be positive"),
-        }
-    }
-}
-impl std::error::Error for ConfigError {}
-
-impl From<CookieError> for ConfigError {
-    fn from(e: CookieError) -> Self {
-        ConfigError::Cookie(e)
-    }
-}
 
 /// Validated session configuration. Create it with [`SessionConfig::builder`].
 #[derive(Debug, Clone)]
@@ -114,6 +89,14 @@ impl Default for SessionConfigBuilder {
 }
 
 impl SessionConfigBuilder {
+    /// The cookie name set so far.
+    pub fn name(&self) -> &str {
+        &self.cookie_name
+    }
+    /// The cookie attributes set so far.
+    pub fn attributes(&self) -> &CookieAttributes {
+        &self.cookie
+    }
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
         self
@@ -188,15 +171,18 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Checks every setting with the rules of [`crate::options`] (the error names the
+    /// option as a Koa user writes it).
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
-        check_name(&self.cookie_name)?;
-        self.cookie.validate()?;
-        if self.default_ttl_ms <= 0 {
-            return Err(ConfigError::InvalidTtl);
-        }
+        check_cookie_name(&self.cookie_name)?;
+        check_cookie(&self.cookie)?;
+        check_default_ttl(self.default_ttl_ms)?;
         let keys = match self.keys {
             None => None,
-            Some(k) => Some(Keys::new(k).ok_or(ConfigError::NoKeys)?),
+            Some(k) => {
+                check_keys(&k)?;
+                Keys::new(k)
+            }
         };
         let fresh_json = fresh_json(&self.cookie, keys.is_some());
         Ok(SessionConfig {
@@ -263,12 +249,27 @@ mod tests {
         assert!(c.signed());
     }
 
+    fn refused(b: SessionConfigBuilder) -> (String, ConfigErrorKind) {
+        let e = b.build().unwrap_err();
+        (e.option().to_owned(), e.kind())
+    }
+
     #[test]
-    fn rejects_bad_config() {
-        assert!(matches!(SessionConfig::builder().cookie_name("a;b").build(), Err(ConfigError::Cookie(_))));
-        assert!(matches!(SessionConfig::builder().cookie_name("").build(), Err(ConfigError::Cookie(_))));
-        assert_eq!(SessionConfig::builder().keys(Vec::<String>::new()).build().unwrap_err(), ConfigError::NoKeys);
-        assert!(SessionConfig::builder().path(Some("/a\r\nX: y".into())).build().is_err());
-        assert_eq!(SessionConfig::builder().default_session_ttl_ms(0).build().unwrap_err(), ConfigError::InvalidTtl);
+    fn rejects_bad_config_naming_the_option() {
+        use ConfigErrorKind::*;
+        let b = SessionConfig::builder;
+        assert_eq!(refused(b().cookie_name("a;b")), ("key".into(), CookieName));
+        assert_eq!(refused(b().cookie_name("")), ("key".into(), CookieName));
+        assert_eq!(refused(b().keys(Vec::<String>::new())), ("keys".into(), InvalidValue));
+        assert_eq!(refused(b().keys(["k", ""])), ("keys".into(), InvalidValue));
+        assert_eq!(refused(b().path(Some("/a\r\nX: y".into()))), ("cookieOptions.path".into(), CookieAttribute));
+        assert_eq!(refused(b().path(Some("app".into()))), ("cookieOptions.path".into(), CookieAttribute));
+        assert_eq!(refused(b().domain(Some("a b".into()))), ("cookieOptions.domain".into(), CookieAttribute));
+        assert_eq!(refused(b().max_age(Some(-5))), ("cookieOptions.maxAge".into(), InvalidValue));
+        assert_eq!(refused(b().expires(Some(-1))), ("cookieOptions.expires".into(), InvalidValue));
+        assert_eq!(refused(b().same_site(Some(SameSite::None))), ("cookieOptions.sameSite".into(), CookieAttribute));
+        assert_eq!(refused(b().default_session_ttl_ms(0)), ("defaultSessionTtl".into(), InvalidValue));
+        // The same settings made valid.
+        assert!(b().same_site(Some(SameSite::None)).secure(true).max_age(Some(0)).path(None).domain(Some(".a.example".into())).build().is_ok());
     }
 }

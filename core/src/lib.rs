@@ -1,7 +1,8 @@
 //! koa-session-core: the session engine shared by the Koa middleware and the C API.
 //!
 //! - [`cookie_header`], [`set_cookie`], [`signing`]: cookies on the wire, byte-compatible with Koa.
-//! - [`sid`]: session ids. [`config`]: validated settings. [`record`]: the `cookie` field inside
+//! - [`sid`]: session ids. [`options`]: every option's rules and defaults, errors naming the
+//!   option. [`config`]: validated settings. [`record`]: the `cookie` field inside
 //!   session JSON and the store TTL that follows from it.
 //! - [`request`]: the sans-I/O state machine that makes every per-request decision.
 //! - [`store`]: the async `Store` trait, `MemoryStore`, and a conformance suite for any store.
@@ -14,6 +15,7 @@ pub mod cookie_header;
 pub mod driver;
 pub mod http_date;
 pub mod json_field;
+pub mod options;
 pub mod record;
 pub mod request;
 pub mod set_cookie;
@@ -21,7 +23,8 @@ pub mod sid;
 pub mod signing;
 pub mod store;
 
-pub use config::{ConfigError, SessionConfig, SessionConfigBuilder};
+pub use config::{SessionConfig, SessionConfigBuilder};
+pub use options::{ConfigError, ConfigErrorKind, SessionOptions};
 pub use driver::{ActiveSession, Engine, EngineError, SidGenerator};
 pub use request::{Decision, Ending, LoadReport, Loaded, Next, Outcome, RequestError, RequestParts, SessionRequest, StoreCaps, StoreOp, TokenStep};
 pub use set_cookie::{CookieAttributes, CookieError, Priority, SameSite};

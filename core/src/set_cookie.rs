@@ -94,7 +94,8 @@ pub enum CookieError {
     InvalidValue,
     InvalidPath,
     InvalidDomain,
-    /// A `secure` cookie on a plain-HTTP request, refused as Koa's cookies refuse it.
+    /// A `secure` cookie on a plain-HTTP request, refused as Koa's cookies refuse it; the
+    /// message says which setting asked for it and how to fix it.
     SecureOverHttp,
 }
 
@@ -105,7 +106,12 @@ impl fmt::Display for CookieError {
             CookieError::InvalidValue => "cookie value is invalid: only printable ASCII without ';' is allowed",
             CookieError::InvalidPath => "cookie path is invalid: only printable ASCII without ';' is allowed",
             CookieError::InvalidDomain => "cookie domain is invalid: only printable ASCII without ';' is allowed",
-            CookieError::SecureOverHttp => "Cannot send secure cookie over unencrypted connection",
+            CookieError::SecureOverHttp => {
+                "Cannot send secure cookie over unencrypted connection: the session cookie is secure \
+                 (option cookieOptions.secure, or the session's own cookie.secure) but this request came over plain HTTP. \
+                 Behind a TLS proxy, trust its X-Forwarded-Proto: https (Koa: app.proxy = true; C: commit with plain_http false); \
+                 in development over HTTP, set cookieOptions.secure: false"
+            }
         })
     }
 }

@@ -347,7 +347,9 @@ fn errors_come_before_any_write() {
     req.set_new_sid(SID.into()).unwrap();
     let caps = StoreCaps::default();
     let err = req.clone().finish(&cfg, &Ending::new(Some(FRESH_PLUS)), caps, true, NOW).unwrap_err();
-    assert_eq!(err.to_string(), "Cannot send secure cookie over unencrypted connection");
+    let text = err.to_string();
+    assert!(text.starts_with("Cannot send secure cookie over unencrypted connection: "), "{text}");
+    assert!(text.contains("cookieOptions.secure") && text.contains("X-Forwarded-Proto: https"), "{text}");
     assert!(req.clone().finish(&cfg, &Ending::new(Some(FRESH_PLUS)), caps, false, NOW).is_ok());
     let forced = Ending { json: Some("[]"), save: Some(true), replaced: false };
     assert_eq!(req.clone().finish(&cfg, &forced, caps, false, NOW).unwrap_err(), RequestError::NotAnObject);

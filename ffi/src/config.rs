@@ -1,9 +1,13 @@
 //! `ks_config_builder`: collects the session settings a C program chooses. Each setter
-//! checks its value at once, so a mistake is reported where it was made.
+//! checks its value at once with core's rules for that option (core/src/options.rs, the
+//! ones a Koa app gets), so a mistake is reported where it was made; rules between two
+//! settings (SameSite=None needs Secure) are checked by `ks_config_builder_validate()` and
+//! `ks_engine_new()`. `ks_last_error_message()` then names the option.
 
 use crate::boundary::{arg, arg_mut, bytes, c_str, enum_arg, guard, guard_value, opt_c_str};
 use crate::result::ks_result;
-use koa_session_core::{CookieAttributes, Priority, SameSite, SessionConfig, SessionConfigBuilder};
+use koa_session_core::options::{check_cookie_name, check_default_ttl, check_domain, check_expires, check_keys, check_max_age, check_path};
+use koa_session_core::{ConfigError, ConfigErrorKind, Priority, SameSite, SessionConfig, SessionConfigBuilder};
 use std::ffi::c_char;
 
 /// The `SameSite` cookie attribute, passed to `ks_config_builder_set_same_site()`.
@@ -78,10 +82,10 @@ pub unsafe extern "C" fn ks_config_builder_free(builder: *mut ks_config_builder)
     })
 }
 
-/// Sets the cookie name (default "koa.sid"); the signature cookie is "<name>.sig". `name` is
-/// NUL-terminated UTF-8, copied. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8,
-/// KS_RESULT_INVALID_COOKIE_NAME (empty, or characters outside printable ASCII, or ';', '=' or
-/// space).
+/// Sets the cookie name (default "koa.sid"); the signature cookie is "<name>.sig".
+/// `name` is NUL-terminated UTF-8, copied. Errors: KS_RESULT_NULL_PARAMETER,
+/// KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_NAME (empty, or characters outside
+/// printable ASCII, or ';', '=' or space).
 ///
 /// # Safety
 /// `builder` is a live builder; `name` is NULL or NUL-terminated.
@@ -90,7 +94,7 @@ pub unsafe extern "C" fn ks_config_builder_set_cookie_name(builder: *mut ks_conf
     guard(|| {
         let b = arg_mut(builder)?;
         let name = c_str(name)?;
-        SessionConfig::builder().cookie_name(name).build()?;
+        check_cookie_name(name)?;
         b.update(|x| x.cookie_name(name));
         Ok(())
     })
@@ -112,9 +116,7 @@ pub unsafe extern "C" fn ks_config_builder_add_key(builder: *mut ks_config_build
             return Err(ks_result::NullParameter);
         }
         let key = bytes(key, key_len)?;
-        if key.is_empty() {
-            return Err(ks_result::InvalidArgument);
-        }
+        check_keys(&[key])?;
         b.keys.push(key.to_vec());
         Ok(())
     })
@@ -132,13 +134,15 @@ pub unsafe extern "C" fn ks_config_builder_clear_keys(builder: *mut ks_config_bu
     })
 }
 
-fn check_attrs(attrs: CookieAttributes) -> Result<(), ks_result> {
-    attrs.validate().map_err(ks_result::from)
+/// An enum argument outside its values, reported with the option it sets.
+fn enum_value<T: Copy>(value: u32, values: &[T], option: &'static str, c_type: &str) -> Result<T, ks_result> {
+    enum_arg(value, values).map_err(|_| ConfigError::new(option, ConfigErrorKind::InvalidValue, format!("{value} is not a {c_type} value")).into())
 }
 
 /// Sets the cookie path (default "/"); NULL means no path attribute. Requests whose path
 /// lies outside it (segment match: "/app" covers "/app/x", not "/apple") get no session.
-/// Copied. Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE.
+/// Copied. Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE (not starting
+/// with '/', or characters outside printable ASCII, or ';').
 ///
 /// # Safety
 /// `builder` is a live builder; `path` is NULL or NUL-terminated.
@@ -147,14 +151,17 @@ pub unsafe extern "C" fn ks_config_builder_set_path(builder: *mut ks_config_buil
     guard(|| {
         let b = arg_mut(builder)?;
         let path = opt_c_str(path)?.map(str::to_owned);
-        check_attrs(CookieAttributes { path: path.clone(), ..Default::default() })?;
+        if let Some(p) = &path {
+            check_path(p)?;
+        }
         b.update(|x| x.path(path));
         Ok(())
     })
 }
 
 /// Sets the cookie domain; NULL (the default) means no domain attribute. Copied.
-/// Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE.
+/// Errors: KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_COOKIE_ATTRIBUTE (not a host name such
+/// as "example.com": an optional leading dot, then labels of letters, digits, '-' and '_').
 ///
 /// # Safety
 /// `builder` is a live builder; `domain` is NULL or NUL-terminated.
@@ -163,7 +170,9 @@ pub unsafe extern "C" fn ks_config_builder_set_domain(builder: *mut ks_config_bu
     guard(|| {
         let b = arg_mut(builder)?;
         let domain = opt_c_str(domain)?.map(str::to_owned);
-        check_attrs(CookieAttributes { domain: domain.clone(), ..Default::default() })?;
+        if let Some(d) = &domain {
+            check_domain(d)?;
+        }
         b.update(|x| x.domain(domain));
         Ok(())
     })
@@ -179,9 +188,7 @@ pub unsafe extern "C" fn ks_config_builder_set_domain(builder: *mut ks_config_bu
 pub unsafe extern "C" fn ks_config_builder_set_max_age_ms(builder: *mut ks_config_builder, max_age_ms: i64) -> ks_result {
     guard(|| {
         let b = arg_mut(builder)?;
-        if max_age_ms < 0 {
-            return Err(ks_result::InvalidArgument);
-        }
+        check_max_age(max_age_ms)?;
         b.update(|x| x.max_age(Some(max_age_ms).filter(|&ms| ms != 0)));
         Ok(())
     })
@@ -196,9 +203,7 @@ pub unsafe extern "C" fn ks_config_builder_set_max_age_ms(builder: *mut ks_confi
 pub unsafe extern "C" fn ks_config_builder_set_expires_ms(builder: *mut ks_config_builder, unix_ms: i64) -> ks_result {
     guard(|| {
         let b = arg_mut(builder)?;
-        if unix_ms < 0 {
-            return Err(ks_result::InvalidArgument);
-        }
+        check_expires(unix_ms)?;
         b.update(|x| x.expires(Some(unix_ms).filter(|&ms| ms != 0)));
         Ok(())
     })
@@ -229,7 +234,11 @@ pub unsafe extern "C" fn ks_config_builder_set_secure(builder: *mut ks_config_bu
     })
 }
 
-/// Sets the `SameSite` attribute: a `ks_same_site` value. Errors: KS_RESULT_INVALID_ARGUMENT.
+/// Sets the `SameSite` attribute: a `ks_same_site` value. `KS_SAME_SITE_NONE` needs
+/// `ks_config_builder_set_secure(builder, true)` (browsers drop SameSite=None cookies that
+/// are not Secure): without it, `ks_config_builder_validate()` and `ks_engine_new()` fail with
+/// KS_RESULT_INVALID_COOKIE_ATTRIBUTE. Errors: KS_RESULT_INVALID_ARGUMENT (not a
+/// `ks_same_site` value).
 ///
 /// # Safety
 /// `builder` is a live builder.
@@ -237,7 +246,7 @@ pub unsafe extern "C" fn ks_config_builder_set_secure(builder: *mut ks_config_bu
 pub unsafe extern "C" fn ks_config_builder_set_same_site(builder: *mut ks_config_builder, same_site: u32) -> ks_result {
     guard(|| {
         let b = arg_mut(builder)?;
-        let s = enum_arg(same_site, &[None, Some(SameSite::Strict), Some(SameSite::Lax), Some(SameSite::None)])?;
+        let s = enum_value(same_site, &[None, Some(SameSite::Strict), Some(SameSite::Lax), Some(SameSite::None)], "cookieOptions.sameSite", "ks_same_site")?;
         b.update(|x| x.same_site(s));
         Ok(())
     })
@@ -251,7 +260,7 @@ pub unsafe extern "C" fn ks_config_builder_set_same_site(builder: *mut ks_config
 pub unsafe extern "C" fn ks_config_builder_set_priority(builder: *mut ks_config_builder, priority: u32) -> ks_result {
     guard(|| {
         let b = arg_mut(builder)?;
-        let p = enum_arg(priority, &[None, Some(Priority::Low), Some(Priority::Medium), Some(Priority::High)])?;
+        let p = enum_value(priority, &[None, Some(Priority::Low), Some(Priority::Medium), Some(Priority::High)], "cookieOptions.priority", "ks_priority")?;
         b.update(|x| x.priority(p));
         Ok(())
     })
@@ -304,9 +313,7 @@ pub unsafe extern "C" fn ks_config_builder_set_allow_empty(builder: *mut ks_conf
 pub unsafe extern "C" fn ks_config_builder_set_default_ttl_ms(builder: *mut ks_config_builder, ttl_ms: i64) -> ks_result {
     guard(|| {
         let b = arg_mut(builder)?;
-        if ttl_ms <= 0 {
-            return Err(ks_result::InvalidArgument);
-        }
+        check_default_ttl(ttl_ms)?;
         b.update(|x| x.default_session_ttl_ms(ttl_ms));
         Ok(())
     })
@@ -321,7 +328,7 @@ pub unsafe extern "C" fn ks_config_builder_set_default_ttl_ms(builder: *mut ks_c
 /// callback on that pool and waits with a timer; 0 turns the deadline off, and the callback
 /// then runs on the caller's own thread (one thread hop less, but a callback that never
 /// returns blocks that request for ever). Native stores bound their own I/O and ignore it.
-/// Errors: NULL_PARAMETER, INVALID_ARGUMENT (over 86400000, one day).
+/// Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (over 86400000, one day).
 ///
 /// # Safety
 /// `builder` is a live builder.
@@ -337,7 +344,9 @@ pub unsafe extern "C" fn ks_config_builder_set_store_timeout_ms(builder: *mut ks
     })
 }
 
-/// Checks the settings as `ks_engine_new()` would, without making an engine.
+/// Checks the settings as `ks_engine_new()` would, without making an engine: each value and
+/// the rules between them (SameSite=None needs Secure). Errors: KS_RESULT_NULL_PARAMETER,
+/// KS_RESULT_INVALID_COOKIE_ATTRIBUTE, with `ks_last_error_message()` naming the option.
 ///
 /// # Safety
 /// `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).

@@ -1,6 +1,6 @@
 //! `ks_result`: what every fallible function returns, and the text that explains each code.
 
-use koa_session_core::{ConfigError, CookieError, EngineError, RequestError, StoreError, StoreErrorKind};
+use koa_session_core::{ConfigError, ConfigErrorKind, CookieError, EngineError, RequestError, StoreError, StoreErrorKind};
 use std::ffi::c_char;
 
 /// The result of a fallible `ks_` function. `KS_RESULT_OK` is 0; every other value is an
@@ -25,7 +25,8 @@ pub enum ks_result {
     NotFound = 6,
     /// The cookie name is empty or contains characters not allowed in a cookie name.
     InvalidCookieName = 7,
-    /// A cookie attribute (path, domain, or one from the session's `cookie` field) is invalid.
+    /// A cookie attribute (path, domain, or one from the session's `cookie` field) is invalid,
+    /// or the settings make a cookie browsers drop (SameSite=None without Secure).
     InvalidCookieAttribute = 8,
     /// Session data was not valid JSON, or not a JSON object where one is required.
     InvalidJson = 9,
@@ -101,7 +102,7 @@ impl ks_result {
             ks_result::OutOfRange => "index out of range\0",
             ks_result::NotFound => "no such field in the session\0",
             ks_result::InvalidCookieName => "cookie name is invalid: it needs 1 or more printable ASCII characters and no ';', '=' or space\0",
-            ks_result::InvalidCookieAttribute => "cookie attribute is invalid: only printable ASCII without ';' is allowed\0",
+            ks_result::InvalidCookieAttribute => "cookie attribute is invalid: a malformed value, path or domain, or SameSite=None without Secure\0",
             ks_result::InvalidJson => "session data is not valid JSON or not a JSON object\0",
             ks_result::SessionDestroyed => "the session was marked destroyed and has no data\0",
             ks_result::SessionFinished => "the session was already committed\0",
@@ -133,8 +134,12 @@ impl From<StoreError> for ks_result {
     }
 }
 
+/// A secure cookie over plain HTTP also records core's message, which says how to fix it.
 impl From<CookieError> for ks_result {
     fn from(e: CookieError) -> Self {
+        if e == CookieError::SecureOverHttp {
+            crate::last_error::detail(&e.to_string());
+        }
         match e {
             CookieError::InvalidName => ks_result::InvalidCookieName,
             CookieError::SecureOverHttp => ks_result::SecureCookieOverHttp,
@@ -163,11 +168,15 @@ impl From<EngineError> for ks_result {
     }
 }
 
+/// Also records core's message, which names the option (`option "cookieOptions.domain": ...`),
+/// as the detail of the call under way.
 impl From<ConfigError> for ks_result {
     fn from(e: ConfigError) -> Self {
-        match e {
-            ConfigError::Cookie(c) => c.into(),
-            ConfigError::NoKeys | ConfigError::InvalidTtl => ks_result::InvalidArgument,
+        crate::last_error::detail(&e.to_string());
+        match e.kind() {
+            ConfigErrorKind::CookieName => ks_result::InvalidCookieName,
+            ConfigErrorKind::CookieAttribute => ks_result::InvalidCookieAttribute,
+            ConfigErrorKind::InvalidValue | ConfigErrorKind::UnknownOption => ks_result::InvalidArgument,
         }
     }
 }

@@ -4,34 +4,53 @@
 
 const { SessionEngine } = require('../loader');
 
-let warnedNoKeys = false;
-let warnedOpaque = false;
+const KEYS_FORM = "app.keys must be an array of strings or Buffers, e.g. app.keys = ['a long random secret']";
+const warned = new Set();
 
-/** The signing keys of `app.keys` as Buffers (newest first), or null. */
+function warnOnce(text) {
+  if (warned.has(text)) return;
+  warned.add(text);
+  process.emitWarning(`koa-session-ts: ${text}`, 'KoaSessionWarning');
+}
+
+function describe(v) {
+  if (v === '') return 'an empty string';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return 'a string';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v).slice(0, 40)}`;
+}
+
+function keysError(what) {
+  return new TypeError(`koa-session-ts: ${KEYS_FORM}; ${what}`);
+}
+
+/**
+ * The signing keys of `app.keys` as Buffers (newest first), or null for unsigned cookies
+ * (with a one-time warning saying why). A value that cannot be keys is a TypeError.
+ */
 function readKeys(appKeys) {
-  if (appKeys === undefined || appKeys === null) return null;
+  if (appKeys === undefined || appKeys === null) {
+    warnOnce('app.keys is not set, so session cookies are not signed. Set app.keys = [\'a long random secret\'] (or cookieOptions.signed = false to silence this).');
+    return null;
+  }
   let list = appKeys;
   if (!Array.isArray(list)) {
-    // A Keygrip-like object that exposes its keys; keygrip 1.x keeps them private.
-    if (Array.isArray(appKeys.keys)) list = appKeys.keys;
-    else {
-      if (!warnedOpaque) {
-        warnedOpaque = true;
-        process.emitWarning(
-          'koa-session-ts: app.keys is a Keygrip instance whose keys cannot be read; session cookies are NOT signed. Set app.keys to an array of keys.',
-          'KoaSessionWarning',
-        );
-      }
+    if (typeof appKeys === 'object' && Array.isArray(appKeys.keys)) list = appKeys.keys;
+    else if (typeof appKeys === 'object' && typeof appKeys.sign === 'function') {
+      // keygrip 1.x keeps its keys private.
+      warnOnce('app.keys is a Keygrip instance whose keys cannot be read; session cookies are NOT signed. Set app.keys to an array of keys.');
       return null;
-    }
+    } else throw keysError(`got ${describe(appKeys)}`);
   }
-  const keys = [];
-  for (const k of list) {
-    if (typeof k === 'string') keys.push(Buffer.from(k));
-    else if (k instanceof Uint8Array) keys.push(Buffer.from(k));
-    else if (k !== undefined && k !== null) keys.push(Buffer.from(String(k)));
+  if (list.length === 0) {
+    warnOnce('app.keys is empty, so session cookies are not signed. Set app.keys = [\'a long random secret\'] (or cookieOptions.signed = false to silence this).');
+    return null;
   }
-  return keys.length > 0 ? keys : null;
+  return list.map((k, i) => {
+    if ((typeof k === 'string' || k instanceof Uint8Array) && k.length > 0) return Buffer.from(k);
+    throw keysError(`app.keys[${i}] is ${describe(k)}`);
+  });
 }
 
 function sameList(a, b) {
@@ -41,6 +60,7 @@ function sameList(a, b) {
 }
 
 class EngineCache {
+  /** engineOptions: the options JSON checked by options.js; signed: cookieOptions.signed. */
   constructor(engineOptions, signed) {
     this.engineOptions = engineOptions;
     this.signed = signed;
@@ -55,14 +75,7 @@ class EngineCache {
     const c = this.current;
     if (c !== null && source === this.source && (!Array.isArray(source) || sameList(source, this.snapshot))) return c;
     const keys = this.signed ? readKeys(source) : null;
-    if (this.signed && keys === null && !warnedNoKeys && (source === undefined || source === null)) {
-      warnedNoKeys = true;
-      process.emitWarning(
-        'koa-session-ts: app.keys is not set, so session cookies are not signed. Set app.keys (or cookieOptions.signed = false to silence this).',
-        'KoaSessionWarning',
-      );
-    }
-    const engine = new SessionEngine({ ...this.engineOptions, keys: keys === null ? undefined : keys });
+    const engine = new SessionEngine(this.engineOptions, keys);
     this.source = source;
     this.snapshot = Array.isArray(source) ? source.slice() : null;
     this.current = { engine, id: engine.id, freshJson: engine.freshSessionJson };

@@ -46,7 +46,11 @@ export declare class NativeRedisStore {
 }
 
 export declare class SessionEngine {
-  constructor(options: EngineOptions)
+  /**
+   * `optionsJson`: as for `checkSessionOptions`. `keys`: signing keys, newest first;
+   * omitted or null = unsigned cookies.
+   */
+  constructor(optionsJson: string, keys?: Array<Buffer> | undefined | null)
   /** The JSON of a brand-new session (`{"cookie":{...}}`). */
   get freshSessionJson(): string
   /** Whether cookies are signed (keys were given). */
@@ -55,61 +59,26 @@ export declare class SessionEngine {
   get id(): number
 }
 
-/**
- * The configuration as the JS middleware hands it over (already type-checked and normalised
- * there: `sameSite: true` arrives as `"strict"`, dates as unix ms).
- */
-export interface EngineOptions {
-  /** Cookie name (`key`). */
+/** The options the middleware itself uses, with core's defaults filled in. */
+export interface CheckedOptions {
+  /** Cookie name (`key`, default `koa.sid`). */
   key: string
-  /** Signing keys, newest first; omitted or null = unsigned cookies. */
-  keys?: Array<Buffer>
-  path?: string
-  domain?: string
-  /** Cookie lifetime in ms; null or 0 = browser-session cookie. */
-  maxAge?: number
-  /** Absolute expiry, unix ms. */
-  expires?: number
-  httpOnly: boolean
-  secure: boolean
-  /** `"strict"`, `"lax"` or `"none"`. */
-  sameSite?: string
-  /** `"low"`, `"medium"` or `"high"`. */
-  priority?: string
-  partitioned: boolean
-  rolling: boolean
-  allowEmpty: boolean
+  /** `cookieOptions.signed` (default true): sign cookies when `app.keys` is set. */
+  signed: boolean
+  /** `defer` (default false). */
+  defer: boolean
+  /** `reconnectTimeout` in ms (default 10000). */
+  reconnectTimeout: number
 }
 
-/** Why the request's session cookie was taken or refused. */
-export declare function explainCookie(engine: number, cookieHeader?: string | undefined | null): string
-
-/** Why the end of the request saves, destroys or skips the session. */
-export declare function explainDecision(engine: number, token: string, original?: string | undefined | null, json?: string | undefined | null, save?: boolean | undefined | null): string
-
-/** What a load report (`LOAD_REPORT_*`) means. */
-export declare function explainLoad(report: number): string
-
-/** What a plan operation (`STORE_OP_*`) did. */
-export declare function explainOp(op: number): string
+/**
+ * Checks the plain-data options of `session(options)` (JSON text). Throws an error whose
+ * message is core's: `option "cookieOptions.sameSite": ...`.
+ */
+export declare function checkSessionOptions(optionsJson: string): CheckedOptions
 
 /** A fresh session id from the OS CSPRNG: 24 bytes, base64url, 32 characters. */
 export declare function generateSid(): string
-
-/** Load report: the store held an unusable record. */
-export declare const LOAD_REPORT_CORRUPT: number
-
-/** Load report: the record was loaded. */
-export declare const LOAD_REPORT_LOADED: number
-
-/** Load report: no record under the cookie's id. */
-export declare const LOAD_REPORT_MISSING: number
-
-/** Load report (the digit before the token of `requestLoaded` / `memoryBegin`): no cookie. */
-export declare const LOAD_REPORT_NO_COOKIE: number
-
-/** Load report: `valid()` refused the record. */
-export declare const LOAD_REPORT_REJECTED: number
 
 export interface NativeMemoryStoreOptions {
   /** At most this many sessions; at the limit a new one evicts the session closest to expiry. */
@@ -135,51 +104,10 @@ export interface NativeRedisStoreOptions {
   connectTimeout?: number
   /** Limit for one answer from the server, in ms (default 2000). */
   responseTimeout?: number
-  /**
-   * Redis Cluster: how long an operation waits for its slot to have a master again, in ms
-   * (default 10000).
-   */
-  failoverTimeout?: number
-  /**
-   * Durability: each write waits up to this many ms for one replica (`WAIT 1 ms`); unset
-   * = off.
-   */
-  waitForReplica?: number
 }
 
 /**
- * The store TTL in ms for a session (its JSON), from its `cookie.maxAge` / `cookie.expires`
- * as of `nowMs` (unix ms; the system clock when omitted), `defaultTtlMs` (one day when
- * omitted) for a browser-session cookie. Zero or less: expired.
+ * The store TTL in ms for a session (its JSON), from its `cookie.maxAge` / `cookie.expires`,
+ * `defaultTtlMs` (one day when omitted) for a browser-session cookie. Zero or less: expired.
  */
-export declare function sessionTtlMs(sessionJson: string, defaultTtlMs?: number | undefined | null, nowMs?: number | undefined | null): number
-
-/** Request token first character (UTF-16 code): read the session id from the store. */
-export declare const STEP_LOAD: number
-
-/** Request token first character: the request needs a session id. */
-export declare const STEP_NEED_SID: number
-
-/** Request token first character: ready, and an unchanged session needs no finishing call. */
-export declare const STEP_QUIET: number
-
-/** Request token first character: the session is ready. */
-export declare const STEP_READY: number
-
-/** `requestFinish` caps bit: the store can compare-and-set (merge). */
-export declare const STORE_CAN_COMPARE_AND_SET: number
-
-/** `requestFinish` caps bit: the store can refresh a TTL without a write. */
-export declare const STORE_CAN_TOUCH: number
-
-/** Plan operation: destroy the record. */
-export declare const STORE_OP_DESTROY: number
-
-/** Plan operation: merge this request's changes into the stored record (compare-and-set). */
-export declare const STORE_OP_MERGE: number
-
-/** Plan operation: write the whole session. */
-export declare const STORE_OP_SAVE: number
-
-/** Plan operation: refresh the record's TTL. */
-export declare const STORE_OP_TOUCH: number
+export declare function sessionTtlMs(sessionJson: string, defaultTtlMs?: number | undefined | null): number

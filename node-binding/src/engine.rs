@@ -1,68 +1,54 @@
 //! `SessionEngine`: one validated `SessionConfig`, built once per middleware (and again only
-//! when `app.keys` changes), from which every request begins.
+//! when `app.keys` changes), from which every request begins; and `checkSessionOptions`, which
+//! checks `session(options)` once, at startup.
+//!
+//! Both take the user's plain-data options as JSON text, exactly as given (the middleware
+//! leaves out the store and the functions and writes Dates as unix ms): the types, defaults
+//! and rules are core's (koa_session_core::options), whose error names the option.
 
 use crate::errors::invalid_arg;
 use crate::registry;
-use koa_session_core::{Priority, SameSite, SessionConfig};
+use koa_session_core::{SessionConfig, SessionOptions};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::Arc;
 
-/// The configuration as the JS middleware hands it over (already type-checked and normalised
-/// there: `sameSite: true` arrives as `"strict"`, dates as unix ms).
+/// The options the middleware itself uses, with core's defaults filled in.
 #[napi(object)]
-pub struct EngineOptions {
-    /// Cookie name (`key`).
+pub struct CheckedOptions {
+    /// Cookie name (`key`, default `koa.sid`).
     pub key: String,
-    /// Signing keys, newest first; omitted or null = unsigned cookies.
-    pub keys: Option<Vec<Buffer>>,
-    pub path: Option<String>,
-    pub domain: Option<String>,
-    /// Cookie lifetime in ms; null or 0 = browser-session cookie.
-    pub max_age: Option<f64>,
-    /// Absolute expiry, unix ms.
-    pub expires: Option<f64>,
-    pub http_only: bool,
-    pub secure: bool,
-    /// `"strict"`, `"lax"` or `"none"`.
-    pub same_site: Option<String>,
-    /// `"low"`, `"medium"` or `"high"`.
-    pub priority: Option<String>,
-    pub partitioned: bool,
-    pub rolling: bool,
-    pub allow_empty: bool,
+    /// `cookieOptions.signed` (default true): sign cookies when `app.keys` is set.
+    pub signed: bool,
+    /// `defer` (default false).
+    pub defer: bool,
+    /// `reconnectTimeout` in ms (default 10000).
+    pub reconnect_timeout: f64,
+    /// `storeTimeout` in ms (default 5000; 0: no deadline).
+    pub store_timeout: f64,
 }
 
-fn ms(v: f64, what: &str) -> Result<i64> {
-    if !v.is_finite() {
-        return Err(invalid_arg(format!("{what} must be a finite number")));
-    }
-    Ok(v.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+fn parse(options_json: &str) -> Result<SessionOptions> {
+    SessionOptions::from_json_str(options_json).map_err(invalid_arg)
 }
 
-fn build(o: EngineOptions) -> Result<SessionConfig> {
-    let same_site = match o.same_site.as_deref() {
-        None => None,
-        Some(s) => Some(SameSite::parse(s).ok_or_else(|| invalid_arg(format!("cookieOptions.sameSite: unknown value {s:?}")))?),
-    };
-    let priority = match o.priority.as_deref() {
-        None => None,
-        Some(p) => Some(Priority::parse(p).ok_or_else(|| invalid_arg(format!("cookieOptions.priority: unknown value {p:?}")))?),
-    };
-    let mut b = SessionConfig::builder()
-        .cookie_name(o.key)
-        .path(o.path)
-        .domain(o.domain)
-        .max_age(o.max_age.map(|v| ms(v, "cookieOptions.maxAge")).transpose()?)
-        .expires(o.expires.map(|v| ms(v, "cookieOptions.expires")).transpose()?)
-        .http_only(o.http_only)
-        .secure(o.secure)
-        .same_site(same_site)
-        .priority(priority)
-        .partitioned(o.partitioned)
-        .rolling(o.rolling)
-        .allow_empty(o.allow_empty);
-    if let Some(keys) = o.keys {
+/// Checks the plain-data options of `session(options)` (JSON text). Throws an error whose
+/// message is core's: `option "cookieOptions.sameSite": ...`.
+#[napi(catch_unwind)]
+pub fn check_session_options(options_json: String) -> Result<CheckedOptions> {
+    let o = parse(&options_json)?;
+    Ok(CheckedOptions {
+        key: o.key().to_owned(),
+        signed: o.signed,
+        defer: o.defer,
+        reconnect_timeout: o.reconnect_timeout_ms as f64,
+        store_timeout: o.store_timeout_ms as f64,
+    })
+}
+
+fn build(options_json: &str, keys: Option<Vec<Buffer>>) -> Result<SessionConfig> {
+    let mut b = parse(options_json)?.config;
+    if let Some(keys) = keys {
         b = b.keys(keys.iter().map(|k| k.to_vec()));
     }
     b.build().map_err(invalid_arg)
@@ -82,9 +68,11 @@ impl Drop for SessionEngine {
 
 #[napi]
 impl SessionEngine {
+    /// `optionsJson`: as for `checkSessionOptions`. `keys`: signing keys, newest first;
+    /// omitted or null = unsigned cookies.
     #[napi(constructor, catch_unwind)]
-    pub fn new(options: EngineOptions) -> Result<Self> {
-        let config = Arc::new(build(options)?);
+    pub fn new(options_json: String, keys: Option<Vec<Buffer>>) -> Result<Self> {
+        let config = Arc::new(build(&options_json, keys)?);
         let id = registry::add_engine(config.clone());
         Ok(SessionEngine { config, id })
     }
