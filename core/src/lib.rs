@@ -3,6 +3,7 @@
 //! - [`cookie_header`], [`set_cookie`], [`signing`]: cookies on the wire, byte-compatible with Koa.
 //! - [`sid`]: session ids. [`config`]: validated settings. [`record`]: the `cookie` field inside
 //!   session JSON and the store TTL that follows from it.
+//! - [`merge`]: commits that merge (top-level changes applied to the stored record).
 //! - [`request`]: the sans-I/O state machine that makes every per-request decision.
 //! - [`store`]: the async `Store` trait, `MemoryStore`, and a conformance suite for any store.
 //! - [`driver`]: runs the state machine against a `Store` (used by the C API).
@@ -14,6 +15,7 @@ pub mod cookie_header;
 pub mod driver;
 pub mod http_date;
 pub mod json_field;
+pub mod merge;
 pub mod record;
 pub mod request;
 pub mod set_cookie;
@@ -26,7 +28,7 @@ pub use driver::{ActiveSession, Engine, EngineError, SidGenerator};
 pub use request::{Decision, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreAction};
 pub use set_cookie::{CookieAttributes, CookieError, Priority, SameSite};
 pub use signing::Keys;
-pub use store::{MemoryStore, Store, StoreError, StoreErrorKind};
+pub use store::{CasResult, MemoryStore, MergeOutcome, Store, StoreError, StoreErrorKind};
 #[cfg(feature = "redis")]
 pub use store::redis::{ConnectionState, RedisConfigError, RedisStore, RedisStoreOptions};
 
