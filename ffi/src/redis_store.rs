@@ -161,6 +161,6 @@ pub unsafe extern "C" fn ks_store_connection_state(store: *const ks_store, state
 
 impl ks_store {
     pub(crate) fn new_redis(store: RedisStore) -> *mut ks_store {
-        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: Some(store) }))
+        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: Some(store), c_callbacks: None }))
     }
 }

@@ -17,6 +17,8 @@ pub struct ks_store {
     pub(crate) inner: Arc<dyn Store>,
     /// The same store when it is a Redis store, for its connection state.
     pub(crate) redis: Option<RedisStore>,
+    /// Its callbacks when it is a C store, for registering the optional ones.
+    pub(crate) c_callbacks: Option<Arc<crate::c_store::Callbacks>>,
 }
 
 impl ks_store {
@@ -26,7 +28,11 @@ impl ks_store {
     }
 
     pub(crate) fn new_raw(inner: Arc<dyn Store>) -> *mut ks_store {
-        Box::into_raw(Box::new(ks_store { inner, redis: None }))
+        Box::into_raw(Box::new(ks_store { inner, redis: None, c_callbacks: None }))
+    }
+
+    pub(crate) fn new_c(inner: Arc<dyn Store>, callbacks: Arc<crate::c_store::Callbacks>) -> *mut ks_store {
+        Box::into_raw(Box::new(ks_store { inner, redis: None, c_callbacks: Some(callbacks) }))
     }
 }
 

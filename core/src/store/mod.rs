@@ -43,15 +43,7 @@ pub trait Store: Send + Sync {
     /// The default reads the record and writes it back: with compare-and-set, so a record
     /// someone changed meanwhile is left as they wrote it; without, as a plain rewrite.
     fn touch<'a>(&'a self, sid: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            let Some(json) = self.get(sid).await? else { return Ok(false) };
-            if !self.supports_compare_and_set() {
-                self.set(sid, &json, ttl).await?;
-                return Ok(true);
-            }
-            // Changed: another request wrote the record just now, with its own expiry.
-            Ok(self.compare_and_set(sid, &json, &json, ttl).await? != CasResult::Missing)
-        })
+        Box::pin(touch_by_rewrite(self, sid, ttl))
     }
     /// Whether `touch` is the store's own (an expiry update), not the read-and-rewrite default.
     fn supports_touch(&self) -> bool {
@@ -68,6 +60,19 @@ pub trait Store: Send + Sync {
     fn supports_compare_and_set(&self) -> bool {
         false
     }
+}
+
+/// The default [`Store::touch`], for stores that implement `touch` only sometimes (a C store
+/// without a touch callback): reads the record and writes it back with the new TTL, by
+/// compare-and-set when the store has it (a record someone changed meanwhile is left as they
+/// wrote it, with their expiry), else by a plain `set`.
+pub async fn touch_by_rewrite<S: Store + ?Sized>(store: &S, sid: &str, ttl: Duration) -> Result<bool, StoreError> {
+    let Some(json) = store.get(sid).await? else { return Ok(false) };
+    if !store.supports_compare_and_set() {
+        store.set(sid, &json, ttl).await?;
+        return Ok(true);
+    }
+    Ok(store.compare_and_set(sid, &json, &json, ttl).await? != CasResult::Missing)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
