@@ -10,6 +10,14 @@ export declare class NativeMemoryStore {
   destroy(sid: string): void
   /** Extends the expiry of `sid`; false when there is no such session. */
   touch(sid: string, ttlMs: number): boolean
+  /**
+   * Merges `json`, the session a request turned `loadedJson` (the record exactly as
+   * `getJson` gave it) into, into the record as it is now, under the store's lock: the
+   * request's top-level changes only, every other value kept byte for byte. 'merged', or
+   * 'gone' when the record no longer exists (nothing written: clear the cookies). Throws
+   * when either JSON is not an object.
+   */
+  mergeJson(sid: string, loadedJson: string, json: string, ttlMs: number): 'merged' | 'gone'
   /** Removes expired records now; returns how many went. */
   sweep(): number
   /** Records held (expired ones not yet swept included). */
@@ -36,6 +44,14 @@ export declare class NativeRedisStore {
   destroy(sid: string): Promise<null | NativeRedisFailure>
   /** PEXPIRE: false when there is no such session. */
   touch(sid: string, ttlMs: number): Promise<boolean | NativeRedisFailure>
+  /**
+   * A merging commit: compare-and-set (EVALSHA) of the request's JSON against `loadedJson`
+   * (the record exactly as `getJson` gave it), re-applying the request's top-level changes
+   * to the current record after a conflict. 'merged'; 'gone' when the record no longer
+   * exists (nothing written: clear the cookies); 'conflict' when other writers won every
+   * attempt (nothing written). Merges of one session in this process take turns.
+   */
+  mergeJson(sid: string, loadedJson: string, json: string, ttlMs: number): Promise<'merged' | 'gone' | 'conflict' | NativeRedisFailure>
   /** One PING (e.g. to fail fast at startup); null when done. */
   ping(): Promise<null | NativeRedisFailure>
   /**

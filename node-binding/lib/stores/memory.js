@@ -72,6 +72,9 @@ Object.defineProperty(MemoryStore.prototype, kJsonStore, {
     getJson: (store, sid) => store[kNative].getJson(sid),
     setJson: (store, sid, json, ttlMs) => store[kNative].setJson(sid, json, ttlMs),
     destroyJson: (store, sid) => store[kNative].destroy(sid),
+    // Synchronous, like the others: 'merged' | 'gone'; true when the session existed.
+    mergeJson: (store, sid, loadedJson, json, ttlMs) => store[kNative].mergeJson(sid, loadedJson, json, ttlMs),
+    touchJson: (store, sid, ttlMs) => store[kNative].touch(sid, ttlMs),
     // For the middleware's native calls that read and write this store themselves.
     memoryId: (store) => store[kId],
   }),

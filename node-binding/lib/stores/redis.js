@@ -96,6 +96,16 @@ function destroyJson(store, sid) {
   return store[kNative].destroy(sid).then((r) => { settle(store, r); });
 }
 
+/** Resolves 'merged' | 'gone' | 'conflict' (see NativeRedisStore#mergeJson). */
+function mergeJson(store, sid, loadedJson, json, ttlMs) {
+  return store[kNative].mergeJson(sid, loadedJson, json, ttlMs).then((r) => settle(store, r));
+}
+
+/** Resolves true when the session existed (PEXPIRE), false when not (nothing created). */
+function touchJson(store, sid, ttlMs) {
+  return store[kNative].touch(sid, ttlMs).then((r) => settle(store, r));
+}
+
 /**
  * Sessions in Redis or a Redis Cluster, on the engine's native RedisStore (redis-rs on tokio):
  * key `<prefix><sid>`, value the session JSON, expiry set with the write (`SET ... PX`) — the
@@ -199,6 +209,8 @@ Object.defineProperty(RedisStore.prototype, kJsonStore, {
     getJson,
     setJson,
     destroyJson,
+    mergeJson,
+    touchJson,
   }),
 });
 
