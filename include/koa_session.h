@@ -332,6 +332,11 @@ enum ks_store_status
    * Any other failure: KS_RESULT_STORE_ERROR. So is any value not listed here.
    */
   KS_STORE_STATUS_ERROR = 5,
+  /**
+   * For `compare_and_set`: the record is not the expected bytes; nothing was written, and
+   * the current record was written with `ks_buffer_write()`.
+   */
+  KS_STORE_STATUS_CHANGED = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -454,6 +459,11 @@ typedef void (*ks_store_drop_fn)(void *ctx);
  *
  * Each callback returns a `ks_store_status`; any failure makes the `ks_` call that needed
  * the store fail with the matching store error, and nothing is sent to the client.
+ *
+ * This struct's layout is fixed. Optional callbacks are registered with their own
+ * functions after `ks_c_store_new()`: `ks_c_store_set_compare_and_set()` (commits merge
+ * instead of writing whole records) and `ks_c_store_set_touch()` (a TTL refresh without a
+ * rewrite). Same contract as above for both.
  */
 typedef struct ks_store_vtable {
   void *ctx;
@@ -462,6 +472,24 @@ typedef struct ks_store_vtable {
   ks_store_destroy_fn destroy;
   ks_store_drop_fn drop;
 } ks_store_vtable;
+
+/**
+ * Optional (`ks_c_store_set_compare_and_set()`), atomically: if the record under `key` is
+ * exactly the `expected_len` bytes at `expected` (compare bytes, do not parse), replace it
+ * with `json` to expire after `ttl_ms` ms and return KS_STORE_OK; if it is different, write
+ * the current record to `current` with `ks_buffer_write()`, change nothing and return
+ * KS_STORE_CHANGED; if there is no record, create none and return KS_STORE_NOT_FOUND.
+ * Strings are NUL-terminated, lengths exclude the NUL, all valid only during the call.
+ * With it, commits of changed sessions merge into the current record instead of replacing it.
+ */
+typedef uint32_t (*ks_store_compare_and_set_fn)(void *ctx, const char *key, size_t key_len, const char *expected, size_t expected_len, const char *json, size_t json_len, uint64_t ttl_ms, struct ks_buffer *current);
+
+/**
+ * Optional (`ks_c_store_set_touch()`): sets the expiry of the record under `key` to `ttl_ms`
+ * ms from now without changing it; KS_STORE_OK when done, KS_STORE_NOT_FOUND (creating
+ * nothing) when there is no record. Without it, a touch reads and rewrites the record.
+ */
+typedef uint32_t (*ks_store_touch_fn)(void *ctx, const char *key, size_t key_len, uint64_t ttl_ms);
 
 #ifdef __cplusplus
 extern "C" {
@@ -525,6 +553,31 @@ ks_result ks_buffer_write(struct ks_buffer *buffer, const uint8_t *data, size_t 
  * `key_prefix` is NULL or NUL-terminated; `store_out` is valid for writes.
  */
 ks_result ks_c_store_new(const struct ks_store_vtable *vtable, const char *key_prefix, struct ks_store **store_out);
+
+/**
+ * Gives a C store made by `ks_c_store_new()` a compare-and-set callback (see
+ * `ks_store_compare_and_set_fn`). Call it before making an engine from the store. With it,
+ * a commit of a session loaded from the store and changed merges its top-level changes into
+ * the record as it is now (parallel requests keep each other's keys; a record destroyed
+ * meanwhile is not re-created); without it, commits write the whole record.
+ * Errors: NULL_PARAMETER (`store` or `compare_and_set` NULL), INVALID_ARGUMENT (`store` is
+ * not a C store, an engine already uses it, or a callback was already registered).
+ *
+ * # Safety
+ * `store` is NULL or a live store handle used by no other thread during the call; the
+ * callback honours the contract of `ks_store_vtable` and of `ks_store_compare_and_set_fn`.
+ */
+ks_result ks_c_store_set_compare_and_set(struct ks_store *store, ks_store_compare_and_set_fn compare_and_set);
+
+/**
+ * Gives a C store made by `ks_c_store_new()` a touch callback (see `ks_store_touch_fn`), used
+ * to refresh a session's expiry without rewriting it. Call it before making an engine from
+ * the store. Errors: as `ks_c_store_set_compare_and_set()`.
+ *
+ * # Safety
+ * As `ks_c_store_set_compare_and_set()`.
+ */
+ks_result ks_c_store_set_touch(struct ks_store *store, ks_store_touch_fn touch);
 
 /**
  * Makes a builder with the default settings. Free it with `ks_config_builder_free()`.

@@ -6,7 +6,7 @@ use crate::config::SessionConfig;
 use crate::record::is_json_object;
 use crate::request::{clear_cookies, Ending, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreCaps, StoreOp};
 use crate::sid::generate_sid;
-use crate::store::{Store, StoreError};
+use crate::store::{merge_into_store, MergeOutcome, Store, StoreError, StoreErrorKind};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -157,7 +157,7 @@ impl Engine {
 
     /// What this engine's store can do besides get/set/destroy, for the plan.
     fn store_caps(&self) -> StoreCaps {
-        StoreCaps { compare_and_set: false, touch: false }
+        StoreCaps { compare_and_set: self.store.supports_compare_and_set(), touch: self.store.supports_touch() }
     }
 
     /// Ends the request: runs the plan's store operations in order, then returns the
@@ -166,18 +166,29 @@ impl Engine {
     pub async fn commit(&self, session: ActiveSession, plain_http: bool) -> Result<Vec<String>, EngineError> {
         let ActiveSession { request, json, save, replaced_whole, .. } = session;
         let ending = Ending { json: json.as_deref(), save, replaced: replaced_whole };
+        let loaded = request.loaded_json().map(str::to_owned);
         let outcome = request.finish(&self.config, &ending, self.store_caps(), plain_http, crate::now_unix_ms())?;
-        self.execute(outcome, json.as_deref()).await
+        self.execute(outcome, json.as_deref(), loaded).await
     }
 
-    /// Executes a plan against the store. `json` is the session JSON the plan was made for.
-    async fn execute(&self, outcome: Outcome, json: Option<&str>) -> Result<Vec<String>, EngineError> {
+    /// Executes a plan against the store. `json` is the session JSON the plan was made for,
+    /// `loaded` the record as loaded (what a merge compares against).
+    async fn execute(&self, outcome: Outcome, json: Option<&str>, loaded: Option<String>) -> Result<Vec<String>, EngineError> {
         for op in &outcome.ops {
             let ttl = Duration::from_millis(op.ttl_ms());
             let data = || json.ok_or(EngineError::Request(RequestError::WrongStep));
             match op {
                 StoreOp::Destroy { sid } => self.store.destroy(sid).await?,
-                StoreOp::Save { sid, .. } | StoreOp::Merge { sid, .. } => self.store.set(sid, data()?, ttl).await?,
+                StoreOp::Save { sid, .. } => self.store.set(sid, data()?, ttl).await?,
+                StoreOp::Merge { sid, .. } => {
+                    let loaded = loaded.clone().ok_or(EngineError::Request(RequestError::WrongStep))?;
+                    match merge_into_store(&*self.store, sid, loaded, data()?.to_owned(), ttl).await? {
+                        MergeOutcome::Merged | MergeOutcome::Overwritten => {}
+                        // Logged out or expired elsewhere: never re-create it.
+                        MergeOutcome::Gone => return Ok(clear_cookies(&self.config).map_err(RequestError::from)?),
+                        MergeOutcome::TooManyConflicts => return Err(too_many_conflicts().into()),
+                    }
+                }
                 StoreOp::Touch { sid, .. } => {
                     if !self.store.touch(sid, ttl).await? {
                         return Ok(clear_cookies(&self.config).map_err(RequestError::from)?);
@@ -187,4 +198,9 @@ impl Engine {
         }
         Ok(outcome.set_cookies)
     }
+}
+
+/// A merge that lost to other writers every time it tried: nothing was written.
+pub fn too_many_conflicts() -> StoreError {
+    StoreError::new(StoreErrorKind::Rejected, "session not saved: other requests changed it at the same time, again and again")
 }

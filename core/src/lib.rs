@@ -4,6 +4,7 @@
 //! - [`sid`]: session ids. [`options`]: every option's rules and defaults, errors naming the
 //!   option. [`config`]: validated settings. [`record`]: the `cookie` field inside
 //!   session JSON and the store TTL that follows from it.
+//! - [`merge`]: commits that merge (top-level changes applied to the stored record).
 //! - [`request`]: the sans-I/O state machine that makes every per-request decision.
 //! - [`store`]: the async `Store` trait, `MemoryStore`, and a conformance suite for any store.
 //! - [`driver`]: runs the state machine and executes its plan against a `Store` (used by the C API).
@@ -16,6 +17,7 @@ pub mod driver;
 pub mod http_date;
 pub mod json_field;
 pub mod options;
+pub mod merge;
 pub mod record;
 pub mod request;
 pub mod set_cookie;
@@ -29,7 +31,7 @@ pub use driver::{ActiveSession, Engine, EngineError, SidGenerator};
 pub use request::{Decision, Ending, LoadReport, Loaded, Next, Outcome, RequestError, RequestParts, SessionRequest, StoreCaps, StoreOp, TokenStep};
 pub use set_cookie::{CookieAttributes, CookieError, Priority, SameSite};
 pub use signing::Keys;
-pub use store::{MemoryStore, Store, StoreError, StoreErrorKind};
+pub use store::{CasResult, MemoryStore, MergeOutcome, Store, StoreError, StoreErrorKind};
 #[cfg(feature = "redis")]
 pub use store::redis::{ConnectionState, RedisConfigError, RedisStore, RedisStoreOptions};
 

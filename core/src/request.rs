@@ -410,6 +410,11 @@ impl SessionRequest {
         self.sid.as_deref()
     }
 
+    /// The record's JSON exactly as the store gave it (what a `Merge` compares against).
+    pub fn loaded_json(&self) -> Option<&str> {
+        self.original.as_deref()
+    }
+
     /// The stored id a regenerate replaced (destroyed by the plan), if any.
     pub fn replaced_sid(&self) -> Option<&str> {
         self.replaced.as_deref()

@@ -60,3 +60,30 @@ fn reads_are_copies() {
     copy.push_str("mutated");
     assert_eq!(store.get_sync("s").as_deref(), Some(r#"{"nested":{"a":1}}"#));
 }
+
+/// The Node addon's fast path merges synchronously from many threads: 50 threads that all
+/// loaded one record each merge a different key into it, and every key stays.
+#[test]
+fn fifty_threads_merge_sync_into_one_record() {
+    use koa_session_core::MergeOutcome;
+    let store = Arc::new(MemoryStore::default());
+    let loaded = r#"{"cookie":{"maxAge":60000},"tenth":0.1}"#;
+    store.set_sync("s", loaded, Duration::from_secs(60));
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mine = format!(r#"{{"cookie":{{"maxAge":60000}},"tenth":0.1,"k{i}":{i}}}"#);
+                store.merge_sync("s", loaded.to_owned(), mine, Duration::from_secs(60))
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), Ok(MergeOutcome::Merged));
+    }
+    let record = store.get_sync("s").unwrap();
+    assert!(record.starts_with(r#"{"cookie":{"maxAge":60000},"tenth":0.1,"#), "{record}");
+    for i in 0..50 {
+        assert!(record.contains(&format!(r#""k{i}":{i}"#)), "k{i} lost: {record}");
+    }
+}

@@ -128,3 +128,39 @@ async fn slot_migration_under_traffic() {
     store.destroy(sid).await.unwrap();
     assert!(store.get(sid).await.unwrap().is_none());
 }
+
+/// 50 requests that loaded one session each merge a different key into it, on the cluster:
+/// every key stays, and a merge after a logout writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_merges_on_a_cluster_keep_every_key() {
+    use koa_session_core::store::merge_into_store;
+    use koa_session_core::MergeOutcome;
+    let cluster = RedisCluster::start(3);
+    let store = RedisStore::open_cluster(&cluster.urls()[..1], RedisStoreOptions::default()).unwrap();
+    let ttl = Duration::from_secs(600);
+    let loaded = r#"{"cookie":{"maxAge":600000},"big":9007199254740993}"#;
+    for sid in ["one", "two", "three"] {
+        store.set(sid, loaded, ttl).await.unwrap();
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mine = format!(r#"{},"k{i}":{i}}}"#, &loaded[..loaded.len() - 1]);
+                    merge_into_store(&store, sid, loaded.to_owned(), mine, ttl).await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap(), MergeOutcome::Merged);
+        }
+        let record = store.get(sid).await.unwrap().unwrap();
+        assert!(record.starts_with(&loaded[..loaded.len() - 1]), "{record}");
+        assert!((0..50).all(|i| record.contains(&format!(r#""k{i}":{i}"#))), "{record}");
+        store.destroy(sid).await.unwrap();
+        let outcome = merge_into_store(&store, sid, loaded.to_owned(), r#"{"late":1}"#.to_owned(), ttl).await.unwrap();
+        assert_eq!(outcome, MergeOutcome::Gone);
+        assert!(store.get(sid).await.unwrap().is_none());
+        assert!(!store.touch(sid, ttl).await.unwrap());
+        assert!(store.get(sid).await.unwrap().is_none());
+    }
+}

@@ -5,7 +5,8 @@ mod support;
 
 use koa_session_core::store::conformance::{self, ConformanceOptions};
 use koa_session_core::store::redis::{ConnectionState, RedisStore, RedisStoreOptions};
-use koa_session_core::{Engine, LoadReport, SessionConfig, Store, StoreErrorKind};
+use koa_session_core::store::merge_into_store;
+use koa_session_core::{CasResult, Engine, LoadReport, MergeOutcome, SessionConfig, Store, StoreErrorKind};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::redis_harness::{RedisServer, ServerOptions};
@@ -323,4 +324,79 @@ async fn acknowledged_writes_survive_a_crash_with_appendfsync_always() {
         };
         assert_eq!(got, Some(format!(r#"{{"i":{i}}}"#)), "write {i} was acknowledged, then lost");
     }
+}
+
+/// `calls=` of one command in `INFO commandstats`, 0 when it never ran.
+fn command_calls(server: &RedisServer, command: &str) -> u64 {
+    let stats = server.cli(&["INFO", "commandstats"]);
+    let line = stats.lines().find(|l| l.starts_with(&format!("cmdstat_{command}:")));
+    line.and_then(|l| l.split("calls=").nth(1)).and_then(|r| r.split(',').next()).map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_and_set_runs_the_script_by_sha_and_reloads_it_when_flushed() {
+    let server = RedisServer::start(ServerOptions::default());
+    let store = RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap();
+    let ttl = Duration::from_secs(60);
+    store.set("c", r#"{"n":0}"#, ttl).await.unwrap();
+    for n in 0..5 {
+        let (from, to) = (format!(r#"{{"n":{n}}}"#), format!(r#"{{"n":{}}}"#, n + 1));
+        assert_eq!(store.compare_and_set("c", &from, &to, ttl).await.unwrap(), CasResult::Stored);
+    }
+    // The first call found no script (NOSCRIPT) and sent it once; the rest ran it by its SHA1,
+    // so the SHA1 we compute is the one the server computes.
+    assert_eq!(command_calls(&server, "eval"), 1);
+    assert_eq!(command_calls(&server, "evalsha"), 5);
+    server.cli(&["SCRIPT", "FLUSH"]);
+    assert_eq!(store.compare_and_set("c", r#"{"n":5}"#, r#"{"n":6}"#, ttl).await.unwrap(), CasResult::Stored);
+    assert_eq!(command_calls(&server, "eval"), 2);
+    // The record is still a plain string with its expiry, as koa-redis keeps it.
+    assert_eq!(server.cli(&["TYPE", "koa:sess:c"]).trim(), "string");
+    assert_eq!(server.cli(&["GET", "koa:sess:c"]).trim_end_matches('\n'), r#"{"n":6}"#);
+    let pttl: i64 = server.cli(&["PTTL", "koa:sess:c"]).trim().parse().unwrap();
+    assert!(pttl > 0 && pttl <= 60_000, "PTTL {pttl}");
+    // A record that is not UTF-8 comes back (lossily) as the corrupt record it is.
+    server.cli_stdin(&["-x", "SET", "koa:sess:bin"], b"\xff{\x80}");
+    assert!(matches!(store.compare_and_set("bin", "{}", "{}", ttl).await.unwrap(), CasResult::Changed(_)));
+    // A list under the key: the server's error, not a wrong answer.
+    server.cli(&["RPUSH", "koa:sess:alist", "a"]);
+    let err = store.compare_and_set("alist", "{}", "{}", ttl).await.unwrap_err();
+    assert_eq!(err.kind, StoreErrorKind::Backend, "{err}");
+    assert!(err.message.contains("WRONGTYPE"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_merges_keep_every_key_and_exact_values() {
+    let server = RedisServer::start(ServerOptions::default());
+    let store = RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap();
+    let ttl = Duration::from_secs(600);
+    let loaded = r#"{"cookie":{"maxAge":600000},"big":9007199254740993,"tenth":0.1,"huge":1e300,"u":"\u00e9","deep":[[[[{"a":[1.50]}]]]]}"#;
+    store.set("m", loaded, ttl).await.unwrap();
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mine = format!(r#"{},"k{i}":{i}}}"#, &loaded[..loaded.len() - 1]);
+                merge_into_store(&store, "m", loaded.to_owned(), mine, ttl).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), MergeOutcome::Merged);
+    }
+    // Read with redis-cli: what another client (koa-redis) would see.
+    let record = server.cli(&["GET", "koa:sess:m"]);
+    let record = record.trim_end_matches('\n');
+    assert!(record.starts_with(&loaded[..loaded.len() - 1]), "{record}");
+    for i in 0..50 {
+        assert!(record.contains(&format!(r#""k{i}":{i}"#)), "k{i} lost: {record}");
+    }
+    // A logout, then a slower request's merge: nothing comes back.
+    store.destroy("m").await.unwrap();
+    let late = format!(r#"{},"late":1}}"#, &loaded[..loaded.len() - 1]);
+    assert_eq!(merge_into_store(&store, "m", loaded.to_owned(), late, ttl).await.unwrap(), MergeOutcome::Gone);
+    assert_eq!(server.cli(&["EXISTS", "koa:sess:m"]).trim(), "0");
+    // touch on a missing key: false, and no key appears.
+    assert!(!store.touch("m", ttl).await.unwrap());
+    assert_eq!(server.cli(&["EXISTS", "koa:sess:m"]).trim(), "0");
 }

@@ -8,15 +8,20 @@
 //! when it returns. That is why, with a deadline, even a blocking `ks_` call hands the callback
 //! to the pool and waits with a timer; only an engine configured without a deadline runs it
 //! inline on the caller's own thread, saving that hop.
+//!
+//! Two callbacks are optional and registered separately, after `ks_c_store_new()` and before
+//! the store is given to an engine (`ks_c_store_set_compare_and_set()`,
+//! `ks_c_store_set_touch()`), so the vtable of existing C code keeps its layout: a store
+//! registered without them works as before (whole-record writes, touch by rewrite).
 
 use crate::boundary::{arg, arg_mut, bytes, guard, opt_c_str, out};
 use crate::result::ks_result;
 use crate::runtime::in_blocking_call;
 use crate::store::ks_store;
 use koa_session_core::config::DEFAULT_STORE_TIMEOUT_MS;
-use koa_session_core::store::{Store, StoreError, StoreErrorKind, StoreFuture};
+use koa_session_core::store::{touch_by_rewrite, CasResult, Store, StoreError, StoreErrorKind, StoreFuture};
 use std::ffi::{c_char, c_void, CString};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// What a C store callback returns (as a `uint32_t`).
@@ -37,6 +42,9 @@ pub enum ks_store_status {
     Rejected = 4,
     /// Any other failure: KS_RESULT_STORE_ERROR. So is any value not listed here.
     Error = 5,
+    /// For `compare_and_set`: the record is not the expected bytes; nothing was written, and
+    /// the current record was written with `ks_buffer_write()`.
+    Changed = 6,
 }
 
 /// The output of a C store's `get`: the callback copies the record into it with
@@ -81,6 +89,30 @@ pub type ks_store_set_fn = Option<
 pub type ks_store_destroy_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, key_len: usize) -> u32>;
 /// Releases `ctx`. Runs exactly once, after the last call to any other callback.
 pub type ks_store_drop_fn = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
+/// Optional (`ks_c_store_set_compare_and_set()`), atomically: if the record under `key` is
+/// exactly the `expected_len` bytes at `expected` (compare bytes, do not parse), replace it
+/// with `json` to expire after `ttl_ms` ms and return KS_STORE_OK; if it is different, write
+/// the current record to `current` with `ks_buffer_write()`, change nothing and return
+/// KS_STORE_CHANGED; if there is no record, create none and return KS_STORE_NOT_FOUND.
+/// Strings are NUL-terminated, lengths exclude the NUL, all valid only during the call.
+/// With it, commits of changed sessions merge into the current record instead of replacing it.
+pub type ks_store_compare_and_set_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        key: *const c_char,
+        key_len: usize,
+        expected: *const c_char,
+        expected_len: usize,
+        json: *const c_char,
+        json_len: usize,
+        ttl_ms: u64,
+        current: *mut ks_buffer,
+    ) -> u32,
+>;
+/// Optional (`ks_c_store_set_touch()`): sets the expiry of the record under `key` to `ttl_ms`
+/// ms from now without changing it; KS_STORE_OK when done, KS_STORE_NOT_FOUND (creating
+/// nothing) when there is no record. Without it, a touch reads and rewrites the record.
+pub type ks_store_touch_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, key_len: usize, ttl_ms: u64) -> u32>;
 
 /// A store implemented in C, registered with `ks_c_store_new()`.
 ///
@@ -102,6 +134,11 @@ pub type ks_store_drop_fn = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
 ///
 /// Each callback returns a `ks_store_status`; any failure makes the `ks_` call that needed
 /// the store fail with the matching store error, and nothing is sent to the client.
+///
+/// This struct's layout is fixed. Optional callbacks are registered with their own
+/// functions after `ks_c_store_new()`: `ks_c_store_set_compare_and_set()` (commits merge
+/// instead of writing whole records) and `ks_c_store_set_touch()` (a TTL refresh without a
+/// rewrite). Same contract as above for both.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -113,12 +150,18 @@ pub struct ks_store_vtable {
     pub drop: ks_store_drop_fn,
 }
 
-struct Callbacks {
+type CasFn = unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const c_char, usize, *const c_char, usize, u64, *mut ks_buffer) -> u32;
+type TouchFn = unsafe extern "C" fn(*mut c_void, *const c_char, usize, u64) -> u32;
+
+pub(crate) struct Callbacks {
     ctx: *mut c_void,
     get: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut ks_buffer) -> u32,
     set: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const c_char, usize, u64) -> u32,
     destroy: unsafe extern "C" fn(*mut c_void, *const c_char, usize) -> u32,
     drop: ks_store_drop_fn,
+    /// Registered once, before any engine uses the store.
+    compare_and_set: OnceLock<CasFn>,
+    touch: OnceLock<TouchFn>,
 }
 
 // SAFETY: the vtable contract (documented on ks_store_vtable) makes the callbacks and ctx
@@ -141,6 +184,7 @@ const STATUS_UNAVAILABLE: u32 = ks_store_status::Unavailable as u32;
 const STATUS_TIMEOUT: u32 = ks_store_status::Timeout as u32;
 const STATUS_REJECTED: u32 = ks_store_status::Rejected as u32;
 const STATUS_ERROR: u32 = ks_store_status::Error as u32;
+const STATUS_CHANGED: u32 = ks_store_status::Changed as u32;
 
 fn status_error(op: &str, status: u32) -> StoreError {
     let (kind, what) = match status {
@@ -183,6 +227,52 @@ impl Callbacks {
             s => Err(status_error("destroy", s)),
         }
     }
+
+    fn compare_and_set(&self, key: &CString, expected: &CString, json: &CString, ttl_ms: u64) -> Result<CasResult, StoreError> {
+        let cas = *self.compare_and_set.get().ok_or_else(unsupported)?;
+        let mut current = ks_buffer { data: Vec::new() };
+        // SAFETY: as above.
+        let status = unsafe {
+            cas(
+                self.ctx,
+                key.as_ptr(),
+                key.as_bytes().len(),
+                expected.as_ptr(),
+                expected.as_bytes().len(),
+                json.as_ptr(),
+                json.as_bytes().len(),
+                ttl_ms,
+                &mut current,
+            )
+        };
+        match status {
+            STATUS_OK => Ok(CasResult::Stored),
+            STATUS_NOT_FOUND => Ok(CasResult::Missing),
+            STATUS_CHANGED => String::from_utf8(current.data)
+                .map(CasResult::Changed)
+                .map_err(|_| StoreError::new(StoreErrorKind::Backend, "C store compare_and_set: the current record is not UTF-8")),
+            s => Err(status_error("compare_and_set", s)),
+        }
+    }
+
+    /// `None` when no touch callback was registered.
+    fn touch(&self, key: &CString, ttl_ms: u64) -> Option<Result<bool, StoreError>> {
+        let touch = *self.touch.get()?;
+        // SAFETY: as above.
+        Some(match unsafe { touch(self.ctx, key.as_ptr(), key.as_bytes().len(), ttl_ms) } {
+            STATUS_OK => Ok(true),
+            STATUS_NOT_FOUND => Ok(false),
+            s => Err(status_error("touch", s)),
+        })
+    }
+}
+
+fn unsupported() -> StoreError {
+    StoreError::new(StoreErrorKind::Backend, "C store: no compare_and_set callback was registered")
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The `Store` over a C vtable. Each engine gets its own view of a registered store, with
@@ -243,7 +333,7 @@ impl Store for CStore {
         Box::pin(async move {
             let key = self.key(sid)?;
             let json = c_string(json.to_owned(), "session JSON")?;
-            let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+            let ttl_ms = ttl_ms(ttl);
             self.run("set", move |c| c.set(&key, &json, ttl_ms)).await
         })
     }
@@ -253,6 +343,39 @@ impl Store for CStore {
             let key = self.key(sid)?;
             self.run("destroy", move |c| c.destroy(&key)).await
         })
+    }
+
+    fn touch<'a>(&'a self, sid: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            if !self.supports_touch() {
+                return touch_by_rewrite(self, sid, ttl).await;
+            }
+            let key = self.key(sid)?;
+            let ttl_ms = ttl_ms(ttl);
+            self.run("touch", move |c| c.touch(&key, ttl_ms).unwrap_or_else(|| Err(StoreError::new(StoreErrorKind::Backend, "C store: no touch callback"))))
+                .await
+        })
+    }
+
+    fn supports_touch(&self) -> bool {
+        self.callbacks.touch.get().is_some()
+    }
+
+    fn compare_and_set<'a>(&'a self, sid: &'a str, expected: &'a str, json: &'a str, ttl: Duration) -> StoreFuture<'a, CasResult> {
+        Box::pin(async move {
+            if !self.supports_compare_and_set() {
+                return Err(unsupported());
+            }
+            let key = self.key(sid)?;
+            let expected = c_string(expected.to_owned(), "expected session JSON")?;
+            let json = c_string(json.to_owned(), "session JSON")?;
+            let ttl_ms = ttl_ms(ttl);
+            self.run("compare_and_set", move |c| c.compare_and_set(&key, &expected, &json, ttl_ms)).await
+        })
+    }
+
+    fn supports_compare_and_set(&self) -> bool {
+        self.callbacks.compare_and_set.get().is_some()
     }
 }
 
@@ -274,9 +397,61 @@ pub unsafe extern "C" fn ks_c_store_new(vtable: *const ks_store_vtable, key_pref
         let store_out = out(store_out)?;
         let prefix: Arc<str> = opt_c_str(key_prefix)?.unwrap_or("").into();
         let (Some(get), Some(set), Some(destroy)) = (vt.get, vt.set, vt.destroy) else { return Err(ks_result::NullParameter) };
-        let callbacks = Arc::new(Callbacks { ctx: vt.ctx, get, set, destroy, drop: vt.drop });
-        let store = CStore { callbacks, prefix, deadline: Some(Duration::from_millis(DEFAULT_STORE_TIMEOUT_MS)) };
-        *store_out = ks_store::new_c(store);
+        let callbacks = Arc::new(Callbacks {
+            ctx: vt.ctx,
+            get,
+            set,
+            destroy,
+            drop: vt.drop,
+            compare_and_set: OnceLock::new(),
+            touch: OnceLock::new(),
+        });
+        let store = CStore { callbacks: Arc::clone(&callbacks), prefix, deadline: Some(Duration::from_millis(DEFAULT_STORE_TIMEOUT_MS)) };
+        *store_out = ks_store::new_c(store, callbacks);
         Ok(())
+    })
+}
+
+/// The C store's callbacks, if `store` is a C store that nothing else uses yet (no engine was
+/// made from it): the only time optional callbacks may be registered.
+fn unshared_c_store(store: &ks_store) -> Result<&Callbacks, ks_result> {
+    match &store.c_callbacks {
+        Some(callbacks) if Arc::strong_count(&store.inner) == 1 => Ok(callbacks),
+        _ => Err(ks_result::InvalidArgument),
+    }
+}
+
+/// Gives a C store made by `ks_c_store_new()` a compare-and-set callback (see
+/// `ks_store_compare_and_set_fn`). Call it before making an engine from the store. With it,
+/// a commit of a session loaded from the store and changed merges its top-level changes into
+/// the record as it is now (parallel requests keep each other's keys; a record destroyed
+/// meanwhile is not re-created); without it, commits write the whole record.
+/// Errors: NULL_PARAMETER (`store` or `compare_and_set` NULL), INVALID_ARGUMENT (`store` is
+/// not a C store, an engine already uses it, or a callback was already registered).
+///
+/// # Safety
+/// `store` is NULL or a live store handle used by no other thread during the call; the
+/// callback honours the contract of `ks_store_vtable` and of `ks_store_compare_and_set_fn`.
+#[no_mangle]
+pub unsafe extern "C" fn ks_c_store_set_compare_and_set(store: *mut ks_store, compare_and_set: ks_store_compare_and_set_fn) -> ks_result {
+    guard(|| {
+        let store = arg_mut(store)?;
+        let cas = compare_and_set.ok_or(ks_result::NullParameter)?;
+        unshared_c_store(store)?.compare_and_set.set(cas).map_err(|_| ks_result::InvalidArgument)
+    })
+}
+
+/// Gives a C store made by `ks_c_store_new()` a touch callback (see `ks_store_touch_fn`), used
+/// to refresh a session's expiry without rewriting it. Call it before making an engine from
+/// the store. Errors: as `ks_c_store_set_compare_and_set()`.
+///
+/// # Safety
+/// As `ks_c_store_set_compare_and_set()`.
+#[no_mangle]
+pub unsafe extern "C" fn ks_c_store_set_touch(store: *mut ks_store, touch: ks_store_touch_fn) -> ks_result {
+    guard(|| {
+        let store = arg_mut(store)?;
+        let touch = touch.ok_or(ks_result::NullParameter)?;
+        unshared_c_store(store)?.touch.set(touch).map_err(|_| ks_result::InvalidArgument)
     })
 }

@@ -20,6 +20,8 @@ pub struct ks_store {
     pub(crate) redis: Option<RedisStore>,
     /// The same store when it is a C store: each engine takes a view with its own deadline.
     pub(crate) c_store: Option<CStore>,
+    /// Its callbacks when it is a C store, for registering the optional ones.
+    pub(crate) c_callbacks: Option<Arc<crate::c_store::Callbacks>>,
 }
 
 impl ks_store {
@@ -29,11 +31,11 @@ impl ks_store {
     }
 
     pub(crate) fn new_raw(inner: Arc<dyn Store>) -> *mut ks_store {
-        Box::into_raw(Box::new(ks_store { inner, redis: None, c_store: None }))
+        Box::into_raw(Box::new(ks_store { inner, redis: None, c_store: None, c_callbacks: None }))
     }
 
-    pub(crate) fn new_c(store: CStore) -> *mut ks_store {
-        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: None, c_store: Some(store) }))
+    pub(crate) fn new_c(store: CStore, callbacks: Arc<crate::c_store::Callbacks>) -> *mut ks_store {
+        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: None, c_store: Some(store), c_callbacks: Some(callbacks) }))
     }
 
     /// The store as an engine with these settings uses it: a C store bounded by the engine's

@@ -6,7 +6,7 @@
 
 const { settle } = require('./store-call');
 const { kJsonStore } = require('./stores/json-store');
-const { STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../loader');
+const { STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH, MergeAttempt } = require('../loader');
 const debug = require('./debug');
 
 function isThenable(v) {
@@ -17,6 +17,16 @@ function storeTimeoutError(op, ms) {
   const err = new Error(`session store ${op} did not answer within ${ms} ms (storeTimeout)`);
   err.code = 'ERR_SESSION_STORE_TIMEOUT';
   return err;
+}
+
+/** A native store's merge answer: 'merged' | 'gone' | 'conflict' (other writers won every try). */
+function merged(answer) {
+  if (answer === 'conflict') {
+    const err = new Error('session not saved: other requests changed it at the same time, again and again');
+    err.code = 'ERR_SESSION_CONFLICT';
+    throw err;
+  }
+  return answer !== 'gone';
 }
 
 class StoreAccess {
@@ -36,7 +46,8 @@ class StoreAccess {
   caps() {
     const fast = this.fast('set');
     if (fast !== undefined) return fast.caps | 0;
-    return typeof this.store.touch === 'function' ? STORE_CAN_TOUCH : 0;
+    const { compareAndSet, touch } = this.store;
+    return (typeof compareAndSet === 'function' ? STORE_CAN_COMPARE_AND_SET : 0) | (typeof touch === 'function' ? STORE_CAN_TOUCH : 0);
   }
 
   /** Whether the store can compare-and-set (merge); see caps(). */
@@ -73,7 +84,20 @@ class StoreAccess {
   /** Merges `loaded` → `json` into the stored record: true, or false when the record is gone. */
   merge(sid, loaded, json, ttlMs) {
     const fast = this.fast('set');
-    return this.call('merge', () => fast.mergeJson(this.store, sid, loaded, json, ttlMs), false);
+    if (fast === undefined) return this.mergeByCompareAndSet(sid, loaded, json, ttlMs);
+    const r = this.call('merge', () => fast.mergeJson(this.store, sid, loaded, json, ttlMs), false);
+    return isThenable(r) ? r.then(merged) : merged(r);
+  }
+
+  /** A store of the user's with `compareAndSet`: each write the engine's merge loop asks for. */
+  async mergeByCompareAndSet(sid, loaded, json, ttlMs) {
+    const attempt = new MergeAttempt(loaded, json);
+    for (let w = attempt.next(); w !== null; w = attempt.next()) {
+      let answer = this.call('compareAndSet', () => settle(this.store.compareAndSet(sid, w[0], w[1], ttlMs)), true);
+      if (isThenable(answer)) answer = await answer;
+      attempt.answer(answer === true || typeof answer === 'string' ? answer : null);
+    }
+    return merged(attempt.outcome);
   }
 
   /**

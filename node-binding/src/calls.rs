@@ -37,7 +37,7 @@
 use crate::raw::{self, Env, Fail, Result, Value};
 use crate::registry;
 use koa_session_core::request::clear_cookies;
-use koa_session_core::store::MemoryStore;
+use koa_session_core::store::{MemoryStore, MergeOutcome};
 use koa_session_core::{Decision, Ending, LoadReport, Loaded, Next, Outcome, SessionConfig, SessionRequest, StoreCaps, StoreOp};
 use napi::sys;
 use std::sync::Arc;
@@ -94,11 +94,15 @@ unsafe fn plan(env: Env, outcome: &Outcome) -> Result<Value> {
     raw::array(env, &items)
 }
 
+/// What `finish` read and decided: the plan, the engine, the session JSON and the loaded JSON.
+type Finished = (Outcome, Arc<SessionConfig>, Option<String>, Option<String>);
+
 /// The arguments shared by `requestFinish` and `memoryFinish`:
 /// `(engine, token, original, json, save, replaced, plainHttp, nowMs)`; returns the plan.
-unsafe fn finish(env: Env, argv: &[Value], caps: StoreCaps) -> Result<(Outcome, Arc<SessionConfig>, Option<String>)> {
+unsafe fn finish(env: Env, argv: &[Value], caps: StoreCaps) -> Result<Finished> {
     let cfg = engine(env, argv[0])?;
     let req = token_arg(env, argv[1], argv[2])?;
+    let loaded = req.loaded_json().map(str::to_owned);
     let json = raw::opt_string(env, argv[3], "json")?;
     let save = raw::opt_boolean(env, argv[4], "save")?;
     let replaced = raw::boolean(env, argv[5], "replaced")?;
@@ -106,7 +110,7 @@ unsafe fn finish(env: Env, argv: &[Value], caps: StoreCaps) -> Result<(Outcome, 
     let now_ms = raw::float(env, argv[7], "nowMs")? as i64;
     let ending = Ending { json: json.as_deref(), save, replaced };
     let outcome = req.finish(&cfg, &ending, caps, plain_http, now_ms).map_err(Fail::generic)?;
-    Ok((outcome, cfg, json))
+    Ok((outcome, cfg, json, loaded))
 }
 
 /// Reads `(cookieHeader, path, upstreamSid)` and begins a request for `cfg`; `None` outside
@@ -211,34 +215,44 @@ unsafe extern "C" fn request_finish(env: Env, info: sys::napi_callback_info) -> 
     raw::run(env, || {
         let argv = raw::args::<9>(env, info)?;
         let caps = caps_of(raw::uint32(env, argv[8], "caps")?);
-        let (outcome, _, _) = finish(env, &argv[..8], caps)?;
+        let (outcome, ..) = finish(env, &argv[..8], caps)?;
         plan(env, &outcome)
     })
 }
 
 /// The capabilities of the native MemoryStore, whose operations run inside `memoryFinish`.
-const MEMORY_CAPS: StoreCaps = StoreCaps { compare_and_set: false, touch: true };
+const MEMORY_CAPS: StoreCaps = StoreCaps { compare_and_set: true, touch: true };
 
 unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e, s, rest @ ..] = raw::args::<9>(env, info)?;
         let store = memory_store(env, s)?;
         let argv = [e, rest[0], rest[1], rest[2], rest[3], rest[4], rest[5], rest[6]];
-        let (outcome, cfg, json) = finish(env, &argv, MEMORY_CAPS)?;
+        let (outcome, cfg, json, loaded) = finish(env, &argv, MEMORY_CAPS)?;
+        let out_of_order = || Fail::generic("session request used out of order");
         let mut cookies = outcome.set_cookies;
         for op in &outcome.ops {
             let ttl = Duration::from_millis(op.ttl_ms());
-            match op {
-                StoreOp::Destroy { sid } => store.destroy_sync(sid),
-                StoreOp::Save { sid, .. } | StoreOp::Merge { sid, .. } => {
-                    store.set_sync(sid, json.as_deref().ok_or_else(|| Fail::generic("session request used out of order"))?, ttl)
+            let kept = match op {
+                StoreOp::Destroy { sid } => {
+                    store.destroy_sync(sid);
+                    true
                 }
-                StoreOp::Touch { sid, .. } => {
-                    if !store.touch_sync(sid, ttl) {
-                        cookies = clear_cookies(&cfg).map_err(Fail::generic)?;
-                        break;
-                    }
+                StoreOp::Save { sid, .. } => {
+                    store.set_sync(sid, json.as_deref().ok_or_else(out_of_order)?, ttl);
+                    true
                 }
+                StoreOp::Merge { sid, .. } => {
+                    let (loaded, json) = (loaded.clone().ok_or_else(out_of_order)?, json.clone().ok_or_else(out_of_order)?);
+                    // Under the store's lock: never more than one try, never TooManyConflicts.
+                    store.merge_sync(sid, loaded, json, ttl).map_err(Fail::generic)? != MergeOutcome::Gone
+                }
+                StoreOp::Touch { sid, .. } => store.touch_sync(sid, ttl),
+            };
+            if !kept {
+                // Logged out or expired elsewhere: nothing written, the cookies cleared.
+                cookies = clear_cookies(&cfg).map_err(Fail::generic)?;
+                break;
             }
         }
         if cookies.is_empty() {

@@ -15,6 +15,7 @@ mod calls;
 mod codes;
 mod engine;
 mod explain;
+mod merge;
 mod errors;
 mod raw;
 mod registry;

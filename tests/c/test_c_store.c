@@ -1,6 +1,7 @@
 /* A session store written in C, registered as a vtable: registration errors, the keys and
  * data the callbacks receive, every way a callback can fail, garbage records, blocking calls
  * from inside a callback, and when `drop` runs. */
+#include "fan_out.h"
 #include "test_store.h"
 
 static const char *PREFIX = "koa:sess:";
@@ -248,8 +249,51 @@ static void test_blocking_call_inside_a_callback_is_refused(void) {
   ts_deinit(&ts);
 }
 
+/* The optional callbacks: registered separately, once, before any engine uses the store. */
+static void test_optional_callbacks(void) {
+  test_store ts;
+  ts_init(&ts, PREFIX);
+  ks_store *store = ts_register(&ts);
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_c_store_set_compare_and_set(NULL, ts_compare_and_set));
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_c_store_set_compare_and_set(store, NULL));
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_c_store_set_touch(store, NULL));
+  CHECK_OK(ks_c_store_set_compare_and_set(store, ts_compare_and_set));
+  CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_c_store_set_compare_and_set(store, ts_compare_and_set));
+  ks_engine *e = engine_over(store);
+  CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_c_store_set_touch(store, ts_touch));
+  ks_engine_free(e);
+  CHECK_OK(ks_c_store_set_touch(store, ts_touch));
+  ks_store_free(store);
+  CHECK(atomic_load(&ts.drops) == 1);
+  ks_store *memory = NULL;
+  CHECK_OK(ks_memory_store_new(0, &memory));
+  CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_c_store_set_compare_and_set(memory, ts_compare_and_set));
+  ks_store_free(memory);
+  ts_deinit(&ts);
+}
+
+/* A store registered with today's vtable alone keeps working under parallel requests: every
+ * commit succeeds with a whole-record write (the last writers' fields are what stays). */
+static void test_whole_writes_under_parallel_requests(void) {
+  test_store ts;
+  ts_init(&ts, PREFIX);
+  ks_store *store = ts_register(&ts);
+  ks_engine *e = engine_over(store);
+  ks_store_free(store);
+  jar j = {""};
+  fan_out_start(e, &j);
+  int kept = fan_out(e, &j);
+  CHECK(kept >= 1);
+  CHECK(atomic_load(&ts.cas_calls) == 0 && atomic_load(&ts.set_calls) >= FAN_OUT + 1);
+  printf("test_c_store: a store without compare-and-set kept %d of %d parallel fields\n", kept, FAN_OUT);
+  ks_engine_free(e);
+  ts_deinit(&ts);
+}
+
 int main(void) {
   test_registration_errors();
+  test_optional_callbacks();
+  test_whole_writes_under_parallel_requests();
   test_round_trip_and_drop();
   test_failing_callbacks();
   test_garbage_records();

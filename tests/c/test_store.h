@@ -35,6 +35,8 @@ typedef struct {
   const ks_engine *probe;
   ks_result probe_result;
   atomic_int calls, drops, calls_at_drop;
+  /* Calls of each optional callback, and of set (whole-record writes). */
+  atomic_int cas_calls, touch_calls, set_calls;
   uint64_t last_ttl_ms;
 } test_store;
 
@@ -163,6 +165,7 @@ static uint32_t ts_set(void *ctx, const char *key, size_t key_len, const char *j
     CHECK(s == NULL && c == NULL);
   }
   ts_enter(ts, key, key_len, true);
+  atomic_fetch_add(&ts->set_calls, 1);
   CHECK(strlen(json) == json_len && json[0] == '{');
   uint32_t status = ts->fail_set;
   if (!status) {
@@ -194,6 +197,47 @@ static uint32_t ts_destroy(void *ctx, const char *key, size_t key_len) {
   return status;
 }
 
+/* The optional compare-and-set callback: bytes compared, never parsed. `fail_set` fails it too. */
+static inline uint32_t ts_compare_and_set(void *ctx, const char *key, size_t key_len, const char *expected,
+                                          size_t expected_len, const char *json, size_t json_len, uint64_t ttl_ms,
+                                          ks_buffer *current) {
+  test_store *ts = ctx;
+  ts_enter(ts, key, key_len, true);
+  atomic_fetch_add(&ts->cas_calls, 1);
+  CHECK(strlen(expected) == expected_len && strlen(json) == json_len && json[0] == '{');
+  uint32_t status = ts->fail_set;
+  ts_record *r = ts_find(ts, key);
+  if (status) {
+  } else if (!r) {
+    status = KS_STORE_STATUS_NOT_FOUND;
+  } else if (strlen(r->json) != expected_len || memcmp(r->json, expected, expected_len) != 0) {
+    CHECK_OK(ks_buffer_write(current, (const uint8_t *)r->json, strlen(r->json)));
+    status = KS_STORE_STATUS_CHANGED;
+  } else {
+    free(r->json);
+    r->json = strdup(json);
+    r->ttl_ms = ts->last_ttl_ms = ttl_ms;
+    status = KS_STORE_STATUS_OK;
+  }
+  pthread_mutex_unlock(&ts->mu);
+  return status;
+}
+
+/* The optional touch callback: a new TTL, the record untouched; never creates one. */
+static inline uint32_t ts_touch(void *ctx, const char *key, size_t key_len, uint64_t ttl_ms) {
+  test_store *ts = ctx;
+  ts_enter(ts, key, key_len, false);
+  atomic_fetch_add(&ts->touch_calls, 1);
+  ts_record *r = ts_find(ts, key);
+  uint32_t status = KS_STORE_STATUS_NOT_FOUND;
+  if (r) {
+    r->ttl_ms = ts->last_ttl_ms = ttl_ms;
+    status = KS_STORE_STATUS_OK;
+  }
+  pthread_mutex_unlock(&ts->mu);
+  return status;
+}
+
 static void ts_drop(void *ctx) {
   test_store *ts = ctx;
   atomic_store(&ts->calls_at_drop, atomic_load(&ts->calls));
@@ -205,6 +249,14 @@ static inline ks_store *ts_register(test_store *ts) {
   ks_store *store = NULL;
   CHECK_OK(ks_c_store_new(&vt, ts->prefix, &store));
   CHECK(store != NULL);
+  return store;
+}
+
+/* A C store with the optional compare-and-set and touch callbacks registered. */
+static inline ks_store *ts_register_with_cas(test_store *ts) {
+  ks_store *store = ts_register(ts);
+  CHECK_OK(ks_c_store_set_compare_and_set(store, ts_compare_and_set));
+  CHECK_OK(ks_c_store_set_touch(store, ts_touch));
   return store;
 }
 

@@ -6,7 +6,9 @@
 //! Each id is hashed once, with SipHash under a random per-store key (so clients choosing ids
 //! cannot aim them at one slot or shard); that one hash picks the shard and the slot in it.
 
-use super::{Store, StoreFuture};
+use super::{CasResult, Store, StoreFuture};
+use crate::merge::{MergeCommit, MergeOutcome, MergeStep};
+use crate::record::NotAnObject;
 use hashbrown::hash_table::{Entry as Slot, HashTable};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -210,6 +212,58 @@ impl MemoryStore {
         }
     }
 
+    /// Compare-and-set under the shard lock: stores `json` for `ttl` (a zero TTL removes the
+    /// record) only if the record is exactly `expected`.
+    pub fn compare_and_set_sync(&self, sid: &str, expected: &str, json: &str, ttl: Duration) -> CasResult {
+        let now = self.now();
+        let hash = self.hash(sid);
+        let mut shard = self.shard(hash);
+        self.compare_and_set_locked(&mut shard, hash, now, sid, expected, json, ttl)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compare_and_set_locked(&self, shard: &mut Shard, hash: u64, now: u64, sid: &str, expected: &str, json: &str, ttl: Duration) -> CasResult {
+        match shard.map.find_entry(hash, same_sid(sid)) {
+            Err(_) => CasResult::Missing,
+            Ok(e) if e.get().expires_at <= now => {
+                e.remove();
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                CasResult::Missing
+            }
+            Ok(e) if *e.get().json != *expected => CasResult::Changed(e.get().json.to_string()),
+            Ok(e) if ttl.is_zero() => {
+                e.remove();
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                CasResult::Stored
+            }
+            Ok(mut e) => {
+                let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+                let entry = e.get_mut();
+                (entry.json, entry.expires_at) = (json.into(), now.saturating_add(ttl_ms));
+                CasResult::Stored
+            }
+        }
+    }
+
+    /// Merges `json`, the session a request turned `loaded` into, into the record under `sid`
+    /// (see [`crate::merge`]), all under the shard lock: no other writer can get in between,
+    /// so it never runs out of attempts. A record that is gone stays gone ([`MergeOutcome::Gone`]).
+    /// Errors when `loaded` or `json` is not a JSON object.
+    pub fn merge_sync(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<MergeOutcome, NotAnObject> {
+        // The diff is made before taking the lock; only a conflict re-applies under it.
+        let mut commit = MergeCommit::new(loaded, json)?;
+        let now = self.now();
+        let hash = self.hash(sid);
+        let mut shard = self.shard(hash);
+        loop {
+            let answer = match commit.next() {
+                MergeStep::Done(outcome) => return Ok(outcome),
+                MergeStep::Write { expected, json } => self.compare_and_set_locked(&mut shard, hash, now, sid, expected, json, ttl),
+            };
+            commit.answer(answer);
+        }
+    }
+
     /// Removes every expired record now; returns how many went.
     pub fn sweep(&self) -> usize {
         let now = self.now();
@@ -238,6 +292,16 @@ impl Store for MemoryStore {
     fn touch<'a>(&'a self, sid: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
         let r = self.touch_sync(sid, ttl);
         Box::pin(async move { Ok(r) })
+    }
+    fn supports_touch(&self) -> bool {
+        true
+    }
+    fn compare_and_set<'a>(&'a self, sid: &'a str, expected: &'a str, json: &'a str, ttl: Duration) -> StoreFuture<'a, CasResult> {
+        let r = self.compare_and_set_sync(sid, expected, json, ttl);
+        Box::pin(async move { Ok(r) })
+    }
+    fn supports_compare_and_set(&self) -> bool {
+        true
     }
 }
 
@@ -284,6 +348,33 @@ mod tests {
             assert!((40..=200).contains(&n), "shard {i} holds {n} of 1600 ids");
         }
         assert!((0..1600).all(|i| s.get_sync(&format!("id-{i}")).is_some()));
+    }
+
+    #[test]
+    fn compare_and_set_and_merge_under_the_lock() {
+        let s = MemoryStore::default();
+        let ttl = Duration::from_secs(60);
+        assert_eq!(s.compare_and_set_sync("m", "{}", "{}", ttl), CasResult::Missing);
+        assert!(s.is_empty(), "a compare-and-set on nothing creates nothing");
+        s.set_sync("m", r#"{"a":1}"#, ttl);
+        assert_eq!(s.compare_and_set_sync("m", "{}", r#"{"b":2}"#, ttl), CasResult::Changed(r#"{"a":1}"#.into()));
+        assert_eq!(s.compare_and_set_sync("m", r#"{"a":1}"#, r#"{"b":2}"#, ttl), CasResult::Stored);
+        assert_eq!(s.get_sync("m").as_deref(), Some(r#"{"b":2}"#));
+        // Two requests that both loaded {"b":2}: the second merges onto the first's write.
+        assert_eq!(s.merge_sync("m", r#"{"b":2}"#.into(), r#"{"b":2,"x":1}"#.into(), ttl), Ok(MergeOutcome::Merged));
+        assert_eq!(s.merge_sync("m", r#"{"b":2}"#.into(), r#"{"y":0.1}"#.into(), ttl), Ok(MergeOutcome::Merged));
+        assert_eq!(s.get_sync("m").as_deref(), Some(r#"{"x":1,"y":0.1}"#));
+        s.destroy_sync("m");
+        assert_eq!(s.merge_sync("m", "{}".into(), r#"{"z":1}"#.into(), ttl), Ok(MergeOutcome::Gone));
+        assert!(s.is_empty(), "a merge onto a destroyed record writes nothing");
+        assert_eq!(s.merge_sync("m", "[]".into(), "{}".into(), ttl), Err(NotAnObject));
+        // An expired record is gone too, and a zero TTL removes.
+        s.set_sync("e", "{}", Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(s.compare_and_set_sync("e", "{}", "{}", ttl), CasResult::Missing);
+        s.set_sync("z", "{}", ttl);
+        assert_eq!(s.compare_and_set_sync("z", "{}", "{}", Duration::ZERO), CasResult::Stored);
+        assert!(s.get_sync("z").is_none() && s.is_empty());
     }
 
     #[test]

@@ -4,10 +4,13 @@
 
 pub mod conformance;
 mod memory;
+mod merge_into;
 #[cfg(feature = "redis")]
 pub mod redis;
 
+pub use crate::merge::MergeOutcome;
 pub use memory::{MemoryStore, MemoryStoreOptions};
+pub use merge_into::merge_into_store;
 
 use std::fmt;
 use std::future::Future;
@@ -17,6 +20,17 @@ use std::time::Duration;
 /// The future every store method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
+/// The answer to a compare-and-set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CasResult {
+    /// The record was exactly the expected bytes and is now the new JSON (with the new TTL).
+    Stored,
+    /// The record differs from the expected bytes: here it is, as it is now. Nothing written.
+    Changed(String),
+    /// There is no record (destroyed, expired, never written). Nothing written.
+    Missing,
+}
+
 /// A session store. A miss is `Ok(None)`, not an error; errors mean the store could not answer.
 pub trait Store: Send + Sync {
     /// The session JSON stored under `sid`, if any (expired records are misses).
@@ -25,19 +39,40 @@ pub trait Store: Send + Sync {
     fn set<'a>(&'a self, sid: &'a str, json: &'a str, ttl: Duration) -> StoreFuture<'a, ()>;
     /// Removes `sid`; removing an unknown id succeeds.
     fn destroy<'a>(&'a self, sid: &'a str) -> StoreFuture<'a, ()>;
-    /// Extends the expiry of `sid` without rewriting it; `false` when there is no such record.
-    /// The default reads and rewrites the record.
+    /// Extends the expiry of `sid` without changing it; `false` when there is no such record.
+    /// The default reads the record and writes it back: with compare-and-set, so a record
+    /// someone changed meanwhile is left as they wrote it; without, as a plain rewrite.
     fn touch<'a>(&'a self, sid: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            match self.get(sid).await? {
-                Some(json) => {
-                    self.set(sid, &json, ttl).await?;
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
-        })
+        Box::pin(touch_by_rewrite(self, sid, ttl))
     }
+    /// Whether `touch` is the store's own (an expiry update), not the read-and-rewrite default.
+    fn supports_touch(&self) -> bool {
+        false
+    }
+    /// Atomically: if the record under `sid` is exactly `expected` (byte for byte), replace it
+    /// with `json` for `ttl`; otherwise write nothing and say what is there. Stores that
+    /// implement it return true from [`Store::supports_compare_and_set`]; the default fails.
+    fn compare_and_set<'a>(&'a self, sid: &'a str, expected: &'a str, json: &'a str, ttl: Duration) -> StoreFuture<'a, CasResult> {
+        let _ = (sid, expected, json, ttl);
+        Box::pin(async { Err(StoreError::new(StoreErrorKind::Backend, "this store does not support compare-and-set")) })
+    }
+    /// Whether [`Store::compare_and_set`] works. Without it, commits write whole records.
+    fn supports_compare_and_set(&self) -> bool {
+        false
+    }
+}
+
+/// The default [`Store::touch`], for stores that implement `touch` only sometimes (a C store
+/// without a touch callback): reads the record and writes it back with the new TTL, by
+/// compare-and-set when the store has it (a record someone changed meanwhile is left as they
+/// wrote it, with their expiry), else by a plain `set`.
+pub async fn touch_by_rewrite<S: Store + ?Sized>(store: &S, sid: &str, ttl: Duration) -> Result<bool, StoreError> {
+    let Some(json) = store.get(sid).await? else { return Ok(false) };
+    if !store.supports_compare_and_set() {
+        store.set(sid, &json, ttl).await?;
+        return Ok(true);
+    }
+    Ok(store.compare_and_set(sid, &json, &json, ttl).await? != CasResult::Missing)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! `RedisStore`: sessions in Redis or Redis Cluster, in the records koa-generic-session +
 //! koa-redis keep: key `<prefix><sid>` (default `koa:sess:`), value the session JSON string
 //! as-is, expiry set with the write (`SET key json PX ttl_ms`). One round trip per operation:
-//! load = GET, save = SET PX, destroy = DEL, touch = PEXPIRE.
+//! load = GET, save = SET PX, destroy = DEL, touch = PEXPIRE, and a merging commit's
+//! compare-and-set = EVALSHA of [`CAS_SCRIPT`] (one key, so Cluster needs no hash tags).
 //!
 //! The store is lazy: construction checks the URL(s) and options and returns at once; a
 //! background task connects, reconnects with backoff while the server is away, and publishes
@@ -17,14 +18,14 @@
 //! again or `failover_timeout` runs out, and operations on the other slots carry on
 //! undisturbed. Refused connections stay `Unavailable`, never `Timeout`.
 
-use super::{Store, StoreError, StoreErrorKind, StoreFuture};
+use super::{CasResult, Store, StoreError, StoreErrorKind, StoreFuture};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify, OnceCell};
 
@@ -44,6 +45,32 @@ const FAILOVER_MAX_PAUSE: Duration = Duration::from_millis(250);
 const CLUSTER_CLIENT_RETRIES: u32 = 4;
 const CLUSTER_CLIENT_MIN_WAIT_MS: u64 = 10;
 const CLUSTER_CLIENT_MAX_WAIT_MS: u64 = 100;
+
+/// Compare-and-set on one key. KEYS[1] the key; ARGV: the expected bytes, the new record, the
+/// expiry in ms. Answers 0 (no record), 1 (stored) or the current record as a bulk string; an
+/// integer is never a record, so the answers cannot be confused. Strings are compared as
+/// bytes and never decoded: Redis' cjson would rewrite numbers with 14 significant digits.
+pub const CAS_SCRIPT: &str = r#"local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+if v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return v
+"#;
+
+/// A Lua script and its SHA1 (hex), the name EVALSHA knows it by. (redis-rs' `Script` would
+/// run it on its own connection path; ours keeps the deadline, state and redirect handling.)
+struct LuaScript {
+    code: &'static str,
+    sha1: String,
+}
+
+static CAS: LazyLock<LuaScript> = LazyLock::new(|| {
+    use sha1::{Digest, Sha1};
+    let sha1 = Sha1::digest(CAS_SCRIPT.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    LuaScript { code: CAS_SCRIPT, sha1 }
+});
 
 #[derive(Clone, Debug)]
 pub struct RedisStoreOptions {
@@ -331,6 +358,21 @@ impl Inner {
         self.run(op, Request::Cmd(&cmd)).await
     }
 
+    /// Runs a script by its SHA1 (EVALSHA), as a write (so `wait_for_replica` applies). A server
+    /// that does not know it yet (NOSCRIPT: new, restarted, or a Cluster node that just took the
+    /// slot over) gets it with EVAL, which also caches it there.
+    async fn query_script<T: FromRedisValue>(&self, op: &str, script: &LuaScript, keys: &[&[u8]], args: &[&[u8]]) -> Result<T, StoreError> {
+        let command = |name: &str, body: &[u8]| {
+            let mut cmd = redis::cmd(name);
+            cmd.arg(body).arg(keys.len()).arg(keys).arg(args);
+            cmd
+        };
+        match self.write::<T>(op, command("EVALSHA", script.sha1.as_bytes())).await {
+            Err(e) if e.kind == StoreErrorKind::Backend && is_no_script(&e.message) => self.write(op, command("EVAL", script.code.as_bytes())).await,
+            other => other,
+        }
+    }
+
     /// Runs one write: with `wait_for_replica` on, acknowledged only once a replica has it.
     async fn write<T: FromRedisValue>(&self, op: &str, cmd: Cmd) -> Result<T, StoreError> {
         match self.wait_replica_ms.load(Ordering::Relaxed) {
@@ -600,6 +642,39 @@ impl Store for RedisStore {
             Ok(self.inner.write::<i64>("PEXPIRE", cmd).await? == 1)
         })
     }
+
+    fn supports_touch(&self) -> bool {
+        true
+    }
+
+    fn compare_and_set<'a>(&'a self, sid: &'a str, expected: &'a str, json: &'a str, ttl: Duration) -> StoreFuture<'a, CasResult> {
+        Box::pin(async move {
+            let key = self.key(sid);
+            // PX 0 is refused; a record that expires at once lives 1 ms.
+            let px = px_ms(ttl).max(1).to_string();
+            let answer: Value = self
+                .inner
+                .query_script("EVALSHA", &CAS, &[key.as_bytes()], &[expected.as_bytes(), json.as_bytes(), px.as_bytes()])
+                .await?;
+            match answer {
+                Value::Int(0) => Ok(CasResult::Missing),
+                Value::Int(1) => Ok(CasResult::Stored),
+                // As in `get`: a record that is not UTF-8 is handed on (lossily) as the
+                // corrupt record it is; it is no JSON object, so the merge treats it as gone.
+                Value::BulkString(b) => Ok(CasResult::Changed(
+                    String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                )),
+                other => Err(StoreError::new(
+                    StoreErrorKind::Backend,
+                    format!("redis EVALSHA: unexpected answer from the compare-and-set script ({}): {other:?}", self.inner.target),
+                )),
+            }
+        })
+    }
+
+    fn supports_compare_and_set(&self) -> bool {
+        true
+    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -756,6 +831,12 @@ fn install_tls_provider() {
 /// stays a server error: it concerns one command, the connection is fine.)
 fn is_auth_failure(e: &RedisError) -> bool {
     e.kind() == ErrorKind::AuthenticationFailed || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
+}
+
+/// Whether a server error's text (as `map_error` words it) is Redis's NOSCRIPT.
+fn is_no_script(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("noscript") || m.contains("no matching script")
 }
 
 fn map_error(op: &str, target: &str, e: RedisError) -> StoreError {

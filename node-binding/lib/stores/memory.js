@@ -1,6 +1,6 @@
 'use strict';
 const { BaseStore, storeTtl } = require('../base-store');
-const { NativeMemoryStore, STORE_CAN_TOUCH } = require('../../loader');
+const { NativeMemoryStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../../loader');
 const { kJsonStore } = require('./json-store');
 
 const kNative = Symbol('koa-session-ts.nativeMemoryStore');
@@ -72,8 +72,10 @@ Object.defineProperty(MemoryStore.prototype, kJsonStore, {
     getJson: (store, sid) => store[kNative].getJson(sid),
     setJson: (store, sid, json, ttlMs) => store[kNative].setJson(sid, json, ttlMs),
     destroyJson: (store, sid) => store[kNative].destroy(sid),
+    // Synchronous, like the others: 'merged' | 'gone'; true when the session existed.
+    mergeJson: (store, sid, loadedJson, json, ttlMs) => store[kNative].mergeJson(sid, loadedJson, json, ttlMs),
     touchJson: (store, sid, ttlMs) => store[kNative].touch(sid, ttlMs),
-    caps: STORE_CAN_TOUCH,
+    caps: STORE_CAN_COMPARE_AND_SET | STORE_CAN_TOUCH,
     // For the middleware's native calls that read and write this store themselves.
     memoryId: (store) => store[kId],
   }),

@@ -1,6 +1,6 @@
 'use strict';
 const { BaseStore, CONNECT, DISCONNECT, storeTtl } = require('../base-store');
-const { NativeRedisStore, STORE_CAN_TOUCH } = require('../../loader');
+const { NativeRedisStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../../loader');
 const { kJsonStore } = require('./json-store');
 
 const kNative = Symbol('koa-session-ts.nativeRedisStore');
@@ -106,6 +106,12 @@ function destroyJson(store, sid) {
   return store[kNative].destroy(sid).then((r) => { settle(store, r); });
 }
 
+/** Resolves 'merged' | 'gone' | 'conflict' (see NativeRedisStore#mergeJson). */
+function mergeJson(store, sid, loadedJson, json, ttlMs) {
+  return store[kNative].mergeJson(sid, loadedJson, json, ttlMs).then((r) => settle(store, r));
+}
+
+/** Resolves true when the session existed (PEXPIRE), false when not (nothing created). */
 function touchJson(store, sid, ttlMs) {
   return store[kNative].touch(sid, ttlMs).then((r) => settle(store, r));
 }
@@ -229,8 +235,9 @@ Object.defineProperty(RedisStore.prototype, kJsonStore, {
     getJson,
     setJson,
     destroyJson,
+    mergeJson,
     touchJson,
-    caps: STORE_CAN_TOUCH,
+    caps: STORE_CAN_COMPARE_AND_SET | STORE_CAN_TOUCH,
   }),
 });
 

@@ -1,9 +1,10 @@
 //! `NativeMemoryStore`: the core's in-process `MemoryStore` (JSON strings, TTL by monotonic
 //! clock, lazy expiry plus sweeps, optional entry limit). All methods are synchronous.
 
+use crate::{errors, registry};
 use koa_session_core::store::{MemoryStore, MemoryStoreOptions};
+use napi::Result;
 use napi_derive::napi;
-use crate::registry;
 use std::sync::Arc;
 
 #[napi(object)]
@@ -55,6 +56,19 @@ impl NativeMemoryStore {
     #[napi(catch_unwind)]
     pub fn touch(&self, sid: String, ttl_ms: f64) -> bool {
         self.inner.touch_sync(&sid, super::ttl(ttl_ms))
+    }
+
+    /// Merges `json`, the session a request turned `loadedJson` (the record exactly as
+    /// `getJson` gave it) into, into the record as it is now, under the store's lock: the
+    /// request's top-level changes only, every other value kept byte for byte. 'merged', or
+    /// 'gone' when the record no longer exists (nothing written: clear the cookies). Throws
+    /// when either JSON is not an object.
+    #[napi(catch_unwind, ts_return_type = "'merged' | 'gone'")]
+    pub fn merge_json(&self, sid: String, loaded_json: String, json: String, ttl_ms: f64) -> Result<&'static str> {
+        self.inner
+            .merge_sync(&sid, loaded_json, json, super::ttl(ttl_ms))
+            .map(super::merge_outcome)
+            .map_err(|e| errors::invalid_arg(format!("MemoryStore#mergeJson: {e}")))
     }
 
     /// Removes expired records now; returns how many went.

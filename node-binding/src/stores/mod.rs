@@ -6,7 +6,18 @@ mod completions;
 pub mod memory;
 pub mod redis;
 
+use koa_session_core::MergeOutcome;
 use std::time::Duration;
+
+/// A merge's outcome as JS sees it: 'merged' | 'gone' | 'conflict' | 'overwritten'.
+fn merge_outcome(o: MergeOutcome) -> &'static str {
+    match o {
+        MergeOutcome::Merged => "merged",
+        MergeOutcome::Gone => "gone",
+        MergeOutcome::TooManyConflicts => "conflict",
+        MergeOutcome::Overwritten => "overwritten",
+    }
+}
 
 /// A TTL in ms from JS as a Duration. NaN and negatives mean "already expired": a zero TTL
 /// removes the record.

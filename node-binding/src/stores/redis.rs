@@ -3,7 +3,7 @@
 //! batches on the JS thread (completions.rs).
 //!
 //! Store failures do not reject: an operation resolves to its value (`getJson`: the record
-//! or null; `touch`: found; the others: null), or to a [`NativeRedisFailure`] object that
+//! or null; `touch`: found; `mergeJson`: its outcome; the others: null), or to a [`NativeRedisFailure`] object that
 //! says what went wrong (`errorKind`: unavailable / timeout / backend / rejected / closed)
 //! so the JS wrapper (lib/stores/redis.js) can raise errors with a stable `code` and tell an
 //! outage from a server error. Values are never objects, so an object always means failure;
@@ -16,7 +16,7 @@
 use super::completions::Completions;
 use crate::errors;
 use koa_session_core::store::redis::{ConnectionState, RedisStore, RedisStoreOptions};
-use koa_session_core::store::{Store, StoreError, StoreErrorKind};
+use koa_session_core::store::{merge_into_store, Store, StoreError, StoreErrorKind};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
@@ -59,6 +59,8 @@ pub enum Reply {
     Json(Option<String>),
     /// `touch`: whether there was such a session.
     Found(bool),
+    /// `mergeJson`: 'merged' | 'gone' | 'conflict'.
+    Text(&'static str),
     /// The others: null.
     Done,
     Failed(NativeRedisFailure),
@@ -69,6 +71,7 @@ impl ToNapiValue for Reply {
         match reply {
             Reply::Json(json) => Option::<String>::to_napi_value(env, json),
             Reply::Found(found) => bool::to_napi_value(env, found),
+            Reply::Text(text) => <&str>::to_napi_value(env, text),
             Reply::Done => Null::to_napi_value(env, Null),
             Reply::Failed(failure) => NativeRedisFailure::to_napi_value(env, failure),
         }
@@ -233,6 +236,19 @@ impl NativeRedisStore {
     #[napi(catch_unwind, ts_return_type = "Promise<boolean | NativeRedisFailure>")]
     pub fn touch<'env>(&self, env: &'env Env, sid: String, ttl_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
         self.run(env, move |s| async move { reply(s.touch(&sid, super::ttl(ttl_ms)).await, Reply::Found) })
+    }
+
+    /// A merging commit: compare-and-set (EVALSHA) of the request's JSON against `loadedJson`
+    /// (the record exactly as `getJson` gave it), re-applying the request's top-level changes
+    /// to the current record after a conflict. 'merged'; 'gone' when the record no longer
+    /// exists (nothing written: clear the cookies); 'conflict' when other writers won every
+    /// attempt (nothing written). Merges of one session in this process take turns.
+    #[napi(catch_unwind, ts_return_type = "Promise<'merged' | 'gone' | 'conflict' | NativeRedisFailure>")]
+    pub fn merge_json<'env>(&self, env: &'env Env, sid: String, loaded_json: String, json: String, ttl_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
+        self.run(env, move |s| async move {
+            let outcome = merge_into_store(&s, &sid, loaded_json, json, super::ttl(ttl_ms)).await;
+            reply(outcome, |o| Reply::Text(super::merge_outcome(o)))
+        })
     }
 
     /// One PING (e.g. to fail fast at startup); null when done.
