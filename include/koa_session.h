@@ -476,9 +476,9 @@ typedef struct ks_store_vtable {
 /**
  * Optional (`ks_c_store_set_compare_and_set()`), atomically: if the record under `key` is
  * exactly the `expected_len` bytes at `expected` (compare bytes, do not parse), replace it
- * with `json` to expire after `ttl_ms` ms and return KS_STORE_OK; if it is different, write
+ * with `json` to expire after `ttl_ms` ms and return KS_STORE_STATUS_OK; if it is different, write
  * the current record to `current` with `ks_buffer_write()`, change nothing and return
- * KS_STORE_CHANGED; if there is no record, create none and return KS_STORE_NOT_FOUND.
+ * KS_STORE_STATUS_CHANGED; if there is no record, create none and return KS_STORE_STATUS_NOT_FOUND.
  * Strings are NUL-terminated, lengths exclude the NUL, all valid only during the call.
  * With it, commits of changed sessions merge into the current record instead of replacing it.
  */
@@ -486,7 +486,7 @@ typedef uint32_t (*ks_store_compare_and_set_fn)(void *ctx, const char *key, size
 
 /**
  * Optional (`ks_c_store_set_touch()`): sets the expiry of the record under `key` to `ttl_ms`
- * ms from now without changing it; KS_STORE_OK when done, KS_STORE_NOT_FOUND (creating
+ * ms from now without changing it; KS_STORE_STATUS_OK when done, KS_STORE_STATUS_NOT_FOUND (creating
  * nothing) when there is no record. Without it, a touch reads and rewrites the record.
  */
 typedef uint32_t (*ks_store_touch_fn)(void *ctx, const char *key, size_t key_len, uint64_t ttl_ms);
@@ -560,7 +560,7 @@ ks_result ks_c_store_new(const struct ks_store_vtable *vtable, const char *key_p
  * a commit of a session loaded from the store and changed merges its top-level changes into
  * the record as it is now (parallel requests keep each other's keys; a record destroyed
  * meanwhile is not re-created); without it, commits write the whole record.
- * Errors: NULL_PARAMETER (`store` or `compare_and_set` NULL), INVALID_ARGUMENT (`store` is
+ * Errors: KS_RESULT_NULL_PARAMETER (`store` or `compare_and_set` NULL), KS_RESULT_INVALID_ARGUMENT (`store` is
  * not a C store, an engine already uses it, or a callback was already registered).
  *
  * # Safety
@@ -867,7 +867,7 @@ ks_result ks_store_connection_state(const struct ks_store *store, ks_connection_
  * Cost: one replication round trip per write; and while a master has no replica in sync
  * (e.g. right after a failover, until the old master rejoins as a replica) its writes fail
  * with KS_RESULT_STORE_UNAVAILABLE after `timeout_ms`. 0 turns it off. Errors:
- * NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store). Thread-safety: any thread, any time;
+ * KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (not a Redis store). Thread-safety: any thread, any time;
  * operations already under way keep the setting they started with.
  *
  * # Safety
@@ -881,7 +881,7 @@ ks_result ks_redis_store_set_wait_for_replica(const struct ks_store *store, uint
  * KS_RESULT_STORE_UNAVAILABLE; default 10000 ms. Meanwhile operations on other slots go on
  * undisturbed, and the store counts as connected while any master answers. Set it above the
  * cluster's `cluster-node-timeout` plus a second or two for the election. No effect on a
- * single-server store. Errors: NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store, or 0).
+ * single-server store. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (not a Redis store, or 0).
  *
  * # Safety
  * `store` is NULL or a live store handle.

@@ -91,9 +91,9 @@ pub type ks_store_destroy_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key
 pub type ks_store_drop_fn = Option<unsafe extern "C" fn(ctx: *mut c_void)>;
 /// Optional (`ks_c_store_set_compare_and_set()`), atomically: if the record under `key` is
 /// exactly the `expected_len` bytes at `expected` (compare bytes, do not parse), replace it
-/// with `json` to expire after `ttl_ms` ms and return KS_STORE_OK; if it is different, write
+/// with `json` to expire after `ttl_ms` ms and return KS_STORE_STATUS_OK; if it is different, write
 /// the current record to `current` with `ks_buffer_write()`, change nothing and return
-/// KS_STORE_CHANGED; if there is no record, create none and return KS_STORE_NOT_FOUND.
+/// KS_STORE_STATUS_CHANGED; if there is no record, create none and return KS_STORE_STATUS_NOT_FOUND.
 /// Strings are NUL-terminated, lengths exclude the NUL, all valid only during the call.
 /// With it, commits of changed sessions merge into the current record instead of replacing it.
 pub type ks_store_compare_and_set_fn = Option<
@@ -110,7 +110,7 @@ pub type ks_store_compare_and_set_fn = Option<
     ) -> u32,
 >;
 /// Optional (`ks_c_store_set_touch()`): sets the expiry of the record under `key` to `ttl_ms`
-/// ms from now without changing it; KS_STORE_OK when done, KS_STORE_NOT_FOUND (creating
+/// ms from now without changing it; KS_STORE_STATUS_OK when done, KS_STORE_STATUS_NOT_FOUND (creating
 /// nothing) when there is no record. Without it, a touch reads and rewrites the record.
 pub type ks_store_touch_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, key_len: usize, ttl_ms: u64) -> u32>;
 
@@ -414,9 +414,14 @@ pub unsafe extern "C" fn ks_c_store_new(vtable: *const ks_store_vtable, key_pref
 
 /// The C store's callbacks, if `store` is a C store that nothing else uses yet (no engine was
 /// made from it): the only time optional callbacks may be registered.
+/// References to a C store's callbacks held by its `ks_store` handle alone (see `ks_store::new_c`).
+const HANDLE_REFERENCES: usize = 3;
+
 fn unshared_c_store(store: &ks_store) -> Result<&Callbacks, ks_result> {
     match &store.c_callbacks {
-        Some(callbacks) if Arc::strong_count(&store.inner) == 1 => Ok(callbacks),
+        // The handle holds three references (its callbacks, its store and the store's shared
+        // copy); each engine's deadline view adds one while the engine lives.
+        Some(callbacks) if Arc::strong_count(callbacks) == HANDLE_REFERENCES => Ok(callbacks),
         _ => Err(ks_result::InvalidArgument),
     }
 }
@@ -426,7 +431,7 @@ fn unshared_c_store(store: &ks_store) -> Result<&Callbacks, ks_result> {
 /// a commit of a session loaded from the store and changed merges its top-level changes into
 /// the record as it is now (parallel requests keep each other's keys; a record destroyed
 /// meanwhile is not re-created); without it, commits write the whole record.
-/// Errors: NULL_PARAMETER (`store` or `compare_and_set` NULL), INVALID_ARGUMENT (`store` is
+/// Errors: KS_RESULT_NULL_PARAMETER (`store` or `compare_and_set` NULL), KS_RESULT_INVALID_ARGUMENT (`store` is
 /// not a C store, an engine already uses it, or a callback was already registered).
 ///
 /// # Safety

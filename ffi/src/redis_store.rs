@@ -169,7 +169,7 @@ pub unsafe extern "C" fn ks_store_connection_state(store: *const ks_store, state
 /// Cost: one replication round trip per write; and while a master has no replica in sync
 /// (e.g. right after a failover, until the old master rejoins as a replica) its writes fail
 /// with KS_RESULT_STORE_UNAVAILABLE after `timeout_ms`. 0 turns it off. Errors:
-/// NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store). Thread-safety: any thread, any time;
+/// KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (not a Redis store). Thread-safety: any thread, any time;
 /// operations already under way keep the setting they started with.
 ///
 /// # Safety
@@ -188,7 +188,7 @@ pub unsafe extern "C" fn ks_redis_store_set_wait_for_replica(store: *const ks_st
 /// KS_RESULT_STORE_UNAVAILABLE; default 10000 ms. Meanwhile operations on other slots go on
 /// undisturbed, and the store counts as connected while any master answers. Set it above the
 /// cluster's `cluster-node-timeout` plus a second or two for the election. No effect on a
-/// single-server store. Errors: NULL_PARAMETER, INVALID_ARGUMENT (not a Redis store, or 0).
+/// single-server store. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (not a Redis store, or 0).
 ///
 /// # Safety
 /// `store` is NULL or a live store handle.
