@@ -2,18 +2,11 @@
 const { BaseStore, storeTtl } = require('../base-store');
 const { NativeMemoryStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../../loader');
 const { kJsonStore } = require('./json-store');
+const { serialize } = require('../session-json');
 
 const kNative = Symbol('koa-session-ts.nativeMemoryStore');
 // The native store's registry id, read once (a native getter costs more than the lookup).
 const kId = Symbol('koa-session-ts.nativeMemoryStoreId');
-
-function serialize(sess) {
-  const json = JSON.stringify(sess);
-  if (typeof json !== 'string' || json[0] !== '{') {
-    throw new TypeError('MemoryStore#set: the session must be a JSON-serializable object');
-  }
-  return json;
-}
 
 /**
  * An in-process store on the engine's native MemoryStore: sessions are held as JSON (so

@@ -2,6 +2,7 @@
 const { BaseStore, CONNECT, DISCONNECT, storeTtl } = require('../base-store');
 const { NativeRedisStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../../loader');
 const { kJsonStore } = require('./json-store');
+const { serialize } = require('../session-json');
 
 const kNative = Symbol('koa-session-ts.nativeRedisStore');
 const kReported = Symbol('koa-session-ts.reportedState');
@@ -48,21 +49,6 @@ function checkOptions(options) {
     }
   }
   return { url, nodes, prefix, connectTimeout, responseTimeout, failoverTimeout, waitForReplica };
-}
-
-function serialize(sess) {
-  let json;
-  try {
-    json = JSON.stringify(sess);
-  } catch (err) {
-    const e = new TypeError(`RedisStore#set: the session is not serializable to JSON (${err.message})`);
-    e.cause = err;
-    throw e;
-  }
-  if (typeof json !== 'string' || json[0] !== '{') {
-    throw new TypeError('RedisStore#set: the session must be a JSON-serializable object');
-  }
-  return json;
 }
 
 function checkSid(sid, method) {
