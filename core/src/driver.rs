@@ -2,7 +2,7 @@
 //! Rust host). One `Engine` is shared by all threads; each request gets an `ActiveSession`.
 
 use crate::config::SessionConfig;
-use crate::record::is_json_object;
+use crate::record::check_record;
 use crate::request::{LoadReport, Loaded, Next, RequestError, SessionRequest, StoreAction};
 use crate::sid::generate_sid;
 use crate::store::{Store, StoreError};
@@ -69,12 +69,11 @@ impl ActiveSession {
     pub fn json(&self) -> Option<&str> {
         self.json.as_deref()
     }
-    /// Replaces the session data; it must be a JSON object. `None` destroys the session.
+    /// Replaces the session data; it must be a valid record ([`check_record`]: a JSON
+    /// object within the limits). `None` destroys the session.
     pub fn set_json(&mut self, json: Option<String>) -> Result<(), RequestError> {
         if let Some(j) = &json {
-            if !is_json_object(j) {
-                return Err(RequestError::NotAnObject);
-            }
+            check_record(j)?;
         }
         self.json = json;
         Ok(())

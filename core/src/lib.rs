@@ -3,6 +3,7 @@
 //! - [`cookie_header`], [`set_cookie`], [`signing`]: cookies on the wire, byte-compatible with Koa.
 //! - [`sid`]: session ids. [`config`]: validated settings. [`record`]: the `cookie` field inside
 //!   session JSON and the store TTL that follows from it.
+//! - [`limits`]: the one depth and size policy for session data.
 //! - [`request`]: the sans-I/O state machine that makes every per-request decision.
 //! - [`store`]: the async `Store` trait, `MemoryStore`, and a conformance suite for any store.
 //! - [`driver`]: runs the state machine against a `Store` (used by the C API).
@@ -14,6 +15,7 @@ pub mod cookie_header;
 pub mod driver;
 pub mod http_date;
 pub mod json_field;
+pub mod limits;
 pub mod record;
 pub mod request;
 pub mod set_cookie;
