@@ -7,13 +7,22 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use regex::bytes::Regex;
 use sha1::Sha1;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 /// What Koa's `ctx.cookies.get(name)` (cookies 0.9) returns for a raw header: the first
 /// match of `(?:^|;) *NAME=([^;]*)`, then the first and last character dropped when the value
 /// starts with `"`. Node reads header bytes as Latin-1, so matching bytes is the same.
 pub fn koa_cookie_get(header: &[u8], name: &str) -> Option<Vec<u8>> {
-    let pattern = format!("(?-u)(?:^|;) *{}=([^;]*)", regex::escape(name));
-    let re = Regex::new(&pattern).expect("a valid pattern");
+    // Compiled once per name: the targets ask for a handful of names millions of times.
+    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    let re = {
+        let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
+        cache
+            .entry(name.to_owned())
+            .or_insert_with(|| Regex::new(&format!("(?-u)(?:^|;) *{}=([^;]*)", regex::escape(name))).expect("a valid pattern"))
+            .clone()
+    };
     let value = re.captures(header)?.get(1)?.as_bytes();
     Some(match value {
         [b'"', ..] if value.len() >= 2 => value[1..value.len() - 1].to_vec(),
@@ -43,7 +52,8 @@ pub struct Allowed<'a> {
 }
 
 fn is_http_date(s: &str) -> bool {
-    let re = Regex::new(r"(?-u)^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-3][0-9] (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-2][0-9]:[0-5][0-9]:[0-5][0-9] GMT$").unwrap();
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"(?-u)^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-3][0-9] (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-2][0-9]:[0-5][0-9]:[0-5][0-9] GMT$").unwrap());
     re.is_match(s.as_bytes())
 }
 
