@@ -13,8 +13,11 @@ pub mod request_machine;
 pub mod session_record;
 pub mod set_cookie;
 
+/// A target's body: decodes one input and asserts the invariants (panics on a finding).
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its fuzz_targets/ file and corpus directory.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("cookie_header", cookie_header::run),
     ("set_cookie", set_cookie::run),
     ("session_record", session_record::run),
