@@ -209,8 +209,9 @@ enum ks_load_report
    */
   KS_LOAD_REPORT_REJECTED = 3,
   /**
-   * The store holds something under that id that is not a JSON object: a new session.
-   * Worth a log line.
+   * The store holds something under that id that is no valid session record (not a JSON
+   * object, over 1 MiB or nested deeper than 64 levels, or a `cookie` field that is not an
+   * object): a new session. Worth a log line.
    */
   KS_LOAD_REPORT_CORRUPT = 4,
 };
@@ -1060,9 +1061,11 @@ ks_result ks_session_json_copy(const struct ks_session *session, char *buf, size
 
 /**
  * Replaces the session data with `json` (`json_len` bytes of UTF-8, not necessarily
- * NUL-terminated; copied), which must be a JSON object. A destroyed session comes back to
- * life. On any error nothing changes. Errors: KS_RESULT_NULL_PARAMETER,
- * KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON, KS_RESULT_SESSION_FINISHED.
+ * NUL-terminated; copied), which must be a JSON object of at most 1 MiB nested at most 64
+ * levels deep (the top-level object is level 1), whose `cookie` field, if present, is an
+ * object or null. A destroyed session comes back to life. On any error nothing changes.
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON (not an object, or over a limit),
+ * KS_RESULT_INVALID_COOKIE_ATTRIBUTE (a `cookie` field that is not an object), KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session; `json` is valid for reads of `json_len` bytes.
@@ -1071,10 +1074,10 @@ ks_result ks_session_set_json(struct ks_session *session, const char *json, size
 
 /**
  * Copies the JSON text of the top-level field `key` (NUL-terminated UTF-8) into `buf`,
- * NUL-terminated: e.g. `3`, `"alice"` (with quotes), `{"a":1}`. Buffer rules as in
- * `ks_session_json_copy()`. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8,
- * KS_RESULT_NOT_FOUND, KS_RESULT_INSUFFICIENT_SIZE, KS_RESULT_SESSION_DESTROYED,
- * KS_RESULT_SESSION_FINISHED.
+ * NUL-terminated: e.g. `3`, `"alice"` (with quotes), `{"a":1}`, exactly as it stands in the
+ * session data (values set through this API are written compact). Buffer rules as in
+ * `ks_session_json_copy()`. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_NOT_FOUND,
+ * KS_RESULT_INSUFFICIENT_SIZE, KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session; `key` is NUL-terminated; `buf` is valid for writes of
@@ -1083,10 +1086,13 @@ ks_result ks_session_set_json(struct ks_session *session, const char *json, size
 ks_result ks_session_get_field(const struct ks_session *session, const char *key, char *buf, size_t buf_len, size_t *len_out);
 
 /**
- * Sets the top-level field `key` (NUL-terminated UTF-8) to the JSON value `value` (`value_len`
- * bytes of UTF-8 JSON of any type, e.g. `3` or `"alice"`; copied). On any error nothing
- * changes. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON,
- * KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
+ * Sets the top-level field `key` (NUL-terminated UTF-8) to the JSON value `value`
+ * (`value_len` bytes of UTF-8 JSON of any type, e.g. `3` or `"alice"`; copied, written
+ * compact). Every other field keeps its exact text. The session data must stay within the
+ * limits of `ks_session_set_json()`: a value nested 64 levels deep (63 inside the session
+ * object) or making the data larger than 1 MiB is refused. On any error nothing changes.
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON, KS_RESULT_INVALID_COOKIE_ATTRIBUTE (`cookie`
+ * set to something other than an object or null), KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
  *
  * # Safety
  * `session` is a live session; `key` is NUL-terminated; `value` is valid for reads of

@@ -3,7 +3,7 @@
 //! `ActiveSession`.
 
 use crate::config::SessionConfig;
-use crate::record::is_json_object;
+use crate::record::check_record;
 use crate::request::{clear_cookies, Ending, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreCaps, StoreOp};
 use crate::sid::generate_sid;
 use crate::store::{merge_into_store, MergeOutcome, Store, StoreError, StoreErrorKind};
@@ -70,24 +70,21 @@ impl ActiveSession {
     pub fn json(&self) -> Option<&str> {
         self.json.as_deref()
     }
-    /// Replaces the whole session; it must be a JSON object. `None` destroys the session. A
-    /// replaced session is written whole at commit (never merged into the stored record).
+    /// Replaces the whole session; it must be a valid record ([`check_record`]: a JSON object
+    /// within the limits). `None` destroys the session. A replaced session is written whole at
+    /// commit (never merged into the stored record).
     pub fn set_json(&mut self, json: Option<String>) -> Result<(), RequestError> {
         if let Some(j) = &json {
-            if !is_json_object(j) {
-                return Err(RequestError::NotAnObject);
-            }
+            check_record(j)?;
         }
         self.json = json;
         self.replaced_whole = true;
         Ok(())
     }
-    /// Changes the session's fields: the new JSON (a JSON object) keeps the identity of the
+    /// Changes the session's fields: the new JSON (a valid record) keeps the identity of the
     /// session, so a stored session's commit merges these changes into the stored record.
     pub fn update_json(&mut self, json: String) -> Result<(), RequestError> {
-        if !is_json_object(&json) {
-            return Err(RequestError::NotAnObject);
-        }
+        check_record(&json)?;
         self.json = Some(json);
         Ok(())
     }

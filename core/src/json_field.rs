@@ -1,34 +1,131 @@
-//! One top-level field of a session's JSON, found while parsing: only that value is built and
-//! every other one is skipped. Hosts without a JSON library of their own (the C API) read
-//! fields this way on every request, where parsing the whole object into a map cost more than
-//! the rest of a read-only request.
+//! Top-level fields of a session's JSON, found while parsing: only the wanted value is built
+//! and every other one is skipped. Hosts without a JSON library of their own (the C API) read
+//! and change fields this way on every request, where parsing the whole object into a map
+//! cost more than the rest of a read-only request.
+//!
+//! Changing a field keeps every other field as its exact text ([`RawValue`]), so a record
+//! the engine accepted stays readable and writable field by field whatever its other values
+//! hold: numbers beyond f64 or lone UTF-16 surrogates (`"\ud800"`, which JavaScript's
+//! JSON.stringify writes) pass through untouched.
 
-use crate::record::NotAnObject;
+use crate::limits::check_json_limits;
+use crate::record::{check_record, NotAnObject, RecordError};
 use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// The value of the top-level field `key` of the JSON object `json`, `None` when absent. A
 /// repeated key gives its last value, as parsing into a map does. Anything but one well-formed
 /// JSON object is an error.
 pub fn get_field(json: &str, key: &str) -> Result<Option<Value>, NotAnObject> {
+    field_of::<Value>(json, key)
+}
+
+/// As [`get_field`], the value as its exact JSON text in `json`.
+pub fn get_field_raw<'j>(json: &'j str, key: &str) -> Result<Option<&'j RawValue>, NotAnObject> {
+    field_of::<&RawValue>(json, key)
+}
+
+fn field_of<'de, T: Deserialize<'de>>(json: &'de str, key: &str) -> Result<Option<T>, NotAnObject> {
     let mut de = serde_json::Deserializer::from_str(json);
-    let found = FieldOf(key).deserialize(&mut de).map_err(|_| NotAnObject)?;
+    let found = FieldOf(key, PhantomData).deserialize(&mut de).map_err(|_| NotAnObject)?;
     de.end().map_err(|_| NotAnObject)?;
     Ok(found)
 }
 
-struct FieldOf<'k>(&'k str);
+/// `json` (a valid record) with its top-level field `key` set to the JSON value `value`,
+/// written compact; every other field keeps its exact text and its place (a new key goes
+/// last). The result must pass [`check_record`]: a value too deep or too large for a record,
+/// or a `cookie` that is not an object, is refused.
+pub fn with_field(json: &str, key: &str, value: &str) -> Result<String, RecordError> {
+    check_json_limits(value)?;
+    let value: Value = serde_json::from_str(value).map_err(|_| RecordError::NotAnObject)?;
+    let raw = RawValue::from_string(value.to_string()).map_err(|_| RecordError::NotAnObject)?;
+    let mut fields = fields(json)?;
+    match fields.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = &*raw,
+        None => fields.push((key.to_owned(), &*raw)),
+    }
+    let out = write_object(&fields);
+    check_record(&out)?;
+    Ok(out)
+}
 
-impl<'de> DeserializeSeed<'de> for FieldOf<'_> {
-    type Value = Option<Value>;
+/// `json` (a valid record) without its top-level field `key`; `None` when there was no such
+/// field (nothing to change).
+pub fn without_field(json: &str, key: &str) -> Result<Option<String>, RecordError> {
+    let mut fields = fields(json)?;
+    let Some(at) = fields.iter().position(|(k, _)| k == key) else { return Ok(None) };
+    fields.remove(at);
+    let out = write_object(&fields);
+    check_record(&out)?;
+    Ok(Some(out))
+}
+
+/// The top-level fields of a record in order, each value as its text. A repeated key keeps
+/// its first place and its last value, as `JSON.parse` and a parsed map do.
+fn fields(json: &str) -> Result<Vec<(String, &RawValue)>, RecordError> {
+    check_record(json)?;
+    let mut de = serde_json::Deserializer::from_str(json);
+    let fields = de.deserialize_map(Fields(PhantomData)).map_err(|_| RecordError::NotAnObject)?;
+    de.end().map_err(|_| RecordError::NotAnObject)?;
+    Ok(fields)
+}
+
+fn write_object(fields: &[(String, &RawValue)]) -> String {
+    let mut out = String::with_capacity(2 + fields.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>());
+    out.push('{');
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::from(k.as_str()).to_string());
+        out.push(':');
+        out.push_str(v.get());
+    }
+    out.push('}');
+    out
+}
+
+struct Fields<'de>(PhantomData<&'de ()>);
+
+impl<'de> Visitor<'de> for Fields<'de> {
+    type Value = Vec<(String, &'de RawValue)>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out: Vec<(String, &'de RawValue)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value: &'de RawValue = map.next_value()?;
+            match index.get(&key) {
+                Some(&at) => out[at].1 = value,
+                None => {
+                    index.insert(key.clone(), out.len());
+                    out.push((key, value));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct FieldOf<'k, T>(&'k str, PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for FieldOf<'_, T> {
+    type Value = Option<T>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for FieldOf<'_> {
-    type Value = Option<Value>;
+impl<'de, T: Deserialize<'de>> Visitor<'de> for FieldOf<'_, T> {
+    type Value = Option<T>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
@@ -36,7 +133,7 @@ impl<'de> Visitor<'de> for FieldOf<'_> {
         let mut found = None;
         while let Some(wanted) = map.next_key_seed(KeyIs(self.0))? {
             if wanted {
-                found = Some(map.next_value::<Value>()?);
+                found = Some(map.next_value::<T>()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -107,5 +204,37 @@ mod tests {
         assert_eq!(get_field("  {} \n", "a"), Ok(None));
         // Invalid JSON after the wanted field still fails: the whole text is checked.
         assert_eq!(get_field(r#"{"a":1,"b":[}"#, "a"), Err(NotAnObject));
+    }
+
+    #[test]
+    fn raw_fields_keep_their_text() {
+        let j = r#"{"a": [1, 2],"big":1e400,"s":"\ud800x","a":{"x" : 1}}"#;
+        assert_eq!(get_field_raw(j, "a").unwrap().unwrap().get(), r#"{"x" : 1}"#);
+        assert_eq!(get_field_raw(j, "big").unwrap().unwrap().get(), "1e400");
+        assert_eq!(get_field_raw(j, "s").unwrap().unwrap().get(), r#""\ud800x""#);
+        assert!(get_field_raw(j, "nope").unwrap().is_none());
+        // What serde_json cannot hold as a Value still survives a change to another field.
+        assert_eq!(with_field(j, "n", " [1, \"x\"] ").unwrap(), r#"{"a":{"x" : 1},"big":1e400,"s":"\ud800x","n":[1,"x"]}"#);
+        assert_eq!(with_field(j, "big", "2").unwrap(), r#"{"a":{"x" : 1},"big":2,"s":"\ud800x"}"#);
+        assert_eq!(without_field(j, "s").unwrap().unwrap(), r#"{"a":{"x" : 1},"big":1e400}"#);
+        assert_eq!(without_field(j, "zz").unwrap(), None);
+        assert_eq!(with_field(r#"{"k\u00e9":1}"#, "ké", "2").unwrap(), r#"{"ké":2}"#);
+    }
+
+    #[test]
+    fn changed_records_obey_the_record_rules() {
+        use crate::limits::MAX_DEPTH;
+        let deep = |d: usize| format!("{}{}", "[".repeat(d), "]".repeat(d));
+        assert!(with_field("{}", "d", &deep(MAX_DEPTH - 1)).is_ok());
+        assert_eq!(with_field("{}", "d", &deep(MAX_DEPTH)), Err(RecordError::TooDeep));
+        assert_eq!(with_field("{}", "d", &deep(200)), Err(RecordError::TooDeep));
+        assert_eq!(with_field("{}", "cookie", "5"), Err(RecordError::CookieNotAnObject));
+        assert_eq!(with_field("{}", "cookie", "null").unwrap(), r#"{"cookie":null}"#);
+        assert_eq!(with_field("{}", "x", "1e400"), Err(RecordError::NotAnObject), "a new value must be plain JSON");
+        assert_eq!(with_field("{}", "x", "{nope"), Err(RecordError::NotAnObject));
+        assert_eq!(with_field("[]", "x", "1"), Err(RecordError::NotAnObject));
+        let half = format!("\"{}\"", "x".repeat(crate::limits::MAX_RECORD_BYTES / 2));
+        let one = with_field("{}", "a", &half).unwrap();
+        assert_eq!(with_field(&one, "b", &half), Err(RecordError::TooLarge));
     }
 }

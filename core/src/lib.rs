@@ -5,6 +5,7 @@
 //!   option. [`config`]: validated settings. [`record`]: the `cookie` field inside
 //!   session JSON and the store TTL that follows from it.
 //! - [`merge`]: commits that merge (top-level changes applied to the stored record).
+//! - [`limits`]: the one depth and size policy for session data.
 //! - [`request`]: the sans-I/O state machine that makes every per-request decision.
 //! - [`store`]: the async `Store` trait, `MemoryStore`, and a conformance suite for any store.
 //! - [`driver`]: runs the state machine and executes its plan against a `Store` (used by the C API).
@@ -16,8 +17,9 @@ pub mod cookie_header;
 pub mod driver;
 pub mod http_date;
 pub mod json_field;
-pub mod options;
+pub mod limits;
 pub mod merge;
+pub mod options;
 pub mod record;
 pub mod request;
 pub mod set_cookie;

@@ -3,40 +3,14 @@
 //! attributes and the store TTL follow. Every other field is the application's.
 
 use crate::http_date::parse_iso8601;
+use crate::json_field::get_field;
+use crate::limits::{check_json_limits, LimitError};
 use crate::set_cookie::CookieAttributes;
-use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Longest store TTL and cookie lifetime: ten years. Larger values (or overflowing ones)
 /// are clamped, so no store or date arithmetic ever overflows.
 pub const MAX_TTL_MS: i64 = 10 * 365 * 86_400_000;
-
-#[derive(Deserialize, Default)]
-struct Record {
-    #[serde(default)]
-    cookie: Option<CookieField>,
-}
-
-/// Deserializes a field that is present (even as `null`) to `Some`, so `"maxAge": null`
-/// (a browser-session cookie) differs from a missing maxAge (the configured one).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct CookieField {
-    #[serde(default, deserialize_with = "present")]
-    max_age: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    maxage: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    expires: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    http_only: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    secure: Option<Value>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotAnObject;
@@ -48,9 +22,65 @@ impl std::fmt::Display for NotAnObject {
 }
 impl std::error::Error for NotAnObject {}
 
-/// Whether `json` is one well-formed JSON object (what a session record must be).
+/// Why a JSON text cannot be a session record. The same rules hold wherever a record comes
+/// from: data a host sets is refused with this error, and a stored record that breaks them
+/// loads as corrupt (a new session), so a record the engine accepted always commits and
+/// reloads with every field readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordError {
+    /// Not one well-formed JSON object.
+    NotAnObject,
+    /// Over [`crate::limits::MAX_RECORD_BYTES`].
+    TooLarge,
+    /// Nested deeper than [`crate::limits::MAX_DEPTH`].
+    TooDeep,
+    /// The `cookie` field (this session's cookie options) is present but neither an object
+    /// nor `null`: no cookie could be written from it.
+    CookieNotAnObject,
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordError::NotAnObject => NotAnObject.fmt(f),
+            RecordError::TooLarge => LimitError::TooLarge.fmt(f),
+            RecordError::TooDeep => LimitError::TooDeep.fmt(f),
+            RecordError::CookieNotAnObject => f.write_str("the session's `cookie` field must be an object (its cookie options) or null"),
+        }
+    }
+}
+impl std::error::Error for RecordError {}
+
+impl From<LimitError> for RecordError {
+    fn from(e: LimitError) -> Self {
+        match e {
+            LimitError::TooLarge => RecordError::TooLarge,
+            LimitError::TooDeep => RecordError::TooDeep,
+        }
+    }
+}
+
+/// Whether `json` is one well-formed JSON object. Syntax only: a session record must also
+/// pass [`check_record`].
 pub fn is_json_object(json: &str) -> bool {
     json.trim_start().starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(json).is_ok()
+}
+
+/// Checks every rule a session record must follow: within the limits (checked first, before
+/// anything parses it), one JSON object, and a `cookie` field that is an object, `null` or
+/// absent. A repeated key counts by its last value, as `JSON.parse` reads it.
+pub fn check_record(json: &str) -> Result<(), RecordError> {
+    cookie_field(json).map(drop)
+}
+
+/// The `cookie` field of a valid record; `None` when absent or `null`.
+fn cookie_field(json: &str) -> Result<Option<Map<String, Value>>, RecordError> {
+    check_json_limits(json)?;
+    match get_field(json, "cookie").map_err(|_| RecordError::NotAnObject)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(RecordError::CookieNotAnObject),
+    }
 }
 
 fn ms(v: &Value) -> Option<i64> {
@@ -62,15 +92,12 @@ fn ms(v: &Value) -> Option<i64> {
 /// `expires`) taken from the session's own `cookie` field where that holds a usable value, and
 /// `secure`/`httpOnly` turned on when the record asks. Everything else (path, domain, sameSite,
 /// priority, partitioned) comes from the configuration, so a record can neither move its cookie
-/// where clearing would not reach it nor weaken what the application configured.
-pub fn session_cookie(json: &str, base: &CookieAttributes) -> Result<CookieAttributes, NotAnObject> {
-    if !json.trim_start().starts_with('{') {
-        return Err(NotAnObject);
-    }
-    let record: Record = serde_json::from_str(json).map_err(|_| NotAnObject)?;
+/// where clearing would not reach it nor weaken what the application configured. The record
+/// must pass [`check_record`].
+pub fn session_cookie(json: &str, base: &CookieAttributes) -> Result<CookieAttributes, RecordError> {
     let mut attrs = base.clone();
-    let Some(c) = record.cookie else { return Ok(attrs) };
-    match c.max_age.as_ref().or(c.maxage.as_ref()) {
+    let Some(c) = cookie_field(json)? else { return Ok(attrs) };
+    match c.get("maxAge").or_else(|| c.get("maxage")) {
         Some(Value::Null) => attrs.max_age = Some(0),
         Some(Value::String(s)) if s == "session" => attrs.max_age = Some(0),
         Some(v) => {
@@ -80,7 +107,7 @@ pub fn session_cookie(json: &str, base: &CookieAttributes) -> Result<CookieAttri
         }
         None => {}
     }
-    match &c.expires {
+    match c.get("expires") {
         Some(Value::Null) => attrs.expires = None,
         Some(Value::String(s)) => {
             if let Some(at) = parse_iso8601(s) {
@@ -98,10 +125,10 @@ pub fn session_cookie(json: &str, base: &CookieAttributes) -> Result<CookieAttri
     // koa-generic-session (a page script may need to read its cookie). `secure` may only be
     // turned on: a record written before the application turned `secure` on must not keep
     // sending its cookie over plain HTTP.
-    if let Some(Value::Bool(on)) = c.http_only {
-        attrs.http_only = on;
+    if let Some(Value::Bool(on)) = c.get("httpOnly") {
+        attrs.http_only = *on;
     }
-    if let Some(Value::Bool(true)) = c.secure {
+    if let Some(Value::Bool(true)) = c.get("secure") {
         attrs.secure = true;
     }
     Ok(attrs)
@@ -166,6 +193,43 @@ mod tests {
         assert_eq!(ttl_ms(&a(None, Some(i64::MAX)), i64::MIN, day), MAX_TTL_MS);
         let big = session_cookie(r#"{"cookie":{"maxAge":1e300}}"#, &CookieAttributes::default()).unwrap();
         assert_eq!(big.max_age, Some(MAX_TTL_MS));
+    }
+
+    #[test]
+    fn record_rules() {
+        use crate::limits::{MAX_DEPTH, MAX_RECORD_BYTES};
+        let deep = |d: usize| format!("{}{}", "{\"a\":".repeat(d - 1) + "{}", "}".repeat(d - 1));
+        assert_eq!(check_record(r#"{"cookie":{"maxAge":5},"n":[1,{"x":null}]}"#), Ok(()));
+        assert_eq!(check_record(r#"{"cookie":null}"#), Ok(()));
+        assert_eq!(check_record("{}"), Ok(()));
+        assert_eq!(check_record(&deep(MAX_DEPTH)), Ok(()));
+        assert_eq!(check_record(&deep(MAX_DEPTH + 1)), Err(RecordError::TooDeep));
+        assert_eq!(check_record(&deep(20_000)), Err(RecordError::TooDeep));
+        let big = format!(r#"{{"b":"{}"}}"#, "x".repeat(MAX_RECORD_BYTES));
+        assert_eq!(check_record(&big), Err(RecordError::TooLarge));
+        for bad in ["[]", "null", "", "{", "{} {}", r#"{"a":}"#, "\"{}\""] {
+            assert_eq!(check_record(bad), Err(RecordError::NotAnObject), "{bad}");
+        }
+        for cookie in ["5", "\"x\"", "[]", "true", "[{}]"] {
+            let j = format!(r#"{{"cookie":{cookie}}}"#);
+            assert_eq!(check_record(&j), Err(RecordError::CookieNotAnObject), "{j}");
+        }
+        // A repeated key counts by its last value, as JSON.parse reads it.
+        assert_eq!(check_record(r#"{"cookie":5,"cookie":{}}"#), Ok(()));
+        assert_eq!(check_record(r#"{"cookie":{},"cookie":5}"#), Err(RecordError::CookieNotAnObject));
+        // A nested `cookie` is the application's.
+        assert_eq!(check_record(r#"{"user":{"cookie":5}}"#), Ok(()));
+    }
+
+    #[test]
+    fn every_valid_record_gives_cookie_attributes() {
+        let base = CookieAttributes::default();
+        for j in [r#"{"cookie":{"maxAge":1},"cookie":{"maxAge":2}}"#, r#"{"cookie":{"maxAge":1,"maxAge":"x"}}"#, r#"{"cookie":null}"#] {
+            assert_eq!(check_record(j), Ok(()));
+            assert!(session_cookie(j, &base).is_ok(), "{j}");
+        }
+        assert_eq!(session_cookie(r#"{"cookie":{"maxAge":1},"cookie":{"maxAge":2}}"#, &base).unwrap().max_age, Some(2));
+        assert_eq!(session_cookie(r#"{"cookie":5}"#, &base), Err(RecordError::CookieNotAnObject));
     }
 
     #[test]

@@ -22,7 +22,7 @@
 
 use crate::config::SessionConfig;
 use crate::cookie_header::get_cookie;
-use crate::record::{is_json_object, session_cookie, ttl_ms};
+use crate::record::{check_record, session_cookie, ttl_ms, RecordError};
 use crate::set_cookie::{format_clear_cookie, format_set_cookie, CookieAttributes, CookieError};
 use crate::sid::is_valid_sid;
 use crate::signing::Verified;
@@ -230,6 +230,8 @@ pub enum RequestError {
     InvalidSid,
     /// Session data handed back by the host is not a JSON object.
     NotAnObject,
+    /// Session data breaks another record rule (limits, the `cookie` field).
+    InvalidRecord(RecordError),
     Cookie(CookieError),
 }
 
@@ -239,11 +241,21 @@ impl fmt::Display for RequestError {
             RequestError::WrongStep => f.write_str("session request used out of order"),
             RequestError::InvalidSid => f.write_str("session id is invalid: 1-256 printable ASCII characters without ';' or space"),
             RequestError::NotAnObject => f.write_str("session data is not a JSON object"),
+            RequestError::InvalidRecord(e) => e.fmt(f),
             RequestError::Cookie(e) => e.fmt(f),
         }
     }
 }
 impl std::error::Error for RequestError {}
+
+impl From<RecordError> for RequestError {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::NotAnObject => RequestError::NotAnObject,
+            other => RequestError::InvalidRecord(other),
+        }
+    }
+}
 
 impl From<CookieError> for RequestError {
     fn from(e: CookieError) -> Self {
@@ -367,14 +379,15 @@ impl SessionRequest {
         }
     }
 
-    /// Feeds the store's answer for [`Next::Load`]. Anything but a JSON object record starts a
-    /// new session under a new id: a client-chosen id is never adopted.
+    /// Feeds the store's answer for [`Next::Load`]. Anything but a valid record (a JSON
+    /// object within the limits, see [`check_record`]) starts a new session under a new id: a
+    /// client-chosen id is never adopted.
     pub fn loaded(&mut self, result: Loaded) -> Result<LoadReport, RequestError> {
         if self.step != Step::Load {
             return Err(RequestError::WrongStep);
         }
         let report = match result {
-            Loaded::Found(json) if is_json_object(&json) => {
+            Loaded::Found(json) if check_record(&json).is_ok() => {
                 self.original = Some(json);
                 self.stored = true;
                 self.step = Step::Ready;
@@ -538,7 +551,7 @@ impl SessionRequest {
             },
             Decision::Save => {
                 let json = end.json.ok_or(RequestError::WrongStep)?;
-                let attrs = session_cookie(json, &cfg.cookie).map_err(|_| RequestError::NotAnObject)?;
+                let attrs = session_cookie(json, &cfg.cookie)?;
                 let ttl = ttl_ms(&attrs, now_ms, cfg.default_ttl_ms);
                 if ttl <= 0 {
                     // The session's own cookie says it has expired: end it rather than store it.

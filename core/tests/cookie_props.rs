@@ -1,8 +1,11 @@
 //! Property tests: the cookie parser and the request state machine never panic on arbitrary
-//! bytes, and formatting then parsing a cookie gives back what was written.
+//! bytes, formatting then parsing a cookie gives back what was written, the parser reads
+//! values as Koa's `cookies` does, and signatures verify exactly when nothing was changed.
+//! (The fuzz targets in fuzz/ check the same properties against independent oracles.)
 
 use koa_session_core::cookie_header::{cookie_pairs, get_cookie};
 use koa_session_core::set_cookie::{format_set_cookie, CookieAttributes};
+use koa_session_core::signing::{Keys, Verified};
 use koa_session_core::{Next, SessionConfig, SessionRequest};
 use proptest::prelude::*;
 
@@ -55,5 +58,57 @@ proptest! {
     fn formatter_rejects_every_control_character(prefix in value(), c in prop_oneof![0u8..0x20, Just(0x7f), Just(b';')], suffix in value()) {
         let v = format!("{prefix}{}{suffix}", c as char);
         prop_assert!(format_set_cookie("n", &v, &CookieAttributes::default(), 0).is_err());
+    }
+
+    #[test]
+    fn get_cookie_is_the_first_pair_of_that_name(header in proptest::collection::vec(prop_oneof![Just(b';'), Just(b' '), Just(b'='), Just(b'"'), Just(b'\t'), b'a'..b'd'], 0..64), name in "[a-c]{1,2}") {
+        let first = cookie_pairs(&header).find(|(n, _)| *n == name.as_bytes()).map(|(_, v)| v);
+        prop_assert_eq!(get_cookie(&header, &name), first);
+    }
+
+    #[test]
+    fn values_keep_their_spaces_as_in_koa(pad_left in "[ \t]{0,3}", pad_right in "[ \t]{0,3}", v in value()) {
+        let header = format!("a=1; koa.sid={pad_left}{v}{pad_right}; b=2");
+        let raw = format!("{pad_left}{v}{pad_right}");
+        let want = match raw.as_bytes() {
+            [b'"', inner @ .., _] => inner,
+            [b'"'] => &[][..],
+            other => other,
+        };
+        prop_assert_eq!(get_cookie(header.as_bytes(), "koa.sid"), Some(want));
+    }
+
+    #[test]
+    fn sign_then_verify_round_trips(keys in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..4), data in proptest::collection::vec(any::<u8>(), 0..100)) {
+        let k = Keys::new(&keys).unwrap();
+        let sig = k.sign(&data);
+        prop_assert_eq!(sig.len(), 27);
+        prop_assert_eq!(k.verify(&data, sig.as_bytes()), Some(Verified::Current));
+        // After a rotation the old signature still verifies, by the older key, until re-signed.
+        let mut rotated = vec![b"a newer key".to_vec()];
+        rotated.extend(keys.iter().cloned());
+        let r = Keys::new(&rotated).unwrap();
+        if keys[0] != rotated[0] {
+            prop_assert_eq!(r.verify(&data, sig.as_bytes()), Some(Verified::OlderKey(1)));
+        }
+    }
+
+    #[test]
+    fn any_change_to_value_or_signature_is_refused(key in proptest::collection::vec(any::<u8>(), 1..40), data in proptest::collection::vec(any::<u8>(), 1..100), at in any::<prop::sample::Index>(), flip in 1u8..=255, sig_at in 0usize..27, sig_char in "[A-Za-z0-9_-]") {
+        let k = Keys::new([&key]).unwrap();
+        let sig = k.sign(&data);
+        let mut changed = data.clone();
+        let i = at.index(changed.len());
+        changed[i] ^= flip;
+        prop_assert_eq!(k.verify(&changed, sig.as_bytes()), None);
+        let mut bad = sig.clone().into_bytes();
+        let c = sig_char.as_bytes()[0];
+        prop_assume!(bad[sig_at] != c);
+        bad[sig_at] = c;
+        prop_assert_eq!(k.verify(&data, &bad), None);
+        prop_assert_eq!(k.verify(&data, &sig.as_bytes()[..26]), None);
+        let mut longer = sig.clone().into_bytes();
+        longer.push(b'A');
+        prop_assert_eq!(k.verify(&data, &longer), None);
     }
 }

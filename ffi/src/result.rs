@@ -1,5 +1,6 @@
 //! `ks_result`: what every fallible function returns, and the text that explains each code.
 
+use koa_session_core::record::RecordError;
 use koa_session_core::{ConfigError, ConfigErrorKind, CookieError, EngineError, RequestError, StoreError, StoreErrorKind};
 use std::ffi::c_char;
 
@@ -153,7 +154,19 @@ impl From<RequestError> for ks_result {
         match e {
             RequestError::Cookie(c) => c.into(),
             RequestError::NotAnObject => ks_result::InvalidJson,
+            RequestError::InvalidRecord(r) => r.into(),
             RequestError::WrongStep | RequestError::InvalidSid => ks_result::Internal,
+        }
+    }
+}
+
+/// Data over the limits is INVALID_JSON; a `cookie` field that is not an object is
+/// INVALID_COOKIE_ATTRIBUTE (no cookie can be written from it).
+impl From<RecordError> for ks_result {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::NotAnObject | RecordError::TooLarge | RecordError::TooDeep => ks_result::InvalidJson,
+            RecordError::CookieNotAnObject => ks_result::InvalidCookieAttribute,
         }
     }
 }

@@ -23,8 +23,9 @@ pub enum ks_load_report {
     Missing = 2,
     /// The record was refused by a validity check: a new session.
     Rejected = 3,
-    /// The store holds something under that id that is not a JSON object: a new session.
-    /// Worth a log line.
+    /// The store holds something under that id that is no valid session record (not a JSON
+    /// object, over 1 MiB or nested deeper than 64 levels, or a `cookie` field that is not an
+    /// object): a new session. Worth a log line.
     Corrupt = 4,
 }
 

@@ -4,23 +4,16 @@
 use crate::boundary::{arg, arg_mut, c_str, copy_out, guard, out, str_len};
 use crate::result::ks_result;
 use crate::session::ks_session;
-use koa_session_core::json_field::get_field;
-use serde_json::{Map, Value};
+use koa_session_core::json_field::{get_field_raw, with_field, without_field};
 use std::ffi::c_char;
 
 fn data(session: &ks_session) -> Result<&str, ks_result> {
     session.active()?.json().ok_or(ks_result::SessionDestroyed)
 }
 
-fn object(json: &str) -> Result<Map<String, Value>, ks_result> {
-    match serde_json::from_str(json) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(ks_result::InvalidJson),
-    }
-}
-
-fn store_object(session: &mut ks_session, map: Map<String, Value>) -> Result<(), ks_result> {
-    session.active_mut()?.update_json(Value::Object(map).to_string())?;
+fn store(session: &mut ks_session, json: String) -> Result<(), ks_result> {
+    // A field changed, not the whole session replaced: a stored session's commit merges it.
+    session.active_mut()?.update_json(json)?;
     Ok(())
 }
 
@@ -65,9 +58,11 @@ pub unsafe extern "C" fn ks_session_json_copy(session: *const ks_session, buf: *
 }
 
 /// Replaces the session data with `json` (`json_len` bytes of UTF-8, not necessarily
-/// NUL-terminated; copied), which must be a JSON object. A destroyed session comes back to
-/// life. On any error nothing changes. Errors: KS_RESULT_NULL_PARAMETER,
-/// KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON, KS_RESULT_SESSION_FINISHED.
+/// NUL-terminated; copied), which must be a JSON object of at most 1 MiB nested at most 64
+/// levels deep (the top-level object is level 1), whose `cookie` field, if present, is an
+/// object or null. A destroyed session comes back to life. On any error nothing changes.
+/// Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON (not an object, or over a limit),
+/// KS_RESULT_INVALID_COOKIE_ATTRIBUTE (a `cookie` field that is not an object), KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session; `json` is valid for reads of `json_len` bytes.
@@ -82,10 +77,10 @@ pub unsafe extern "C" fn ks_session_set_json(session: *mut ks_session, json: *co
 }
 
 /// Copies the JSON text of the top-level field `key` (NUL-terminated UTF-8) into `buf`,
-/// NUL-terminated: e.g. `3`, `"alice"` (with quotes), `{"a":1}`. Buffer rules as in
-/// `ks_session_json_copy()`. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8,
-/// KS_RESULT_NOT_FOUND, KS_RESULT_INSUFFICIENT_SIZE, KS_RESULT_SESSION_DESTROYED,
-/// KS_RESULT_SESSION_FINISHED.
+/// NUL-terminated: e.g. `3`, `"alice"` (with quotes), `{"a":1}`, exactly as it stands in the
+/// session data (values set through this API are written compact). Buffer rules as in
+/// `ks_session_json_copy()`. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_NOT_FOUND,
+/// KS_RESULT_INSUFFICIENT_SIZE, KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session; `key` is NUL-terminated; `buf` is valid for writes of
@@ -102,15 +97,18 @@ pub unsafe extern "C" fn ks_session_get_field(
         let session = arg(session)?;
         let key = c_str(key)?;
         let len_out = out(len_out)?;
-        let value = get_field(data(session)?, key).map_err(|_| ks_result::InvalidJson)?.ok_or(ks_result::NotFound)?;
-        copy_out(value.to_string().as_bytes(), buf, buf_len, len_out)
+        let value = get_field_raw(data(session)?, key).map_err(|_| ks_result::InvalidJson)?.ok_or(ks_result::NotFound)?;
+        copy_out(value.get().as_bytes(), buf, buf_len, len_out)
     })
 }
 
-/// Sets the top-level field `key` (NUL-terminated UTF-8) to the JSON value `value` (`value_len`
-/// bytes of UTF-8 JSON of any type, e.g. `3` or `"alice"`; copied). On any error nothing
-/// changes. Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON,
-/// KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
+/// Sets the top-level field `key` (NUL-terminated UTF-8) to the JSON value `value`
+/// (`value_len` bytes of UTF-8 JSON of any type, e.g. `3` or `"alice"`; copied, written
+/// compact). Every other field keeps its exact text. The session data must stay within the
+/// limits of `ks_session_set_json()`: a value nested 64 levels deep (63 inside the session
+/// object) or making the data larger than 1 MiB is refused. On any error nothing changes.
+/// Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_JSON, KS_RESULT_INVALID_COOKIE_ATTRIBUTE (`cookie`
+/// set to something other than an object or null), KS_RESULT_SESSION_DESTROYED, KS_RESULT_SESSION_FINISHED.
 ///
 /// # Safety
 /// `session` is a live session; `key` is NUL-terminated; `value` is valid for reads of
@@ -120,10 +118,9 @@ pub unsafe extern "C" fn ks_session_set_field(session: *mut ks_session, key: *co
     guard(|| {
         let session = arg_mut(session)?;
         let key = c_str(key)?;
-        let value: Value = serde_json::from_str(str_len(value, value_len)?).map_err(|_| ks_result::InvalidJson)?;
-        let mut map = object(data(session)?)?;
-        map.insert(key.to_owned(), value);
-        store_object(session, map)
+        let value = str_len(value, value_len)?;
+        let json = with_field(data(session)?, key, value)?;
+        store(session, json)
     })
 }
 
@@ -138,10 +135,9 @@ pub unsafe extern "C" fn ks_session_remove_field(session: *mut ks_session, key: 
     guard(|| {
         let session = arg_mut(session)?;
         let key = c_str(key)?;
-        let mut map = object(data(session)?)?;
-        if map.shift_remove(key).is_none() {
-            return Ok(());
+        match without_field(data(session)?, key)? {
+            Some(json) => store(session, json),
+            None => Ok(()),
         }
-        store_object(session, map)
     })
 }
