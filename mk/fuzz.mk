@@ -12,7 +12,7 @@
 TEST_TARGETS += test-fuzz-replay
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := cookie_header set_cookie session_record request_machine c_api node_args
+FUZZ_TARGETS := cookie_header set_cookie session_record request_machine c_api node_args merge
 CARGO_FUZZ_VERSION := 0.13.2
 # Instrumented builds go to their own directory: they never invalidate the ordinary ones.
 FUZZ_TARGET_DIR := $(CARGO_TARGET_DIR)/fuzz

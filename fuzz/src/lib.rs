@@ -8,6 +8,7 @@ pub mod oracle;
 
 pub mod c_api;
 pub mod cookie_header;
+pub mod merge;
 pub mod node_args;
 pub mod request_machine;
 pub mod session_record;
@@ -17,11 +18,12 @@ pub mod set_cookie;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its fuzz_targets/ file and corpus directory.
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("cookie_header", cookie_header::run),
     ("set_cookie", set_cookie::run),
     ("session_record", session_record::run),
     ("request_machine", request_machine::run),
     ("c_api", c_api::run),
     ("node_args", node_args::run),
+    ("merge", merge::run),
 ];
