@@ -9,6 +9,8 @@ const { kJsonStore } = require('./stores/json-store');
 const { STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH, MergeAttempt } = require('../loader');
 const debug = require('./debug');
 
+function noop() {}
+
 function isThenable(v) {
   return v !== null && typeof v === 'object' && typeof v.then === 'function';
 }
@@ -34,6 +36,8 @@ class StoreAccess {
     this.store = store;
     this.availability = availability;
     this.timeoutMs = timeoutMs;
+    // sid → the end of the last merge of that session (mergeByCompareAndSet).
+    this.turns = new Map();
   }
 
   /** The native store's JSON methods while `method` is still the store's own, else undefined. */
@@ -89,8 +93,22 @@ class StoreAccess {
     return isThenable(r) ? r.then(merged) : merged(r);
   }
 
-  /** A store of the user's with `compareAndSet`: each write the engine's merge loop asks for. */
-  async mergeByCompareAndSet(sid, loaded, json, ttlMs) {
+  /**
+   * A store of the user's with `compareAndSet`. Merges of one session from this process take
+   * turns, as in the native stores: their compare-and-sets then rarely conflict (correctness
+   * rests on compare-and-set either way).
+   */
+  mergeByCompareAndSet(sid, loaded, json, ttlMs) {
+    const run = () => this.compareAndSetLoop(sid, loaded, json, ttlMs);
+    const mine = (this.turns.get(sid) || Promise.resolve()).then(run, run);
+    const done = mine.then(noop, noop);
+    this.turns.set(sid, done);
+    done.then(() => this.turns.get(sid) === done && this.turns.delete(sid));
+    return mine;
+  }
+
+  /** Each write the engine's merge loop asks for. */
+  async compareAndSetLoop(sid, loaded, json, ttlMs) {
     const attempt = new MergeAttempt(loaded, json);
     for (let w = attempt.next(); w !== null; w = attempt.next()) {
       let answer = this.call('compareAndSet', () => settle(this.store.compareAndSet(sid, w[0], w[1], ttlMs)), true);

@@ -47,7 +47,7 @@ test('koa-generic-session and koa-session options we do not have say what to use
   refused({ sessionIdStore: {} }, 'sessionIdStore', /ctx\.sessionId/);
   refused({ genid: () => 'x' }, 'genid', /genSid/);
   refused({ allowempty: true }, 'allowempty', /did you mean allowEmpty\?/);
-  refused({ colour: 'blue' }, 'colour', /unknown option; the known ones are key, reconnectTimeout, cookieOptions/);
+  refused({ colour: 'blue' }, 'colour', /unknown option; the known ones are key, reconnectTimeout, storeTimeout, cookieOptions/);
 });
 
 test('unknown cookieOptions are errors too', () => {
