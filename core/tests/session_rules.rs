@@ -1,6 +1,6 @@
-//! Table-driven tests of the life of a request (DESIGN.md section 2) and of every bug of the
-//! original package that the state machine must not repeat. Each case runs the real state
-//! machine against a real MemoryStore, as a host would.
+//! Table-driven tests of the life of a request (the README's Koa section, "On the context")
+//! and of every bug of the original package that the state machine must not repeat. Each
+//! case runs the real state machine against a real MemoryStore, as a host would.
 
 use koa_session_core::request::{Decision, Ending, LoadReport, Loaded, Next, Outcome, SessionRequest, StoreCaps, StoreOp};
 use koa_session_core::signing::Keys;

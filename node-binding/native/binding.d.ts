@@ -42,7 +42,7 @@ export declare class NativeMemoryStore {
   sweep(): number
   /** Records held (expired ones not yet swept included). */
   get size(): number
-  /** The store's id for the per-request calls (`memoryLoad(engine, id, ...)`, see calls.rs). */
+  /** The store's id for the per-request calls (`memoryBegin(engine, id, ...)`, see calls.rs). */
   get id(): number
 }
 
@@ -89,8 +89,6 @@ export declare class SessionEngine {
   constructor(optionsJson: string, keys?: Array<Buffer> | undefined | null)
   /** The JSON of a brand-new session (`{"cookie":{...}}`). */
   get freshSessionJson(): string
-  /** Whether cookies are signed (keys were given). */
-  get signed(): boolean
   /** The engine's id for the per-request calls (`requestBegin(id, ...)`, see calls.rs). */
   get id(): number
 }

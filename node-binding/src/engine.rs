@@ -83,12 +83,6 @@ impl SessionEngine {
         self.config.fresh_session_json().to_owned()
     }
 
-    /// Whether cookies are signed (keys were given).
-    #[napi(getter, catch_unwind)]
-    pub fn signed(&self) -> bool {
-        self.config.signed()
-    }
-
     /// The engine's id for the per-request calls (`requestBegin(id, ...)`, see calls.rs).
     #[napi(getter, catch_unwind)]
     pub fn id(&self) -> u32 {
