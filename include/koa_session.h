@@ -152,6 +152,31 @@ typedef uint32_t ks_result;
 #endif // __cplusplus
 
 /**
+ * How much a log line matters, for a `ks_log_fn`.
+ */
+enum ks_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * An ordinary decision: a session loaded, saved, merged, not saved and why.
+   */
+  KS_LOG_LEVEL_INFO = 1,
+  /**
+   * What may be an attack or a broken store: a refused cookie, a corrupt record.
+   */
+  KS_LOG_LEVEL_WARN = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ks_log_level ks_log_level;
+#else
+typedef uint32_t ks_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Whether a Redis store can reach its server, from `ks_store_connection_state()`. For a
  * Redis Cluster it is the cluster as a whole (connected while any master answers): a master
  * lost to a crash is a failover that the operations on its slots wait out, not an outage.
@@ -492,6 +517,14 @@ typedef uint32_t (*ks_store_compare_and_set_fn)(void *ctx, const char *key, size
  */
 typedef uint32_t (*ks_store_touch_fn)(void *ctx, const char *key, size_t key_len, uint64_t ttl_ms);
 
+/**
+ * Hears why the engine decided what it did. `message` is `len` bytes of UTF-8 (and
+ * NUL-terminated), valid only during the call; it never holds session data, and only the
+ * first six characters of an id. Called from whichever thread runs the request (the
+ * asynchronous calls' runtime threads included), possibly from several at once.
+ */
+typedef void (*ks_log_fn)(void *userdata, ks_log_level level, const char *message, size_t len);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -753,6 +786,20 @@ ks_result ks_config_builder_set_default_ttl_ms(struct ks_config_builder *builder
  * `builder` is a live builder.
  */
 ks_result ks_config_builder_set_store_timeout_ms(struct ks_config_builder *builder, uint64_t timeout_ms);
+
+/**
+ * Sets a callback that hears every decision of the engines made from this builder, in the
+ * style of rustls-ffi's log callback: the session cookie taken, refused (unsigned, bad
+ * signature, invalid id) or re-signed; the id unknown or expired; a corrupt record; the
+ * session saved, merged, touched, destroyed or not saved and why. `log` NULL turns it off.
+ * `userdata` is passed to every call unchanged; the callback must be thread-safe and must not
+ * call blocking `ks_` functions. Errors: KS_RESULT_NULL_PARAMETER (`builder` NULL).
+ *
+ * # Safety
+ * `builder` is a live builder; `log` and `userdata` stay valid while any engine made from the
+ * builder lives.
+ */
+ks_result ks_config_builder_set_log(struct ks_config_builder *builder, ks_log_fn log, void *userdata);
 
 /**
  * Checks the settings as `ks_engine_new()` would, without making an engine: each value and

@@ -24,7 +24,7 @@ KS_CFLAGS := -std=c11 -Wall -Wextra -Werror -pedantic -g -D_POSIX_C_SOURCE=20080
 KS_CXXFLAGS := -std=c++17 -Wall -Wextra -Werror -pedantic -g -Iinclude -Itests/c
 KS_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 KS_LIBS := $(KS_STATIC) -lpthread -ldl -lm
-KS_C_TESTS := test_api test_options test_c_store test_async test_threads test_version test_merge test_limits
+KS_C_TESTS := test_api test_options test_c_store test_async test_threads test_version test_merge test_limits test_log
 # Tests that need Redis: run through tests/c/with_redis.sh, which starts a throwaway server
 # and a 3-master cluster for each run (the test stops and restarts the single server).
 KS_C_REDIS_TESTS := test_redis

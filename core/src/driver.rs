@@ -4,7 +4,7 @@
 
 use crate::config::SessionConfig;
 use crate::record::check_record;
-use crate::request::{clear_cookies, Ending, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreCaps, StoreOp};
+use crate::request::{clear_cookies, explain_cookie, Ending, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreCaps, StoreOp};
 use crate::sid::generate_sid;
 use crate::store::{merge_into_store, MergeOutcome, Store, StoreError, StoreErrorKind};
 use std::fmt;
@@ -44,10 +44,30 @@ impl From<RequestError> for EngineError {
     }
 }
 
+/// How much a decision log line matters: `Warn` for what may be an attack or a broken store
+/// (a refused cookie, a corrupt record), `Info` for the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum LogLevel {
+    Info = 1,
+    Warn = 2,
+}
+
+/// Hears why the engine decided what it did, one line per decision. A line never holds
+/// session data, and only the first six characters of an id.
+pub type DecisionLog = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
 pub struct Engine {
     config: SessionConfig,
     store: Arc<dyn Store>,
     gen_sid: SidGenerator,
+    log: Option<DecisionLog>,
+}
+
+/// The first characters of an id: enough to follow a session through a log, not to use it.
+pub fn short_id(sid: &str) -> String {
+    let end = sid.char_indices().nth(6).map_or(sid.len(), |(i, _)| i);
+    format!("{}…", &sid[..end])
 }
 
 /// One request's session between `load` and `commit`. Cloneable so a host can keep it and
@@ -103,7 +123,19 @@ impl ActiveSession {
 
 impl Engine {
     pub fn new(config: SessionConfig, store: Arc<dyn Store>) -> Engine {
-        Engine { config, store, gen_sid: Arc::new(|| generate_sid().map_err(|e| e.to_string())) }
+        Engine { config, store, gen_sid: Arc::new(|| generate_sid().map_err(|e| e.to_string())), log: None }
+    }
+
+    /// Logs every decision (see [`DecisionLog`]); without it nothing is formatted.
+    pub fn with_log(mut self, log: DecisionLog) -> Engine {
+        self.log = Some(log);
+        self
+    }
+
+    fn note(&self, level: LogLevel, line: impl FnOnce() -> String) {
+        if let Some(log) = &self.log {
+            log(level, &line());
+        }
     }
 
     pub fn with_sid_generator(mut self, gen_sid: SidGenerator) -> Engine {
@@ -128,6 +160,11 @@ impl Engine {
     /// record is a new session.
     pub async fn load(&self, cookie_header: Option<&[u8]>, path: Option<&str>) -> Result<Option<ActiveSession>, EngineError> {
         let Some(mut request) = SessionRequest::begin(&self.config, cookie_header, path, None) else { return Ok(None) };
+        if self.log.is_some() {
+            let verdict = explain_cookie(&self.config, cookie_header);
+            let level = if verdict.contains("refused") { LogLevel::Warn } else { LogLevel::Info };
+            self.note(level, || verdict.to_owned());
+        }
         let mut report = LoadReport::NoCookie;
         loop {
             match request.next() {
@@ -139,6 +176,8 @@ impl Engine {
                 Next::Ready => break,
             }
         }
+        let level = if report == LoadReport::Corrupt { LogLevel::Warn } else { LogLevel::Info };
+        self.note(level, || format!("{} (session {})", report.describe(), short_id(request.sid().unwrap_or(""))));
         let json = Some(request.session_json(&self.config).to_owned());
         Ok(Some(ActiveSession { request, json, save: None, replaced_whole: false, report }))
     }
@@ -164,6 +203,7 @@ impl Engine {
         let ActiveSession { request, json, save, replaced_whole, .. } = session;
         let ending = Ending { json: json.as_deref(), save, replaced: replaced_whole };
         let loaded = request.loaded_json().map(str::to_owned);
+        self.note(LogLevel::Info, || format!("{} (session {})", request.explain_decision(&self.config, &ending), short_id(request.sid().unwrap_or(""))));
         let outcome = request.finish(&self.config, &ending, self.store_caps(), plain_http, crate::now_unix_ms())?;
         self.execute(outcome, json.as_deref(), loaded).await
     }
@@ -174,6 +214,7 @@ impl Engine {
         for op in &outcome.ops {
             let ttl = Duration::from_millis(op.ttl_ms());
             let data = || json.ok_or(EngineError::Request(RequestError::WrongStep));
+            self.note(LogLevel::Info, || format!("{} (session {})", StoreOp::describe(op.code()).unwrap_or("store"), short_id(op.sid())));
             match op {
                 StoreOp::Destroy { sid } => self.store.destroy(sid).await?,
                 StoreOp::Save { sid, .. } => self.store.set(sid, data()?, ttl).await?,
@@ -182,18 +223,25 @@ impl Engine {
                     match merge_into_store(&*self.store, sid, loaded, data()?.to_owned(), ttl).await? {
                         MergeOutcome::Merged | MergeOutcome::Overwritten => {}
                         // Logged out or expired elsewhere: never re-create it.
-                        MergeOutcome::Gone => return Ok(clear_cookies(&self.config).map_err(RequestError::from)?),
+                        MergeOutcome::Gone => return self.gone(sid),
                         MergeOutcome::TooManyConflicts => return Err(too_many_conflicts().into()),
                     }
                 }
                 StoreOp::Touch { sid, .. } => {
                     if !self.store.touch(sid, ttl).await? {
-                        return Ok(clear_cookies(&self.config).map_err(RequestError::from)?);
+                        return self.gone(sid);
                     }
                 }
             }
         }
         Ok(outcome.set_cookies)
+    }
+
+    /// A merge or touch found the record gone (logged out or expired elsewhere): nothing is
+    /// written, and the cookies are cleared rather than the session re-created.
+    fn gone(&self, sid: &str) -> Result<Vec<String>, EngineError> {
+        self.note(LogLevel::Info, || format!("the stored record is gone (logged out or expired elsewhere): nothing written, cookies cleared (session {})", short_id(sid)));
+        Ok(clear_cookies(&self.config).map_err(RequestError::from)?)
     }
 }
 

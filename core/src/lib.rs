@@ -29,7 +29,7 @@ pub mod store;
 
 pub use config::{SessionConfig, SessionConfigBuilder};
 pub use options::{ConfigError, ConfigErrorKind, SessionOptions};
-pub use driver::{ActiveSession, Engine, EngineError, SidGenerator};
+pub use driver::{ActiveSession, DecisionLog, Engine, EngineError, LogLevel, SidGenerator};
 pub use request::{Decision, Ending, LoadReport, Loaded, Next, Outcome, RequestError, RequestParts, SessionRequest, StoreCaps, StoreOp, TokenStep};
 pub use set_cookie::{CookieAttributes, CookieError, Priority, SameSite};
 pub use signing::Keys;

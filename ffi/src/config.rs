@@ -7,8 +7,9 @@
 use crate::boundary::{arg, arg_mut, bytes, c_str, enum_arg, guard, guard_value, opt_c_str};
 use crate::result::ks_result;
 use koa_session_core::options::{check_cookie_name, check_default_ttl, check_domain, check_expires, check_keys, check_max_age, check_path};
-use koa_session_core::{ConfigError, ConfigErrorKind, Priority, SameSite, SessionConfig, SessionConfigBuilder};
-use std::ffi::c_char;
+use koa_session_core::{ConfigError, ConfigErrorKind, DecisionLog, LogLevel, Priority, SameSite, SessionConfig, SessionConfigBuilder};
+use std::ffi::{c_char, c_void, CString};
+use std::sync::Arc;
 
 /// The `SameSite` cookie attribute, passed to `ks_config_builder_set_same_site()`.
 #[allow(non_camel_case_types)]
@@ -46,6 +47,53 @@ pub enum ks_priority {
 pub struct ks_config_builder {
     builder: SessionConfigBuilder,
     keys: Vec<Vec<u8>>,
+    pub(crate) log: Option<LogCallback>,
+}
+
+/// How much a log line matters, for a `ks_log_fn`.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ks_log_level {
+    /// An ordinary decision: a session loaded, saved, merged, not saved and why.
+    Info = 1,
+    /// What may be an attack or a broken store: a refused cookie, a corrupt record.
+    Warn = 2,
+}
+
+/// Hears why the engine decided what it did. `message` is `len` bytes of UTF-8 (and
+/// NUL-terminated), valid only during the call; it never holds session data, and only the
+/// first six characters of an id. Called from whichever thread runs the request (the
+/// asynchronous calls' runtime threads included), possibly from several at once.
+pub type ks_log_fn = Option<unsafe extern "C" fn(userdata: *mut c_void, level: ks_log_level, message: *const c_char, len: usize)>;
+
+/// A registered log callback and its userdata.
+#[derive(Clone, Copy)]
+pub(crate) struct LogCallback {
+    callback: unsafe extern "C" fn(*mut c_void, ks_log_level, *const c_char, usize),
+    userdata: *mut c_void,
+}
+
+// SAFETY: `ks_config_builder_set_log` documents that the callback and userdata may be used
+// from any thread, concurrently.
+unsafe impl Send for LogCallback {}
+unsafe impl Sync for LogCallback {}
+
+impl LogCallback {
+    /// The core's decision log over this callback.
+    pub(crate) fn decision_log(self) -> DecisionLog {
+        Arc::new(move |level, line| self.emit(level, line))
+    }
+
+    fn emit(&self, level: LogLevel, line: &str) {
+        let level = match level {
+            LogLevel::Info => ks_log_level::Info,
+            LogLevel::Warn => ks_log_level::Warn,
+        };
+        let Ok(text) = CString::new(line) else { return };
+        // SAFETY: the contract of ks_config_builder_set_log.
+        unsafe { (self.callback)(self.userdata, level, text.as_ptr(), line.len()) }
+    }
 }
 
 impl ks_config_builder {
@@ -65,7 +113,7 @@ impl ks_config_builder {
 #[no_mangle]
 pub extern "C" fn ks_config_builder_new() -> *mut ks_config_builder {
     guard_value(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(ks_config_builder { builder: SessionConfig::builder(), keys: Vec::new() }))
+        Box::into_raw(Box::new(ks_config_builder { builder: SessionConfig::builder(), keys: Vec::new(), log: None }))
     })
 }
 
@@ -340,6 +388,25 @@ pub unsafe extern "C" fn ks_config_builder_set_store_timeout_ms(builder: *mut ks
             return Err(ks_result::InvalidArgument);
         }
         b.update(|x| x.store_timeout(Some(std::time::Duration::from_millis(timeout_ms))));
+        Ok(())
+    })
+}
+
+/// Sets a callback that hears every decision of the engines made from this builder, in the
+/// style of rustls-ffi's log callback: the session cookie taken, refused (unsigned, bad
+/// signature, invalid id) or re-signed; the id unknown or expired; a corrupt record; the
+/// session saved, merged, touched, destroyed or not saved and why. `log` NULL turns it off.
+/// `userdata` is passed to every call unchanged; the callback must be thread-safe and must not
+/// call blocking `ks_` functions. Errors: KS_RESULT_NULL_PARAMETER (`builder` NULL).
+///
+/// # Safety
+/// `builder` is a live builder; `log` and `userdata` stay valid while any engine made from the
+/// builder lives.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_log(builder: *mut ks_config_builder, log: ks_log_fn, userdata: *mut c_void) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        b.log = log.map(|callback| LogCallback { callback, userdata });
         Ok(())
     })
 }

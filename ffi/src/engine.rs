@@ -26,11 +26,15 @@ pub struct ks_engine {
 pub unsafe extern "C" fn ks_engine_new(config: *const ks_config_builder, store: *const ks_store, engine_out: *mut *mut ks_engine) -> ks_result {
     guard(|| {
         let config = arg(config)?;
+        let log = config.log;
         let store = arg(store)?;
         let engine_out = out(engine_out)?;
         let config = config.build()?;
         let store = store.for_engine(&config);
-        let engine = Engine::new(config, store);
+        let mut engine = Engine::new(config, store);
+        if let Some(log) = log {
+            engine = engine.with_log(log.decision_log());
+        }
         *engine_out = Box::into_raw(Box::new(ks_engine { inner: Arc::new(engine) }));
         Ok(())
     })
