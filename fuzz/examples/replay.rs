@@ -17,5 +17,7 @@ fn main() {
             }
         }
     }
+    // The C API's process-wide runtime, stopped so its threads' memory counts as freed.
+    assert_eq!(koa_session::ks_runtime_shutdown(), koa_session::ks_result::Ok);
     println!("{target}: {count} inputs replayed");
 }
