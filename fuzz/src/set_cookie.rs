@@ -28,11 +28,13 @@ pub fn run(data: &[u8]) {
     let now_ms = (input.u64() & 0xffff_ffff_ffff) as i64;
     let Ok(json) = std::str::from_utf8(input.rest()) else { return };
 
+    let same_site = [None, Some(SameSite::Lax), Some(SameSite::Strict), Some(SameSite::None)][(flags >> 4 & 3) as usize];
     let mut b = SessionConfig::builder()
-        .secure(flags & 2 != 0)
+        // SameSite=None is refused without Secure (browsers drop such cookies).
+        .secure(flags & 2 != 0 || same_site == Some(SameSite::None))
         .http_only(flags & 4 != 0)
         .partitioned(flags & 8 != 0)
-        .same_site([None, Some(SameSite::Lax), Some(SameSite::Strict), Some(SameSite::None)][(flags >> 4 & 3) as usize])
+        .same_site(same_site)
         .priority(if flags & 0x40 != 0 { Some(Priority::High) } else { None })
         .domain((flags & 0x80 != 0).then(|| DOMAIN.to_owned()));
     b = if flags & 1 != 0 { b.keys([KEY]) } else { b.unsigned() };
