@@ -239,9 +239,16 @@ async fn killed_server_fails_fast_and_restart_recovers_without_help() {
     store.set("a", r#"{"n":2}"#, Duration::from_secs(60)).await.unwrap();
     assert_eq!(store.get("a").await.unwrap().as_deref(), Some(r#"{"n":2}"#));
 
+    // The watch channel is told before the listeners run: give the listener its moment.
+    let reconnected_seen = |seen: &[ConnectionState]| {
+        seen.iter().position(|s| *s == ConnectionState::Disconnected).is_some_and(|d| seen[d..].contains(&ConnectionState::Connected))
+    };
+    let deadline = Instant::now() + GENEROUS;
+    while !reconnected_seen(&seen.lock().unwrap()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let seen = seen.lock().unwrap().clone();
-    let disconnected = seen.iter().position(|s| *s == ConnectionState::Disconnected).expect("saw Disconnected");
-    assert!(seen[disconnected..].contains(&ConnectionState::Connected), "transitions: {seen:?}");
+    assert!(reconnected_seen(&seen), "transitions: {seen:?}");
     assert!(seen.windows(2).all(|w| w[0] != w[1]), "only transitions are reported: {seen:?}");
 }
 
