@@ -11,7 +11,7 @@
 
 mod support;
 
-use koa_session_core::store::redis::{ConnectionState, RedisStore, RedisStoreOptions};
+use koa_session_core::store::redis::{key_slot, ConnectionState, RedisStore, RedisStoreOptions};
 use koa_session_core::{Store, StoreErrorKind};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -23,26 +23,6 @@ const TTL: Duration = Duration::from_secs(600);
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// The cluster slot of a key (CRC16/XMODEM of the key or its {hash tag}, mod 16384).
-fn slot_of(key: &str) -> u16 {
-    let mut k = key.as_bytes();
-    if let Some(open) = k.iter().position(|&b| b == b'{') {
-        if let Some(len) = k[open + 1..].iter().position(|&b| b == b'}') {
-            if len > 0 {
-                k = &k[open + 1..open + 1 + len];
-            }
-        }
-    }
-    let mut crc: u16 = 0;
-    for &b in k {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
-        }
-    }
-    crc % 16384
 }
 
 /// What the load saw.
@@ -82,7 +62,7 @@ async fn failover_under_load(wait_for_replica: Option<Duration>) -> Run {
     });
 
     // The victim: the master that serves the slot of a fixed key.
-    let probe_slot = slot_of(&store.key("victim"));
+    let probe_slot = key_slot(store.key("victim").as_bytes());
     let victim = cluster.owner_of(probe_slot);
     let victim_port = cluster.nodes[victim].port();
     let dead_slots: Vec<bool> = {
@@ -117,7 +97,7 @@ async fn failover_under_load(wait_for_replica: Option<Duration>) -> Run {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let sid = &sids[(n as usize) % sids.len()];
-                let dead = dead_slots[usize::from(slot_of(&store.key(sid)))];
+                let dead = dead_slots[usize::from(key_slot(store.key(sid).as_bytes()))];
                 let during = failing_over.load(Ordering::Relaxed);
                 let started = Instant::now();
                 // Write, then read back: a request that loads and then saves.
@@ -273,7 +253,7 @@ async fn refused_connection_is_unavailable_not_timeout() {
     for sid in &sids {
         store.set(sid, "{}", TTL).await.unwrap();
     }
-    let victim = cluster.owner_of(slot_of(&store.key(&sids[0])));
+    let victim = cluster.owner_of(key_slot(store.key(&sids[0]).as_bytes()));
     cluster.nodes[victim].kill();
     let (mut dead, mut alive) = (0, 0);
     for sid in &sids {
@@ -284,7 +264,7 @@ async fn refused_connection_is_unavailable_not_timeout() {
             }
             Err(e) => {
                 assert_eq!(e.kind, StoreErrorKind::Unavailable, "{}", e.message);
-                assert!(cluster.owner_of(slot_of(&store.key(sid))) == victim, "only the dead master's slots fail");
+                assert!(cluster.owner_of(key_slot(store.key(sid).as_bytes())) == victim, "only the dead master's slots fail");
                 dead += 1;
             }
         }

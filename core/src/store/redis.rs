@@ -705,8 +705,8 @@ fn jitter(d: Duration) -> Duration {
     d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
-/// The Redis Cluster slot of a key: CRC16 (XMODEM) of the key, or of its `{hash tag}`.
-fn key_slot(key: &[u8]) -> u16 {
+/// The Redis Cluster slot of a key: CRC16 (XMODEM) of the key, or of its `{hash tag}`, mod 16384.
+pub fn key_slot(key: &[u8]) -> u16 {
     let mut k = key;
     if let Some(open) = k.iter().position(|&b| b == b'{') {
         if let Some(len) = k[open + 1..].iter().position(|&b| b == b'}') {
