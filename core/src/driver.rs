@@ -210,7 +210,7 @@ impl Engine {
 
     /// Executes a plan against the store. `json` is the session JSON the plan was made for,
     /// `loaded` the record as loaded (what a merge compares against).
-    async fn execute(&self, outcome: Outcome, json: Option<&str>, loaded: Option<String>) -> Result<Vec<String>, EngineError> {
+    async fn execute(&self, outcome: Outcome, json: Option<&str>, mut loaded: Option<String>) -> Result<Vec<String>, EngineError> {
         for op in &outcome.ops {
             let ttl = Duration::from_millis(op.ttl_ms());
             let data = || json.ok_or(EngineError::Request(RequestError::WrongStep));
@@ -219,7 +219,8 @@ impl Engine {
                 StoreOp::Destroy { sid } => self.store.destroy(sid).await?,
                 StoreOp::Save { sid, .. } => self.store.set(sid, data()?, ttl).await?,
                 StoreOp::Merge { sid, .. } => {
-                    let loaded = loaded.clone().ok_or(EngineError::Request(RequestError::WrongStep))?;
+                    // A plan holds one Merge at most: the loaded record moves into it.
+                    let loaded = loaded.take().ok_or(EngineError::Request(RequestError::WrongStep))?;
                     match merge_into_store(&*self.store, sid, loaded, data()?.to_owned(), ttl).await? {
                         MergeOutcome::Merged | MergeOutcome::Overwritten => {}
                         // Logged out or expired elsewhere: never re-create it.

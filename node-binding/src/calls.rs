@@ -228,7 +228,7 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
         let [e, s, rest @ ..] = raw::args::<9>(env, info)?;
         let store = memory_store(env, s)?;
         let argv = [e, rest[0], rest[1], rest[2], rest[3], rest[4], rest[5], rest[6]];
-        let (outcome, cfg, json, loaded) = finish(env, &argv, MEMORY_CAPS)?;
+        let (outcome, cfg, mut json, mut loaded) = finish(env, &argv, MEMORY_CAPS)?;
         let out_of_order = || Fail::generic("session request used out of order");
         let mut cookies = outcome.set_cookies;
         for op in &outcome.ops {
@@ -243,7 +243,8 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
                     true
                 }
                 StoreOp::Merge { sid, .. } => {
-                    let (loaded, json) = (loaded.clone().ok_or_else(out_of_order)?, json.clone().ok_or_else(out_of_order)?);
+                    // A plan holds one Merge at most (and no Save beside it): both move into it.
+                    let (loaded, json) = (loaded.take().ok_or_else(out_of_order)?, json.take().ok_or_else(out_of_order)?);
                     // Under the store's lock: never more than one try, never TooManyConflicts.
                     store.merge_sync(sid, loaded, json, ttl).map_err(Fail::generic)? != MergeOutcome::Gone
                 }
