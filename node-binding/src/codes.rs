@@ -5,42 +5,34 @@
 use koa_session_core::{LoadReport, StoreOp, TokenStep};
 use napi_derive::napi;
 
-const fn step(s: TokenStep) -> u32 {
-    s as u32
-}
-
-const fn report(r: LoadReport) -> u32 {
-    r as u32
-}
-
 /// Request token first character (UTF-16 code): read the session id from the store.
 #[napi]
-pub const STEP_LOAD: u32 = step(TokenStep::Load);
+pub const STEP_LOAD: u32 = TokenStep::Load as u32;
 /// Request token first character: the request needs a session id.
 #[napi]
-pub const STEP_NEED_SID: u32 = step(TokenStep::NeedSid);
+pub const STEP_NEED_SID: u32 = TokenStep::NeedSid as u32;
 /// Request token first character: the session is ready.
 #[napi]
-pub const STEP_READY: u32 = step(TokenStep::Ready);
+pub const STEP_READY: u32 = TokenStep::Ready as u32;
 /// Request token first character: ready, and an unchanged session needs no finishing call.
 #[napi]
-pub const STEP_QUIET: u32 = step(TokenStep::Quiet);
+pub const STEP_QUIET: u32 = TokenStep::Quiet as u32;
 
 /// Load report (the digit before the token of `requestLoaded` / `memoryBegin`): no cookie.
 #[napi]
-pub const LOAD_REPORT_NO_COOKIE: u32 = report(LoadReport::NoCookie);
+pub const LOAD_REPORT_NO_COOKIE: u32 = LoadReport::NoCookie as u32;
 /// Load report: the record was loaded.
 #[napi]
-pub const LOAD_REPORT_LOADED: u32 = report(LoadReport::Loaded);
+pub const LOAD_REPORT_LOADED: u32 = LoadReport::Loaded as u32;
 /// Load report: no record under the cookie's id.
 #[napi]
-pub const LOAD_REPORT_MISSING: u32 = report(LoadReport::Missing);
+pub const LOAD_REPORT_MISSING: u32 = LoadReport::Missing as u32;
 /// Load report: `valid()` refused the record.
 #[napi]
-pub const LOAD_REPORT_REJECTED: u32 = report(LoadReport::Rejected);
+pub const LOAD_REPORT_REJECTED: u32 = LoadReport::Rejected as u32;
 /// Load report: the store held an unusable record.
 #[napi]
-pub const LOAD_REPORT_CORRUPT: u32 = report(LoadReport::Corrupt);
+pub const LOAD_REPORT_CORRUPT: u32 = LoadReport::Corrupt as u32;
 
 /// Plan operation: destroy the record.
 #[napi]
