@@ -4,9 +4,10 @@
 //!
 //! - The per-field checks (`check_*`) are what [`SessionConfigBuilder::build`] runs and what
 //!   the C setters call, so a C program and a Koa app are refused the same values.
-//! - [`SessionOptions::from_json`] reads the options exactly as a Koa user gives them (the
-//!   plain-data part: the Node middleware leaves out the store and the functions, and turns
-//!   Dates into unix ms), with the defaults, unknown-option detection and every check.
+//! - [`SessionOptions::from_json`] reads the options exactly as a Koa user gives them (as
+//!   JSON: the Node middleware writes Dates as unix ms, functions as `{"$js": "a function"}`
+//!   and leaves the store's checks to itself), with the defaults, unknown-option detection
+//!   and every check.
 
 use crate::config::SessionConfigBuilder;
 use crate::http_date::parse_iso8601;
@@ -78,9 +79,19 @@ const PRIORITY: &str = "cookieOptions.priority";
 const DEFAULT_TTL: &str = "defaultSessionTtl";
 
 /// Top-level options whose values belong to the host (a store object, functions): known
-/// here so they are not "unknown", checked by the host. `errorHanlder` is the original
-/// README's spelling.
+/// here so they are not "unknown". The store is the host's to check; the functions arrive
+/// as `{"$js": "a function"}` (see [`describe`]) and anything else is refused here.
+/// `errorHanlder` is the original README's spelling.
 pub const HOST_OPTIONS: [&str; 6] = ["store", "genSid", "errorHandler", "errorHanlder", "valid", "beforeSave"];
+
+/// A host function option (`genSid`, `valid`, ...): absent, null or a function.
+fn host_function(name: &str, v: &Value) -> Result<(), ConfigError> {
+    match v {
+        Value::Null => Ok(()),
+        Value::Object(m) if m.len() == 1 && m.get("$js") == Some(&Value::String("a function".into())) => Ok(()),
+        _ => Err(wrong_type(name.to_owned(), "a function", v)),
+    }
+}
 const DATA_OPTIONS: [&str; 7] = [KEY, RECONNECT_TIMEOUT, STORE_TIMEOUT, COOKIE_OPTIONS, "defer", "rolling", "allowEmpty"];
 const COOKIE_FIELDS: [&str; 11] =
     ["httpOnly", "maxAge", "expires", "overwrite", "path", "domain", "secure", "signed", "sameSite", "priority", "partitioned"];
@@ -335,8 +346,8 @@ impl SessionOptions {
     }
 
     /// Reads `session(options)` as the user wrote it: an object (or null for the defaults)
-    /// whose dates are unix ms. The options in [`HOST_OPTIONS`] are skipped (the host checks
-    /// them); any other option not listed in the README is refused, with a hint when it is
+    /// whose dates are unix ms. Of the options in [`HOST_OPTIONS`] only the functions' kind is
+    /// checked here; any other option not listed in the README is refused, with a hint when it is
     /// koa-session's or koa-generic-session's.
     pub fn from_json(options: &Value) -> Result<SessionOptions, ConfigError> {
         let empty = Map::new();
@@ -369,7 +380,8 @@ impl SessionOptions {
                 "rolling" => o.config = o.config.rolling(boolean("rolling", v)?),
                 "allowEmpty" => o.config = o.config.allow_empty(boolean("allowEmpty", v)?),
                 COOKIE_OPTIONS => o.cookie_options(v)?,
-                n if HOST_OPTIONS.contains(&n) => {}
+                "store" => {}
+                n if HOST_OPTIONS.contains(&n) => host_function(n, v)?,
                 n => return Err(unknown(false, n)),
             }
         }
@@ -588,7 +600,13 @@ mod tests {
         // The host's own options are known (their values are the host's to check).
         for name in HOST_OPTIONS {
             assert!(SessionOptions::from_json(&json!({ name: {"$js": "a function"} })).is_ok(), "{name}");
+            assert!(SessionOptions::from_json(&json!({ name: null })).is_ok(), "{name}");
         }
+        // Their values are refused when the host says they are not functions (the store is the host's).
+        assert_refused(json!({"genSid": "abc"}), "genSid", "must be a function, got string \"abc\"");
+        assert_refused(json!({"valid": {"$js": "a symbol"}}), "valid", "must be a function, got a symbol");
+        assert_refused(json!({"errorHanlder": 1}), "errorHanlder", "must be a function, got number 1");
+        assert!(SessionOptions::from_json(&json!({"store": {"a": 1}})).is_ok());
     }
 
     #[test]

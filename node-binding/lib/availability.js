@@ -10,64 +10,51 @@ const { CONNECT, DISCONNECT } = require('./base-store');
 
 // The errors wait() raises, so callers can tell "the store is away" from a store's own error.
 const outageErrors = new WeakSet();
-
 function unavailable(message) {
   const err = new Error(message);
   outageErrors.add(err);
   return err;
 }
-
-/** True for the 'session store is unavailable' errors raised here. */
-function isStoreUnavailable(err) {
-  return err !== null && typeof err === 'object' && outageErrors.has(err);
-}
-
-const UP = 0;
-const WAITING = 1;
-const DOWN = 2;
+const isStoreUnavailable = (err) => outageErrors.has(err);
 
 class Availability {
   constructor(timeoutMs) {
     this.timeoutMs = timeoutMs;
-    this.state = UP;
-    this.outage = null;
+    this.down = false; // past reconnectTimeout, until CONNECT
+    this.outage = null; // while waiting: { promise, resolve, timer }
   }
 
   disconnected() {
-    if (this.state !== UP) return;
-    this.state = WAITING;
-    let resolve;
-    const promise = new Promise((r) => (resolve = r));
-    const outage = { promise, resolve, timer: null };
+    if (this.down || this.outage !== null) return;
+    const outage = {};
+    outage.promise = new Promise((resolve) => (outage.resolve = resolve));
     outage.timer = setTimeout(() => {
       if (this.outage !== outage) return;
       this.outage = null;
-      this.state = DOWN;
-      resolve(false);
+      this.down = true;
+      outage.resolve(false);
     }, this.timeoutMs);
-    if (typeof outage.timer.unref === 'function') outage.timer.unref();
+    outage.timer.unref?.();
     this.outage = outage;
   }
 
   connected() {
     const outage = this.outage;
     this.outage = null;
-    this.state = UP;
-    if (outage) {
-      clearTimeout(outage.timer);
-      outage.resolve(true);
-    }
+    this.down = false;
+    if (outage === null) return;
+    clearTimeout(outage.timer);
+    outage.resolve(true);
   }
 
-  /** True while the store is up (nothing to wait for). */
   isUp() {
-    return this.state === UP;
+    return !this.down && this.outage === null;
   }
 
   /** null when the store is up (the common case: nothing to await), else a Promise. */
   wait() {
-    if (this.state === UP) return null;
-    if (this.state === DOWN) return Promise.reject(unavailable('session store is unavailable'));
+    if (this.down) return Promise.reject(unavailable('session store is unavailable'));
+    if (this.outage === null) return null;
     return this.outage.promise.then((ok) => {
       if (!ok) throw unavailable('timeout:session store is unavailable');
     });
@@ -78,39 +65,25 @@ class Availability {
 // warnings when many apps or routers use one store).
 const watchers = new WeakMap();
 
-/**
- * True when the store says it is down right now: `store.connected === false` (RedisStore has
- * it; a store of one's own may keep it, false from its DISCONNECT to its CONNECT). Anything
- * else, the property missing included, counts as up. A getter that throws counts as up too:
- * the store's own calls will then tell.
- */
-function isDown(store) {
-  try {
-    return store.connected === false;
-  } catch {
-    return false;
-  }
-}
-
 function watch(store, timeoutMs) {
   const a = new Availability(timeoutMs);
   if (typeof store.on === 'function') {
     let set = watchers.get(store);
-    if (!set) {
-      set = new Set();
-      watchers.set(store, set);
+    if (set === undefined) {
+      watchers.set(store, (set = new Set()));
       const down = () => set.forEach((x) => x.disconnected());
       const up = () => set.forEach((x) => x.connected());
-      store.on(DISCONNECT, down);
-      store.on(DISCONNECT.toLowerCase(), down);
-      store.on(CONNECT, up);
-      store.on(CONNECT.toLowerCase(), up);
+      for (const name of [DISCONNECT, DISCONNECT.toLowerCase()]) store.on(name, down);
+      for (const name of [CONNECT, CONNECT.toLowerCase()]) store.on(name, up);
     }
     set.add(a);
   }
-  // A DISCONNECT emitted before this middleware existed reached no listener of ours: read the
-  // store's current state, so a store that is already down is waited on from the start.
-  if (isDown(store)) a.disconnected();
+  // A DISCONNECT emitted before this middleware existed reached no listener of ours: a store
+  // that says it is down right now (`connected === false`; a throwing getter counts as up,
+  // its calls will tell) is waited on from the start.
+  try {
+    if (store.connected === false) a.disconnected();
+  } catch {}
   return a;
 }
 

@@ -9,7 +9,8 @@ const DISCONNECT = 'DISCONNECT';
 
 /**
  * The store interface: `get(sid)`, `set(sid, session, ttlMs)`, `destroy(sid)`, optional
- * `touch(sid, ttlMs)`. Each may return a value, a Promise, a thunk or a generator.
+ * `touch(sid, ttlMs)` and `compareAndSet(sid, expected, json, ttlMs)`. Each may return a
+ * value, a Promise, a thunk or a generator.
  */
 class BaseStore extends EventEmitter {
   constructor(prefix = 'koa:sess') {
@@ -33,12 +34,9 @@ function storeTtl(sess, ttl) {
   let json;
   try {
     json = JSON.stringify(sess);
-  } catch {
-    json = undefined;
-  }
-  if (typeof json !== 'string' || json[0] !== '{') json = '{}';
+  } catch {}
   // JavaScript's clock, so fake timers (sinon, jest) apply to `cookie.expires`.
-  return sessionTtlMs(json, undefined, Date.now());
+  return sessionTtlMs(typeof json === 'string' && json[0] === '{' ? json : '{}', undefined, Date.now());
 }
 
 module.exports = { BaseStore, CONNECT, DISCONNECT, storeTtl };

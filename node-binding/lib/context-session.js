@@ -6,63 +6,54 @@
 // beforeSave, errorHandler) and the Koa plumbing.
 
 const {
-  requestBegin, requestLoaded, requestSetSid, requestRegenerate, requestWillSave, requestFinish, clearingCookies,
+  requestBegin, requestLoaded, requestSetSid, requestRegenerate, requestWillSave, requestFinish, memoryFinish, clearingCookies,
   STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, LOAD_REPORT_CORRUPT,
   STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_TOUCH,
 } = require('../loader');
 const { isThenable } = require('./store-access');
-const { memoryStoreId, beginInMemory, finishInMemory } = require('./memory-fast-path');
 const { isStoreUnavailable } = require('./availability');
-const { sendCookies } = require('./response');
-const { serialize, recordJson, parseObject, checkSession } = require('./session-json');
-const { keepCookiesOnError } = require('./errors');
+const { sendCookies, keepCookiesOnError } = require('./response');
+const { serialize, recordJson, parseObject } = require('./session-json');
 const debug = require('./debug');
 
 class ContextSession {
-  /**
-   * `mw`: what the middleware shares with its requests: { access, engines, defer, valid,
-   * beforeSave, nativeSid, cookieNames, newSid(ctx), handleError(err, type, ctx) }.
-   */
-  constructor(mw, ctx, engine, token, upstream) {
+  /** `mw`: what the middleware shares with its requests (index.js). */
+  constructor(mw, ctx, engine, token, upstream, original) {
     this.mw = mw;
     this.ctx = ctx;
-    // { id, freshJson }: holding it keeps the engine alive while the request runs.
-    this.engine = engine;
-    this.token = token;
-    // The loaded record's JSON (null for a new session): the engine compares against it.
-    this.original = null;
+    this.engine = engine; // { id, freshJson }: holding it keeps the engine alive while the request runs
+    this.token = token; // the engine's state of this request: `<step><state><sid>[ <replaced sid>]`
+    this.original = original; // the loaded record's JSON (null for a new session): the engine compares against it
+    this.upstream = upstream; // ctx.sessionId set before the middleware ran
     this.session = null;
-    this.upstream = upstream;
-    // ctx.sessionSave
-    this.save = null;
+    this.save = null; // ctx.sessionSave
     this.loaded = false;
     this.loading = null;
-    // Defer mode: `ctx.session = x` before the session was read.
-    this.assigned = false;
-    // The app replaced the whole session object: written whole, never merged.
-    this.replaced = false;
+    this.assigned = false; // defer mode: `ctx.session = x` before the session was read
+    this.replaced = false; // the app replaced the whole session object: written whole, never merged
     this.sentCookies = null;
     this.regenerateFn = null;
   }
 
-  /** Begins the request: null outside the cookie path. With the native MemoryStore (not deferred) this also reads the store. */
+  /**
+   * Begins the request: null outside the cookie path. With the native MemoryStore (not
+   * deferred) the engine's call also reads the store; its answer is
+   * `<report digit, or '-' when nothing was read><token>[\n<record>]`.
+   */
   static start(mw, ctx) {
     const engine = mw.engines.get(ctx.app);
     const up = ctx.sessionId;
     const upstream = typeof up === 'string' && up !== '' ? up : null;
-    let header = ctx.req.headers.cookie;
-    if (typeof header !== 'string') header = null;
+    const cookie = ctx.req.headers.cookie;
+    const header = typeof cookie === 'string' ? cookie : null;
     if (debug.enabled) debug.cookie(ctx, engine.id, header);
-    const mem = mw.defer ? -1 : memoryStoreId(mw.access, mw.valid);
-    if (mem < 0) {
-      const token = requestBegin(engine.id, header, ctx.path, upstream, mw.nativeSid);
-      return token === null ? null : new ContextSession(mw, ctx, engine, token, upstream);
-    }
-    const r = beginInMemory(engine.id, mem, header, ctx.path, upstream, mw.nativeSid);
+    const memoryId = mw.defer ? -1 : mw.access.memoryId(mw.valid);
+    const r = requestBegin(engine.id, header, ctx.path, upstream, mw.nativeSid, memoryId);
     if (r === null) return null;
-    const cs = new ContextSession(mw, ctx, engine, r.token, upstream);
-    cs.original = r.original;
-    if (r.report >= 0) cs.loadedReport(r.report, r.original !== null ? cs.sid() : null);
+    const nl = r.indexOf('\n');
+    const original = nl < 0 ? null : r.slice(nl + 1);
+    const cs = new ContextSession(mw, ctx, engine, nl < 0 ? r.slice(1) : r.slice(1, nl), upstream, original);
+    if (r[0] !== '-') cs.loadedReport(r.charCodeAt(0) - 48, original !== null ? cs.sid() : null);
     return cs;
   }
 
@@ -70,7 +61,7 @@ class ContextSession {
     return this.mw.access.store;
   }
 
-  /** The id in the token (`<step><state><sid>[ <replaced sid>]`), null while one is needed. */
+  /** The id in the token, null while one is needed. */
   sid() {
     if (this.token.charCodeAt(0) === STEP_NEED_SID) return null;
     const end = this.token.indexOf(' ', 2);
@@ -83,19 +74,19 @@ class ContextSession {
     return sid !== null ? sid : this.upstream === null ? undefined : this.upstream;
   }
 
-  /** Defer mode: anything to load or save at the end? */
-  touched() {
-    return this.loaded || this.loading !== null || this.assigned;
-  }
-
+  /** ctx.session (defer mode: a Promise). */
   read() {
     if (!this.mw.defer) return this.session;
     const w = this.ensureLoaded();
     return w === null ? Promise.resolve(this.session) : w.then(() => this.session);
   }
 
+  /** `ctx.session = value`: an object, or null (destroy). */
   write(value) {
-    const session = checkSession(value);
+    if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
+      throw new TypeError('koa-session-ts: ctx.session must be an object, or null to destroy the session');
+    }
+    const session = value === undefined ? null : value;
     if (session !== this.session) this.replaced = true;
     this.session = session;
     if (!this.loaded) this.assigned = true;
@@ -120,11 +111,7 @@ class ContextSession {
 
   ensureLoaded() {
     if (this.loaded) return null;
-    if (this.loading === null) {
-      const w = this.load();
-      if (w === null) return null;
-      this.loading = w;
-    }
+    if (this.loading === null) this.loading = this.load();
     return this.loading;
   }
 
@@ -140,19 +127,16 @@ class ContextSession {
 
   /** The general load: any store, the valid hook, outages. */
   async loadFromStore() {
-    const { access, valid } = this.mw;
-    let record;
+    const sid = this.sid();
+    let record = null;
     try {
-      record = access.get(this.sid());
+      record = this.mw.access.get(sid);
       if (isThenable(record)) record = await record;
     } catch (err) {
       // The store stayed away: the same failure as a request that found it away.
       if (isStoreUnavailable(err)) throw err;
       record = null;
-      if (!(err && err.code === 'ENOENT')) {
-        if (debug.enabled) debug.storeError('get', err);
-        await this.mw.handleError(err, 'get', this.ctx);
-      }
+      if (!(err && err.code === 'ENOENT')) await this.storeFailed(err, 'get');
     }
     let json = null;
     let session = null;
@@ -161,20 +145,18 @@ class ContextSession {
       json = recordJson(record);
       session = parseObject(json);
       if (session === undefined) json = ''; // the engine reports it corrupt
-      else if (valid !== null) {
-        ok = valid(this.ctx, session);
+      else if (this.mw.valid !== null) {
+        ok = this.mw.valid(this.ctx, session);
         if (isThenable(ok)) ok = await ok;
       }
     }
-    const sid = this.sid();
     const r = requestLoaded(this.engine.id, this.token, json, !!ok, this.mw.nativeSid);
     this.token = r.slice(1);
     const report = r.charCodeAt(0) - 48;
     if (report === LOAD_REPORT_LOADED) this.original = json;
-    else session = null;
     this.loadedReport(report, sid);
     if (this.token.charCodeAt(0) === STEP_NEED_SID) await this.withNewSid();
-    else this.loadDone(session);
+    else this.loadDone(report === LOAD_REPORT_LOADED ? session : null);
   }
 
   /** ctx.regenerateSession(): a fresh session under a new id; the old record goes at commit. */
@@ -194,69 +176,55 @@ class ContextSession {
     try {
       await next();
     } catch (error) {
-      return this.commitAfterFailure(error);
-    }
-    // Defer mode: nothing is loaded or saved unless the session was read, set or regenerated.
-    if (this.mw.defer && !this.touched()) return;
-    if (!this.loaded) await this.ensureLoaded();
-    const w = this.commit();
-    if (w !== null) await w;
-  }
-
-  async commitAfterFailure(error) {
-    if (!this.mw.defer || this.touched()) {
       try {
-        if (!this.loaded) await this.ensureLoaded();
-        const w = this.commit();
+        const w = this.end();
         if (w !== null) await w;
       } catch (err) {
         this.ctx.app.emit('error', err, this.ctx);
       }
+      keepCookiesOnError(error, this.sentCookies);
+      throw error;
     }
-    keepCookiesOnError(error, this.sentCookies);
-    throw error;
+    const w = this.end();
+    if (w !== null) await w;
+  }
+
+  /** Loads what is left to load, then commits. Defer mode: only a session that was used. Null when done at once. */
+  end() {
+    if (this.mw.defer && !(this.loaded || this.loading !== null || this.assigned)) return null;
+    const w = this.ensureLoaded();
+    return w === null ? this.commit() : w.then(() => this.commit());
   }
 
   /** The end of the request: the engine's plan, executed. Null when done at once. */
   commit() {
     const s = this.save;
     const save = s === true ? true : s === false ? false : null;
-    const json = save === false || this.session === null ? null : serialize(this.session);
+    let json = save === false || this.session === null ? null : serialize(this.session);
     if (debug.enabled) debug.decision(this, json, save);
     // The engine said at load time that the loaded JSON handed back unchanged (and no
     // sessionSave override) ends with nothing to do: skip the call.
     if (save === null && json === this.original && this.token.charCodeAt(0) === STEP_QUIET) return null;
-    if (this.mw.beforeSave !== null) return this.commitWithHook(save, json);
-    // While debugging, the general path: it reports each store operation.
-    const mem = debug.enabled ? -1 : memoryStoreId(this.mw.access, this.mw.valid);
-    if (mem >= 0) {
-      const cookies = finishInMemory(this.engine.id, mem, this.token, this.original, json, save, this.replaced, !this.ctx.secure);
-      if (cookies !== null) this.send(cookies);
-      return null;
-    }
-    return this.runPlan(this.plan(json, save), json);
-  }
-
-  plan(json, save) {
-    const caps = this.mw.access.caps();
-    return requestFinish(this.engine.id, this.token, this.original, json, save, this.replaced, !this.ctx.secure, Date.now(), caps);
-  }
-
-  async commitWithHook(save, json) {
-    if (requestWillSave(this.engine.id, this.token, this.original, json, save)) {
+    if (this.mw.beforeSave !== null && requestWillSave(this.engine.id, this.token, this.original, json, save)) {
       const r = this.mw.beforeSave(this.ctx, this.session);
-      if (isThenable(r)) await r;
-      json = this.session === null ? null : serialize(this.session);
+      const finish = () => this.runPlan(this.session === null ? null : serialize(this.session), save);
+      return isThenable(r) ? r.then(finish) : finish();
     }
-    const w = this.runPlan(this.plan(json, save), json);
-    if (w !== null) await w;
+    // While debugging, the general path: it reports each store operation.
+    const memoryId = debug.enabled ? -1 : this.mw.access.memoryId(this.mw.valid);
+    if (memoryId < 0) return this.runPlan(json, save);
+    const cookies = memoryFinish(this.engine.id, memoryId, this.token, this.original, json, save, this.replaced, !this.ctx.secure, Date.now());
+    if (cookies !== null) this.send(cookies.split('\n'));
+    return null;
   }
 
-  /** plan: null | [n, op, sid, ttlMs, ... (n times), ...setCookies]. Null when done at once. */
-  runPlan(plan, json) {
+  runPlan(json, save) {
+    const caps = this.mw.access.caps();
+    const plan = requestFinish(this.engine.id, this.token, this.original, json, save, this.replaced, !this.ctx.secure, Date.now(), caps);
     return plan === null ? null : this.runOps(plan, json, 0);
   }
 
+  /** plan: [n, op, sid, ttlMs, ... (n times), ...setCookies]. Null when done at once. */
   runOps(plan, json, from) {
     const n = plan[0];
     for (let k = from; k < n; k++) {
@@ -265,12 +233,12 @@ class ContextSession {
       try {
         r = this.runOp(op, plan[2 + 3 * k], plan[3 + 3 * k], json);
       } catch (err) {
-        return this.storeFailed(err, op);
+        return this.storeFailed(err, op === STORE_OP_DESTROY ? 'destroy' : 'set');
       }
       if (isThenable(r)) {
         return r.then(
           (v) => (isGone(op, v) ? this.gone() : this.runOps(plan, json, k + 1)),
-          (err) => this.storeFailed(err, op),
+          (err) => this.storeFailed(err, op === STORE_OP_DESTROY ? 'destroy' : 'set'),
         );
       }
       if (isGone(op, r)) return this.gone();
@@ -284,8 +252,7 @@ class ContextSession {
     if (debug.enabled) debug.op(op, sid);
     if (op === STORE_OP_DESTROY) return access.destroy(sid);
     if (op === STORE_OP_SAVE) return access.set(sid, json, ttlMs);
-    if (op === STORE_OP_TOUCH) return access.touch(sid, ttlMs);
-    return access.merge(sid, this.original, json, ttlMs);
+    return op === STORE_OP_TOUCH ? access.touch(sid, ttlMs) : access.merge(sid, this.original, json, ttlMs);
   }
 
   /** A touch or merge found the record gone (logged out or expired elsewhere): write nothing, clear the cookies. */
@@ -295,10 +262,10 @@ class ContextSession {
     return null;
   }
 
-  /** The store did not take it: no cookie for a session that was not saved. */
-  storeFailed(err, op) {
-    if (debug.enabled) debug.storeError(op === STORE_OP_DESTROY ? 'destroy' : 'set', err);
-    return this.mw.handleError(err, op === STORE_OP_DESTROY ? 'destroy' : 'set', this.ctx);
+  /** A store call failed (`type`: get, set or destroy): the errorHandler decides; no cookie for a session not saved. */
+  storeFailed(err, type) {
+    if (debug.enabled) debug.storeError(type, err);
+    return this.mw.handleError(err, type, this.ctx);
   }
 
   send(cookies) {

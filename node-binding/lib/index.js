@@ -10,10 +10,10 @@ const { RedisStore } = require('./stores/redis');
 const { normalizeOptions } = require('./options');
 const { EngineCache } = require('./keys');
 const { watch } = require('./availability');
-const { StoreAccess, isThenable } = require('./store-access');
+const { StoreAccess } = require('./store-access');
 const { ContextSession } = require('./context-session');
 const { attach, isServed } = require('./context');
-const { defaultErrorHandler, toError } = require('./errors');
+const { defaultErrorHandler, toError } = require('./response');
 
 /**
  * Session middleware for Koa. See the README for the options.
@@ -22,27 +22,22 @@ const { defaultErrorHandler, toError } = require('./errors');
 function session(options) {
   const opts = normalizeOptions(options);
   const store = opts.store || new MemoryStore(opts.key);
+  const { genSid } = opts;
   const errorHandler = opts.errorHandler || defaultErrorHandler;
-  const genSid = opts.genSid;
 
   // What every request of this middleware shares (ContextSession's `mw`).
   const mw = {
     access: new StoreAccess(store, watch(store, opts.reconnectTimeout), opts.storeTimeout),
-    engines: new EngineCache(opts.engineOptions, opts.signed),
+    engines: new EngineCache(opts.engineOptions),
     defer: opts.defer,
     valid: opts.valid,
     beforeSave: opts.beforeSave,
     // Without a genSid option the engine makes ids itself, within the calls that need one.
     nativeSid: genSid === null,
     cookieNames: [`${opts.key}=`, `${opts.key}.sig=`],
-    async newSid(ctx) {
-      if (genSid === null) return native.generateSid();
-      let sid = genSid(ctx, 24);
-      if (isThenable(sid)) sid = await sid;
-      if (typeof sid !== 'string') {
-        throw new TypeError(`koa-session-ts: genSid must return a string session id, got ${sid === null ? 'null' : typeof sid}`);
-      }
-      return sid;
+    // An id or a Promise of one; the engine refuses one that is not a usable id.
+    newSid(ctx) {
+      return genSid === null ? native.generateSid() : genSid(ctx, 24);
     },
     async handleError(err, type, ctx) {
       await errorHandler(toError(err), type, ctx);
@@ -68,10 +63,4 @@ function session(options) {
 
 module.exports = session;
 Object.defineProperty(module.exports, '__esModule', { value: true });
-module.exports.default = session;
-module.exports.session = session;
-module.exports.BaseStore = BaseStore;
-module.exports.MemoryStore = MemoryStore;
-module.exports.RedisStore = RedisStore;
-module.exports.CONNECT = CONNECT;
-module.exports.DISCONNECT = DISCONNECT;
+Object.assign(module.exports, { default: session, session, BaseStore, MemoryStore, RedisStore, CONNECT, DISCONNECT });

@@ -1,15 +1,13 @@
 'use strict';
-// The session object as JSON text, the form it crosses into the engine in.
+// JavaScript values as the JSON text they cross into the engine in.
 
-/** The session as JSON, or a clear error when it cannot be written as JSON. */
+/** The session as JSON, or a TypeError saying why it cannot be saved. */
 function serialize(session) {
   let json;
   try {
     json = JSON.stringify(session);
   } catch (err) {
-    const e = new TypeError(`koa-session-ts: ctx.session cannot be saved: it is not serializable to JSON (${err.message})`);
-    e.cause = err;
-    throw e;
+    throw new TypeError(`koa-session-ts: ctx.session cannot be saved: it is not serializable to JSON (${err.message})`, { cause: err });
   }
   if (typeof json !== 'string' || json[0] !== '{') {
     throw new TypeError('koa-session-ts: ctx.session cannot be saved: it does not serialize to a JSON object');
@@ -17,12 +15,11 @@ function serialize(session) {
   return json;
 }
 
-/** A record from a store (object, JSON string, or garbage) as JSON text for the engine. */
+/** A store's record (an object, a JSON string, or garbage) as JSON text; '' for garbage. */
 function recordJson(record) {
   if (typeof record === 'string') return record;
-  if (typeof record !== 'object') return '';
   try {
-    const json = JSON.stringify(record);
+    const json = typeof record === 'object' ? JSON.stringify(record) : undefined;
     return typeof json === 'string' ? json : '';
   } catch {
     return '';
@@ -39,13 +36,26 @@ function parseObject(json) {
   }
 }
 
-/** What `ctx.session = value` may be: an object, or null (destroy). */
-function checkSession(value) {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError('koa-session-ts: ctx.session must be an object, or null to destroy the session');
+/**
+ * Options as JSON for the engine, which checks them and names the option in its error: Dates
+ * as unix ms; a value JSON cannot hold (a function, NaN, an invalid Date, ...) as
+ * `{"$js": "<what it is>"}`, never silently dropped or nulled. A top-level `store` is the
+ * host's to check and is written as a marker.
+ */
+function optionsJson(options) {
+  const top = options;
+  try {
+    return JSON.stringify(options === undefined ? null : options, function replacer(name, v) {
+      const raw = this[name];
+      if (this === top && name === 'store') return v === undefined || v === null ? v : { $js: 'a store' };
+      if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? { $js: 'an invalid Date' } : raw.getTime();
+      if (typeof v === 'number' && !Number.isFinite(v)) return { $js: String(v) };
+      if (typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') return { $js: `a ${typeof v}` };
+      return v;
+    });
+  } catch (err) {
+    throw new TypeError(`koa-session-ts: options must be plain data besides the store and the functions (${err.message})`, { cause: err });
   }
-  return value;
 }
 
-module.exports = { serialize, recordJson, parseObject, checkSession };
+module.exports = { serialize, recordJson, parseObject, optionsJson };

@@ -2,32 +2,24 @@
 // How the middleware reaches its store: one object per middleware. It runs each store call
 // (a value, Promise, thunk or generator: store-call.js), waits out an outage the store
 // reported (availability.js), bounds every call by `storeTimeout`, and uses the native
-// stores' JSON methods while the store's own methods are in place (json-store.js).
+// stores' JSON methods while the store's own methods are in place (json-store.js). With the
+// package's own MemoryStore, the engine's calls read and write it themselves (memoryId).
 
 const { settle } = require('./store-call');
-const { kJsonStore } = require('./stores/json-store');
+const { JsonStore, kJsonStore } = require('./stores/json-store');
 const { STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH, MergeAttempt } = require('../loader');
 const debug = require('./debug');
 
-function noop() {}
+const isThenable = (v) => v !== null && typeof v === 'object' && typeof v.then === 'function';
+const noop = () => {};
 
-function isThenable(v) {
-  return v !== null && typeof v === 'object' && typeof v.then === 'function';
+function storeError(code, message) {
+  return Object.assign(new Error(message), { code });
 }
 
-function storeTimeoutError(op, ms) {
-  const err = new Error(`session store ${op} did not answer within ${ms} ms (storeTimeout)`);
-  err.code = 'ERR_SESSION_STORE_TIMEOUT';
-  return err;
-}
-
-/** A native store's merge answer: 'merged' | 'gone' | 'conflict' (other writers won every try). */
+/** A merge's answer: 'merged' | 'gone' | 'conflict' (other writers won every try) as true / false / a throw. */
 function merged(answer) {
-  if (answer === 'conflict') {
-    const err = new Error('session not saved: other requests changed it at the same time, again and again');
-    err.code = 'ERR_SESSION_CONFLICT';
-    throw err;
-  }
+  if (answer === 'conflict') throw storeError('ERR_SESSION_CONFLICT', 'session not saved: other requests changed it at the same time, again and again');
   return answer !== 'gone';
 }
 
@@ -43,20 +35,25 @@ class StoreAccess {
   /** The native store's JSON methods while `method` is still the store's own, else undefined. */
   fast(method) {
     const fast = this.store[kJsonStore];
-    return fast !== undefined && this.store[method] === fast[method] ? fast : undefined;
+    return fast !== undefined && this.store[method] === JsonStore.prototype[method] ? fast : undefined;
+  }
+
+  /**
+   * The native MemoryStore's registry id when this request may leave its store calls to the
+   * engine's (its methods not replaced, no `valid` hook, no outage), else -1.
+   */
+  memoryId(valid) {
+    const fast = this.fast('get');
+    if (fast === undefined || fast.memoryId === undefined || valid !== null || !this.availability.isUp()) return -1;
+    return this.fast('set') !== undefined && this.fast('destroy') !== undefined ? fast.memoryId(this.store) : -1;
   }
 
   /** What the plan may ask of this store: `STORE_CAN_*` bits. */
   caps() {
     const fast = this.fast('set');
-    if (fast !== undefined) return fast.caps | 0;
+    if (fast !== undefined) return fast.caps;
     const { compareAndSet, touch } = this.store;
     return (typeof compareAndSet === 'function' ? STORE_CAN_COMPARE_AND_SET : 0) | (typeof touch === 'function' ? STORE_CAN_TOUCH : 0);
-  }
-
-  /** Whether the store can compare-and-set (merge); see caps(). */
-  canMerge() {
-    return (this.caps() & STORE_CAN_COMPARE_AND_SET) !== 0;
   }
 
   get(sid) {
@@ -94,28 +91,24 @@ class StoreAccess {
   }
 
   /**
-   * A store of the user's with `compareAndSet`. Merges of one session from this process take
-   * turns, as in the native stores: their compare-and-sets then rarely conflict (correctness
-   * rests on compare-and-set either way).
+   * A store of the user's with `compareAndSet`, driven by the engine's merge loop. Merges of
+   * one session from this process take turns, as in the native stores: their compare-and-sets
+   * then rarely conflict (correctness rests on compare-and-set either way).
    */
   mergeByCompareAndSet(sid, loaded, json, ttlMs) {
-    const run = () => this.compareAndSetLoop(sid, loaded, json, ttlMs);
+    const run = async () => {
+      const attempt = new MergeAttempt(loaded, json);
+      for (let w = attempt.next(); w !== null; w = attempt.next()) {
+        const answer = await this.call('compareAndSet', () => settle(this.store.compareAndSet(sid, w[0], w[1], ttlMs)), true);
+        attempt.answer(answer === true || typeof answer === 'string' ? answer : null);
+      }
+      return merged(attempt.outcome);
+    };
     const mine = (this.turns.get(sid) || Promise.resolve()).then(run, run);
     const done = mine.then(noop, noop);
     this.turns.set(sid, done);
     done.then(() => this.turns.get(sid) === done && this.turns.delete(sid));
     return mine;
-  }
-
-  /** Each write the engine's merge loop asks for. */
-  async compareAndSetLoop(sid, loaded, json, ttlMs) {
-    const attempt = new MergeAttempt(loaded, json);
-    for (let w = attempt.next(); w !== null; w = attempt.next()) {
-      let answer = this.call('compareAndSet', () => settle(this.store.compareAndSet(sid, w[0], w[1], ttlMs)), true);
-      if (isThenable(answer)) answer = await answer;
-      attempt.answer(answer === true || typeof answer === 'string' ? answer : null);
-    }
-    return merged(attempt.outcome);
   }
 
   /**
@@ -135,8 +128,7 @@ class StoreAccess {
     } catch (err) {
       return this.retryAfterOutage(err, op, fn, bound);
     }
-    if (!isThenable(r)) return r;
-    return this.bounded(op, r, bound).catch((err) => this.retryAfterOutage(err, op, fn, bound));
+    return isThenable(r) ? this.bounded(op, r, bound).catch((err) => this.retryAfterOutage(err, op, fn, bound)) : r;
   }
 
   async retryAfterOutage(err, op, fn, bound) {
@@ -146,16 +138,13 @@ class StoreAccess {
     return this.bounded(op, fn(), bound);
   }
 
-  /**
-   * `r` (a value or thenable) within storeTimeout when `bound` (a JS store; the native stores
-   * have their own timeouts): past it the call fails and nothing waits on it.
-   */
+  /** A JS store's call (`bound`) fails past storeTimeout, and nothing waits on it; the native stores have their own timeouts. */
   bounded(op, r, bound) {
     if (!bound || this.timeoutMs === 0 || !isThenable(r)) return r;
-    const ms = this.timeoutMs;
     let timer;
+    const message = `session store ${op} did not answer within ${this.timeoutMs} ms (storeTimeout)`;
     const deadline = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(storeTimeoutError(op, ms)), ms);
+      timer = setTimeout(() => reject(storeError('ERR_SESSION_STORE_TIMEOUT', message)), this.timeoutMs);
     });
     return Promise.race([r, deadline]).finally(() => clearTimeout(timer));
   }

@@ -3,28 +3,11 @@
 // callback) or a generator (run co-style: each yielded value is settled the same way).
 // `settle` turns any of them into a value or a Promise.
 
-function isGenerator(v) {
-  return typeof v.next === 'function' && typeof v.throw === 'function';
-}
-
 function settle(result) {
-  if (result === null || result === undefined) return result;
+  if (result === null || typeof result !== 'object' && typeof result !== 'function') return result;
   if (typeof result.then === 'function') return result;
-  if (typeof result === 'function') return runThunk(result);
-  if (typeof result === 'object' && isGenerator(result)) return runGenerator(result);
-  return result;
-}
-
-function runThunk(thunk) {
-  return new Promise((resolve, reject) => {
-    let done = false;
-    thunk((err, value) => {
-      if (done) return;
-      done = true;
-      if (err) reject(err);
-      else resolve(value);
-    });
-  });
+  if (typeof result === 'function') return new Promise((resolve, reject) => result((err, v) => (err ? reject(err) : resolve(v))));
+  return typeof result.next === 'function' && typeof result.throw === 'function' ? runGenerator(result) : result;
 }
 
 async function runGenerator(gen) {

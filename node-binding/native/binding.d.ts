@@ -42,16 +42,18 @@ export declare class NativeMemoryStore {
   sweep(): number
   /** Records held (expired ones not yet swept included). */
   get size(): number
-  /** The store's id for the per-request calls (`memoryBegin(engine, id, ...)`, see calls.rs). */
+  /** The store's id for the per-request calls (`requestBegin(engine, ..., id)`, see calls.rs). */
   get id(): number
 }
 
 export declare class NativeRedisStore {
   /**
-   * Checks the options and URL(s) and returns at once; the connection is made in the
-   * background. `onState` hears every connection state transition.
+   * `optionsJson`: the options object as JSON (see core's `redis_options`). A wrong option
+   * throws a `TypeError` naming it, a malformed URL an `Error` with code `ERR_REDIS_CONFIG`;
+   * otherwise this returns at once and connects in the background. `onState` hears every
+   * connection state transition.
    */
-  constructor(options: NativeRedisStoreOptions, onState?: ((arg: string) => unknown) | undefined | null)
+  constructor(optionsJson: string, onState?: ((arg: string) => unknown) | undefined | null)
   /** 'connecting' | 'connected' | 'disconnected' | 'closed', as of the last real outcome. */
   get state(): string
   /** The key prefix in use. */
@@ -83,10 +85,16 @@ export declare class NativeRedisStore {
 
 export declare class SessionEngine {
   /**
-   * `optionsJson`: as for `checkSessionOptions`. `keys`: signing keys, newest first;
-   * omitted or null = unsigned cookies.
+   * `optionsJson`: as for `checkSessionOptions`. `appKeys`: the app's `app.keys`, read for
+   * signing when `cookieOptions.signed` (the default) is on; a value that cannot be keys
+   * throws a `TypeError`.
    */
-  constructor(optionsJson: string, keys?: Array<Buffer> | undefined | null)
+  constructor(optionsJson: string, appKeys: unknown)
+  /**
+   * Why cookies go unsigned although `cookieOptions.signed` is on (`app.keys` missing,
+   * empty or unreadable), for a one-time warning; null otherwise.
+   */
+  get warning(): string | null
   /** The JSON of a brand-new session (`{"cookie":{...}}`). */
   get freshSessionJson(): string
   /** The engine's id for the per-request calls (`requestBegin(id, ...)`, see calls.rs). */
@@ -108,8 +116,8 @@ export interface CheckedOptions {
 }
 
 /**
- * Checks the plain-data options of `session(options)` (JSON text). Throws an error whose
- * message is core's: `option "cookieOptions.sameSite": ...`.
+ * Checks the options of `session(options)` (JSON text). Throws a `TypeError` whose message is
+ * core's: `koa-session-ts: option "cookieOptions.sameSite": ...`.
  */
 export declare function checkSessionOptions(optionsJson: string): CheckedOptions
 
@@ -137,7 +145,7 @@ export declare const LOAD_REPORT_LOADED: number
 /** Load report: no record under the cookie's id. */
 export declare const LOAD_REPORT_MISSING: number
 
-/** Load report (the digit before the token of `requestLoaded` / `memoryBegin`): no cookie. */
+/** Load report (the digit before the token of `requestLoaded` / `requestBegin`): no cookie. */
 export declare const LOAD_REPORT_NO_COOKIE: number
 
 /** Load report: `valid()` refused the record. */
@@ -150,33 +158,14 @@ export interface NativeMemoryStoreOptions {
 
 /** Why an operation failed. */
 export interface NativeRedisFailure {
-  /** 'unavailable' | 'timeout' | 'backend' | 'rejected' | 'closed'. */
-  errorKind: string
-  /** What went wrong, in the core's words (the server's message for 'backend'). */
+  /**
+   * The error code the JS wrapper raises: ERR_REDIS_UNAVAILABLE (no connection: an
+   * outage), ERR_REDIS_TIMEOUT, ERR_REDIS_SERVER (the server refused the command),
+   * ERR_REDIS_REJECTED or ERR_REDIS_CLOSED.
+   */
+  code: string
+  /** What went wrong, in the core's words (the server's message for ERR_REDIS_SERVER). */
   error: string
-}
-
-export interface NativeRedisStoreOptions {
-  /** One server: `redis://`, `rediss://`, `unix://` or `redis+unix://`. */
-  url?: string
-  /** Redis Cluster: one or more node URLs (the rest are discovered). */
-  nodes?: Array<string>
-  /** Key prefix (default `koa:sess:`). */
-  prefix?: string
-  /** Limit for one connection attempt, in ms (default 2000). */
-  connectTimeout?: number
-  /** Limit for one answer from the server, in ms (default 2000). */
-  responseTimeout?: number
-  /**
-   * Redis Cluster: how long an operation waits for its slot to have a master again, in ms
-   * (default 10000).
-   */
-  failoverTimeout?: number
-  /**
-   * Durability: each write waits up to this many ms for one replica (`WAIT 1 ms`); unset
-   * = off.
-   */
-  waitForReplica?: number
 }
 
 /**

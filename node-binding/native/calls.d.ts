@@ -9,15 +9,17 @@ export type RequestToken = string
 /** `[n, op, sid, ttlMs, ... (n times), ...setCookies]`, `op` a `STORE_OP_*` code. */
 export type Plan = Array<number | string>
 
-export declare function requestBegin(engine: number, cookieHeader: string | null, path: string, upstreamSid: string | null, newSid: boolean): RequestToken | null
+/**
+ * `<report digit or "-"><token>`, then `"\n" + record JSON` when a record was loaded. `store`: a
+ * native MemoryStore's id to read the record from, or -1.
+ */
+export declare function requestBegin(engine: number, cookieHeader: string | null, path: string, upstreamSid: string | null, newSid: boolean, store: number): string | null
 /** `<report digit><token>`. */
 export declare function requestLoaded(engine: number, token: RequestToken, json: string | null, valid: boolean, newSid: boolean): string
 export declare function requestSetSid(engine: number, token: RequestToken, sid: string): RequestToken
 export declare function requestRegenerate(engine: number, token: RequestToken, original: string | null, sid: string): RequestToken
 export declare function requestWillSave(engine: number, token: RequestToken, original: string | null, json: string | null, save: boolean | null): boolean
 export declare function requestFinish(engine: number, token: RequestToken, original: string | null, json: string | null, save: boolean | null, replaced: boolean, plainHttp: boolean, nowMs: number, caps: number): Plan | null
-/** `<report digit or "-"><token>`, then `"\n" + record JSON` when a record was loaded. */
-export declare function memoryBegin(engine: number, store: number, cookieHeader: string | null, path: string, upstreamSid: string | null, newSid: boolean): string | null
 /** The Set-Cookie values joined by `"\n"`. */
 export declare function memoryFinish(engine: number, store: number, token: RequestToken, original: string | null, json: string | null, save: boolean | null, replaced: boolean, plainHttp: boolean, nowMs: number): string | null
 export declare function clearingCookies(engine: number): string[]

@@ -7,7 +7,7 @@
 //! code is the core's (exported by codes.rs); this file converts values and nothing else.
 //!
 //! ```text
-//! requestBegin(engine, cookieHeader, path, upstreamSid, newSid)      → null | token
+//! requestBegin(engine, cookieHeader, path, upstreamSid, newSid, store) → null | begun
 //! requestLoaded(engine, token, json | null, valid, newSid)           → <report><token>
 //! requestSetSid(engine, token, sid)                                  → token
 //! requestRegenerate(engine, token, original, sid)                    → token
@@ -17,22 +17,23 @@
 //! clearingCookies(engine)                                            → setCookies
 //! ```
 //! `newSid`: when the core then needs an id, generate it here (the default `genSid`), saving
-//! a call. `<report>`: one digit, a `LOAD_REPORT_*` code. `requestWillSave`: the core's
-//! decision is to write (a `beforeSave` hook runs first). `caps`: `STORE_CAN_*` bits.
+//! a call. `store`: a native MemoryStore's id, whose record `requestBegin` then reads itself
+//! (-1: none; the host loads through `requestLoaded`). begun = `<report digit, or "-" when
+//! nothing was read><token>`, then `"\n" + record JSON` when a record was loaded (a token never
+//! holds a newline). `<report>`: one digit, a `LOAD_REPORT_*` code. `requestWillSave`: the
+//! core's decision is to write (a `beforeSave` hook runs first). `caps`: `STORE_CAN_*` bits.
 //! plan: `[n, op, sid, ttlMs, ... (n times), ...setCookies]`, `op` a `STORE_OP_*` code; null
 //! when there is nothing to do. A `STORE_OP_MERGE` or `STORE_OP_TOUCH` that finds the record
 //! gone ends the plan: the host sends `clearingCookies(engine)` instead of the plan's cookies.
 //!
-//! With the native MemoryStore the store access happens inside the call (the plan executed
-//! in place), so a request is one call at load and one at commit:
+//! With the native MemoryStore the plan is executed in place, so a request is one call at
+//! load and one at commit:
 //! ```text
-//! memoryBegin(engine, store, cookieHeader, path, upstreamSid, newSid) → null | loaded
 //! memoryFinish(engine, store, token, original, json | null, save, replaced, plainHttp, nowMs)
 //!                                                                    → null | setCookies joined by "\n"
 //! ```
-//! loaded = `<report digit, or "-" when nothing was read><token>`, then `"\n" + record JSON`
-//! when the record was loaded (a token never holds a newline). These return one string, not
-//! an array: setting array elements through Node-API costs ~80 ns each, slicing in JS less.
+//! These return one string, not an array: setting array elements through Node-API costs
+//! ~80 ns each, slicing in JS less.
 
 use crate::raw::{self, Env, Fail, Result, Value};
 use crate::registry;
@@ -122,16 +123,6 @@ unsafe fn begin(env: Env, cfg: &SessionConfig, header: Value, path: Value, upstr
     Ok(SessionRequest::begin(cfg, header.as_deref().map(str::as_bytes), path.as_deref(), upstream.as_deref()))
 }
 
-unsafe extern "C" fn request_begin(env: Env, info: sys::napi_callback_info) -> Value {
-    raw::run(env, || {
-        let [e, header, path, upstream, new_sid] = raw::args::<5>(env, info)?;
-        let cfg = engine(env, e)?;
-        let Some(mut req) = begin(env, &cfg, header, path, upstream)? else { return Ok(raw::null(env)) };
-        maybe_new_sid(&mut req, raw::boolean(env, new_sid, "newSid")?)?;
-        raw::to_js_string(env, &req.token(&cfg))
-    })
-}
-
 unsafe extern "C" fn request_loaded(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e, t, json, valid, new_sid] = raw::args::<5>(env, info)?;
@@ -150,15 +141,18 @@ unsafe extern "C" fn request_loaded(env: Env, info: sys::napi_callback_info) -> 
     })
 }
 
-unsafe extern "C" fn memory_begin(env: Env, info: sys::napi_callback_info) -> Value {
+unsafe extern "C" fn request_begin(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
-        let [e, s, header, path, upstream, new_sid] = raw::args::<6>(env, info)?;
-        let store = memory_store(env, s)?;
-        let new_sid = raw::boolean(env, new_sid, "newSid")?;
+        let [e, header, path, upstream, new_sid, s] = raw::args::<6>(env, info)?;
         let cfg = engine(env, e)?;
+        let new_sid = raw::boolean(env, new_sid, "newSid")?;
+        let store = match raw::float(env, s, "store")? {
+            id if id < 0.0 => None,
+            _ => Some(memory_store(env, s)?),
+        };
         let Some(mut req) = begin(env, &cfg, header, path, upstream)? else { return Ok(raw::null(env)) };
         let mut report = '-';
-        if let Next::Load(sid) = req.next() {
+        if let (Some(store), Next::Load(sid)) = (&store, req.next()) {
             let answer = match store.get_sync(sid) {
                 Some(j) => Loaded::Found(j),
                 None => Loaded::Missing,
@@ -179,12 +173,17 @@ unsafe extern "C" fn memory_begin(env: Env, info: sys::napi_callback_info) -> Va
     })
 }
 
+/// An id from `genSid`: a string, else a TypeError saying what it returned.
+unsafe fn sid_arg(env: Env, v: Value) -> Result<String> {
+    raw::string(env, v, "sid").map_err(|_| Fail::type_error(format!("koa-session-ts: genSid must return a string session id, got {}", raw::type_name(env, v))))
+}
+
 unsafe extern "C" fn request_set_sid(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e, t, sid] = raw::args::<3>(env, info)?;
         let cfg = engine(env, e)?;
         let mut req = token_arg(env, t, raw::null(env))?;
-        req.set_new_sid(raw::string(env, sid, "sid")?).map_err(Fail::invalid_arg)?;
+        req.set_new_sid(sid_arg(env, sid)?).map_err(Fail::invalid_arg)?;
         raw::to_js_string(env, &req.token(&cfg))
     })
 }
@@ -194,7 +193,7 @@ unsafe extern "C" fn request_regenerate(env: Env, info: sys::napi_callback_info)
         let [e, t, original, sid] = raw::args::<4>(env, info)?;
         let cfg = engine(env, e)?;
         let mut req = token_arg(env, t, original)?;
-        req.regenerate(raw::string(env, sid, "sid")?).map_err(Fail::invalid_arg)?;
+        req.regenerate(sid_arg(env, sid)?).map_err(Fail::invalid_arg)?;
         raw::to_js_string(env, &req.token(&cfg))
     })
 }
@@ -275,10 +274,9 @@ unsafe extern "C" fn clearing_cookies(env: Env, info: sys::napi_callback_info) -
 
 /// Adds the calls above to the addon's exports.
 pub fn export(env: Env, exports: Value) -> napi::Result<()> {
-    let calls: [(&std::ffi::CStr, raw::Callback); 9] = [
+    let calls: [(&std::ffi::CStr, raw::Callback); 8] = [
         (c"requestBegin", request_begin),
         (c"requestLoaded", request_loaded),
-        (c"memoryBegin", memory_begin),
         (c"requestSetSid", request_set_sid),
         (c"requestRegenerate", request_regenerate),
         (c"requestWillSave", request_will_save),

@@ -18,7 +18,7 @@ pub const STEP_READY: u32 = TokenStep::Ready as u32;
 #[napi]
 pub const STEP_QUIET: u32 = TokenStep::Quiet as u32;
 
-/// Load report (the digit before the token of `requestLoaded` / `memoryBegin`): no cookie.
+/// Load report (the digit before the token of `requestLoaded` / `requestBegin`): no cookie.
 #[napi]
 pub const LOAD_REPORT_NO_COOKIE: u32 = LoadReport::NoCookie as u32;
 /// Load report: the record was loaded.

@@ -2,11 +2,13 @@
 //! when `app.keys` changes), from which every request begins; and `checkSessionOptions`, which
 //! checks `session(options)` once, at startup.
 //!
-//! Both take the user's plain-data options as JSON text, exactly as given (the middleware
-//! leaves out the store and the functions and writes Dates as unix ms): the types, defaults
-//! and rules are core's (koa_session_core::options), whose error names the option.
+//! Both take the user's options as JSON text, exactly as given (the middleware writes Dates as
+//! unix ms and functions as `{"$js": "a function"}`, and checks the store itself): the types,
+//! defaults and rules are core's (koa_session_core::options), whose error names the option
+//! and is thrown as a `TypeError`.
 
-use crate::errors::invalid_arg;
+use crate::app_keys::{self, AppKeys};
+use crate::errors::type_error;
 use crate::registry;
 use koa_session_core::{SessionConfig, SessionOptions};
 use napi::bindgen_prelude::*;
@@ -28,15 +30,15 @@ pub struct CheckedOptions {
     pub store_timeout: f64,
 }
 
-fn parse(options_json: &str) -> Result<SessionOptions> {
-    SessionOptions::from_json_str(options_json).map_err(invalid_arg)
+fn parse(env: &Env, options_json: &str) -> Result<SessionOptions> {
+    SessionOptions::from_json_str(options_json).map_err(|e| type_error(env, format!("koa-session-ts: {e}")))
 }
 
-/// Checks the plain-data options of `session(options)` (JSON text). Throws an error whose
-/// message is core's: `option "cookieOptions.sameSite": ...`.
+/// Checks the options of `session(options)` (JSON text). Throws a `TypeError` whose message is
+/// core's: `koa-session-ts: option "cookieOptions.sameSite": ...`.
 #[napi(catch_unwind)]
-pub fn check_session_options(options_json: String) -> Result<CheckedOptions> {
-    let o = parse(&options_json)?;
+pub fn check_session_options(env: Env, options_json: String) -> Result<CheckedOptions> {
+    let o = parse(&env, &options_json)?;
     Ok(CheckedOptions {
         key: o.key().to_owned(),
         signed: o.signed,
@@ -46,18 +48,26 @@ pub fn check_session_options(options_json: String) -> Result<CheckedOptions> {
     })
 }
 
-fn build(options_json: &str, keys: Option<Vec<Buffer>>) -> Result<SessionConfig> {
-    let mut b = parse(options_json)?.config;
-    if let Some(keys) = keys {
-        b = b.keys(keys.iter().map(|k| k.to_vec()));
+fn build(env: &Env, options_json: &str, app_keys: Unknown) -> Result<(SessionConfig, Option<&'static str>)> {
+    let options = parse(env, options_json)?;
+    let mut b = options.config;
+    let mut warning = None;
+    if options.signed {
+        match app_keys::read(app_keys)? {
+            Ok(AppKeys::Signing(keys)) => b = b.keys(keys),
+            Ok(AppKeys::Unsigned(why)) => warning = Some(why),
+            Err(message) => return Err(type_error(env, format!("koa-session-ts: {message}"))),
+        }
     }
-    b.build().map_err(invalid_arg)
+    let config = b.build().map_err(|e| type_error(env, format!("koa-session-ts: {e}")))?;
+    Ok((config, warning))
 }
 
 #[napi]
 pub struct SessionEngine {
     config: Arc<SessionConfig>,
     id: u32,
+    warning: Option<&'static str>,
 }
 
 impl Drop for SessionEngine {
@@ -68,13 +78,22 @@ impl Drop for SessionEngine {
 
 #[napi]
 impl SessionEngine {
-    /// `optionsJson`: as for `checkSessionOptions`. `keys`: signing keys, newest first;
-    /// omitted or null = unsigned cookies.
+    /// `optionsJson`: as for `checkSessionOptions`. `appKeys`: the app's `app.keys`, read for
+    /// signing when `cookieOptions.signed` (the default) is on; a value that cannot be keys
+    /// throws a `TypeError`.
     #[napi(constructor, catch_unwind)]
-    pub fn new(options_json: String, keys: Option<Vec<Buffer>>) -> Result<Self> {
-        let config = Arc::new(build(&options_json, keys)?);
+    pub fn new(env: Env, options_json: String, #[napi(ts_arg_type = "unknown")] app_keys: Unknown) -> Result<Self> {
+        let (config, warning) = build(&env, &options_json, app_keys)?;
+        let config = Arc::new(config);
         let id = registry::add_engine(config.clone());
-        Ok(SessionEngine { config, id })
+        Ok(SessionEngine { config, id, warning })
+    }
+
+    /// Why cookies go unsigned although `cookieOptions.signed` is on (`app.keys` missing,
+    /// empty or unreadable), for a one-time warning; null otherwise.
+    #[napi(getter, catch_unwind)]
+    pub fn warning(&self) -> Option<&'static str> {
+        self.warning
     }
 
     /// The JSON of a brand-new session (`{"cookie":{...}}`).

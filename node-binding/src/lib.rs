@@ -1,6 +1,7 @@
 //! The Node.js face of the koa-session-ts engine (napi-rs).
 //!
-//! - [`engine`]: `SessionEngine`, the validated configuration, built once per middleware.
+//! - [`engine`]: `SessionEngine`, the validated configuration, built once per middleware
+//!   (and per `app.keys`, read by [`app_keys`]).
 //! - [`calls`]: the per-request calls (the core's state machine, driven synchronously by the
 //!   JS middleware, which does every await: store calls, hooks, `genSid`), as plain Node-API
 //!   functions over [`raw`], with engines and memory stores named by [`registry`] ids.
@@ -14,6 +15,7 @@
 // --all-targets; the crate itself has no Rust tests) sees them as unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod app_keys;
 mod calls;
 mod codes;
 mod engine;

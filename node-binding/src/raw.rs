@@ -31,7 +31,8 @@ impl Fail {
     pub fn generic(message: impl std::fmt::Display) -> Fail {
         Fail { type_error: false, code: "GenericFailure", message: message.to_string() }
     }
-    fn type_error(message: String) -> Fail {
+    /// A JS `TypeError`.
+    pub fn type_error(message: String) -> Fail {
         Fail { type_error: true, code: "ERR_INVALID_ARG_TYPE", message }
     }
 }
@@ -87,6 +88,21 @@ unsafe fn type_of(env: Env, v: Value) -> sys::napi_valuetype {
     let mut t = 0;
     sys::napi_typeof(env, v, &mut t);
     t
+}
+
+/// `typeof v` as JavaScript says it (null as "null").
+pub unsafe fn type_name(env: Env, v: Value) -> &'static str {
+    match type_of(env, v) {
+        sys::ValueType::napi_undefined => "undefined",
+        sys::ValueType::napi_null => "null",
+        sys::ValueType::napi_boolean => "boolean",
+        sys::ValueType::napi_number => "number",
+        sys::ValueType::napi_string => "string",
+        sys::ValueType::napi_symbol => "symbol",
+        sys::ValueType::napi_function => "function",
+        sys::ValueType::napi_bigint => "bigint",
+        _ => "object",
+    }
 }
 
 fn expected(what: &str, kind: &str) -> Fail {

@@ -7,6 +7,8 @@ mod memory;
 mod merge_into;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "redis")]
+pub mod redis_options;
 
 pub use crate::merge::MergeOutcome;
 pub use memory::{MemoryStore, MemoryStoreOptions};

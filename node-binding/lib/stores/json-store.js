@@ -1,24 +1,59 @@
 'use strict';
-// The JSON-string fast path. A store class whose data already lives as JSON (the native
-// stores) puts a `kJsonStore` record on its prototype naming its own get/set/destroy and
-// string-based equivalents. The middleware uses the string methods only while the store's
-// method is still the prototype's one (checked on every call), so replacing `store.get`
-// at run time is honoured. The native MemoryStore also names its registry id (`memoryId`),
-// so the middleware's native calls can use the store without a JS call in between.
+// The stores whose records live as JSON in native code (MemoryStore, RedisStore). Each puts a
+// `kJsonStore` record of string-based methods on its prototype; JsonStore gives them the
+// object API on top of it, and the middleware calls the string methods directly (no parse,
+// no stringify) while the store's get/set/destroy are still JsonStore's own (checked on
+// every call, so replacing `store.get` at run time is honoured).
 //
 // The record's members, each called with the store first:
 //   getJson(store, sid) -> string | null        setJson(store, sid, json, ttlMs)
-//   destroyJson(store, sid)
+//   destroyJson(store, sid)                     touchJson(store, sid, ttlMs) -> found
 //   mergeJson(store, sid, loadedJson, json, ttlMs) -> 'merged' | 'gone' | 'conflict'
 //     A merging commit: `loadedJson` is the record exactly as getJson returned it, `json` the
 //     session now; only the request's top-level changes reach the stored record. 'gone': the
-//     record no longer exists and nothing was written (clear the cookies); 'conflict': other
-//     writers won every attempt, nothing was written. (MemoryStore never answers 'conflict'.)
-//   touchJson(store, sid, ttlMs) -> boolean     a new expiry only; false (and nothing
-//     created) when there is no such session.
-// The MemoryStore's methods return values, the RedisStore's Promises (rejecting like its
-// other operations, with a stable `code`).
+//     record no longer exists and nothing was written; 'conflict': other writers won every
+//     attempt, nothing was written.
+//   caps: STORE_CAN_* bits     memoryId(store): MemoryStore's registry id, for the engine's calls
+// MemoryStore's methods return values, RedisStore's Promises (rejecting with a stable `code`).
+
+const { BaseStore, storeTtl } = require('../base-store');
+const { serialize, parseObject } = require('../session-json');
 
 const kJsonStore = Symbol.for('koa-session-ts.jsonStore');
 
-module.exports = { kJsonStore };
+function checkSid(store, sid, method) {
+  if (typeof sid !== 'string') throw new TypeError(`${store.constructor.name}#${method}: the session id must be a string`);
+  return sid;
+}
+
+class JsonStore extends BaseStore {
+  /** A new object each call; null for a miss or a record that is not a JSON object. */
+  async get(sid) {
+    const json = await this[kJsonStore].getJson(this, checkSid(this, sid, 'get'));
+    const sess = json === null ? null : parseObject(json);
+    if (sess !== undefined) return sess;
+    process.emitWarning(`${this.constructor.name}: the record under "${this.prefix}${sid}" is not a JSON object; treated as no session`, {
+      code: 'KOA_SESSION_CORRUPT_RECORD',
+    });
+    return null;
+  }
+
+  /** Writes the session with its TTL: `ttl` ms when given, else from `sess.cookie`. */
+  async set(sid, sess, ttl) {
+    await this[kJsonStore].setJson(this, checkSid(this, sid, 'set'), serialize(sess), storeTtl(sess, ttl));
+  }
+
+  /** Removes the session; an unknown id is fine. */
+  async destroy(sid) {
+    await this[kJsonStore].destroyJson(this, checkSid(this, sid, 'destroy'));
+  }
+
+  /** Sets the session's expiry to `ttl` ms from now; resolves false when there is no such session. */
+  async touch(sid, ttl) {
+    checkSid(this, sid, 'touch');
+    if (typeof ttl !== 'number' || Number.isNaN(ttl)) throw new TypeError(`${this.constructor.name}#touch: ttl must be a number of ms`);
+    return this[kJsonStore].touchJson(this, sid, ttl);
+  }
+}
+
+module.exports = { JsonStore, kJsonStore };

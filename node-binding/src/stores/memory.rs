@@ -83,7 +83,7 @@ impl NativeMemoryStore {
         self.inner.len().min(u32::MAX as usize) as u32
     }
 
-    /// The store's id for the per-request calls (`memoryBegin(engine, id, ...)`, see calls.rs).
+    /// The store's id for the per-request calls (`requestBegin(engine, ..., id)`, see calls.rs).
     #[napi(getter, catch_unwind)]
     pub fn id(&self) -> u32 {
         self.id

@@ -3,11 +3,11 @@
 //! batches on the JS thread (completions.rs).
 //!
 //! Store failures do not reject: an operation resolves to its value (`getJson`: the record
-//! or null; `touch`: found; `mergeJson`: its outcome; the others: null), or to a [`NativeRedisFailure`] object that
-//! says what went wrong (`errorKind`: unavailable / timeout / backend / rejected / closed)
-//! so the JS wrapper (lib/stores/redis.js) can raise errors with a stable `code` and tell an
-//! outage from a server error. Values are never objects, so an object always means failure;
-//! a success creates no object at all. Only misuse of the class itself (bad arguments) throws.
+//! or null; `touch`: found; `mergeJson`: its outcome; the others: null), or to a
+//! [`NativeRedisFailure`] object with the error's stable `code` and message, which the JS
+//! wrapper (lib/stores/redis.js) raises once it has reported any connection change. Values
+//! are never objects, so an object always means failure; a success creates no object at all.
+//! Only misuse of the class itself (bad options or arguments) throws.
 //!
 //! Connection state transitions are reported through a weak (unref'd) threadsafe function, so
 //! a store never keeps the Node process alive; `close()` drops the connection and the
@@ -15,41 +15,23 @@
 
 use super::completions::Completions;
 use crate::errors;
-use koa_session_core::store::redis::{ConnectionState, RedisStore, RedisStoreOptions};
+use koa_session_core::store::redis::{ConnectionState, RedisStore};
+use koa_session_core::store::redis_options::{self, Target};
 use koa_session_core::store::{merge_into_store, Store, StoreError, StoreErrorKind};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::Duration;
-
-#[napi(object)]
-pub struct NativeRedisStoreOptions {
-    /// One server: `redis://`, `rediss://`, `unix://` or `redis+unix://`.
-    pub url: Option<String>,
-    /// Redis Cluster: one or more node URLs (the rest are discovered).
-    pub nodes: Option<Vec<String>>,
-    /// Key prefix (default `koa:sess:`).
-    pub prefix: Option<String>,
-    /// Limit for one connection attempt, in ms (default 2000).
-    pub connect_timeout: Option<f64>,
-    /// Limit for one answer from the server, in ms (default 2000).
-    pub response_timeout: Option<f64>,
-    /// Redis Cluster: how long an operation waits for its slot to have a master again, in ms
-    /// (default 10000).
-    pub failover_timeout: Option<f64>,
-    /// Durability: each write waits up to this many ms for one replica (`WAIT 1 ms`); unset
-    /// = off.
-    pub wait_for_replica: Option<f64>,
-}
 
 /// Why an operation failed.
 #[napi(object)]
 pub struct NativeRedisFailure {
-    /// 'unavailable' | 'timeout' | 'backend' | 'rejected' | 'closed'.
-    pub error_kind: String,
-    /// What went wrong, in the core's words (the server's message for 'backend').
+    /// The error code the JS wrapper raises: ERR_REDIS_UNAVAILABLE (no connection: an
+    /// outage), ERR_REDIS_TIMEOUT, ERR_REDIS_SERVER (the server refused the command),
+    /// ERR_REDIS_REJECTED or ERR_REDIS_CLOSED.
+    pub code: String,
+    /// What went wrong, in the core's words (the server's message for ERR_REDIS_SERVER).
     pub error: String,
 }
 
@@ -83,13 +65,13 @@ fn reply<T>(r: std::result::Result<T, StoreError>, ok: fn(T) -> Reply) -> Reply 
     match r {
         Ok(v) => ok(v),
         Err(e) => {
-            let kind = match e.kind {
-                StoreErrorKind::Unavailable => "unavailable",
-                StoreErrorKind::Timeout => "timeout",
-                StoreErrorKind::Backend => "backend",
-                StoreErrorKind::Rejected => "rejected",
+            let code = match e.kind {
+                StoreErrorKind::Unavailable => "ERR_REDIS_UNAVAILABLE",
+                StoreErrorKind::Timeout => "ERR_REDIS_TIMEOUT",
+                StoreErrorKind::Backend => "ERR_REDIS_SERVER",
+                StoreErrorKind::Rejected => "ERR_REDIS_REJECTED",
             };
-            Reply::Failed(NativeRedisFailure { error_kind: kind.to_owned(), error: e.message })
+            Reply::Failed(NativeRedisFailure { code: code.to_owned(), error: e.message })
         }
     }
 }
@@ -99,7 +81,7 @@ fn done(_: ()) -> Reply {
 }
 
 fn closed() -> Reply {
-    Reply::Failed(NativeRedisFailure { error_kind: "closed".to_owned(), error: "RedisStore is closed".to_owned() })
+    Reply::Failed(NativeRedisFailure { code: "ERR_REDIS_CLOSED".to_owned(), error: "RedisStore is closed".to_owned() })
 }
 
 /// Called with the new state ('connecting' | 'connected' | 'disconnected'); weak, so it does
@@ -111,14 +93,6 @@ fn state_name(s: ConnectionState) -> &'static str {
         ConnectionState::Connecting => "connecting",
         ConnectionState::Connected => "connected",
         ConnectionState::Disconnected => "disconnected",
-    }
-}
-
-fn duration_ms(name: &str, ms: Option<f64>, default: Duration) -> Result<Duration> {
-    match ms {
-        None => Ok(default),
-        Some(v) if (1.0..=86_400_000.0).contains(&v) => Ok(Duration::from_millis(v.round() as u64)),
-        Some(v) => Err(errors::invalid_arg(format!("RedisStore: option \"{name}\" must be a number of ms from 1 to 86400000, got {v}"))),
     }
 }
 
@@ -160,34 +134,19 @@ impl NativeRedisStore {
 
 #[napi]
 impl NativeRedisStore {
-    /// Checks the options and URL(s) and returns at once; the connection is made in the
-    /// background. `onState` hears every connection state transition.
+    /// `optionsJson`: the options object as JSON (see core's `redis_options`). A wrong option
+    /// throws a `TypeError` naming it, a malformed URL an `Error` with code `ERR_REDIS_CONFIG`;
+    /// otherwise this returns at once and connects in the background. `onState` hears every
+    /// connection state transition.
     #[napi(constructor, catch_unwind)]
-    pub fn new(env: Env, options: NativeRedisStoreOptions, on_state: Option<Function<String, UnknownReturnValue>>) -> Result<Self> {
-        let defaults = RedisStoreOptions::default();
-        let opts = RedisStoreOptions {
-            prefix: options.prefix.unwrap_or(defaults.prefix),
-            connect_timeout: duration_ms("connectTimeout", options.connect_timeout, defaults.connect_timeout)?,
-            response_timeout: duration_ms("responseTimeout", options.response_timeout, defaults.response_timeout)?,
-            failover_timeout: duration_ms("failoverTimeout", options.failover_timeout, defaults.failover_timeout)?,
-            wait_for_replica: match options.wait_for_replica {
-                None => None,
-                ms => Some(duration_ms("waitForReplica", ms, Duration::ZERO)?),
-            },
-            ..defaults
-        };
+    pub fn new(env: Env, options_json: String, on_state: Option<Function<String, UnknownReturnValue>>) -> Result<Self> {
+        let (target, opts) = redis_options::parse(&options_json).map_err(|e| errors::type_error(&env, format!("RedisStore: {e}")))?;
         // The store's background task is spawned on the runtime it is created in.
-        let store = within_runtime_if_available(|| match (options.url, options.nodes) {
-            (Some(url), None) => RedisStore::open(&url, opts),
-            (None, Some(nodes)) => RedisStore::open_cluster(&nodes, opts),
-            (Some(_), Some(_)) => Err(koa_session_core::store::redis::RedisConfigError {
-                message: "give either url (one server) or nodes (a Redis Cluster), not both".to_owned(),
-            }),
-            (None, None) => Err(koa_session_core::store::redis::RedisConfigError {
-                message: "needs url (one server) or nodes (a Redis Cluster)".to_owned(),
-            }),
+        let store = within_runtime_if_available(|| match target {
+            Target::Url(url) => RedisStore::open(&url, opts),
+            Target::Nodes(nodes) => RedisStore::open_cluster(&nodes, opts),
         })
-        .map_err(|e| errors::invalid_arg(format!("RedisStore: {e}")))?;
+        .map_err(|e| errors::coded_error(&env, "ERR_REDIS_CONFIG", format!("RedisStore: {e}")))?;
         if let Some(cb) = on_state {
             let tsfn: StateCallback = cb.build_threadsafe_function::<String>().callee_handled::<false>().weak::<true>().build()?;
             store.on_state_change(move |s| {
