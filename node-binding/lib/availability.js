@@ -3,7 +3,7 @@
 // (`store.connected === false` means down), then its CONNECT / DISCONNECT events.
 // DISCONNECT starts one wait of `reconnectTimeout` ms: CONNECT within it lets the waiting
 // requests go on; past it they fail ('timeout:...') and later ones fail at once until
-// CONNECT. Each outage has its own waiter and timer, and CONNECT clears the timer, so a
+// CONNECT. Each outage has its own waiter and timer, and ending it clears the timer, so a
 // timer from an earlier outage can never fail requests after a reconnect.
 
 const { CONNECT, DISCONNECT } = require('./base-store');
@@ -21,30 +21,28 @@ class Availability {
   constructor(timeoutMs) {
     this.timeoutMs = timeoutMs;
     this.down = false; // past reconnectTimeout, until CONNECT
-    this.outage = null; // while waiting: { promise, resolve, timer }
+    this.outage = null; // while waiting for CONNECT: { promise (of true: connected, false: timed out), end(connected) }
   }
 
   disconnected() {
     if (this.down || this.outage !== null) return;
-    const outage = {};
-    outage.promise = new Promise((resolve) => (outage.resolve = resolve));
-    outage.timer = setTimeout(() => {
+    let settle;
+    const outage = { promise: new Promise((resolve) => (settle = resolve)) };
+    const timer = setTimeout(() => outage.end(false), this.timeoutMs);
+    timer.unref?.();
+    outage.end = (connected) => {
       if (this.outage !== outage) return;
+      clearTimeout(timer);
       this.outage = null;
-      this.down = true;
-      outage.resolve(false);
-    }, this.timeoutMs);
-    outage.timer.unref?.();
+      this.down = !connected;
+      settle(connected);
+    };
     this.outage = outage;
   }
 
   connected() {
-    const outage = this.outage;
-    this.outage = null;
+    if (this.outage !== null) this.outage.end(true);
     this.down = false;
-    if (outage === null) return;
-    clearTimeout(outage.timer);
-    outage.resolve(true);
   }
 
   isUp() {
@@ -71,10 +69,8 @@ function watch(store, timeoutMs) {
     let set = watchers.get(store);
     if (set === undefined) {
       watchers.set(store, (set = new Set()));
-      const down = () => set.forEach((x) => x.disconnected());
-      const up = () => set.forEach((x) => x.connected());
-      for (const name of [DISCONNECT, DISCONNECT.toLowerCase()]) store.on(name, down);
-      for (const name of [CONNECT, CONNECT.toLowerCase()]) store.on(name, up);
+      for (const name of [DISCONNECT, DISCONNECT.toLowerCase()]) store.on(name, () => set.forEach((x) => x.disconnected()));
+      for (const name of [CONNECT, CONNECT.toLowerCase()]) store.on(name, () => set.forEach((x) => x.connected()));
     }
     set.add(a);
   }

@@ -1,6 +1,7 @@
 'use strict';
 const { EventEmitter } = require('node:events');
 const { sessionTtlMs } = require('../loader');
+const { recordJson } = require('./session-json');
 
 /** Emitted by a store when it can serve requests again (lowercase 'connect' works too). */
 const CONNECT = 'CONNECT';
@@ -31,12 +32,8 @@ class BaseStore extends EventEmitter {
 /** The TTL a store should use for `sess` when the caller gave `ttl` (or did not). */
 function storeTtl(sess, ttl) {
   if (typeof ttl === 'number' && ttl > 0) return ttl;
-  let json;
-  try {
-    json = JSON.stringify(sess);
-  } catch {}
   // JavaScript's clock, so fake timers (sinon, jest) apply to `cookie.expires`.
-  return sessionTtlMs(typeof json === 'string' && json[0] === '{' ? json : '{}', undefined, Date.now());
+  return sessionTtlMs(recordJson(sess), undefined, Date.now());
 }
 
 module.exports = { BaseStore, CONNECT, DISCONNECT, storeTtl };

@@ -5,16 +5,14 @@
 // Every decision is the engine's; this file does the awaits (store calls, genSid, valid,
 // beforeSave, errorHandler) and the Koa plumbing.
 
-const {
-  requestBegin, requestLoaded, requestSetSid, requestRegenerate, requestWillSave, requestFinish, memoryFinish, clearingCookies,
-  STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, LOAD_REPORT_CORRUPT,
-  STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_TOUCH,
-} = require('../loader');
+const native = require('../loader');
 const { isThenable } = require('./store-access');
 const { isStoreUnavailable } = require('./availability');
 const { sendCookies, keepCookiesOnError } = require('./response');
 const { serialize, recordJson, parseObject } = require('./session-json');
 const debug = require('./debug');
+
+const { STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_TOUCH } = native;
 
 class ContextSession {
   /** `mw`: what the middleware shares with its requests (index.js). */
@@ -41,24 +39,20 @@ class ContextSession {
    * `<report digit, or '-' when nothing was read><token>[\n<record>]`.
    */
   static start(mw, ctx) {
-    const engine = mw.engines.get(ctx.app);
+    const engine = mw.engineFor(ctx.app);
     const up = ctx.sessionId;
     const upstream = typeof up === 'string' && up !== '' ? up : null;
     const cookie = ctx.req.headers.cookie;
     const header = typeof cookie === 'string' ? cookie : null;
     if (debug.enabled) debug.cookie(ctx, engine.id, header);
     const memoryId = mw.defer ? -1 : mw.access.memoryId(mw.valid);
-    const r = requestBegin(engine.id, header, ctx.path, upstream, mw.nativeSid, memoryId);
+    const r = native.requestBegin(engine.id, header, ctx.path, upstream, mw.nativeSid, memoryId);
     if (r === null) return null;
     const nl = r.indexOf('\n');
     const original = nl < 0 ? null : r.slice(nl + 1);
     const cs = new ContextSession(mw, ctx, engine, nl < 0 ? r.slice(1) : r.slice(1, nl), upstream, original);
     if (r[0] !== '-') cs.loadedReport(r.charCodeAt(0) - 48, original !== null ? cs.sid() : null);
     return cs;
-  }
-
-  get store() {
-    return this.mw.access.store;
   }
 
   /** The id in the token, null while one is needed. */
@@ -83,36 +77,32 @@ class ContextSession {
 
   /** `ctx.session = value`: an object, or null (destroy). */
   write(value) {
-    if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
+    if (value === undefined) value = null;
+    if (value !== null && (typeof value !== 'object' || Array.isArray(value))) {
       throw new TypeError('koa-session-ts: ctx.session must be an object, or null to destroy the session');
     }
-    const session = value === undefined ? null : value;
-    if (session !== this.session) this.replaced = true;
-    this.session = session;
+    if (value !== this.session) this.replaced = true;
+    this.session = value;
     if (!this.loaded) this.assigned = true;
   }
 
   /** Logs how loading went; a corrupt record is worth a warning too. */
   loadedReport(report, sid) {
     if (debug.enabled) debug.load(report, sid);
-    if (report === LOAD_REPORT_CORRUPT) {
+    if (report === native.LOAD_REPORT_CORRUPT) {
       (this.ctx.logger || console).warn('koa-session-ts: store returned an unusable record for a session; starting a new session');
     }
   }
 
-  /** Loads the session: null when done at once, else a Promise. */
-  load() {
-    const step = this.token.charCodeAt(0);
-    if (step === STEP_LOAD) return this.loadFromStore();
-    if (step === STEP_NEED_SID) return this.withNewSid();
-    this.loadDone(this.original !== null ? JSON.parse(this.original) : null);
-    return null;
-  }
-
+  /** Loads the session (once): null when done at once, else a Promise. */
   ensureLoaded() {
     if (this.loaded) return null;
-    if (this.loading === null) this.loading = this.load();
-    return this.loading;
+    if (this.loading !== null) return this.loading;
+    const step = this.token.charCodeAt(0);
+    if (step === STEP_LOAD) return (this.loading = this.loadFromStore());
+    if (step === STEP_NEED_SID) return (this.loading = this.withNewSid());
+    this.loadDone(this.original !== null ? JSON.parse(this.original) : null);
+    return null;
   }
 
   loadDone(session) {
@@ -121,36 +111,27 @@ class ContextSession {
   }
 
   async withNewSid() {
-    this.token = requestSetSid(this.engine.id, this.token, await this.mw.newSid(this.ctx));
+    this.token = native.requestSetSid(this.engine.id, this.token, await this.mw.newSid(this.ctx));
     this.loadDone(null);
   }
 
   /** The general load: any store, the valid hook, outages. */
   async loadFromStore() {
     const sid = this.sid();
-    let record = null;
+    let json = null;
     try {
-      record = this.mw.access.get(sid);
-      if (isThenable(record)) record = await record;
+      const record = await this.mw.access.get(sid);
+      if (record !== null && record !== undefined) json = recordJson(record);
     } catch (err) {
       // The store stayed away: the same failure as a request that found it away.
       if (isStoreUnavailable(err)) throw err;
-      record = null;
       if (!(err && err.code === 'ENOENT')) await this.storeFailed(err, 'get');
     }
-    let json = null;
-    let session = null;
+    const session = json === null ? null : parseObject(json);
+    if (session === undefined) json = ''; // the engine reports it corrupt
     let ok = true;
-    if (record !== null && record !== undefined) {
-      json = recordJson(record);
-      session = parseObject(json);
-      if (session === undefined) json = ''; // the engine reports it corrupt
-      else if (this.mw.valid !== null) {
-        ok = this.mw.valid(this.ctx, session);
-        if (isThenable(ok)) ok = await ok;
-      }
-    }
-    const r = requestLoaded(this.engine.id, this.token, json, !!ok, this.mw.nativeSid);
+    if (session && this.mw.valid !== null) ok = await this.mw.valid(this.ctx, session);
+    const r = native.requestLoaded(this.engine.id, this.token, json, !!ok, this.mw.nativeSid);
     this.token = r.slice(1);
     const report = r.charCodeAt(0) - 48;
     if (report === LOAD_REPORT_LOADED) this.original = json;
@@ -161,10 +142,9 @@ class ContextSession {
 
   /** ctx.regenerateSession(): a fresh session under a new id; the old record goes at commit. */
   async regenerate() {
-    const w = this.ensureLoaded();
-    if (w !== null) await w;
+    await this.ensureLoaded();
     const sid = await this.mw.newSid(this.ctx);
-    this.token = requestRegenerate(this.engine.id, this.token, this.original, sid);
+    this.token = native.requestRegenerate(this.engine.id, this.token, this.original, sid);
     this.original = null;
     this.replaced = false;
     this.session = JSON.parse(this.engine.freshJson);
@@ -177,8 +157,7 @@ class ContextSession {
       await next();
     } catch (error) {
       try {
-        const w = this.end();
-        if (w !== null) await w;
+        await this.end();
       } catch (err) {
         this.ctx.app.emit('error', err, this.ctx);
       }
@@ -189,7 +168,7 @@ class ContextSession {
     if (w !== null) await w;
   }
 
-  /** Loads what is left to load, then commits. Defer mode: only a session that was used. Null when done at once. */
+  /** Loads what is left to load, then commits. Defer mode: only a session that was used. */
   end() {
     if (this.mw.defer && !(this.loaded || this.loading !== null || this.assigned)) return null;
     const w = this.ensureLoaded();
@@ -200,27 +179,27 @@ class ContextSession {
   commit() {
     const s = this.save;
     const save = s === true ? true : s === false ? false : null;
-    let json = save === false || this.session === null ? null : serialize(this.session);
+    const json = save === false || this.session === null ? null : serialize(this.session);
     if (debug.enabled) debug.decision(this, json, save);
     // The engine said at load time that the loaded JSON handed back unchanged (and no
     // sessionSave override) ends with nothing to do: skip the call.
     if (save === null && json === this.original && this.token.charCodeAt(0) === STEP_QUIET) return null;
-    if (this.mw.beforeSave !== null && requestWillSave(this.engine.id, this.token, this.original, json, save)) {
-      const r = this.mw.beforeSave(this.ctx, this.session);
+    if (this.mw.beforeSave !== null && native.requestWillSave(this.engine.id, this.token, this.original, json, save)) {
       const finish = () => this.runPlan(this.session === null ? null : serialize(this.session), save);
+      const r = this.mw.beforeSave(this.ctx, this.session);
       return isThenable(r) ? r.then(finish) : finish();
     }
     // While debugging, the general path: it reports each store operation.
     const memoryId = debug.enabled ? -1 : this.mw.access.memoryId(this.mw.valid);
     if (memoryId < 0) return this.runPlan(json, save);
-    const cookies = memoryFinish(this.engine.id, memoryId, this.token, this.original, json, save, this.replaced, !this.ctx.secure, Date.now());
+    const cookies = native.memoryFinish(this.engine.id, memoryId, this.token, this.original, json, save, this.replaced, !this.ctx.secure, Date.now());
     if (cookies !== null) this.send(cookies.split('\n'));
     return null;
   }
 
   runPlan(json, save) {
     const caps = this.mw.access.caps();
-    const plan = requestFinish(this.engine.id, this.token, this.original, json, save, this.replaced, !this.ctx.secure, Date.now(), caps);
+    const plan = native.requestFinish(this.engine.id, this.token, this.original, json, save, this.replaced, !this.ctx.secure, Date.now(), caps);
     return plan === null ? null : this.runOps(plan, json, 0);
   }
 
@@ -229,19 +208,17 @@ class ContextSession {
     const n = plan[0];
     for (let k = from; k < n; k++) {
       const op = plan[1 + 3 * k];
+      const failed = (err) => this.storeFailed(err, op === STORE_OP_DESTROY ? 'destroy' : 'set');
       let r;
       try {
         r = this.runOp(op, plan[2 + 3 * k], plan[3 + 3 * k], json);
       } catch (err) {
-        return this.storeFailed(err, op === STORE_OP_DESTROY ? 'destroy' : 'set');
+        return failed(err);
       }
-      if (isThenable(r)) {
-        return r.then(
-          (v) => (isGone(op, v) ? this.gone() : this.runOps(plan, json, k + 1)),
-          (err) => this.storeFailed(err, op === STORE_OP_DESTROY ? 'destroy' : 'set'),
-        );
-      }
-      if (isGone(op, r)) return this.gone();
+      // A touch or merge answers false when the record is gone.
+      const gone = (v) => v === false && op !== STORE_OP_DESTROY && op !== STORE_OP_SAVE;
+      if (isThenable(r)) return r.then((v) => (gone(v) ? this.gone() : this.runOps(plan, json, k + 1)), failed);
+      if (gone(r)) return this.gone();
     }
     if (plan.length > 1 + 3 * n) this.send(plan.slice(1 + 3 * n));
     return null;
@@ -258,7 +235,7 @@ class ContextSession {
   /** A touch or merge found the record gone (logged out or expired elsewhere): write nothing, clear the cookies. */
   gone() {
     if (debug.enabled) debug.gone(this.sid());
-    this.send(clearingCookies(this.engine.id));
+    this.send(native.clearingCookies(this.engine.id));
     return null;
   }
 
@@ -272,11 +249,6 @@ class ContextSession {
     sendCookies(this.ctx, cookies, this.mw.cookieNames);
     this.sentCookies = cookies;
   }
-}
-
-/** A touch or merge answers false when the record is gone. */
-function isGone(op, result) {
-  return result === false && op !== STORE_OP_DESTROY && op !== STORE_OP_SAVE;
 }
 
 module.exports = { ContextSession };

@@ -19,7 +19,7 @@ const API = {
   session: [(st) => st.read(), (st, v) => st.write(v)],
   sessionId: [(st) => st.sessionId(), null, '; use ctx.regenerateSession() for a new id'],
   sessionSave: [(st) => st.save, (st, v) => (st.save = v)],
-  sessionStore: [(st) => st.store, null, ''],
+  sessionStore: [(st) => st.mw.access.store, null, ''],
   regenerateSession: [(st) => st.regenerateFn || (st.regenerateFn = () => st.regenerate()), null, ''],
 };
 const NAMES = Object.keys(API);
@@ -55,11 +55,8 @@ function attach(ctx, st) {
   ctx[kState] = st;
   if (ctx[kInstalled] === true && !ownsAnyName(ctx)) return;
   const proto = Object.getPrototypeOf(ctx);
-  if (ctx[kInstalled] !== true && ctx.app && proto === ctx.app.context && !ownsAnyName(proto) && !ownsAnyName(ctx)) {
-    Object.defineProperties(proto, descriptors);
-  } else {
-    Object.defineProperties(ctx, descriptors);
-  }
+  const onAppContext = ctx[kInstalled] !== true && ctx.app && proto === ctx.app.context && !ownsAnyName(proto) && !ownsAnyName(ctx);
+  Object.defineProperties(onAppContext ? proto : ctx, descriptors);
 }
 
 /** True when a session middleware already serves this ctx, or another library put a session on it. */

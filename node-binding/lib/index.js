@@ -8,12 +8,11 @@ const { BaseStore, CONNECT, DISCONNECT } = require('./base-store');
 const { MemoryStore } = require('./stores/memory');
 const { RedisStore } = require('./stores/redis');
 const { normalizeOptions } = require('./options');
-const { EngineCache } = require('./keys');
+const { engineCache } = require('./keys');
 const { watch } = require('./availability');
 const { StoreAccess } = require('./store-access');
 const { ContextSession } = require('./context-session');
 const { attach, isServed } = require('./context');
-const { defaultErrorHandler, toError } = require('./response');
 
 /**
  * Session middleware for Koa. See the README for the options.
@@ -22,13 +21,12 @@ const { defaultErrorHandler, toError } = require('./response');
 function session(options) {
   const opts = normalizeOptions(options);
   const store = opts.store || new MemoryStore(opts.key);
-  const { genSid } = opts;
-  const errorHandler = opts.errorHandler || defaultErrorHandler;
+  const { genSid, errorHandler } = opts;
 
   // What every request of this middleware shares (ContextSession's `mw`).
   const mw = {
     access: new StoreAccess(store, watch(store, opts.reconnectTimeout), opts.storeTimeout),
-    engines: new EngineCache(opts.engineOptions),
+    engineFor: engineCache(opts.engineOptions),
     defer: opts.defer,
     valid: opts.valid,
     beforeSave: opts.beforeSave,
@@ -36,11 +34,13 @@ function session(options) {
     nativeSid: genSid === null,
     cookieNames: [`${opts.key}=`, `${opts.key}.sig=`],
     // An id or a Promise of one; the engine refuses one that is not a usable id.
-    newSid(ctx) {
-      return genSid === null ? native.generateSid() : genSid(ctx, 24);
-    },
+    newSid: (ctx) => (genSid === null ? native.generateSid() : genSid(ctx, 24)),
+    // A failed store call (`type`: get, set or destroy); by default the error, named after it, is thrown.
     async handleError(err, type, ctx) {
-      await errorHandler(toError(err), type, ctx);
+      if (!(err instanceof Error)) err = new Error(typeof err === 'string' ? err : `non-error thrown: ${String(err)}`, { cause: err });
+      if (errorHandler !== null) return errorHandler(err, type, ctx);
+      err.name = `session middleware ${type} error`;
+      throw err;
     },
   };
 
@@ -49,7 +49,7 @@ function session(options) {
     const cs = ContextSession.start(mw, ctx);
     if (cs === null) return next();
     // Defer mode loads on first use; otherwise now (at once with the native MemoryStore).
-    const w = mw.defer ? null : cs.load();
+    const w = mw.defer ? null : cs.ensureLoaded();
     if (w === null) {
       attach(ctx, cs);
       return cs.run(next);

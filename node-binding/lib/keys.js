@@ -7,35 +7,25 @@ const { SessionEngine } = require('../loader');
 
 const warned = new Set();
 
-class EngineCache {
-  /** engineOptions: the options JSON checked by options.js. */
-  constructor(engineOptions) {
-    this.engineOptions = engineOptions;
-    this.source = undefined;
-    this.snapshot = null;
-    this.current = null;
-  }
-
-  /** { engine, id, freshJson } for this app's keys (id: the engine's id for the request calls). */
-  get(app) {
-    const source = app.keys;
-    const c = this.current;
-    if (c !== null && source === this.source && (!Array.isArray(source) || sameList(source, this.snapshot))) return c;
-    const engine = new SessionEngine(this.engineOptions, source);
-    const warning = engine.warning;
-    if (warning !== null && !warned.has(warning)) {
-      warned.add(warning);
-      process.emitWarning(`koa-session-ts: ${warning}`, 'KoaSessionWarning');
+/** Returns `app => { engine, id, freshJson }` (id: the engine's id for the request calls) for options JSON checked by options.js. */
+function engineCache(engineOptions) {
+  let source;
+  let snapshot = null;
+  let current = null;
+  return (app) => {
+    const keys = app.keys;
+    const same = keys === source && (!Array.isArray(keys) || (keys.length === snapshot.length && keys.every((k, i) => k === snapshot[i])));
+    if (current !== null && same) return current;
+    const engine = new SessionEngine(engineOptions, keys);
+    if (engine.warning !== null && !warned.has(engine.warning)) {
+      warned.add(engine.warning);
+      process.emitWarning(`koa-session-ts: ${engine.warning}`, 'KoaSessionWarning');
     }
-    this.source = source;
-    this.snapshot = Array.isArray(source) ? source.slice() : null;
-    this.current = { engine, id: engine.id, freshJson: engine.freshSessionJson };
-    return this.current;
-  }
+    source = keys;
+    snapshot = Array.isArray(keys) ? keys.slice() : null;
+    current = { engine, id: engine.id, freshJson: engine.freshSessionJson };
+    return current;
+  };
 }
 
-function sameList(a, b) {
-  return a.length === b.length && a.every((k, i) => k === b[i]);
-}
-
-module.exports = { EngineCache };
+module.exports = { engineCache };

@@ -6,29 +6,23 @@
 const { checkSessionOptions } = require('../loader');
 const { optionsJson } = require('./session-json');
 
-function checkStore(store) {
-  if (store === undefined || store === null) return null;
-  const missing = ['get', 'set', 'destroy'].find((m) => typeof Object(store)[m] !== 'function');
-  if (missing !== undefined) {
-    const what = typeof store === 'object' || typeof store === 'function' ? `missing ${missing}` : `got ${typeof store}`;
-    throw new TypeError(`koa-session-ts: option "store" must be a store object with get, set and destroy methods (${what})`);
-  }
-  return store;
-}
-
 function normalizeOptions(options) {
   const engineOptions = optionsJson(options);
   const checked = checkSessionOptions(engineOptions);
   const o = options || {};
+  const store = o.store ?? null;
+  const missing = store === null ? undefined : ['get', 'set', 'destroy'].find((m) => typeof Object(store)[m] !== 'function');
+  if (missing !== undefined) {
+    throw new TypeError(`koa-session-ts: option "store" must be a store object with get, set and destroy methods (missing ${missing})`);
+  }
   return {
     ...checked,
-    store: checkStore(o.store),
+    store,
     genSid: o.genSid || null,
     errorHandler: o.errorHandler || o.errorHanlder || null,
     valid: o.valid || null,
     beforeSave: o.beforeSave || null,
-    // What SessionEngine is built from (with the app's keys) per app.
-    engineOptions,
+    engineOptions, // what SessionEngine is built from (with the app's keys) per app
   };
 }
 

@@ -1,5 +1,5 @@
 'use strict';
-// What leaves the middleware: the engine's Set-Cookie values on the response, and errors.
+// The engine's Set-Cookie values on a Koa response, also when the app threw.
 
 /**
  * Adds the Set-Cookie values as Koa's cookies module does with `overwrite: true`: earlier
@@ -10,26 +10,14 @@ function sendCookies(ctx, values, names) {
   const res = ctx.res;
   if (ctx.headerSent || res.headersSent) {
     // Too late to set a header: report it, never throw from a response already on its way.
-    const err = new Error(`koa-session-ts: session cookie not sent: headers were already sent (${ctx.method} ${ctx.path})`);
-    err.expose = false;
-    ctx.app.emit('error', err, ctx);
+    const message = `koa-session-ts: session cookie not sent: headers were already sent (${ctx.method} ${ctx.path})`;
+    ctx.app.emit('error', Object.assign(new Error(message), { expose: false }), ctx);
     return;
   }
   const prev = res.getHeader('Set-Cookie');
   if (prev === undefined) return res.setHeader('Set-Cookie', values);
   const kept = (Array.isArray(prev) ? prev : [String(prev)]).filter((v) => !names.some((n) => v.startsWith(n)));
   res.setHeader('Set-Cookie', kept.concat(values));
-}
-
-/** The default errorHandler: names the error after the store call that failed, and rethrows. */
-function defaultErrorHandler(err, type) {
-  err.name = `session middleware ${type} error`;
-  throw err;
-}
-
-function toError(err) {
-  if (err instanceof Error) return err;
-  return new Error(typeof err === 'string' ? err : `non-error thrown: ${String(err)}`, { cause: err });
 }
 
 /**
@@ -39,12 +27,11 @@ function toError(err) {
 function keepCookiesOnError(error, cookies) {
   if (!cookies || cookies.length === 0 || error === null || typeof error !== 'object') return;
   try {
-    const headers = typeof error.headers === 'object' ? { ...error.headers } : {};
+    const headers = {};
     let prev = [];
-    for (const name of Object.keys(headers)) {
-      if (name.toLowerCase() !== 'set-cookie') continue;
-      prev = prev.concat(headers[name]);
-      delete headers[name];
+    for (const [name, v] of Object.entries(typeof error.headers === 'object' ? error.headers ?? {} : {})) {
+      if (name.toLowerCase() === 'set-cookie') prev = prev.concat(v);
+      else headers[name] = v;
     }
     error.headers = { ...headers, 'Set-Cookie': prev.concat(cookies) };
   } catch {
@@ -52,4 +39,4 @@ function keepCookiesOnError(error, cookies) {
   }
 }
 
-module.exports = { sendCookies, defaultErrorHandler, toError, keepCookiesOnError };
+module.exports = { sendCookies, keepCookiesOnError };

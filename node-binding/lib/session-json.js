@@ -15,12 +15,11 @@ function serialize(session) {
   return json;
 }
 
-/** A store's record (an object, a JSON string, or garbage) as JSON text; '' for garbage. */
+/** A store's record (an object, a JSON string, or garbage) as JSON text; '' for what JSON cannot hold. */
 function recordJson(record) {
   if (typeof record === 'string') return record;
   try {
-    const json = typeof record === 'object' ? JSON.stringify(record) : undefined;
-    return typeof json === 'string' ? json : '';
+    return JSON.stringify(record) ?? '';
   } catch {
     return '';
   }

@@ -1,23 +1,39 @@
 'use strict';
 // How the middleware reaches its store: one object per middleware. It runs each store call
-// (a value, Promise, thunk or generator: store-call.js), waits out an outage the store
-// reported (availability.js), bounds every call by `storeTimeout`, and uses the native
-// stores' JSON methods while the store's own methods are in place (json-store.js). With the
-// package's own MemoryStore, the engine's calls read and write it themselves (memoryId).
+// (a value, Promise, thunk or generator: settle below), waits out an outage the store
+// reported (availability.js), bounds a JS store's calls by `storeTimeout`, and uses the
+// native stores' JSON methods while the store's own methods are in place (json-store.js).
+// With the package's own MemoryStore, the engine's calls read and write it themselves.
 
-const { settle } = require('./store-call');
 const { JsonStore, kJsonStore } = require('./stores/json-store');
 const { STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH, MergeAttempt } = require('../loader');
 const debug = require('./debug');
 
 const isThenable = (v) => v !== null && typeof v === 'object' && typeof v.then === 'function';
-const noop = () => {};
+const storeError = (code, message) => Object.assign(new Error(message), { code });
 
-function storeError(code, message) {
-  return Object.assign(new Error(message), { code });
+/**
+ * A store method's result as a value or a Promise: it may return a value, a Promise, a thunk
+ * (a function taking a node-style callback) or a generator (run co-style: each yielded value
+ * is settled the same way).
+ */
+function settle(result) {
+  if (result === null || (typeof result !== 'object' && typeof result !== 'function') || typeof result.then === 'function') return result;
+  if (typeof result === 'function') return new Promise((resolve, reject) => result((err, v) => (err ? reject(err) : resolve(v))));
+  return typeof result.next === 'function' && typeof result.throw === 'function' ? runGenerator(result) : result;
 }
 
-/** A merge's answer: 'merged' | 'gone' | 'conflict' (other writers won every try) as true / false / a throw. */
+async function runGenerator(gen) {
+  let input;
+  let failed = false;
+  for (;;) {
+    const step = failed ? gen.throw(input) : gen.next(input);
+    if (step.done) return settle(step.value);
+    [input, failed] = await Promise.resolve(settle(step.value)).then((v) => [v, false], (err) => [err, true]);
+  }
+}
+
+/** A merge's answer ('merged' | 'gone' | 'conflict': other writers won every try) as true / false / a throw. */
 function merged(answer) {
   if (answer === 'conflict') throw storeError('ERR_SESSION_CONFLICT', 'session not saved: other requests changed it at the same time, again and again');
   return answer !== 'gone';
@@ -28,20 +44,16 @@ class StoreAccess {
     this.store = store;
     this.availability = availability;
     this.timeoutMs = timeoutMs;
-    // sid → the end of the last merge of that session (mergeByCompareAndSet).
-    this.turns = new Map();
+    this.turns = new Map(); // sid → the end of the last merge of that session (mergeByCompareAndSet)
   }
 
-  /** The native store's JSON methods while `method` is still the store's own, else undefined. */
+  /** The native store's JSON methods while its `method` is still JsonStore's, else undefined. */
   fast(method) {
     const fast = this.store[kJsonStore];
     return fast !== undefined && this.store[method] === JsonStore.prototype[method] ? fast : undefined;
   }
 
-  /**
-   * The native MemoryStore's registry id when this request may leave its store calls to the
-   * engine's (its methods not replaced, no `valid` hook, no outage), else -1.
-   */
+  /** The native MemoryStore's id when the engine's calls may use it (its own methods, no `valid` hook, no outage), else -1. */
   memoryId(valid) {
     const fast = this.fast('get');
     if (fast === undefined || fast.memoryId === undefined || valid !== null || !this.availability.isUp()) return -1;
@@ -56,37 +68,37 @@ class StoreAccess {
     return (typeof compareAndSet === 'function' ? STORE_CAN_COMPARE_AND_SET : 0) | (typeof touch === 'function' ? STORE_CAN_TOUCH : 0);
   }
 
-  get(sid) {
-    const fast = this.fast('get');
-    if (fast !== undefined) return this.call('get', () => fast.getJson(this.store, sid), false);
-    return this.call('get', () => settle(this.store.get(sid)), true);
+  /**
+   * One store operation: the native JSON method (`viaJson(fast)`) while the store's own
+   * `method` is in place, else the store's method (`viaStore()`, bounded by storeTimeout).
+   */
+  op(name, method, viaJson, viaStore) {
+    const fast = this.fast(method);
+    return fast !== undefined ? this.call(name, () => viaJson(fast), false) : this.call(name, () => settle(viaStore()), true);
   }
 
+  get(sid) {
+    return this.op('get', 'get', (f) => f.getJson(this.store, sid), () => this.store.get(sid));
+  }
+
+  /** `json` reaches a JS store as a fresh object: one that keeps it never sees later mutations. */
   set(sid, json, ttlMs) {
-    const fast = this.fast('set');
-    if (fast !== undefined) return this.call('set', () => fast.setJson(this.store, sid, json, ttlMs), false);
-    // A fresh copy: a JS store that keeps the object never sees later mutations.
-    return this.call('set', () => settle(this.store.set(sid, JSON.parse(json), ttlMs)), true);
+    return this.op('set', 'set', (f) => f.setJson(this.store, sid, json, ttlMs), () => this.store.set(sid, JSON.parse(json), ttlMs));
   }
 
   destroy(sid) {
-    const fast = this.fast('destroy');
-    if (fast !== undefined) return this.call('destroy', () => fast.destroyJson(this.store, sid), false);
-    return this.call('destroy', () => settle(this.store.destroy(sid)), true);
+    return this.op('destroy', 'destroy', (f) => f.destroyJson(this.store, sid), () => this.store.destroy(sid));
   }
 
   /** Refreshes the TTL: true, or false when the record is gone. */
   touch(sid, ttlMs) {
-    const fast = this.fast('set');
-    if (fast !== undefined) return this.call('touch', () => fast.touchJson(this.store, sid, ttlMs), false);
-    return this.call('touch', () => settle(this.store.touch(sid, ttlMs)), true);
+    return this.op('touch', 'set', (f) => f.touchJson(this.store, sid, ttlMs), () => this.store.touch(sid, ttlMs));
   }
 
   /** Merges `loaded` → `json` into the stored record: true, or false when the record is gone. */
   merge(sid, loaded, json, ttlMs) {
-    const fast = this.fast('set');
-    if (fast === undefined) return this.mergeByCompareAndSet(sid, loaded, json, ttlMs);
-    const r = this.call('merge', () => fast.mergeJson(this.store, sid, loaded, json, ttlMs), false);
+    if (this.fast('set') === undefined) return this.mergeByCompareAndSet(sid, loaded, json, ttlMs);
+    const r = this.op('merge', 'set', (f) => f.mergeJson(this.store, sid, loaded, json, ttlMs));
     return isThenable(r) ? r.then(merged) : merged(r);
   }
 
@@ -105,9 +117,9 @@ class StoreAccess {
       return merged(attempt.outcome);
     };
     const mine = (this.turns.get(sid) || Promise.resolve()).then(run, run);
-    const done = mine.then(noop, noop);
+    const forget = () => this.turns.get(sid) === done && this.turns.delete(sid);
+    const done = mine.then(forget, forget);
     this.turns.set(sid, done);
-    done.then(() => this.turns.get(sid) === done && this.turns.delete(sid));
     return mine;
   }
 
@@ -138,12 +150,12 @@ class StoreAccess {
     return this.bounded(op, fn(), bound);
   }
 
-  /** A JS store's call (`bound`) fails past storeTimeout, and nothing waits on it; the native stores have their own timeouts. */
+  /** `r` within storeTimeout when `bound`: past it the call fails and nothing waits on it. */
   bounded(op, r, bound) {
     if (!bound || this.timeoutMs === 0 || !isThenable(r)) return r;
     let timer;
-    const message = `session store ${op} did not answer within ${this.timeoutMs} ms (storeTimeout)`;
     const deadline = new Promise((_, reject) => {
+      const message = `session store ${op} did not answer within ${this.timeoutMs} ms (storeTimeout)`;
       timer = setTimeout(() => reject(storeError('ERR_SESSION_STORE_TIMEOUT', message)), this.timeoutMs);
     });
     return Promise.race([r, deadline]).finally(() => clearTimeout(timer));

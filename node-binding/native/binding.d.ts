@@ -22,7 +22,12 @@ export declare class MergeAttempt {
 }
 
 export declare class NativeMemoryStore {
-  constructor(options?: NativeMemoryStoreOptions | undefined | null)
+  /**
+   * `maxEntries`: at most this many sessions (a positive integer; undefined or null: no
+   * limit); at the limit a new one evicts the session closest to expiry. Anything else
+   * throws a `TypeError`.
+   */
+  constructor(maxEntries: number | null | undefined)
   /** The session JSON under `sid`, or null (unknown or expired). */
   getJson(sid: string): string | null
   /** Stores `json` under `sid` for `ttlMs` (replacing record and expiry; <= 0 removes it). */
@@ -151,11 +156,6 @@ export declare const LOAD_REPORT_NO_COOKIE: number
 /** Load report: `valid()` refused the record. */
 export declare const LOAD_REPORT_REJECTED: number
 
-export interface NativeMemoryStoreOptions {
-  /** At most this many sessions; at the limit a new one evicts the session closest to expiry. */
-  maxEntries?: number
-}
-
 /** Why an operation failed. */
 export interface NativeRedisFailure {
   /**
@@ -171,7 +171,8 @@ export interface NativeRedisFailure {
 /**
  * The store TTL in ms for a session (its JSON), from its `cookie.maxAge` / `cookie.expires`
  * as of `nowMs` (unix ms; the system clock when omitted), `defaultTtlMs` (one day when
- * omitted) for a browser-session cookie. Zero or less: expired.
+ * omitted) for a browser-session cookie or JSON that is no session object. Zero or less:
+ * expired.
  */
 export declare function sessionTtlMs(sessionJson: string, defaultTtlMs?: number | undefined | null, nowMs?: number | undefined | null): number
 

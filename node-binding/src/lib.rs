@@ -38,11 +38,12 @@ pub fn generate_sid() -> Result<String> {
 
 /// The store TTL in ms for a session (its JSON), from its `cookie.maxAge` / `cookie.expires`
 /// as of `nowMs` (unix ms; the system clock when omitted), `defaultTtlMs` (one day when
-/// omitted) for a browser-session cookie. Zero or less: expired.
+/// omitted) for a browser-session cookie or JSON that is no session object. Zero or less:
+/// expired.
 #[napi(catch_unwind)]
 pub fn session_ttl_ms(session_json: String, default_ttl_ms: Option<f64>, now_ms: Option<f64>) -> Result<f64> {
     let base = koa_session_core::CookieAttributes { max_age: None, ..Default::default() };
-    let attrs = koa_session_core::record::session_cookie(&session_json, &base).map_err(errors::invalid_arg)?;
+    let attrs = koa_session_core::record::session_cookie(&session_json, &base).unwrap_or(base);
     let default = default_ttl_ms
         .filter(|d| d.is_finite() && *d > 0.0)
         .map(|d| d.min(koa_session_core::record::MAX_TTL_MS as f64) as i64)

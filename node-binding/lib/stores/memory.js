@@ -15,12 +15,8 @@ const kId = Symbol('koa-session-ts.nativeMemoryStoreId');
 class MemoryStore extends JsonStore {
   constructor(options) {
     const o = options !== null && typeof options === 'object' ? options : { prefix: options };
-    super(o.prefix === undefined || o.prefix === null ? 'koa:sess' : o.prefix);
-    const max = o.maxEntries;
-    if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 0xffffffff)) {
-      throw new TypeError('MemoryStore: option "maxEntries" must be a positive integer');
-    }
-    const native = new NativeMemoryStore({ maxEntries: max });
+    const native = new NativeMemoryStore(o.maxEntries);
+    super(o.prefix ?? 'koa:sess');
     Object.defineProperties(this, { [kNative]: { value: native }, [kId]: { value: native.id } });
   }
 

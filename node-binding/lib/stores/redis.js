@@ -25,13 +25,6 @@ function settle(store, reply) {
   return reply;
 }
 
-// The JSON methods (json-store.js), each a Promise.
-const getJson = (store, sid) => store[kNative].getJson(sid).then((r) => settle(store, r));
-const setJson = (store, sid, json, ttlMs) => store[kNative].setJson(sid, json, ttlMs).then((r) => settle(store, r));
-const destroyJson = (store, sid) => store[kNative].destroy(sid).then((r) => settle(store, r));
-const mergeJson = (store, sid, loaded, json, ttlMs) => store[kNative].mergeJson(sid, loaded, json, ttlMs).then((r) => settle(store, r));
-const touchJson = (store, sid, ttlMs) => store[kNative].touch(sid, ttlMs).then((r) => settle(store, r));
-
 /**
  * Sessions in Redis or a Redis Cluster, on the engine's native RedisStore (redis-rs on tokio):
  * key `<prefix><sid>`, value the session JSON, expiry set with the write (`SET ... PX`) — the
@@ -56,13 +49,11 @@ class RedisStore extends JsonStore {
     // lets an unused store be collected (its connection goes with it).
     let self = null;
     const native = new NativeRedisStore(optionsJson(options), () => {
-      const store = self === null ? undefined : self.deref();
-      if (store !== undefined) report(store);
+      if (self?.deref() !== undefined) report(self.deref());
     });
     super(native.prefix);
     self = new WeakRef(this);
-    Object.defineProperty(this, kNative, { value: native });
-    Object.defineProperty(this, kReported, { value: null, writable: true });
+    Object.defineProperties(this, { [kNative]: { value: native }, [kReported]: { value: null, writable: true } });
   }
 
   /** One PING; resolves true, or rejects like any operation (e.g. to fail fast at startup). */
@@ -92,19 +83,19 @@ class RedisStore extends JsonStore {
     this[kNative].close();
   }
 
-  /** The same as close() (koa-redis' name). */
-  async quit() {
-    this[kNative].close();
-  }
 }
 
+/** The same as close() (koa-redis' name). */
+RedisStore.prototype.quit = RedisStore.prototype.close;
+
+// The JSON methods (json-store.js), each a Promise.
 Object.defineProperty(RedisStore.prototype, kJsonStore, {
   value: Object.freeze({
-    getJson,
-    setJson,
-    destroyJson,
-    mergeJson,
-    touchJson,
+    getJson: (store, sid) => store[kNative].getJson(sid).then((r) => settle(store, r)),
+    setJson: (store, sid, json, ttlMs) => store[kNative].setJson(sid, json, ttlMs).then((r) => settle(store, r)),
+    destroyJson: (store, sid) => store[kNative].destroy(sid).then((r) => settle(store, r)),
+    mergeJson: (store, sid, loaded, json, ttlMs) => store[kNative].mergeJson(sid, loaded, json, ttlMs).then((r) => settle(store, r)),
+    touchJson: (store, sid, ttlMs) => store[kNative].touch(sid, ttlMs).then((r) => settle(store, r)),
     caps: STORE_CAN_COMPARE_AND_SET | STORE_CAN_TOUCH,
   }),
 });

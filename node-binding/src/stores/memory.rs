@@ -3,15 +3,9 @@
 
 use crate::{errors, registry};
 use koa_session_core::store::{MemoryStore, MemoryStoreOptions};
-use napi::Result;
+use napi::bindgen_prelude::{Env, Result, Unknown, ValueType};
 use napi_derive::napi;
 use std::sync::Arc;
-
-#[napi(object)]
-pub struct NativeMemoryStoreOptions {
-    /// At most this many sessions; at the limit a new one evicts the session closest to expiry.
-    pub max_entries: Option<u32>,
-}
 
 #[napi]
 pub struct NativeMemoryStore {
@@ -27,12 +21,24 @@ impl Drop for NativeMemoryStore {
 
 #[napi]
 impl NativeMemoryStore {
+    /// `maxEntries`: at most this many sessions (a positive integer; undefined or null: no
+    /// limit); at the limit a new one evicts the session closest to expiry. Anything else
+    /// throws a `TypeError`.
     #[napi(constructor, catch_unwind)]
-    pub fn new(options: Option<NativeMemoryStoreOptions>) -> Self {
-        let max_entries = options.and_then(|o| o.max_entries).map(|n| n as usize);
+    pub fn new(env: Env, #[napi(ts_arg_type = "number | null | undefined")] max_entries: Unknown) -> Result<Self> {
+        let number = match max_entries.get_type()? {
+            ValueType::Undefined | ValueType::Null => None,
+            ValueType::Number => Some(unsafe { max_entries.cast::<f64>()? }),
+            _ => Some(f64::NAN),
+        };
+        let max_entries = match number {
+            None => None,
+            Some(n) if n.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&n) => Some(n as usize),
+            Some(_) => return Err(errors::type_error(&env, "MemoryStore: option \"maxEntries\" must be a positive integer")),
+        };
         let inner = Arc::new(MemoryStore::new(MemoryStoreOptions { max_entries }));
         let id = registry::add_memory_store(inner.clone());
-        NativeMemoryStore { inner, id }
+        Ok(NativeMemoryStore { inner, id })
     }
 
     /// The session JSON under `sid`, or null (unknown or expired).
