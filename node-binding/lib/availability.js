@@ -3,8 +3,8 @@
 // (`store.connected === false` means down), then its CONNECT / DISCONNECT events.
 // DISCONNECT starts one wait of `reconnectTimeout` ms: CONNECT within it lets the waiting
 // requests go on; past it they fail ('timeout:...') and later ones fail at once until
-// CONNECT. Each outage has its own waiter and timer, and ending it clears the timer, so a
-// timer from an earlier outage can never fail requests after a reconnect.
+// CONNECT. Each outage has its own timer, cleared when it ends, so a timer from an earlier
+// outage can never fail requests after a reconnect.
 
 const { CONNECT, DISCONNECT } = require('./base-store');
 
@@ -21,27 +21,27 @@ class Availability {
   constructor(timeoutMs) {
     this.timeoutMs = timeoutMs;
     this.down = false; // past reconnectTimeout, until CONNECT
-    this.outage = null; // while waiting for CONNECT: { promise (of true: connected, false: timed out), end(connected) }
+    this.outage = null; // while waiting for CONNECT: a Promise of true (CONNECT) or false (timed out)
+    this.end = null; // ends the outage: end(connected)
   }
 
   disconnected() {
     if (this.down || this.outage !== null) return;
     let settle;
-    const outage = { promise: new Promise((resolve) => (settle = resolve)) };
-    const timer = setTimeout(() => outage.end(false), this.timeoutMs);
+    const outage = new Promise((resolve) => (settle = resolve));
+    const timer = setTimeout(() => this.end(false), this.timeoutMs);
     timer.unref?.();
-    outage.end = (connected) => {
-      if (this.outage !== outage) return;
+    this.outage = outage;
+    this.end = (connected) => {
       clearTimeout(timer);
-      this.outage = null;
+      this.outage = this.end = null;
       this.down = !connected;
       settle(connected);
     };
-    this.outage = outage;
   }
 
   connected() {
-    if (this.outage !== null) this.outage.end(true);
+    if (this.end !== null) this.end(true);
     this.down = false;
   }
 
@@ -52,10 +52,7 @@ class Availability {
   /** null when the store is up (the common case: nothing to await), else a Promise. */
   wait() {
     if (this.down) return Promise.reject(unavailable('session store is unavailable'));
-    if (this.outage === null) return null;
-    return this.outage.promise.then((ok) => {
-      if (!ok) throw unavailable('timeout:session store is unavailable');
-    });
+    return this.outage === null ? null : this.outage.then((ok) => ok || Promise.reject(unavailable('timeout:session store is unavailable')));
   }
 }
 

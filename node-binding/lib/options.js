@@ -4,11 +4,9 @@
 // must be functions) and throws a TypeError naming the option. The store is checked here.
 
 const { checkSessionOptions } = require('../loader');
-const { optionsJson } = require('./session-json');
 
 function normalizeOptions(options) {
-  const engineOptions = optionsJson(options);
-  const checked = checkSessionOptions(engineOptions);
+  const checked = checkSessionOptions(options);
   const o = options || {};
   const store = o.store ?? null;
   const missing = store === null ? undefined : ['get', 'set', 'destroy'].find((m) => typeof Object(store)[m] !== 'function');
@@ -22,7 +20,6 @@ function normalizeOptions(options) {
     errorHandler: o.errorHandler || o.errorHanlder || null,
     valid: o.valid || null,
     beforeSave: o.beforeSave || null,
-    engineOptions, // what SessionEngine is built from (with the app's keys) per app
   };
 }
 

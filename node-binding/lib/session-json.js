@@ -1,5 +1,5 @@
 'use strict';
-// JavaScript values as the JSON text they cross into the engine in.
+// Sessions and store records as the JSON text they cross into the engine in.
 
 /** The session as JSON, or a TypeError saying why it cannot be saved. */
 function serialize(session) {
@@ -35,26 +35,4 @@ function parseObject(json) {
   }
 }
 
-/**
- * Options as JSON for the engine, which checks them and names the option in its error: Dates
- * as unix ms; a value JSON cannot hold (a function, NaN, an invalid Date, ...) as
- * `{"$js": "<what it is>"}`, never silently dropped or nulled. A top-level `store` is the
- * host's to check and is written as a marker.
- */
-function optionsJson(options) {
-  const top = options;
-  try {
-    return JSON.stringify(options === undefined ? null : options, function replacer(name, v) {
-      const raw = this[name];
-      if (this === top && name === 'store') return v === undefined || v === null ? v : { $js: 'a store' };
-      if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? { $js: 'an invalid Date' } : raw.getTime();
-      if (typeof v === 'number' && !Number.isFinite(v)) return { $js: String(v) };
-      if (typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') return { $js: `a ${typeof v}` };
-      return v;
-    });
-  } catch (err) {
-    throw new TypeError(`koa-session-ts: options must be plain data besides the store and the functions (${err.message})`, { cause: err });
-  }
-}
-
-module.exports = { serialize, recordJson, parseObject, optionsJson };
+module.exports = { serialize, recordJson, parseObject };

@@ -57,7 +57,7 @@ class StoreAccess {
   memoryId(valid) {
     const fast = this.fast('get');
     if (fast === undefined || fast.memoryId === undefined || valid !== null || !this.availability.isUp()) return -1;
-    return this.fast('set') !== undefined && this.fast('destroy') !== undefined ? fast.memoryId(this.store) : -1;
+    return this.fast('set') !== undefined && this.fast('destroy') !== undefined ? fast.memoryId : -1;
   }
 
   /** What the plan may ask of this store: `STORE_CAN_*` bits. */
@@ -78,27 +78,27 @@ class StoreAccess {
   }
 
   get(sid) {
-    return this.op('get', 'get', (f) => f.getJson(this.store, sid), () => this.store.get(sid));
+    return this.op('get', 'get', (f) => f.getJson(sid), () => this.store.get(sid));
   }
 
   /** `json` reaches a JS store as a fresh object: one that keeps it never sees later mutations. */
   set(sid, json, ttlMs) {
-    return this.op('set', 'set', (f) => f.setJson(this.store, sid, json, ttlMs), () => this.store.set(sid, JSON.parse(json), ttlMs));
+    return this.op('set', 'set', (f) => f.setJson(sid, json, ttlMs), () => this.store.set(sid, JSON.parse(json), ttlMs));
   }
 
   destroy(sid) {
-    return this.op('destroy', 'destroy', (f) => f.destroyJson(this.store, sid), () => this.store.destroy(sid));
+    return this.op('destroy', 'destroy', (f) => f.destroyJson(sid), () => this.store.destroy(sid));
   }
 
   /** Refreshes the TTL: true, or false when the record is gone. */
   touch(sid, ttlMs) {
-    return this.op('touch', 'set', (f) => f.touchJson(this.store, sid, ttlMs), () => this.store.touch(sid, ttlMs));
+    return this.op('touch', 'set', (f) => f.touchJson(sid, ttlMs), () => this.store.touch(sid, ttlMs));
   }
 
   /** Merges `loaded` → `json` into the stored record: true, or false when the record is gone. */
   merge(sid, loaded, json, ttlMs) {
     if (this.fast('set') === undefined) return this.mergeByCompareAndSet(sid, loaded, json, ttlMs);
-    const r = this.op('merge', 'set', (f) => f.mergeJson(this.store, sid, loaded, json, ttlMs));
+    const r = this.op('merge', 'set', (f) => f.mergeJson(sid, loaded, json, ttlMs));
     return isThenable(r) ? r.then(merged) : merged(r);
   }
 

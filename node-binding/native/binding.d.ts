@@ -32,9 +32,10 @@ export declare class NativeMemoryStore {
   getJson(sid: string): string | null
   /** Stores `json` under `sid` for `ttlMs` (replacing record and expiry; <= 0 removes it). */
   setJson(sid: string, json: string, ttlMs: number): void
-  destroy(sid: string): void
+  /** Removes the record under `sid`, if any. */
+  destroyJson(sid: string): void
   /** Extends the expiry of `sid`; false when there is no such session. */
-  touch(sid: string, ttlMs: number): boolean
+  touchJson(sid: string, ttlMs: number): boolean
   /**
    * Merges `json`, the session a request turned `loadedJson` (the record exactly as
    * `getJson` gave it) into, into the record as it is now, under the store's lock: the
@@ -53,12 +54,12 @@ export declare class NativeMemoryStore {
 
 export declare class NativeRedisStore {
   /**
-   * `optionsJson`: the options object as JSON (see core's `redis_options`). A wrong option
-   * throws a `TypeError` naming it, a malformed URL an `Error` with code `ERR_REDIS_CONFIG`;
-   * otherwise this returns at once and connects in the background. `onState` hears every
-   * connection state transition.
+   * `options`: as the user gave them (read by js_json.rs, checked by core's
+   * `redis_options`). A wrong option throws a `TypeError` naming it, a malformed URL an
+   * `Error` with code `ERR_REDIS_CONFIG`; otherwise this returns at once and connects in the
+   * background. `onState` hears every connection state transition.
    */
-  constructor(optionsJson: string, onState?: ((arg: string) => unknown) | undefined | null)
+  constructor(options: unknown, onState?: ((arg: string) => unknown) | undefined | null)
   /** 'connecting' | 'connected' | 'disconnected' | 'closed', as of the last real outcome. */
   get state(): string
   /** The key prefix in use. */
@@ -68,9 +69,9 @@ export declare class NativeRedisStore {
   /** SET key json PX ttl (a TTL <= 0 deletes the record); null when done. */
   setJson(sid: string, json: string, ttlMs: number): Promise<null | NativeRedisFailure>
   /** DEL; an unknown id succeeds. Null when done. */
-  destroy(sid: string): Promise<null | NativeRedisFailure>
+  destroyJson(sid: string): Promise<null | NativeRedisFailure>
   /** PEXPIRE: false when there is no such session. */
-  touch(sid: string, ttlMs: number): Promise<boolean | NativeRedisFailure>
+  touchJson(sid: string, ttlMs: number): Promise<boolean | NativeRedisFailure>
   /**
    * A merging commit: compare-and-set (EVALSHA) of the request's JSON against `loadedJson`
    * (the record exactly as `getJson` gave it), re-applying the request's top-level changes
@@ -90,7 +91,7 @@ export declare class NativeRedisStore {
 
 export declare class SessionEngine {
   /**
-   * `optionsJson`: as for `checkSessionOptions`. `appKeys`: the app's `app.keys`, read for
+   * `optionsJson`: `engineOptions` from `checkSessionOptions`. `appKeys`: the app's `app.keys`, read for
    * signing when `cookieOptions.signed` (the default) is on; a value that cannot be keys
    * throws a `TypeError`.
    */
@@ -118,13 +119,16 @@ export interface CheckedOptions {
   reconnectTimeout: number
   /** `storeTimeout` in ms (default 5000; 0: no deadline). */
   storeTimeout: number
+  /** The options as JSON, for `new SessionEngine(engineOptions, app.keys)`. */
+  engineOptions: string
 }
 
 /**
- * Checks the options of `session(options)` (JSON text). Throws a `TypeError` whose message is
- * core's: `koa-session-ts: option "cookieOptions.sameSite": ...`.
+ * Checks `session(options)`, the options object exactly as the user gave it (read by
+ * js_json.rs). Throws a `TypeError` whose message is core's: `koa-session-ts: option
+ * "cookieOptions.sameSite": ...`.
  */
-export declare function checkSessionOptions(optionsJson: string): CheckedOptions
+export declare function checkSessionOptions(options: unknown): CheckedOptions
 
 /** Why the request's session cookie was taken or refused. */
 export declare function explainCookie(engine: number, cookieHeader?: string | undefined | null): string

@@ -2,13 +2,14 @@
 //! when `app.keys` changes), from which every request begins; and `checkSessionOptions`, which
 //! checks `session(options)` once, at startup.
 //!
-//! Both take the user's options as JSON text, exactly as given (the middleware writes Dates as
-//! unix ms and functions as `{"$js": "a function"}`, and checks the store itself): the types,
+//! The options are read as the user gave them (js_json.rs: functions as `{"$js": "a
+//! function"}`, Dates as unix ms; the middleware checks the store itself): the types,
 //! defaults and rules are core's (koa_session_core::options), whose error names the option
 //! and is thrown as a `TypeError`.
 
 use crate::app_keys::{self, AppKeys};
 use crate::errors::type_error;
+use crate::js_json;
 use crate::registry;
 use koa_session_core::{SessionConfig, SessionOptions};
 use napi::bindgen_prelude::*;
@@ -28,23 +29,28 @@ pub struct CheckedOptions {
     pub reconnect_timeout: f64,
     /// `storeTimeout` in ms (default 5000; 0: no deadline).
     pub store_timeout: f64,
+    /// The options as JSON, for `new SessionEngine(engineOptions, app.keys)`.
+    pub engine_options: String,
 }
 
 fn parse(env: &Env, options_json: &str) -> Result<SessionOptions> {
     SessionOptions::from_json_str(options_json).map_err(|e| type_error(env, format!("koa-session-ts: {e}")))
 }
 
-/// Checks the options of `session(options)` (JSON text). Throws a `TypeError` whose message is
-/// core's: `koa-session-ts: option "cookieOptions.sameSite": ...`.
+/// Checks `session(options)`, the options object exactly as the user gave it (read by
+/// js_json.rs). Throws a `TypeError` whose message is core's: `koa-session-ts: option
+/// "cookieOptions.sameSite": ...`.
 #[napi(catch_unwind)]
-pub fn check_session_options(env: Env, options_json: String) -> Result<CheckedOptions> {
-    let o = parse(&env, &options_json)?;
+pub fn check_session_options(env: Env, #[napi(ts_arg_type = "unknown")] options: Unknown) -> Result<CheckedOptions> {
+    let json = unsafe { js_json::options_json(env.raw(), options.raw()) }.map_err(|f| f.into_napi(&env))?;
+    let o = parse(&env, &json)?;
     Ok(CheckedOptions {
         key: o.key().to_owned(),
         signed: o.signed,
         defer: o.defer,
         reconnect_timeout: o.reconnect_timeout_ms as f64,
         store_timeout: o.store_timeout_ms as f64,
+        engine_options: json,
     })
 }
 
@@ -78,7 +84,7 @@ impl Drop for SessionEngine {
 
 #[napi]
 impl SessionEngine {
-    /// `optionsJson`: as for `checkSessionOptions`. `appKeys`: the app's `app.keys`, read for
+    /// `optionsJson`: `engineOptions` from `checkSessionOptions`. `appKeys`: the app's `app.keys`, read for
     /// signing when `cookieOptions.signed` (the default) is on; a value that cannot be keys
     /// throws a `TypeError`.
     #[napi(constructor, catch_unwind)]

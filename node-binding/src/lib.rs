@@ -20,6 +20,7 @@ mod calls;
 mod codes;
 mod engine;
 mod explain;
+mod js_json;
 mod merge;
 mod errors;
 mod raw;

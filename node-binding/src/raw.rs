@@ -37,6 +37,15 @@ impl Fail {
     }
 }
 
+impl Fail {
+    /// The same failure for a napi-rs function to return (thrown, as `run` would).
+    pub fn into_napi(self, env: &napi::Env) -> napi::Error {
+        let message = self.message.clone();
+        unsafe { throw(env.raw(), self) };
+        napi::Error::new(napi::Status::PendingException, message)
+    }
+}
+
 pub type Result<T> = std::result::Result<T, Fail>;
 
 fn cstring(s: &str) -> CString {

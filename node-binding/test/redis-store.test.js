@@ -250,7 +250,7 @@ describe('RedisStore options and lifecycle', () => {
     // pending Promises are left) is collected, and says so, before any reply comes back.
     const code = `const { NativeRedisStore } = require(${JSON.stringify(require.resolve('../loader'))});
       const collected = new FinalizationRegistry(() => console.log('collected'));
-      let s = new NativeRedisStore(JSON.stringify({ url: ${JSON.stringify(redis.url)} }));
+      let s = new NativeRedisStore({ url: ${JSON.stringify(redis.url)} });
       collected.register(s, 0);
       const ops = [s.setJson('gc-x', '{"a":1}', 60000), s.getJson('gc-x'), s.ping()];
       s = null;

@@ -1,20 +1,21 @@
 'use strict';
-// The stores whose records live as JSON in native code (MemoryStore, RedisStore). Each puts a
-// `kJsonStore` record of string-based methods on its prototype; JsonStore gives them the
-// object API on top of it, and the middleware calls the string methods directly (no parse,
-// no stringify) while the store's get/set/destroy are still JsonStore's own (checked on
-// every call, so replacing `store.get` at run time is honoured).
+// The stores whose records live as JSON in native code (MemoryStore, RedisStore). Each keeps
+// a `kJsonStore` object of string-based methods; JsonStore gives them the object API on top
+// of it, and the middleware calls the string methods directly (no parse, no stringify) while
+// the store's get/set/destroy are still JsonStore's own (checked on every call, so replacing
+// `store.get` at run time is honoured).
 //
-// The record's members, each called with the store first:
-//   getJson(store, sid) -> string | null        setJson(store, sid, json, ttlMs)
-//   destroyJson(store, sid)                     touchJson(store, sid, ttlMs) -> found
-//   mergeJson(store, sid, loadedJson, json, ttlMs) -> 'merged' | 'gone' | 'conflict'
+// The JSON methods:
+//   getJson(sid) -> string | null        setJson(sid, json, ttlMs)        destroyJson(sid)
+//   touchJson(sid, ttlMs) -> found: a new expiry only; nothing is created
+//   mergeJson(sid, loadedJson, json, ttlMs) -> 'merged' | 'gone' | 'conflict'
 //     A merging commit: `loadedJson` is the record exactly as getJson returned it, `json` the
 //     session now; only the request's top-level changes reach the stored record. 'gone': the
 //     record no longer exists and nothing was written; 'conflict': other writers won every
 //     attempt, nothing was written.
-//   caps: STORE_CAN_* bits     memoryId(store): MemoryStore's registry id, for the engine's calls
-// MemoryStore's methods return values, RedisStore's Promises (rejecting with a stable `code`).
+// and the data: `caps` (STORE_CAN_* bits) and, for the MemoryStore, `memoryId` (its registry
+// id, by which the engine's calls use it themselves). MemoryStore's methods return values,
+// RedisStore's Promises (rejecting with a stable `code`).
 
 const { BaseStore, storeTtl } = require('../base-store');
 const { serialize, parseObject } = require('../session-json');
@@ -29,7 +30,7 @@ function checkSid(store, sid, method) {
 class JsonStore extends BaseStore {
   /** A new object each call; null for a miss or a record that is not a JSON object. */
   async get(sid) {
-    const json = await this[kJsonStore].getJson(this, checkSid(this, sid, 'get'));
+    const json = await this[kJsonStore].getJson(checkSid(this, sid, 'get'));
     const sess = json === null ? null : parseObject(json);
     if (sess !== undefined) return sess;
     process.emitWarning(`${this.constructor.name}: the record under "${this.prefix}${sid}" is not a JSON object; treated as no session`, {
@@ -40,19 +41,19 @@ class JsonStore extends BaseStore {
 
   /** Writes the session with its TTL: `ttl` ms when given, else from `sess.cookie`. */
   async set(sid, sess, ttl) {
-    await this[kJsonStore].setJson(this, checkSid(this, sid, 'set'), serialize(sess), storeTtl(sess, ttl));
+    await this[kJsonStore].setJson(checkSid(this, sid, 'set'), serialize(sess), storeTtl(sess, ttl));
   }
 
   /** Removes the session; an unknown id is fine. */
   async destroy(sid) {
-    await this[kJsonStore].destroyJson(this, checkSid(this, sid, 'destroy'));
+    await this[kJsonStore].destroyJson(checkSid(this, sid, 'destroy'));
   }
 
   /** Sets the session's expiry to `ttl` ms from now; resolves false when there is no such session. */
   async touch(sid, ttl) {
     checkSid(this, sid, 'touch');
     if (typeof ttl !== 'number' || Number.isNaN(ttl)) throw new TypeError(`${this.constructor.name}#touch: ttl must be a number of ms`);
-    return this[kJsonStore].touchJson(this, sid, ttl);
+    return this[kJsonStore].touchJson(sid, ttl);
   }
 }
 

@@ -2,7 +2,6 @@
 const { CONNECT, DISCONNECT } = require('../base-store');
 const { JsonStore, kJsonStore } = require('./json-store');
 const { NativeRedisStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../../loader');
-const { optionsJson } = require('../session-json');
 
 const kNative = Symbol('koa-session-ts.nativeRedisStore');
 const kReported = Symbol('koa-session-ts.reportedState');
@@ -48,12 +47,22 @@ class RedisStore extends JsonStore {
     // The native side holds the state callback for as long as it lives: a weak reference
     // lets an unused store be collected (its connection goes with it).
     let self = null;
-    const native = new NativeRedisStore(optionsJson(options), () => {
+    const native = new NativeRedisStore(options, () => {
       if (self?.deref() !== undefined) report(self.deref());
     });
     super(native.prefix);
     self = new WeakRef(this);
-    Object.defineProperties(this, { [kNative]: { value: native }, [kReported]: { value: null, writable: true } });
+    // The JSON methods (json-store.js): the native ones, their replies settled.
+    const settled = (reply) => reply.then((r) => settle(this, r));
+    const json = {
+      getJson: (sid) => settled(native.getJson(sid)),
+      setJson: (sid, json, ttlMs) => settled(native.setJson(sid, json, ttlMs)),
+      destroyJson: (sid) => settled(native.destroyJson(sid)),
+      mergeJson: (sid, loaded, json, ttlMs) => settled(native.mergeJson(sid, loaded, json, ttlMs)),
+      touchJson: (sid, ttlMs) => settled(native.touchJson(sid, ttlMs)),
+      caps: STORE_CAN_COMPARE_AND_SET | STORE_CAN_TOUCH,
+    };
+    Object.defineProperties(this, { [kNative]: { value: native }, [kJsonStore]: { value: json }, [kReported]: { value: null, writable: true } });
   }
 
   /** One PING; resolves true, or rejects like any operation (e.g. to fail fast at startup). */
@@ -87,17 +96,5 @@ class RedisStore extends JsonStore {
 
 /** The same as close() (koa-redis' name). */
 RedisStore.prototype.quit = RedisStore.prototype.close;
-
-// The JSON methods (json-store.js), each a Promise.
-Object.defineProperty(RedisStore.prototype, kJsonStore, {
-  value: Object.freeze({
-    getJson: (store, sid) => store[kNative].getJson(sid).then((r) => settle(store, r)),
-    setJson: (store, sid, json, ttlMs) => store[kNative].setJson(sid, json, ttlMs).then((r) => settle(store, r)),
-    destroyJson: (store, sid) => store[kNative].destroy(sid).then((r) => settle(store, r)),
-    mergeJson: (store, sid, loaded, json, ttlMs) => store[kNative].mergeJson(sid, loaded, json, ttlMs).then((r) => settle(store, r)),
-    touchJson: (store, sid, ttlMs) => store[kNative].touch(sid, ttlMs).then((r) => settle(store, r)),
-    caps: STORE_CAN_COMPARE_AND_SET | STORE_CAN_TOUCH,
-  }),
-});
 
 module.exports = { RedisStore };

@@ -1,5 +1,7 @@
 //! `NativeMemoryStore`: the core's in-process `MemoryStore` (JSON strings, TTL by monotonic
-//! clock, lazy expiry plus sweeps, optional entry limit). All methods are synchronous.
+//! clock, lazy expiry plus sweeps, optional entry limit). All methods are synchronous; the
+//! JSON methods are the ones lib/stores/json-store.js describes, so the object itself serves
+//! the middleware.
 
 use crate::{errors, registry};
 use koa_session_core::store::{MemoryStore, MemoryStoreOptions};
@@ -53,14 +55,15 @@ impl NativeMemoryStore {
         self.inner.set_sync(&sid, &json, super::ttl(ttl_ms))
     }
 
+    /// Removes the record under `sid`, if any.
     #[napi(catch_unwind)]
-    pub fn destroy(&self, sid: String) {
+    pub fn destroy_json(&self, sid: String) {
         self.inner.destroy_sync(&sid)
     }
 
     /// Extends the expiry of `sid`; false when there is no such session.
     #[napi(catch_unwind)]
-    pub fn touch(&self, sid: String, ttl_ms: f64) -> bool {
+    pub fn touch_json(&self, sid: String, ttl_ms: f64) -> bool {
         self.inner.touch_sync(&sid, super::ttl(ttl_ms))
     }
 

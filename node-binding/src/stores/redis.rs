@@ -134,13 +134,18 @@ impl NativeRedisStore {
 
 #[napi]
 impl NativeRedisStore {
-    /// `optionsJson`: the options object as JSON (see core's `redis_options`). A wrong option
-    /// throws a `TypeError` naming it, a malformed URL an `Error` with code `ERR_REDIS_CONFIG`;
-    /// otherwise this returns at once and connects in the background. `onState` hears every
-    /// connection state transition.
+    /// `options`: as the user gave them (read by js_json.rs, checked by core's
+    /// `redis_options`). A wrong option throws a `TypeError` naming it, a malformed URL an
+    /// `Error` with code `ERR_REDIS_CONFIG`; otherwise this returns at once and connects in the
+    /// background. `onState` hears every connection state transition.
     #[napi(constructor, catch_unwind)]
-    pub fn new(env: Env, options_json: String, on_state: Option<Function<String, UnknownReturnValue>>) -> Result<Self> {
-        let (target, opts) = redis_options::parse(&options_json).map_err(|e| errors::type_error(&env, format!("RedisStore: {e}")))?;
+    pub fn new(
+        env: Env,
+        #[napi(ts_arg_type = "unknown")] options: Unknown,
+        on_state: Option<Function<String, UnknownReturnValue>>,
+    ) -> Result<Self> {
+        let json = unsafe { crate::js_json::options_json(env.raw(), options.raw()) }.map_err(|f| f.into_napi(&env))?;
+        let (target, opts) = redis_options::parse(&json).map_err(|e| errors::type_error(&env, format!("RedisStore: {e}")))?;
         // The store's background task is spawned on the runtime it is created in.
         let store = within_runtime_if_available(|| match target {
             Target::Url(url) => RedisStore::open(&url, opts),
@@ -187,13 +192,13 @@ impl NativeRedisStore {
 
     /// DEL; an unknown id succeeds. Null when done.
     #[napi(catch_unwind, ts_return_type = "Promise<null | NativeRedisFailure>")]
-    pub fn destroy<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, Reply>> {
+    pub fn destroy_json<'env>(&self, env: &'env Env, sid: String) -> Result<PromiseRaw<'env, Reply>> {
         self.run(env, move |s| async move { reply(s.destroy(&sid).await, done) })
     }
 
     /// PEXPIRE: false when there is no such session.
     #[napi(catch_unwind, ts_return_type = "Promise<boolean | NativeRedisFailure>")]
-    pub fn touch<'env>(&self, env: &'env Env, sid: String, ttl_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
+    pub fn touch_json<'env>(&self, env: &'env Env, sid: String, ttl_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
         self.run(env, move |s| async move { reply(s.touch(&sid, super::ttl(ttl_ms)).await, Reply::Found) })
     }
 
