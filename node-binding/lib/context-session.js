@@ -64,8 +64,7 @@ class ContextSession {
 
   /** ctx.sessionId: the id once loaded (defer mode: until then only an upstream id). */
   sessionId() {
-    const sid = this.loaded ? this.sid() : null;
-    return sid !== null ? sid : this.upstream === null ? undefined : this.upstream;
+    return (this.loaded ? this.sid() : null) ?? this.upstream ?? undefined;
   }
 
   /** ctx.session (defer mode: a Promise). */
@@ -89,9 +88,8 @@ class ContextSession {
   /** Logs how loading went; a corrupt record is worth a warning too. */
   loadedReport(report, sid) {
     if (debug.enabled) debug.load(report, sid);
-    if (report === native.LOAD_REPORT_CORRUPT) {
-      (this.ctx.logger || console).warn('koa-session-ts: store returned an unusable record for a session; starting a new session');
-    }
+    const corrupt = 'koa-session-ts: store returned an unusable record for a session; starting a new session';
+    if (report === native.LOAD_REPORT_CORRUPT) (this.ctx.logger || console).warn(corrupt);
   }
 
   /** Loads the session (once): null when done at once, else a Promise. */

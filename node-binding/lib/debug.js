@@ -11,9 +11,8 @@ const debug = debuglog('koa-session-ts');
 const short = (sid) => (typeof sid === 'string' ? `${sid.slice(0, 6)}…` : '-');
 
 module.exports = {
-  get enabled() {
-    return debug.enabled;
-  },
+  // Fixed for the process: NODE_DEBUG is read when Node starts.
+  enabled: debug.enabled,
   cookie: (ctx, engineId, header) => debug('%s %s: %s', ctx.method, ctx.path, explainCookie(engineId, header)),
   load: (report, sid) => debug('%s (session %s)', explainLoad(report), short(sid)),
   decision: (cs, json, save) => debug('%s (session %s)', explainDecision(cs.engine.id, cs.token, cs.original, json, save), short(cs.sid())),

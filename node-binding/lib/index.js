@@ -23,13 +23,12 @@ function session(options) {
   const store = opts.store || new MemoryStore(opts.key);
   const { genSid, errorHandler } = opts;
 
-  // What every request of this middleware shares (ContextSession's `mw`).
+  // What every request of this middleware shares (ContextSession's `mw`): the options (defer,
+  // valid, beforeSave, ...) and these.
   const mw = {
+    ...opts,
     access: new StoreAccess(store, watch(store, opts.reconnectTimeout), opts.storeTimeout),
     engineFor: engineCache(opts.engineOptions),
-    defer: opts.defer,
-    valid: opts.valid,
-    beforeSave: opts.beforeSave,
     // Without a genSid option the engine makes ids itself, within the calls that need one.
     nativeSid: genSid === null,
     cookieNames: [`${opts.key}=`, `${opts.key}.sig=`],

@@ -6,7 +6,6 @@
  * entries for the same names (`names`: 'key=' and 'key.sig=') go, ours are appended.
  */
 function sendCookies(ctx, values, names) {
-  if (values.length === 0) return;
   const res = ctx.res;
   if (ctx.headerSent || res.headersSent) {
     // Too late to set a header: report it, never throw from a response already on its way.

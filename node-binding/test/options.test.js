@@ -150,3 +150,15 @@ test('a secure cookie over plain HTTP names the option and the two fixes', async
     assert.equal(store.size, 0);
   });
 });
+
+test('options are read as given: functions and odd values named, Dates as dates, cycles refused', () => {
+  refused({ genSid: 'abc' }, 'genSid', /must be a function, got string "abc"/);
+  refused({ valid: Symbol('v') }, 'valid', /must be a function, got a symbol/);
+  refused({ cookieOptions: { expires: new Date(NaN) } }, 'cookieOptions.expires', /got an invalid Date/);
+  refused({ cookieOptions: { maxAge: Infinity } }, 'cookieOptions.maxAge', /got Infinity/);
+  assert.equal(typeof session({ cookieOptions: { expires: new Date(Date.now() + 60000) } }), 'function');
+  const cyclic = { cookieOptions: {} };
+  cyclic.cookieOptions.self = cyclic;
+  assert.throws(() => session(cyclic), (err) => err instanceof TypeError && /nested more than 32 deep, or cyclic/.test(err.message));
+  assert.throws(() => new MemoryStore({ maxEntries: 'ten' }), (err) => err instanceof TypeError && /option "maxEntries"/.test(err.message));
+});
