@@ -6,7 +6,7 @@ use crate::config::SessionConfig;
 use crate::record::check_record;
 use crate::request::{clear_cookies, explain_cookie, Ending, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreCaps, StoreOp};
 use crate::sid::generate_sid;
-use crate::store::{merge_into_store, MergeOutcome, Store, StoreError, StoreErrorKind};
+use crate::store::{merge_request_into_store, MergeOutcome, Store, StoreError, StoreErrorKind};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -221,7 +221,7 @@ impl Engine {
                 StoreOp::Merge { sid, .. } => {
                     // A plan holds one Merge at most: the loaded record moves into it.
                     let loaded = loaded.take().ok_or(EngineError::Request(RequestError::WrongStep))?;
-                    match merge_into_store(&*self.store, sid, loaded, data()?.to_owned(), ttl).await? {
+                    match merge_request_into_store(&*self.store, sid, loaded, data()?.to_owned(), ttl).await? {
                         MergeOutcome::Merged | MergeOutcome::Overwritten => {}
                         // Logged out or expired elsewhere: never re-create it.
                         MergeOutcome::Gone => return self.gone(sid),

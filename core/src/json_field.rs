@@ -30,7 +30,8 @@ pub fn get_field_raw<'j>(json: &'j str, key: &str) -> Result<Option<&'j RawValue
     field_of::<&RawValue>(json, key)
 }
 
-fn field_of<'de, T: Deserialize<'de>>(json: &'de str, key: &str) -> Result<Option<T>, NotAnObject> {
+/// As [`get_field`], the value read as `T`.
+pub(crate) fn field_of<'de, T: Deserialize<'de>>(json: &'de str, key: &str) -> Result<Option<T>, NotAnObject> {
     let mut de = serde_json::Deserializer::from_str(json);
     let found = FieldOf(key, PhantomData).deserialize(&mut de).map_err(|_| NotAnObject)?;
     de.end().map_err(|_| NotAnObject)?;

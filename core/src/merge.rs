@@ -231,7 +231,9 @@ pub enum MergeStep<'a> {
 /// request's changes are re-applied to the record the store answered with.
 #[derive(Debug)]
 pub struct MergeCommit {
-    changes: Changes,
+    /// Made at the first conflict, from the loaded and current JSON (still in `expected` and
+    /// `json` then): the common, unconflicted merge never needs them.
+    changes: Option<Changes>,
     expected: String,
     json: String,
     attempts: u32,
@@ -248,8 +250,20 @@ impl MergeCommit {
 
     /// As [`MergeCommit::new`] with another bound (at least 1), for tests.
     pub fn with_max_attempts(loaded: String, current: String, max_attempts: u32) -> Result<MergeCommit, NotAnObject> {
-        let changes = Changes::between(&loaded, &current)?;
-        Ok(MergeCommit { changes, expected: loaded, json: current, attempts: 0, max_attempts: max_attempts.max(1), done: None })
+        check_object(&loaded)?;
+        check_object(&current)?;
+        Ok(MergeCommit::of_checked(loaded, current, max_attempts))
+    }
+
+    /// As [`MergeCommit::new`] for JSON already known to be objects: a request's own loaded
+    /// record and session JSON, which the request checked (`record::check_record`) when it
+    /// took them. Skips the two scans `new` makes.
+    pub fn of_request(loaded: String, current: String) -> MergeCommit {
+        MergeCommit::of_checked(loaded, current, MAX_MERGE_ATTEMPTS)
+    }
+
+    fn of_checked(loaded: String, current: String, max_attempts: u32) -> MergeCommit {
+        MergeCommit { changes: None, expected: loaded, json: current, attempts: 0, max_attempts: max_attempts.max(1), done: None }
     }
 
     pub fn next(&self) -> MergeStep<'_> {
@@ -269,13 +283,22 @@ impl MergeCommit {
             CasResult::Stored => Some(MergeOutcome::Merged),
             CasResult::Missing => Some(MergeOutcome::Gone),
             CasResult::Changed(_) if self.attempts >= self.max_attempts => Some(MergeOutcome::TooManyConflicts),
-            CasResult::Changed(now) => match apply(&now, &self.changes) {
-                Ok(json) => {
-                    (self.expected, self.json) = (now, json);
-                    None
+            CasResult::Changed(now) => {
+                let changes = match self.changes.take() {
+                    Some(changes) => changes,
+                    // Both are objects (checked by `new`, or by the request).
+                    None => Changes::between(&self.expected, &self.json).unwrap_or_default(),
+                };
+                let next = apply(&now, &changes);
+                self.changes = Some(changes);
+                match next {
+                    Ok(json) => {
+                        (self.expected, self.json) = (now, json);
+                        None
+                    }
+                    Err(NotAnObject) => Some(MergeOutcome::Gone),
                 }
-                Err(NotAnObject) => Some(MergeOutcome::Gone),
-            },
+            }
         };
     }
 
@@ -284,9 +307,17 @@ impl MergeCommit {
         self.attempts
     }
 
-    pub fn changes(&self) -> &Changes {
-        &self.changes
+    /// The request's changes, once a conflict has made them.
+    pub fn changes(&self) -> Option<&Changes> {
+        self.changes.as_ref()
     }
+}
+
+/// One JSON object, checked without building anything.
+fn check_object(json: &str) -> Result<(), NotAnObject> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    de.deserialize_map(serde::de::IgnoredAny).map_err(|_| NotAnObject)?;
+    de.end().map_err(|_| NotAnObject)
 }
 
 #[cfg(test)]

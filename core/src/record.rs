@@ -3,10 +3,11 @@
 //! attributes and the store TTL follow. Every other field is the application's.
 
 use crate::http_date::parse_iso8601;
-use crate::json_field::get_field;
+use crate::json_field::field_of;
 use crate::limits::{check_json_limits, LimitError};
 use crate::set_cookie::CookieAttributes;
-use serde_json::{Map, Value};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::fmt;
 
 /// Longest store TTL and cookie lifetime: ten years. Larger values (or overflowing ones)
 /// are clamped, so no store or date arithmetic ever overflows.
@@ -74,17 +75,182 @@ pub fn check_record(json: &str) -> Result<(), RecordError> {
 }
 
 /// The `cookie` field of a valid record; `None` when absent or `null`.
-fn cookie_field(json: &str) -> Result<Option<Map<String, Value>>, RecordError> {
+fn cookie_field(json: &str) -> Result<Option<CookieOptions>, RecordError> {
     check_json_limits(json)?;
-    match get_field(json, "cookie").map_err(|_| RecordError::NotAnObject)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(map)) => Ok(Some(map)),
-        Some(_) => Err(RecordError::CookieNotAnObject),
+    match field_of::<CookieField>(json, "cookie").map_err(|_| RecordError::NotAnObject)? {
+        None | Some(CookieField::Null) => Ok(None),
+        Some(CookieField::Object(options)) => Ok(Some(options)),
+        Some(CookieField::Other) => Err(RecordError::CookieNotAnObject),
     }
 }
 
-fn ms(v: &Value) -> Option<i64> {
-    let f = v.as_f64()?;
+/// The members of a `cookie` field the engine reads (the last of a repeated key, as
+/// `JSON.parse` reads it); the others are skipped unread.
+#[derive(Default)]
+struct CookieOptions {
+    max_age: Option<Member>,
+    /// `maxage`, read when there is no `maxAge`.
+    max_age_lower: Option<Member>,
+    expires: Option<Member>,
+    http_only: Option<Member>,
+    secure: Option<Member>,
+}
+
+/// A member's value, reduced to what the engine can use (small, so nothing large is copied
+/// while parsing).
+#[derive(Clone, Copy)]
+enum Member {
+    Null,
+    Bool(bool),
+    Number(f64),
+    /// The string "session" (a browser-session cookie).
+    Session,
+    /// Any other string, read as an ISO 8601 date (None when it is none).
+    Date(Option<i64>),
+    /// An object or array.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Member {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MemberVisitor)
+    }
+}
+
+struct MemberVisitor;
+
+impl<'de> Visitor<'de> for MemberVisitor {
+    type Value = Member;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Member, E> {
+        Ok(Member::Null)
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Member, E> {
+        Ok(Member::Bool(b))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Member, E> {
+        Ok(Member::Number(n as f64))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Member, E> {
+        Ok(Member::Number(n as f64))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Member, E> {
+        Ok(Member::Number(n))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Member, E> {
+        Ok(if s == "session" { Member::Session } else { Member::Date(parse_iso8601(s)) })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Member::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Member::Other)
+    }
+}
+
+/// What a `cookie` field holds. Read without building a map of its members: it is read on
+/// every load and every save.
+enum CookieField {
+    Null,
+    Object(CookieOptions),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for CookieField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CookieFieldVisitor)
+    }
+}
+
+struct CookieFieldVisitor;
+
+/// A `cookie` member's name, matched without allocating it.
+enum CookieKey {
+    MaxAge,
+    MaxAgeLower,
+    Expires,
+    HttpOnly,
+    Secure,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for CookieKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(CookieKeyVisitor)
+    }
+}
+
+struct CookieKeyVisitor;
+
+impl Visitor<'_> for CookieKeyVisitor {
+    type Value = CookieKey;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<CookieKey, E> {
+        Ok(match key {
+            "maxAge" => CookieKey::MaxAge,
+            "maxage" => CookieKey::MaxAgeLower,
+            "expires" => CookieKey::Expires,
+            "httpOnly" => CookieKey::HttpOnly,
+            "secure" => CookieKey::Secure,
+            _ => CookieKey::Other,
+        })
+    }
+}
+
+impl<'de> Visitor<'de> for CookieFieldVisitor {
+    type Value = CookieField;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<CookieField, E> {
+        Ok(CookieField::Null)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CookieField, A::Error> {
+        let mut o = CookieOptions::default();
+        while let Some(key) = map.next_key::<CookieKey>()? {
+            let slot = match key {
+                CookieKey::MaxAge => &mut o.max_age,
+                CookieKey::MaxAgeLower => &mut o.max_age_lower,
+                CookieKey::Expires => &mut o.expires,
+                CookieKey::HttpOnly => &mut o.http_only,
+                CookieKey::Secure => &mut o.secure,
+                CookieKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value()?);
+        }
+        Ok(CookieField::Object(o))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CookieField, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(CookieField::Other)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<CookieField, E> {
+        Ok(CookieField::Other)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<CookieField, E> {
+        Ok(CookieField::Other)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<CookieField, E> {
+        Ok(CookieField::Other)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<CookieField, E> {
+        Ok(CookieField::Other)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<CookieField, E> {
+        Ok(CookieField::Other)
+    }
+}
+
+fn ms(f: f64) -> Option<i64> {
     f.is_finite().then(|| f.clamp(-(MAX_TTL_MS as f64), MAX_TTL_MS as f64) as i64)
 }
 
@@ -97,38 +263,29 @@ fn ms(v: &Value) -> Option<i64> {
 pub fn session_cookie(json: &str, base: &CookieAttributes) -> Result<CookieAttributes, RecordError> {
     let mut attrs = base.clone();
     let Some(c) = cookie_field(json)? else { return Ok(attrs) };
-    match c.get("maxAge").or_else(|| c.get("maxage")) {
-        Some(Value::Null) => attrs.max_age = Some(0),
-        Some(Value::String(s)) if s == "session" => attrs.max_age = Some(0),
-        Some(v) => {
-            if let Some(m) = ms(v) {
+    match c.max_age.or(c.max_age_lower) {
+        Some(Member::Null | Member::Session) => attrs.max_age = Some(0),
+        Some(Member::Number(n)) => {
+            if let Some(m) = ms(n) {
                 attrs.max_age = Some(m)
             }
         }
-        None => {}
+        _ => {}
     }
-    match c.get("expires") {
-        Some(Value::Null) => attrs.expires = None,
-        Some(Value::String(s)) => {
-            if let Some(at) = parse_iso8601(s) {
-                attrs.expires = Some(at)
-            }
-        }
-        Some(v @ Value::Number(_)) => {
-            if let Some(at) = v.as_f64().filter(|f| f.is_finite()) {
-                attrs.expires = Some(at as i64)
-            }
-        }
+    match c.expires {
+        Some(Member::Null) => attrs.expires = None,
+        Some(Member::Date(Some(at))) => attrs.expires = Some(at),
+        Some(Member::Number(n)) if n.is_finite() => attrs.expires = Some(n as i64),
         _ => {}
     }
     // `httpOnly` is the session's own choice either way, as in koa-session and
     // koa-generic-session (a page script may need to read its cookie). `secure` may only be
     // turned on: a record written before the application turned `secure` on must not keep
     // sending its cookie over plain HTTP.
-    if let Some(Value::Bool(on)) = c.get("httpOnly") {
-        attrs.http_only = *on;
+    if let Some(Member::Bool(on)) = c.http_only {
+        attrs.http_only = on;
     }
-    if let Some(Value::Bool(true)) = c.get("secure") {
+    if let Some(Member::Bool(true)) = c.secure {
         attrs.secure = true;
     }
     Ok(attrs)

@@ -55,9 +55,11 @@ class StoreAccess {
 
   /** The native MemoryStore's id when the engine's calls may use it (its own methods, no `valid` hook, no outage), else -1. */
   memoryId(valid) {
-    const fast = this.fast('get');
+    const { store } = this;
+    const fast = store[kJsonStore];
     if (fast === undefined || fast.memoryId === undefined || valid !== null || !this.availability.isUp()) return -1;
-    return this.fast('set') !== undefined && this.fast('destroy') !== undefined ? fast.memoryId : -1;
+    const own = JsonStore.prototype;
+    return store.get === own.get && store.set === own.set && store.destroy === own.destroy ? fast.memoryId : -1;
   }
 
   /** What the plan may ask of this store: `STORE_CAN_*` bits. */

@@ -245,7 +245,7 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
                     // A plan holds one Merge at most (and no Save beside it): both move into it.
                     let (loaded, json) = (loaded.take().ok_or_else(out_of_order)?, json.take().ok_or_else(out_of_order)?);
                     // Under the store's lock: never more than one try, never TooManyConflicts.
-                    store.merge_sync(sid, loaded, json, ttl).map_err(Fail::generic)? != MergeOutcome::Gone
+                    store.merge_request_sync(sid, loaded, json, ttl) != MergeOutcome::Gone
                 }
                 StoreOp::Touch { sid, .. } => store.touch_sync(sid, ttl),
             };

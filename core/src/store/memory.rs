@@ -250,14 +250,24 @@ impl MemoryStore {
     /// so it never runs out of attempts. A record that is gone stays gone ([`MergeOutcome::Gone`]).
     /// Errors when `loaded` or `json` is not a JSON object.
     pub fn merge_sync(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<MergeOutcome, NotAnObject> {
-        // The diff is made before taking the lock; only a conflict re-applies under it.
-        let mut commit = MergeCommit::new(loaded, json)?;
+        Ok(self.merge_commit_sync(sid, MergeCommit::new(loaded, json)?, ttl))
+    }
+
+    /// As [`merge_sync`](Self::merge_sync) for a request's own loaded record and session JSON
+    /// (see [`MergeCommit::of_request`]).
+    pub fn merge_request_sync(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> MergeOutcome {
+        self.merge_commit_sync(sid, MergeCommit::of_request(loaded, json), ttl)
+    }
+
+    fn merge_commit_sync(&self, sid: &str, mut commit: MergeCommit, ttl: Duration) -> MergeOutcome {
+        // The diff is made only on a conflict, under the lock: the store's lock makes one the
+        // exception (another process's write), not the rule.
         let now = self.now();
         let hash = self.hash(sid);
         let mut shard = self.shard(hash);
         loop {
             let answer = match commit.next() {
-                MergeStep::Done(outcome) => return Ok(outcome),
+                MergeStep::Done(outcome) => return outcome,
                 MergeStep::Write { expected, json } => self.compare_and_set_locked(&mut shard, hash, now, sid, expected, json, ttl),
             };
             commit.answer(answer);

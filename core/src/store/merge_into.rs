@@ -28,10 +28,28 @@ pub const TURN_WAIT: Duration = Duration::from_secs(1);
 /// `Rejected` when `loaded` or `json` is not a JSON object.
 pub async fn merge_into_store(store: &dyn Store, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<MergeOutcome, StoreError> {
     if !store.supports_compare_and_set() {
-        store.set(sid, &json, ttl).await?;
-        return Ok(MergeOutcome::Overwritten);
+        return overwrite(store, sid, &json, ttl).await;
     }
-    let mut commit = MergeCommit::new(loaded, json).map_err(|e| StoreError::new(StoreErrorKind::Rejected, format!("merge: {e}")))?;
+    let commit = MergeCommit::new(loaded, json).map_err(|e| StoreError::new(StoreErrorKind::Rejected, format!("merge: {e}")))?;
+    run_merge(store, sid, commit, ttl).await
+}
+
+/// As [`merge_into_store`] for a request's own loaded record and session JSON (see
+/// [`MergeCommit::of_request`]): what the driver runs for a plan's merge.
+pub async fn merge_request_into_store(store: &dyn Store, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<MergeOutcome, StoreError> {
+    if !store.supports_compare_and_set() {
+        return overwrite(store, sid, &json, ttl).await;
+    }
+    run_merge(store, sid, MergeCommit::of_request(loaded, json), ttl).await
+}
+
+/// A store that cannot compare-and-set gets the whole record, as before merging existed.
+async fn overwrite(store: &dyn Store, sid: &str, json: &str, ttl: Duration) -> Result<MergeOutcome, StoreError> {
+    store.set(sid, json, ttl).await?;
+    Ok(MergeOutcome::Overwritten)
+}
+
+async fn run_merge(store: &dyn Store, sid: &str, mut commit: MergeCommit, ttl: Duration) -> Result<MergeOutcome, StoreError> {
     let mut turn = Turn::take(sid).await;
     if let Some(previous) = turn.previous_write() {
         if let MergeStep::Write { expected, .. } = commit.next() {
