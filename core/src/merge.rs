@@ -149,6 +149,25 @@ impl Changes {
         self.set.is_empty() && self.removed.is_empty()
     }
 
+    /// These changes followed by `later` (a later request's, on the same session), as one:
+    /// a key the later one sets or removes takes its value or removal.
+    pub fn and_then(mut self, later: Changes) -> Changes {
+        for s in later.set {
+            self.removed.retain(|r| *r != s.id);
+            match self.set.iter_mut().find(|m| m.id == s.id) {
+                Some(m) => *m = s,
+                None => self.set.push(s),
+            }
+        }
+        for r in later.removed {
+            self.set.retain(|m| m.id != r);
+            if !self.removed.contains(&r) {
+                self.removed.push(r);
+            }
+        }
+        self
+    }
+
     /// The keys set, each as (key, value) JSON text as the request wrote them.
     pub fn set_members(&self) -> impl Iterator<Item = (&str, &str)> {
         self.set.iter().map(|s| (s.key.as_str(), s.value.as_str()))
@@ -229,7 +248,7 @@ pub enum MergeStep<'a> {
 /// The compare-and-set loop of one merge, without I/O. The first write stores the request's
 /// JSON as it is, if the record is still the one the request loaded; after each conflict the
 /// request's changes are re-applied to the record the store answered with.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct MergeCommit {
     /// Made at the first conflict, from the loaded and current JSON (still in `expected` and
     /// `json` then): the common, unconflicted merge never needs them.
@@ -284,13 +303,7 @@ impl MergeCommit {
             CasResult::Missing => Some(MergeOutcome::Gone),
             CasResult::Changed(_) if self.attempts >= self.max_attempts => Some(MergeOutcome::TooManyConflicts),
             CasResult::Changed(now) => {
-                let changes = match self.changes.take() {
-                    Some(changes) => changes,
-                    // Both are objects (checked by `new`, or by the request).
-                    None => Changes::between(&self.expected, &self.json).unwrap_or_default(),
-                };
-                let next = apply(&now, &changes);
-                self.changes = Some(changes);
+                let next = apply(&now, self.changes_made());
                 match next {
                     Ok(json) => {
                         (self.expected, self.json) = (now, json);
@@ -307,9 +320,42 @@ impl MergeCommit {
         self.attempts
     }
 
+    /// The record this merge stored, once it has (the outcome was `Merged`).
+    pub fn into_written(self) -> Option<String> {
+        (self.done == Some(MergeOutcome::Merged)).then_some(self.json)
+    }
+
     /// The request's changes, once a conflict has made them.
     pub fn changes(&self) -> Option<&Changes> {
         self.changes.as_ref()
+    }
+
+    /// The changes, made now if no conflict has made them yet (before the first answer,
+    /// `expected` and `json` are still the loaded and the current JSON).
+    fn changes_made(&mut self) -> &Changes {
+        // Both are objects (checked by `new`, or by the request).
+        self.changes.get_or_insert_with(|| Changes::between(&self.expected, &self.json).unwrap_or_default())
+    }
+
+    /// Takes in `later`, a merge of the same session not begun yet, so that one write stores
+    /// both (a group commit: merges of one session waiting for each other write once). Its
+    /// changes go on top of this one's; on a conflict both are re-applied, in that order.
+    /// Only before this merge's first write, and only a merge that has not begun.
+    /// Returns false (and `later` must run on its own) when it cannot be taken in.
+    pub fn absorb(&mut self, later: &mut MergeCommit) -> bool {
+        if self.done.is_some() || self.attempts > 0 || later.attempts > 0 {
+            return false;
+        }
+        let theirs = later.changes_made().clone();
+        let mine = self.changes_made().clone();
+        match apply(&self.json, &theirs) {
+            Ok(json) => {
+                self.json = json;
+                self.changes = Some(mine.and_then(theirs));
+                true
+            }
+            Err(NotAnObject) => false,
+        }
     }
 }
 
@@ -336,6 +382,21 @@ mod tests {
         assert!(Changes::between(r#"{"a":{"x":1}}"#, r#" { "a" : {"x":1} } "#).unwrap().is_empty());
         // Same value, different text: a change (exact text is what is kept).
         assert!(!Changes::between(r#"{"a":{"x":1}}"#, r#"{"a":{ "x":1}}"#).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_group_applies_later_changes_on_top() {
+        let mut first = MergeCommit::new(r#"{"a":1,"b":1}"#.into(), r#"{"a":2,"b":1,"c":1}"#.into()).unwrap();
+        // Removes b, sets c.
+        let mut later = MergeCommit::new(r#"{"a":1,"b":1}"#.into(), r#"{"a":1,"c":3}"#.into()).unwrap();
+        assert!(first.absorb(&mut later));
+        assert_eq!(first.next(), MergeStep::Write { expected: r#"{"a":1,"b":1}"#, json: r#"{"a":2,"c":3}"# });
+        // A conflict re-applies both, in that order.
+        first.answer(CasResult::Changed(r#"{"a":1,"b":1,"z":9}"#.into()));
+        assert_eq!(first.next(), MergeStep::Write { expected: r#"{"a":1,"b":1,"z":9}"#, json: r#"{"a":2,"z":9,"c":3}"# });
+        // Once a write was answered, nothing more is taken in.
+        let mut late = MergeCommit::new("{}".into(), r#"{"x":1}"#.into()).unwrap();
+        assert!(!first.absorb(&mut late));
     }
 
     #[test]

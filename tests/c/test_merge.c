@@ -35,7 +35,9 @@ static void test_parallel_fields_all_stay(void) {
   int sets = atomic_load(&ts.set_calls);
   CHECK(fan_out(e, &j2) == FAN_OUT);
   CHECK(atomic_load(&ts.set_calls) == sets); /* loaded sessions are never written whole */
-  CHECK(atomic_load(&ts.cas_calls) >= FAN_OUT);
+  /* Every merge went through compare-and-set; merges that queued up behind another one are
+   * written together (a group commit), so there may be fewer calls than merges. */
+  CHECK(atomic_load(&ts.cas_calls) >= 1 && atomic_load(&ts.cas_calls) <= FAN_OUT);
   ks_engine_free(e);
   ts_deinit(&ts);
 }

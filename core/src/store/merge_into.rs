@@ -1,21 +1,26 @@
 //! Runs a [`MergeCommit`] against any store: the one executor the C driver and the Node
 //! native stores call for a merging commit.
 //!
-//! Merges of one session id from this process take turns. Without that, N parallel requests
-//! on one session all send their compare-and-set at once; each round only one of them wins,
-//! and the last would need N attempts. With turns, only other processes can get in between,
-//! and a merge that follows another one in this process starts from the record that one wrote
-//! instead of learning it from a failed attempt. Turns are only about contention: correctness
-//! comes from compare-and-set alone, so a turn that cannot be had within [`TURN_WAIT`] (the
-//! store is slow or down and a queue built up) is not waited for any longer.
+//! Merges of one session id from this process take turns, and the ones that queue up while
+//! another is writing are written together. Without turns, N parallel requests on one session
+//! all send their compare-and-set at once; each round only one of them wins, and the last
+//! would need N attempts. With turns alone, they would write one after another, one round trip
+//! each. So the merge writing a session (the writer) hands the merges that queued meanwhile to
+//! the first of them, which applies all their changes in order and stores them with one
+//! compare-and-set (a group commit), starting from the record the writer left, and every merge
+//! of that group gets its outcome. Only other processes can then get in between.
+//!
+//! Turns are only about contention: correctness comes from compare-and-set alone, so a merge
+//! that waits longer than [`TURN_WAIT`] (the store is slow or down and a queue built up) stops
+//! waiting and writes on its own; one whose group's writer went away does the same.
 
 use super::{CasResult, Store, StoreError, StoreErrorKind};
 use crate::merge::{MergeCommit, MergeOutcome, MergeStep};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{Mutex as TurnLock, OwnedMutexGuard};
+use tokio::sync::oneshot;
 
 /// Longest wait for this process's earlier merges of the same session to finish.
 pub const TURN_WAIT: Duration = Duration::from_secs(1);
@@ -49,103 +54,192 @@ async fn overwrite(store: &dyn Store, sid: &str, json: &str, ttl: Duration) -> R
     Ok(MergeOutcome::Overwritten)
 }
 
-async fn run_merge(store: &dyn Store, sid: &str, mut commit: MergeCommit, ttl: Duration) -> Result<MergeOutcome, StoreError> {
-    let mut turn = Turn::take(sid).await;
-    if let Some(previous) = turn.previous_write() {
-        if let MergeStep::Write { expected, .. } = commit.next() {
-            if expected != previous {
-                // What the store will answer, unless another process wrote meanwhile.
-                commit.answer(CasResult::Changed(previous.to_owned()));
-            }
+type Outcome = Result<MergeOutcome, StoreError>;
+
+/// What a queued merge hears from the writer before it.
+enum Message {
+    /// It was written in a group: the group's outcome.
+    Done(Outcome),
+    /// It writes next (its commit comes back), for itself and the merges queued after it,
+    /// starting from the record the last writer stored, when it stored one.
+    Write(MergeCommit, Vec<Waiter>, Option<String>),
+}
+
+struct Waiter {
+    id: u64,
+    commit: MergeCommit,
+    reply: oneshot::Sender<Message>,
+}
+
+async fn run_merge(store: &dyn Store, sid: &str, commit: MergeCommit, ttl: Duration) -> Outcome {
+    if tokio::runtime::Handle::try_current().is_err() {
+        // No runtime to wait on (a host driving the future itself): compare-and-set alone.
+        return write_group(store, sid, commit, Vec::new(), None, ttl).await.0;
+    }
+    let (tx, mut rx) = oneshot::channel();
+    let mine = commit.clone();
+    let Some(id) = WRITERS.begin_or_queue(sid, commit, tx) else {
+        return write_as_writer(store, sid, mine, Vec::new(), None, ttl).await;
+    };
+    let message = match tokio::time::timeout(TURN_WAIT, &mut rx).await {
+        Ok(received) => received.ok(),
+        Err(_) => {
+            // Waited long enough: leave the queue and write alone. A message sent meanwhile is
+            // still taken; after close() no writer can send one that nobody reads.
+            WRITERS.leave(sid, id);
+            rx.close();
+            rx.try_recv().ok()
+        }
+    };
+    match message {
+        Some(Message::Done(outcome)) => outcome,
+        Some(Message::Write(commit, group, previous)) => write_as_writer(store, sid, commit, group, previous, ttl).await,
+        // The writer went away before writing this merge, or the wait ran out.
+        None => write_group(store, sid, mine, Vec::new(), None, ttl).await.0,
+    }
+}
+
+/// Writes as the session's writer, then hands the turn to the first merge queued meanwhile
+/// (with the rest of the queue) or ends the turn.
+async fn write_as_writer(store: &dyn Store, sid: &str, commit: MergeCommit, group: Vec<Waiter>, previous: Option<String>, ttl: Duration) -> Outcome {
+    let mut turn = TurnGuard { sid, handed_on: false };
+    let (mine, mut written) = write_group(store, sid, commit, group, previous, ttl).await;
+    loop {
+        let Some((next, rest)) = WRITERS.next_or_end(sid) else { break };
+        match next.reply.send(Message::Write(next.commit, rest, written)) {
+            Ok(()) => break,
+            // Its request went away while it waited: write its group here, then hand on.
+            Err(Message::Write(commit, rest, previous)) => written = write_group(store, sid, commit, rest, previous, ttl).await.1,
+            Err(Message::Done(_)) => break,
         }
     }
-    let mut written = None;
+    turn.handed_on = true;
+    mine
+}
+
+/// Hands the turn on if a writer's future is dropped before it could (its request went
+/// away): the next merge writes then, with no record to start from.
+struct TurnGuard<'a> {
+    sid: &'a str,
+    handed_on: bool,
+}
+
+impl Drop for TurnGuard<'_> {
+    fn drop(&mut self) {
+        if self.handed_on {
+            return;
+        }
+        while let Some((next, rest)) = WRITERS.next_or_end(self.sid) {
+            if next.reply.send(Message::Write(next.commit, rest, None)).is_ok() {
+                return;
+            }
+            // That one went away too; its group's waiters write on their own.
+        }
+    }
+}
+
+/// One compare-and-set loop for `commit` with the merges of `group` taken in, each of which
+/// is told the outcome. Returns the outcome and the record stored, if one was.
+async fn write_group(store: &dyn Store, sid: &str, mut commit: MergeCommit, group: Vec<Waiter>, previous: Option<String>, ttl: Duration) -> (Outcome, Option<String>) {
+    let mut absorbed = Vec::with_capacity(group.len());
+    for mut w in group {
+        if commit.absorb(&mut w.commit) {
+            absorbed.push(w.reply);
+        } else {
+            // Cannot happen for objects; it still gets an answer rather than none.
+            let _ = w.reply.send(Message::Done(Err(StoreError::new(StoreErrorKind::Rejected, "merge: not a JSON object"))));
+        }
+    }
+    if let (Some(previous), MergeStep::Write { expected, .. }) = (&previous, commit.next()) {
+        if expected != previous {
+            // What the store will answer, unless another process wrote meanwhile.
+            commit.answer(CasResult::Changed(previous.clone()));
+        }
+    }
     let outcome = loop {
         let answer = match commit.next() {
-            MergeStep::Done(outcome) => break outcome,
-            MergeStep::Write { expected, json } => {
-                let answer = store.compare_and_set(sid, expected, json, ttl).await;
-                if matches!(answer, Ok(CasResult::Stored)) && turn.others_waiting() {
-                    written = Some(json.to_owned());
-                }
-                answer?
-            }
+            MergeStep::Done(outcome) => break Ok(outcome),
+            MergeStep::Write { expected, json } => store.compare_and_set(sid, expected, json, ttl).await,
         };
-        commit.answer(answer);
+        match answer {
+            Ok(answer) => commit.answer(answer),
+            Err(e) => break Err(e),
+        }
     };
-    turn.record_write(written.filter(|_| outcome == MergeOutcome::Merged));
-    Ok(outcome)
+    for reply in absorbed {
+        let _ = reply.send(Message::Done(outcome.clone()));
+    }
+    let written = if outcome.is_ok() { commit.into_written() } else { None };
+    (outcome, written)
 }
 
 const SHARDS: usize = 16;
 
-type TurnState = Arc<TurnLock<Option<String>>>;
-
-/// Per session id in this process: a lock whose value is the record the last holder wrote
-/// (kept only while others wait). Entries go when their last user does.
-struct Turns {
-    hasher: RandomState,
-    shards: [Mutex<HashMap<Box<str>, TurnState>>; SHARDS],
+/// Per session id being merged in this process: whether a merge is writing it, and the
+/// merges queued behind that one. Entries go when the last turn ends.
+#[derive(Default)]
+struct Entry {
+    queue: Vec<Waiter>,
 }
 
-static TURNS: LazyLock<Turns> =
-    LazyLock::new(|| Turns { hasher: RandomState::new(), shards: std::array::from_fn(|_| Mutex::new(HashMap::new())) });
+struct Writers {
+    hasher: RandomState,
+    next_id: std::sync::atomic::AtomicU64,
+    shards: [Mutex<HashMap<Box<str>, Entry>>; SHARDS],
+}
 
-impl Turns {
-    fn shard(&self, sid: &str) -> MutexGuard<'_, HashMap<Box<str>, TurnState>> {
+static WRITERS: LazyLock<Writers> = LazyLock::new(|| Writers {
+    hasher: RandomState::new(),
+    next_id: Default::default(),
+    shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+});
+
+impl Writers {
+    fn shard(&self, sid: &str) -> MutexGuard<'_, HashMap<Box<str>, Entry>> {
         let i = (self.hasher.hash_one(sid) % SHARDS as u64) as usize;
         // Every update is one map operation: a poisoned lock holds a consistent map.
         self.shards[i].lock().unwrap_or_else(|p| p.into_inner())
     }
-}
 
-struct Turn {
-    sid: Box<str>,
-    state: Option<TurnState>,
-    /// None when the wait gave up, or outside a tokio runtime.
-    guard: Option<OwnedMutexGuard<Option<String>>>,
-}
-
-impl Turn {
-    async fn take(sid: &str) -> Turn {
-        let state = TURNS.shard(sid).entry(sid.into()).or_default().clone();
-        let guard = match tokio::runtime::Handle::try_current() {
-            Ok(_) => tokio::time::timeout(TURN_WAIT, state.clone().lock_owned()).await.ok(),
-            Err(_) => None,
-        };
-        Turn { sid: sid.into(), state: Some(state), guard }
-    }
-
-    fn previous_write(&self) -> Option<&str> {
-        self.guard.as_ref().and_then(|g| g.as_deref())
-    }
-
-    /// Whether other merges of this session wait for the turn (then the record written is
-    /// worth handing on). The map, this turn and its guard hold the other three references.
-    fn others_waiting(&self) -> bool {
-        self.state.as_ref().is_some_and(|s| Arc::strong_count(s) > 3)
-    }
-
-    fn record_write(&mut self, written: Option<String>) {
-        if let Some(g) = self.guard.as_mut() {
-            **g = written;
+    /// Starts writing `sid` (None: the caller is the writer; an entry marks the turn as
+    /// taken) or queues the merge behind the writer (Some: its id in the queue).
+    fn begin_or_queue(&self, sid: &str, commit: MergeCommit, reply: oneshot::Sender<Message>) -> Option<u64> {
+        let mut map = self.shard(sid);
+        match map.get_mut(sid) {
+            None => {
+                map.insert(sid.into(), Entry::default());
+                None
+            }
+            Some(entry) => {
+                let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                entry.queue.push(Waiter { id, commit, reply });
+                Some(id)
+            }
         }
     }
-}
 
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let mut map = TURNS.shard(&self.sid);
-        self.guard = None;
-        self.state = None;
-        // New users clone the entry under this same shard lock, so the count is exact here.
-        if map.get(&self.sid).is_some_and(|s| Arc::strong_count(s) == 1) {
-            map.remove(&self.sid);
+    /// The next writer and the merges queued behind it, or None: the turn ends (entry gone).
+    fn next_or_end(&self, sid: &str) -> Option<(Waiter, Vec<Waiter>)> {
+        let mut map = self.shard(sid);
+        let entry = map.get_mut(sid)?;
+        if entry.queue.is_empty() {
+            map.remove(sid);
             if map.is_empty() {
                 // Give the table back: an idle process holds no allocation here (and leak
                 // checkers at exit see none).
                 map.shrink_to_fit();
             }
+            return None;
+        }
+        let mut queue = std::mem::take(&mut entry.queue).into_iter();
+        let next = queue.next()?;
+        Some((next, queue.collect()))
+    }
+
+    /// Takes a merge that stopped waiting out of the queue (if it is still there).
+    fn leave(&self, sid: &str, id: u64) {
+        if let Some(entry) = self.shard(sid).get_mut(sid) {
+            entry.queue.retain(|w| w.id != id);
         }
     }
 }
@@ -183,7 +277,7 @@ mod tests {
         let outcome = merge_into_store(&store, "s", "{}".into(), r#"{"a":1}"#.into(), Duration::from_secs(1)).await.unwrap();
         assert_eq!(outcome, MergeOutcome::TooManyConflicts);
         assert_eq!(store.0.load(std::sync::atomic::Ordering::SeqCst), crate::merge::MAX_MERGE_ATTEMPTS);
-        assert!(TURNS.shard("s").is_empty(), "the turn entry went with its last user");
+        assert!(WRITERS.shard("s").is_empty(), "the turn entry went with its last user");
     }
 
     #[tokio::test]
@@ -193,4 +287,63 @@ mod tests {
         assert_eq!(err.kind, StoreErrorKind::Rejected);
         assert_eq!(store.0.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
+
+    /// A store holding one record, whose compare-and-set takes a while (as a network store's
+    /// does) and counts its calls.
+    struct SlowRecord {
+        record: std::sync::Mutex<String>,
+        calls: std::sync::atomic::AtomicU32,
+    }
+
+    impl Store for SlowRecord {
+        fn get<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<String>> {
+            let r = self.record.lock().unwrap().clone();
+            Box::pin(async move { Ok(Some(r)) })
+        }
+        fn set<'a>(&'a self, _: &'a str, _: &'a str, _: Duration) -> StoreFuture<'a, ()> {
+            Box::pin(async { panic!("a merge must not write whole records to a compare-and-set store") })
+        }
+        fn destroy<'a>(&'a self, _: &'a str) -> StoreFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn compare_and_set<'a>(&'a self, _: &'a str, expected: &'a str, json: &'a str, _: Duration) -> StoreFuture<'a, CasResult> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let mut record = self.record.lock().unwrap();
+                if *record != expected {
+                    return Ok(CasResult::Changed(record.clone()));
+                }
+                *record = json.to_owned();
+                Ok(CasResult::Stored)
+            })
+        }
+        fn supports_compare_and_set(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn merges_that_queue_up_are_written_together() {
+        let store = std::sync::Arc::new(SlowRecord { record: std::sync::Mutex::new(r#"{"n":0}"#.to_owned()), calls: Default::default() });
+        let merges = (0..50).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let json = format!(r#"{{"n":0,"k{i}":{i}}}"#);
+                merge_request_into_store(&*store, "g", r#"{"n":0}"#.to_owned(), json, Duration::from_secs(60)).await
+            })
+        });
+        for m in merges.collect::<Vec<_>>() {
+            assert_eq!(m.await.unwrap(), Ok(MergeOutcome::Merged));
+        }
+        let record: serde_json::Value = serde_json::from_str(&store.record.lock().unwrap()).unwrap();
+        for i in 0..50 {
+            assert_eq!(record[format!("k{i}")], i, "key {i} kept: {record}");
+        }
+        // One write for the first, then groups: far fewer than one round trip per merge.
+        let calls = store.calls.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(calls < 10, "{calls} compare-and-sets for 50 merges");
+        assert!(WRITERS.shard("g").is_empty(), "the turn entry went with its last user");
+    }
 }
+
