@@ -71,7 +71,27 @@ pub fn is_json_object(json: &str) -> bool {
 /// anything parses it), one JSON object, and a `cookie` field that is an object, `null` or
 /// absent. A repeated key counts by its last value, as `JSON.parse` reads it.
 pub fn check_record(json: &str) -> Result<(), RecordError> {
-    cookie_field(json).map(drop)
+    check_json_limits(json)?;
+    // Only the field's kind: its members are read when a cookie is made from them.
+    match field_of::<CookieShape>(json, "cookie").map_err(|_| RecordError::NotAnObject)? {
+        None | Some(CookieShape::NullOrObject) => Ok(()),
+        Some(CookieShape::Other) => Err(RecordError::CookieNotAnObject),
+    }
+}
+
+/// A `cookie` field's kind, read without reading its members.
+enum CookieShape {
+    NullOrObject,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for CookieShape {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match d.deserialize_any(MemberVisitor)? {
+            Member::Null | Member::Object => CookieShape::NullOrObject,
+            _ => CookieShape::Other,
+        })
+    }
 }
 
 /// The `cookie` field of a valid record; `None` when absent or `null`.
@@ -107,8 +127,8 @@ enum Member {
     Session,
     /// Any other string, read as an ISO 8601 date (None when it is none).
     Date(Option<i64>),
-    /// An object or array.
-    Other,
+    Object,
+    Array,
 }
 
 impl<'de> Deserialize<'de> for Member {
@@ -144,11 +164,11 @@ impl<'de> Visitor<'de> for MemberVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Member::Other)
+        Ok(Member::Object)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Member::Other)
+        Ok(Member::Array)
     }
 }
 

@@ -51,7 +51,8 @@ class ContextSession {
     const nl = r.indexOf('\n');
     const original = nl < 0 ? null : r.slice(nl + 1);
     const cs = new ContextSession(mw, ctx, engine, nl < 0 ? r.slice(1) : r.slice(1, nl), upstream, original);
-    if (r[0] !== '-') cs.loadedReport(r.charCodeAt(0) - 48, original !== null ? cs.sid() : null);
+    const report = r.charCodeAt(0) - 48; // a LOAD_REPORT_* digit, or '-' (nothing read)
+    if (report >= 0 && (debug.enabled || report === native.LOAD_REPORT_CORRUPT)) cs.loadedReport(report, original !== null ? cs.sid() : null);
     return cs;
   }
 

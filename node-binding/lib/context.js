@@ -42,7 +42,10 @@ for (const [name, [read, write, hint]] of Object.entries(API)) {
   };
 }
 
-const ownsAnyName = (obj) => NAMES.some((name) => hasOwn.call(obj, name));
+function ownsAnyName(obj) {
+  for (const name of NAMES) if (hasOwn.call(obj, name)) return true;
+  return false;
+}
 
 /**
  * Gives `ctx` the session API backed by `st`. The accessors go on `app.context` (the
