@@ -155,11 +155,9 @@ class ContextSession {
     try {
       await next();
     } catch (error) {
-      try {
-        await this.end();
-      } catch (err) {
-        this.ctx.app.emit('error', err, this.ctx);
-      }
+      // What the app changed before it threw is committed; a failure there is reported, and
+      // the app's error is what propagates.
+      await Promise.resolve().then(() => this.end()).catch((err) => this.ctx.app.emit('error', err, this.ctx));
       keepCookiesOnError(error, this.sentCookies);
       throw error;
     }

@@ -22,7 +22,6 @@ const API = {
   sessionStore: [(st) => st.mw.access.store, null, ''],
   regenerateSession: [(st) => st.regenerateFn || (st.regenerateFn = () => st.regenerate()), null, ''],
 };
-const NAMES = Object.keys(API);
 
 const descriptors = { [kInstalled]: { value: true, configurable: true } };
 for (const [name, [read, write, hint]] of Object.entries(API)) {
@@ -43,7 +42,7 @@ for (const [name, [read, write, hint]] of Object.entries(API)) {
 }
 
 function ownsAnyName(obj) {
-  for (const name of NAMES) if (hasOwn.call(obj, name)) return true;
+  for (const name in API) if (hasOwn.call(obj, name)) return true;
   return false;
 }
 
