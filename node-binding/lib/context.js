@@ -23,6 +23,8 @@ const API = {
   regenerateSession: [(st) => st.regenerateFn || (st.regenerateFn = () => st.regenerate()), null, ''],
 };
 
+const NAMES = Object.keys(API);
+
 const descriptors = { [kInstalled]: { value: true, configurable: true } };
 for (const [name, [read, write, hint]] of Object.entries(API)) {
   descriptors[name] = {
@@ -42,7 +44,7 @@ for (const [name, [read, write, hint]] of Object.entries(API)) {
 }
 
 function ownsAnyName(obj) {
-  for (const name in API) if (hasOwn.call(obj, name)) return true;
+  for (const name of NAMES) if (hasOwn.call(obj, name)) return true;
   return false;
 }
 
