@@ -14,6 +14,7 @@ const Koa = require('koa');
 const compose = require('koa-compose');
 const { setUp } = require('./variants');
 const { parseArgs, selection, median } = require('./cli');
+const { response, request } = require('./fake-http');
 
 const { opt, smoke } = parseArgs(process.argv.slice(2));
 const requests = Number(opt('requests', smoke ? 2000 : 200000));
@@ -21,26 +22,6 @@ const rounds = Number(opt('rounds', smoke ? 1 : 3));
 const { variants, scenarios } = selection(opt, ['bare', 'js-floor', 'ours-memory']);
 for (const v of variants) {
   if (v.includes('redis')) throw new Error(`${v}: needs a Redis server; use run.js`);
-}
-
-/** A response that keeps its headers and nothing else. */
-function response() {
-  const headers = Object.create(null);
-  return {
-    headersSent: false,
-    statusCode: 404,
-    getHeader: (k) => headers[k.toLowerCase()],
-    setHeader: (k, v) => { headers[k.toLowerCase()] = v; },
-    removeHeader: (k) => { delete headers[k.toLowerCase()]; },
-    hasHeader: (k) => k.toLowerCase() in headers,
-    getHeaderNames: () => Object.keys(headers),
-    getHeaders: () => headers,
-    headers,
-  };
-}
-
-function request(url, cookie) {
-  return { headers: cookie ? { host: 'bench', cookie } : { host: 'bench' }, url, method: 'GET', socket: {} };
 }
 
 async function app(variant) {

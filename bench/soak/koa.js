@@ -21,6 +21,7 @@ const path = require('node:path');
 const Koa = require('koa');
 const compose = require('koa-compose');
 const session = require(path.join(__dirname, '..', '..', 'node-binding'));
+const { response, request } = require('../koa/fake-http');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,21 +30,6 @@ function arg(name, fallback) {
 const requests = arg('requests', 1000000);
 const warmup = arg('warmup', 100000);
 const visitors = arg('visitors', 10000);
-
-function response() {
-  const headers = Object.create(null);
-  return {
-    headersSent: false,
-    statusCode: 404,
-    getHeader: (k) => headers[k.toLowerCase()],
-    setHeader: (k, v) => { headers[k.toLowerCase()] = v; },
-    removeHeader: (k) => { delete headers[k.toLowerCase()]; },
-    hasHeader: (k) => k.toLowerCase() in headers,
-    getHeaderNames: () => Object.keys(headers),
-    getHeaders: () => headers,
-    headers,
-  };
-}
 
 const app = new Koa();
 app.keys = ['soak-key-1', 'soak-key-2'];
@@ -98,7 +84,7 @@ async function main() {
     const v = n % visitors;
     const url = jars[v] === null ? '/write' : n % 20 === 0 ? '/logout' : n % 4 === 0 ? '/write' : '/read';
     const res = response();
-    const ctx = app.createContext({ headers: jars[v] ? { host: 'soak', cookie: jars[v] } : { host: 'soak' }, url, method: 'GET', socket: {} }, res);
+    const ctx = app.createContext(request(url, jars[v], 'soak'), res);
     await run(ctx);
     if (ctx.status !== 200) throw new Error(`request ${n} (${url}) answered ${ctx.status}`);
     jars[v] = nextCookie(jars[v], res.headers['set-cookie']);
