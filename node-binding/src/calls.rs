@@ -50,8 +50,19 @@ fn engine(env: Env, v: Value) -> Result<Arc<SessionConfig>> {
 }
 
 fn memory_store(env: Env, v: Value) -> Result<Arc<MemoryStore>> {
-    let id = unsafe { raw::uint32(env, v, "store") }?;
+    registered_memory_store(unsafe { raw::uint32(env, v, "store") }?)
+}
+
+fn registered_memory_store(id: u32) -> Result<Arc<MemoryStore>> {
     registry::memory_store(id).ok_or_else(|| Fail::invalid_arg("memory store is gone"))
+}
+
+/// `requestBegin`'s store: a memory store's id, or a negative number for none.
+fn opt_memory_store(env: Env, v: Value) -> Result<Option<Arc<MemoryStore>>> {
+    match unsafe { raw::float(env, v, "store") }? {
+        id if id < 0.0 => Ok(None),
+        id => registered_memory_store(id as u32).map(Some),
+    }
 }
 
 unsafe fn token_arg(env: Env, v: Value, original: Value) -> Result<SessionRequest> {
@@ -146,10 +157,7 @@ unsafe extern "C" fn request_begin(env: Env, info: sys::napi_callback_info) -> V
         let [e, header, path, upstream, new_sid, s] = raw::args::<6>(env, info)?;
         let cfg = engine(env, e)?;
         let new_sid = raw::boolean(env, new_sid, "newSid")?;
-        let store = match raw::float(env, s, "store")? {
-            id if id < 0.0 => None,
-            _ => Some(memory_store(env, s)?),
-        };
+        let store = opt_memory_store(env, s)?;
         let Some(mut req) = begin(env, &cfg, header, path, upstream)? else { return Ok(raw::null(env)) };
         let mut report = '-';
         if let (Some(store), Next::Load(sid)) = (&store, req.next()) {

@@ -104,17 +104,23 @@ async fn run_merge(store: &dyn Store, sid: &str, commit: MergeCommit, ttl: Durat
 async fn write_as_writer(store: &dyn Store, sid: &str, commit: MergeCommit, group: Vec<Waiter>, previous: Option<String>, ttl: Duration) -> Outcome {
     let mut turn = TurnGuard { sid, handed_on: false };
     let (mine, mut written) = write_group(store, sid, commit, group, previous, ttl).await;
-    loop {
-        let Some((next, rest)) = WRITERS.next_or_end(sid) else { break };
-        match next.reply.send(Message::Write(next.commit, rest, written)) {
-            Ok(()) => break,
-            // Its request went away while it waited: write its group here, then hand on.
-            Err(Message::Write(commit, rest, previous)) => written = write_group(store, sid, commit, rest, previous, ttl).await.1,
-            Err(Message::Done(_)) => break,
-        }
+    // A group whose first merge's request went away while it waited is written here.
+    while let Some((commit, rest, previous)) = hand_on(sid, written) {
+        written = write_group(store, sid, commit, rest, previous, ttl).await.1;
     }
     turn.handed_on = true;
     mine
+}
+
+/// Hands the turn to the first merge queued behind the writer, with the rest of the queue and
+/// the record last stored, or ends the turn when none is queued. When that merge's request
+/// went away, its group comes back (undelivered) for the caller to deal with.
+fn hand_on(sid: &str, written: Option<String>) -> Option<(MergeCommit, Vec<Waiter>, Option<String>)> {
+    let (next, rest) = WRITERS.next_or_end(sid)?;
+    match next.reply.send(Message::Write(next.commit, rest, written)) {
+        Err(Message::Write(commit, rest, previous)) => Some((commit, rest, previous)),
+        Ok(()) | Err(Message::Done(_)) => None,
+    }
 }
 
 /// Hands the turn on if a writer's future is dropped before it could (its request went
@@ -129,12 +135,8 @@ impl Drop for TurnGuard<'_> {
         if self.handed_on {
             return;
         }
-        while let Some((next, rest)) = WRITERS.next_or_end(self.sid) {
-            if next.reply.send(Message::Write(next.commit, rest, None)).is_ok() {
-                return;
-            }
-            // That one went away too; its group's waiters write on their own.
-        }
+        // An undelivered group is dropped: its merges hear nothing and write on their own.
+        while hand_on(self.sid, None).is_some() {}
     }
 }
 
