@@ -16,6 +16,7 @@ export import DISCONNECT = session.DISCONNECT;
 
 export import SessionCookie = session.SessionCookie;
 export import Session = session.Session;
+export import SessionObject = session.SessionObject;
 export import TypeOptions = session.TypeOptions;
 export import Deferred = session.Deferred;
 export import SessionValue = session.SessionValue;

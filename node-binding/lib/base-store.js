@@ -20,19 +20,28 @@ class BaseStore extends EventEmitter {
   }
 
   /**
-   * Returns (a Promise of) the TTL in ms for `sess`: `ttl` when given, else computed by the
-   * engine from `sess.cookie.maxAge` / `sess.cookie.expires` (one day for a browser-session
-   * cookie). Subclasses call `await super.set(sid, sess, ttl)` to get it.
+   * Returns (a Promise of) the TTL in ms for `sess`, as the original package's BaseStore#set
+   * did: `ttl` when given; else the ms until `sess.cookie.expires` when it has one (it wins
+   * over maxAge), else `sess.cookie.maxAge`, else one day. Subclasses call
+   * `await super.set(sid, sess, ttl)` to get it. (The native stores bound their own TTLs.)
    */
   async set(sid, sess, ttl) {
-    return storeTtl(sess, ttl);
+    if (ttl) return ttl;
+    const cookie = sess !== null && typeof sess === 'object' ? sess.cookie : undefined;
+    if (cookie === null || typeof cookie !== 'object') return ONE_DAY_MS;
+    // A stored session holds `expires` as an ISO string, a fresh one may hold a Date. JavaScript's
+    // clock, so fake timers (sinon, jest) apply.
+    const expires = cookie.expires ? new Date(cookie.expires).getTime() : NaN;
+    if (Number.isFinite(expires)) return Math.ceil(expires - Date.now());
+    return cookie.maxAge || ONE_DAY_MS;
   }
 }
 
-/** The TTL a store should use for `sess` when the caller gave `ttl` (or did not). */
+const ONE_DAY_MS = 86400000;
+
+/** The TTL a native store is given for `sess` when the caller gave `ttl` (or did not): the engine's rule. */
 function storeTtl(sess, ttl) {
   if (typeof ttl === 'number' && ttl > 0) return ttl;
-  // JavaScript's clock, so fake timers (sinon, jest) apply to `cookie.expires`.
   return sessionTtlMs(recordJson(sess), undefined, Date.now());
 }
 

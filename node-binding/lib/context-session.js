@@ -10,19 +10,22 @@ const { isThenable } = require('./store-access');
 const { isStoreUnavailable } = require('./availability');
 const { sendCookies, keepCookiesOnError } = require('./response');
 const { serialize, recordJson, parseObject } = require('./session-json');
+const { adoptParsed, adoptAssigned } = require('./session-object');
 const debug = require('./debug');
 
 const { STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_TOUCH } = native;
 
 class ContextSession {
   /** `mw`: what the middleware shares with its requests (index.js). */
-  constructor(mw, ctx, engine, token, upstream, original) {
+  constructor(mw, ctx, upstream) {
     this.mw = mw;
     this.ctx = ctx;
-    this.engine = engine; // { id, freshJson }: holding it keeps the engine alive while the request runs
-    this.token = token; // the engine's state of this request: `<step><state><sid>[ <replaced sid>]`
-    this.original = original; // the loaded record's JSON (null for a new session): the engine compares against it
+    this.engine = null; // { id, freshJson }: holding it keeps the engine alive while the request runs
+    this.token = null; // the engine's state of this request: `<step><state><sid>[ <replaced sid>]`
+    this.original = null; // the loaded record's JSON (null for a new session): the engine compares against it
     this.upstream = upstream; // ctx.sessionId set before the middleware ran
+    this.path = ctx.path; // the path the engine checked against the cookie path
+    this.outside = false; // defer mode: the path left the cookie path before the session was first used
     this.session = null;
     this.save = null; // ctx.sessionSave
     this.loaded = false;
@@ -33,27 +36,35 @@ class ContextSession {
     this.regenerateFn = null;
   }
 
+  /** Begins the request: null outside the cookie path. */
+  static start(mw, ctx) {
+    const up = ctx.sessionId;
+    const cs = new ContextSession(mw, ctx, typeof up === 'string' && up !== '' ? up : null);
+    return cs.begin() ? cs : null;
+  }
+
   /**
-   * Begins the request: null outside the cookie path. With the native MemoryStore (not
-   * deferred) the engine's call also reads the store; its answer is
+   * The engine's first call: false outside the cookie path. With the native MemoryStore (not
+   * deferred) it also reads the store; its answer is
    * `<report digit, or '-' when nothing was read><token>[\n<record>]`.
    */
-  static start(mw, ctx) {
+  begin() {
+    const { mw, ctx } = this;
     const engine = mw.engineFor(ctx.app);
-    const up = ctx.sessionId;
-    const upstream = typeof up === 'string' && up !== '' ? up : null;
     const cookie = ctx.req.headers.cookie;
     const header = typeof cookie === 'string' ? cookie : null;
     if (debug.enabled) debug.cookie(ctx, engine.id, header);
     const memoryId = mw.defer ? -1 : mw.access.memoryId(mw.valid);
-    const r = native.requestBegin(engine.id, header, ctx.path, upstream, mw.nativeSid, memoryId);
-    if (r === null) return null;
+    this.path = ctx.path;
+    const r = native.requestBegin(engine.id, header, this.path, this.upstream, mw.nativeSid, memoryId);
+    if (r === null) return false;
     const nl = r.indexOf('\n');
-    const original = nl < 0 ? null : r.slice(nl + 1);
-    const cs = new ContextSession(mw, ctx, engine, nl < 0 ? r.slice(1) : r.slice(1, nl), upstream, original);
+    this.engine = engine;
+    this.original = nl < 0 ? null : r.slice(nl + 1);
+    this.token = nl < 0 ? r.slice(1) : r.slice(1, nl);
     const report = r.charCodeAt(0) - 48; // a LOAD_REPORT_* digit, or '-' (nothing read)
-    if (report >= 0 && (debug.enabled || report === native.LOAD_REPORT_CORRUPT)) cs.loadedReport(report, original !== null ? cs.sid() : null);
-    return cs;
+    if (report >= 0 && (debug.enabled || report === native.LOAD_REPORT_CORRUPT)) this.loadedReport(report, this.original !== null ? this.sid() : null);
+    return true;
   }
 
   /** The id in the token, null while one is needed. */
@@ -65,7 +76,7 @@ class ContextSession {
 
   /** ctx.sessionId: the id once loaded (defer mode: until then only an upstream id). */
   sessionId() {
-    return (this.loaded ? this.sid() : null) ?? this.upstream ?? undefined;
+    return (this.loaded && !this.outside ? this.sid() : null) ?? this.upstream ?? undefined;
   }
 
   /** ctx.session (defer mode: a Promise). */
@@ -81,7 +92,10 @@ class ContextSession {
     if (value !== null && (typeof value !== 'object' || Array.isArray(value))) {
       throw new TypeError('koa-session-ts: ctx.session must be an object, or null to destroy the session');
     }
-    if (value !== this.session) this.replaced = true;
+    if (value !== this.session) {
+      this.replaced = true;
+      if (value !== null) adoptAssigned(value, this);
+    }
     this.session = value;
     if (!this.loaded) this.assigned = true;
   }
@@ -97,6 +111,14 @@ class ContextSession {
   ensureLoaded() {
     if (this.loaded) return null;
     if (this.loading !== null) return this.loading;
+    // Defer mode decides on the path when the session is first used, as the original does:
+    // a handler that moved ctx.path out of the cookie path gets no session.
+    if (this.mw.defer && this.ctx.path !== this.path && !this.begin()) {
+      this.outside = true;
+      this.loaded = true;
+      if (!this.assigned) this.session = undefined;
+      return null;
+    }
     const step = this.token.charCodeAt(0);
     if (step === STEP_LOAD) return (this.loading = this.loadFromStore());
     if (step === STEP_NEED_SID) return (this.loading = this.withNewSid());
@@ -105,7 +127,7 @@ class ContextSession {
   }
 
   loadDone(session) {
-    if (!this.assigned) this.session = session !== null ? session : JSON.parse(this.engine.freshJson);
+    if (!this.assigned) this.session = adoptParsed(session !== null ? session : JSON.parse(this.engine.freshJson), this);
     this.loaded = true;
   }
 
@@ -142,12 +164,24 @@ class ContextSession {
   /** ctx.regenerateSession(): a fresh session under a new id; the old record goes at commit. */
   async regenerate() {
     await this.ensureLoaded();
+    if (this.outside) throw new Error('koa-session-ts: cannot regenerate: the request left cookieOptions.path before the session was used');
     const sid = await this.mw.newSid(this.ctx);
     this.token = native.requestRegenerate(this.engine.id, this.token, this.original, sid);
     this.original = null;
     this.replaced = false;
-    this.session = JSON.parse(this.engine.freshJson);
+    this.session = adoptParsed(JSON.parse(this.engine.freshJson), this);
     return this.session;
+  }
+
+  /** session.save(): saved at the end of the request even if unchanged (loads it first in defer mode). */
+  async forceSave() {
+    await this.ensureLoaded();
+    this.save = true;
+  }
+
+  /** session.isNew: nothing of this session is in the store yet. */
+  isNew() {
+    return this.original === null;
   }
 
   /** Runs the app, then commits (also when the app threw: its changes are kept). */
@@ -174,6 +208,7 @@ class ContextSession {
 
   /** The end of the request: the engine's plan, executed. Null when done at once. */
   commit() {
+    if (this.outside) return null;
     const s = this.save;
     const save = s === true ? true : s === false ? false : null;
     const json = save === false || this.session === null ? null : serialize(this.session);

@@ -86,16 +86,21 @@ class Client {
   cookieHeader() {
     return [...this.jar].map(([n, v]) => `${n}=${v}`).join('; ');
   }
-  async get(path, { headers = {}, method = 'GET' } = {}) {
+  async get(path, { headers = {}, method = 'GET', body } = {}) {
     const h = { ...headers };
     if (this.jar.size > 0 && h.cookie === undefined) h.cookie = this.cookieHeader();
-    const res = await request(this.port, path, { method, headers: h });
+    const res = await request(this.port, path, { method, headers: h, body });
     res.cookies = res.setCookies.map(parseSetCookie);
     for (const c of res.cookies) {
       if (c.cleared) this.jar.delete(c.name);
       else this.jar.set(c.name, c.value);
     }
     return res;
+  }
+  /** POSTs `form` (an object) as application/x-www-form-urlencoded. */
+  post(path, form = {}, { headers = {} } = {}) {
+    const body = new URLSearchParams(form).toString();
+    return this.get(path, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
   }
 }
 

@@ -2,7 +2,7 @@
 // This file is CommonJS (package.json has no "type"): koa-session-ts resolves to index.d.ts.
 import Koa from 'koa';
 import session, { BaseStore, MemoryStore, RedisStore, CONNECT, DISCONNECT } from 'koa-session-ts';
-import type { Session, SessionOptions, SessionStore, RedisStoreOptions } from 'koa-session-ts';
+import type { Session, SessionObject, SessionOptions, SessionStore, RedisStoreOptions } from 'koa-session-ts';
 
 class MapStore extends BaseStore {
   private data = new Map<string, string>();
@@ -100,6 +100,17 @@ const plain: Koa.Middleware = session();
 void plain;
 typed.use(async (ctx) => {
   ctx.session.count = 1;
+  // koa-session's session API (passport calls regenerate and save).
+  const fresh: SessionObject | void = await ctx.session.regenerate();
+  void fresh;
+  ctx.session.regenerate((err?: Error) => void err);
+  await ctx.session.save();
+  const isNew: boolean = ctx.session.isNew;
+  const populated: boolean = ctx.session.populated;
+  ctx.session.maxAge = 7 * 86400000;
+  void [isNew, populated];
+  // @ts-expect-error isNew is read-only
+  ctx.session.isNew = true;
   ctx.body = ctx.requestId + String(ctx.state.user) + String(ctx.sessionId);
 });
 
