@@ -56,6 +56,9 @@ records = {
     "cookie-not-object": '{"cookie":5}',
     "inject": '{"cookie":{"maxAge":"1; domain=evil","expires":"x\\r\\nSet-Cookie: a=b"}}',
     "duplicate-cookie": '{"cookie":{"maxAge":1},"cookie":{"maxAge":2000}}',
+    # Both flags off in the record, both on in the configuration (flags 0x8f): httpOnly goes
+    # off (the session's choice), secure stays on (a record never turns it off).
+    "weaker": '{"cookie":{"secure":false,"httpOnly":false}}',
 }
 for i, (name, j) in enumerate(records.items()):
     write("set_cookie", name, sc([0x01, 0x00, 0x8f, 0xf7][i % 4], NOW, j))

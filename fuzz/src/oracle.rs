@@ -94,3 +94,21 @@ pub fn check_set_cookie<'c>(cookie: &'c str, allowed: &Allowed<'_>) -> (&'c str,
     }
     (name, value, expires)
 }
+
+/// The `secure` and `httpOnly` members of a session record's `cookie` field as `JSON.parse`
+/// reads the record (the last of a repeated key): `Some` only for a boolean, `None` when the
+/// field or the member is absent, `null` or anything else. Read here with serde's own maps of
+/// raw values, not with the engine's reader, and without interpreting any other value (a
+/// record may hold numbers beyond f64). `json` must be a record `check_record` accepted.
+pub fn record_cookie_flags(json: &str) -> (Option<bool>, Option<bool>) {
+    use serde_json::value::RawValue;
+    type Object<'a> = HashMap<String, &'a RawValue>;
+    let record: Object = serde_json::from_str(json).expect("an accepted record is an object");
+    let cookie: Option<Object> = record.get("cookie").and_then(|c| serde_json::from_str(c.get()).ok());
+    let flag = |name: &str| match cookie.as_ref()?.get(name)?.get() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    };
+    (flag("secure"), flag("httpOnly"))
+}

@@ -1,6 +1,7 @@
 //! `set_cookie`: a session's JSON (its `cookie` field) to Set-Cookie values.
 //!
-//! Input: one byte of configuration flags, six bytes of clock, then the session JSON.
+//! Input: one byte of configuration flags, eight bytes of clock (little-endian, the low 48
+//! bits used), then the session JSON.
 //! Invariants:
 //! - `finish` saves exactly the JSON texts `check_record` accepts (nothing accepted fails to
 //!   commit, nothing refused is written), with a TTL in 1..=MAX_TTL_MS, or ends a session
@@ -10,10 +11,14 @@
 //!   once each, in Koa's order: nothing from the record can inject an attribute;
 //! - the `.sig` cookie is keygrip's signature of `koa.sid=<id>`, computed independently,
 //!   and carries the same attributes as the session cookie;
-//! - the attributes follow `session_cookie` and never weaken `secure`/`httpOnly`.
+//! - the attributes follow `session_cookie`: a record may turn `secure` on, never off (a
+//!   record written before the application required HTTPS must not keep its cookie on plain
+//!   HTTP); `httpOnly` is the session's own choice either way, as in koa-session (its
+//!   `cookie.httpOnly` when that is a boolean, else the configured value); path, domain,
+//!   sameSite, priority and partitioned are the configuration's.
 
 use crate::input::Input;
-use crate::oracle::{check_set_cookie, keygrip_sign, Allowed};
+use crate::oracle::{check_set_cookie, keygrip_sign, record_cookie_flags, Allowed};
 use koa_session_core::record::{check_record, session_cookie, MAX_TTL_MS};
 use koa_session_core::request::RequestParts;
 use koa_session_core::{Ending, Priority, SameSite, SessionConfig, SessionRequest, StoreCaps, StoreOp};
@@ -52,7 +57,12 @@ pub fn run(data: &[u8]) {
         (a, o) => panic!("check_record says {a:?} but finish gives {o:?} for {json:?}"),
     };
     let attrs = session_cookie(json, cfg.cookie()).expect("an accepted record has cookie attributes");
-    assert!(attrs.secure >= cfg.cookie().secure && attrs.http_only >= cfg.cookie().http_only, "a record weakened the cookie");
+    // The record's own booleans, read independently of the engine (last key wins).
+    let (secure, http_only) = record_cookie_flags(json);
+    assert_eq!(attrs.secure, cfg.cookie().secure || secure == Some(true),
+               "secure is the configured value, turned on (never off) by the record's secure: true");
+    assert_eq!(attrs.http_only, http_only.unwrap_or(cfg.cookie().http_only),
+               "httpOnly is the record's own boolean either way, else the configured value");
     assert_eq!((&attrs.path, &attrs.domain, attrs.same_site, attrs.priority, attrs.partitioned),
                (&cfg.cookie().path, &cfg.cookie().domain, cfg.cookie().same_site, cfg.cookie().priority, cfg.cookie().partitioned),
                "a record changed an attribute only the configuration sets");
