@@ -15,6 +15,7 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v python3 >/dev/null || need_apt+=(python3)  # drives the C example server over HTTP
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v wrk >/dev/null || need_apt+=(wrk)
+command -v chromium >/dev/null || need_apt+=(chromium)  # the browser test (puppeteer-core drives it)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,79 +1,197 @@
 'use strict';
-// koa-session-ts demo: a visit counter, login (a new session id against session fixation)
-// and logout, on the default in-process MemoryStore, or on Redis when REDIS_URL is set.
-//   node app.js          (PORT=8080 node app.js for another port)
-//   REDIS_URL=redis://127.0.0.1:6380 [REDIS_PREFIX=koa:sess:] node app.js
-// With Redis, the C example server (examples/c-server, --redis URL) given the same Redis,
-// prefix and SESSION_KEY (its --keys) shares these sessions: same cookie, same record.
+// koa-session-ts demo: a small Koa app with a login form (koa-passport + passport-local), CSRF
+// protection on every POST (koa-csrf), a counter kept in the session, logout by POST, and a page
+// that sends 20 parallel writes to one session and shows that none is lost.
+//   node app.js                         MemoryStore, http://127.0.0.1:3000/ (PORT=8080 for another port)
+//   node app.js --redis redis://127.0.0.1:6380    or REDIS_URL=...; REDIS_PREFIX (default koa:sess:)
+//   SESSION_KEY=...                     the cookie signing key (app.keys)
+// With Redis, the C and C++ example servers (examples/c-server, examples/cpp-server: --redis URL
+// --keys SESSION_KEY) given the same Redis and prefix share these sessions: same cookie, same
+// record. They show the session's `user` field, which a login here sets too.
+const path = require('node:path');
+const fs = require('node:fs');
+const { parseArgs } = require('node:util');
+const { setTimeout: sleep } = require('node:timers/promises');
 const Koa = require('koa');
+const Router = require('@koa/router');
+const bodyParser = require('koa-bodyparser');
+const CSRF = require('koa-csrf');
+const passport = require('koa-passport');
 const session = require('koa-session-ts');
+const { DEMO_CREDENTIALS, loadUsers, setUpPassport } = require('./users');
+const views = require('./views');
 
-const app = new Koa();
-app.keys = [process.env.SESSION_KEY || 'demo-only-key-change-me'];
-
-let store; // undefined: the default MemoryStore
-if (process.env.REDIS_URL) {
-  store = new session.RedisStore({ url: process.env.REDIS_URL, prefix: process.env.REDIS_PREFIX || 'koa:sess:' });
-  store.on('DISCONNECT', () => console.warn('session store: Redis unreachable'));
-  store.on('CONNECT', () => console.info('session store: Redis connected'));
+const USAGE = 'usage: node app.js [--redis URL]   (env: PORT, REDIS_URL, REDIS_PREFIX, SESSION_KEY)';
+let args;
+try {
+  args = parseArgs({ options: { redis: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+} catch (err) {
+  console.error(`${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
 }
 
-app.use(session({ store, cookieOptions: { maxAge: 30 * 60 * 1000, sameSite: 'lax' } }));
+const PARALLEL = 20; // requests the parallel page sends
+const STATIC = {
+  '/static/app.css': ['text/css', fs.readFileSync(path.join(__dirname, 'public', 'app.css'))],
+  '/static/parallel.js': ['application/javascript', fs.readFileSync(path.join(__dirname, 'public', 'parallel.js'))],
+};
 
-function escape(s) {
-  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+function createApp(users) {
+  const app = new Koa();
+  app.keys = [process.env.SESSION_KEY || 'demo-only-key-change-me'];
 
-function page(ctx, body) {
-  ctx.type = 'html';
-  ctx.body = `<!doctype html><title>koa-session-ts demo</title>
-<h1>koa-session-ts demo</h1>
-${body}
-<p>session id: <code>${escape(ctx.sessionId)}</code></p>
-<p><a href="/">counter</a> · <a href="/login?user=alice">log in as alice</a> · <a href="/logout">log out</a></p>`;
-}
-
-app.use(async (ctx) => {
-  switch (ctx.path) {
-    case '/': {
-      ctx.session.views = (ctx.session.views || 0) + 1;
-      const who = ctx.session.user ? `Logged in as <b>${escape(ctx.session.user)}</b>.` : 'Not logged in.';
-      return page(ctx, `<p>${who}</p><p>You have seen this page ${ctx.session.views} time(s).</p>`);
-    }
-    case '/login': {
-      const user = String(ctx.query.user || '').trim();
-      if (!/^[\w.-]{1,64}$/.test(user)) {
-        ctx.status = 400;
-        return page(ctx, '<p>Give a user name: <code>/login?user=alice</code></p>');
-      }
-      // A new session id at login: the old record is destroyed, the data starts fresh.
-      const views = ctx.session.views || 0;
-      await ctx.regenerateSession();
-      ctx.session.user = user;
-      ctx.session.views = views;
-      return ctx.redirect('/');
-    }
-    case '/logout':
-      ctx.session = null; // destroys the record and clears the cookies
-      return ctx.redirect('/');
-    case '/api/session':
-      ctx.body = { sessionId: ctx.sessionId, session: ctx.session };
-      return;
-    default:
-      ctx.status = 404;
-      return page(ctx, '<p>Not found.</p>');
+  const redisUrl = args.redis || process.env.REDIS_URL;
+  let store; // undefined: the default MemoryStore
+  if (redisUrl) {
+    const prefix = process.env.REDIS_PREFIX || 'koa:sess:';
+    store = new session.RedisStore({ url: redisUrl, prefix });
+    store.on('DISCONNECT', () => console.warn('session store: Redis unreachable'));
+    store.on('CONNECT', () => console.info('session store: Redis connected'));
+    app.context.storeName = `Redis (key prefix ${prefix})`;
+  } else {
+    app.context.storeName = 'in-process MemoryStore';
   }
-});
 
-const port = Number(process.env.PORT || 3000);
-const host = '127.0.0.1';
-const server = app.listen(port, host, () => {
-  console.log(`koa-session-ts demo listening on http://${host}:${server.address().port}/`);
-});
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    if (store) store.quit();
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
+  // Headers for every response: nothing cached (a page seen logged in is not shown again from
+  // the cache after logout), scripts and styles from this origin only, no framing.
+  app.use(async (ctx, next) => {
+    ctx.set({
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'same-origin',
+    });
+    await next();
   });
+
+  // The two static files, before the session middleware: they need no session.
+  app.use(async (ctx, next) => {
+    const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? STATIC[ctx.path] : undefined;
+    if (!file) return next();
+    ctx.type = file[0];
+    ctx.body = file[1];
+  });
+
+  app.use(session({ store, cookieOptions: { maxAge: 30 * 60 * 1000, sameSite: 'lax' } }));
+  app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '16kb', jsonLimit: '16kb' }));
+  setUpPassport(passport, users);
+  app.use(passport.initialize());
+  app.use(passport.session());
+  // koa-csrf keeps its secret in ctx.session and checks the token of every POST (form field
+  // _csrf, or an X-CSRF-Token header for fetch).
+  app.use(CSRF({
+    errorHandler(ctx) {
+      if (ctx.path.startsWith('/api/')) {
+        ctx.status = 403;
+        ctx.body = { error: 'invalid CSRF token' };
+        return;
+      }
+      views.errorPage(ctx, 403, 'Form expired', 'This form is out of date (its CSRF token is not valid for your session): reload the page and try again.');
+    },
+  }));
+
+  // Pages for what no route answers (a 405 from allowedMethods stays one).
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 404 && ctx.body == null) views.errorPage(ctx, 404, 'Not found', `Nothing at ${ctx.path}.`);
+  });
+
+  const router = new Router();
+
+  router.get('/', (ctx) => {
+    const n = (ctx.session.views || 0) + 1;
+    ctx.session.views = n;
+    views.counterPage(ctx, n);
+  });
+
+  router.post('/counter/reset', (ctx) => {
+    delete ctx.session.views;
+    ctx.redirect('/');
+  });
+
+  router.get('/login', (ctx) => views.loginPage(ctx));
+
+  router.post('/login', async (ctx, next) => {
+    const count = ctx.session.views;
+    await passport.authenticate('local', async (err, user, info) => {
+      if (err) throw err;
+      if (!user) {
+        ctx.status = 401;
+        const username = typeof ctx.request.body.username === 'string' ? ctx.request.body.username : '';
+        return views.loginPage(ctx, { error: (info && info.message) || 'Wrong user name or password.', username });
+      }
+      // passport: ctx.session.regenerate() (a new id; the old record is destroyed), then the
+      // user goes into the new session, then ctx.session.save().
+      await ctx.login(user);
+      if (count) ctx.session.views = count; // the counter carries over, as a cart would
+      ctx.session.user = user.username; // what the C and C++ example servers show
+      ctx.redirect('/');
+    })(ctx, next);
+  });
+
+  router.post('/logout', async (ctx) => {
+    // passport: removes the user, saves, then regenerates the session (the old record is
+    // destroyed, so a copy of the old cookie logs no one in).
+    await ctx.logout();
+    ctx.redirect('/');
+  });
+
+  router.get('/parallel', (ctx) => views.parallelPage(ctx, PARALLEL));
+
+  router.post('/api/parallel/reset', (ctx) => {
+    for (const k of Object.keys(ctx.session)) if (/^parallel\d\d$/.test(k)) delete ctx.session[k];
+    ctx.body = { ok: true };
+  });
+
+  let inFlight = 0;
+  router.post('/api/parallel/:n', async (ctx) => {
+    const n = Number(ctx.params.n);
+    if (!Number.isInteger(n) || n < 1 || n > PARALLEL) ctx.throw(404);
+    inFlight++;
+    try {
+      await sleep(10 + Math.random() * 40); // a handler with some work to do: the requests overlap
+      const key = `parallel${String(n).padStart(2, '0')}`;
+      ctx.session[key] = `set by request ${n} at ${new Date().toISOString()}`;
+      ctx.body = { key, inFlight };
+    } finally {
+      inFlight--;
+    }
+  });
+
+  // What the session holds, for the parallel page and the cross-runtime test; the CSRF secret
+  // stays on the server, and the session id is not shown.
+  router.get('/api/session', (ctx) => {
+    const { secret, ...data } = ctx.session;
+    ctx.body = { user: ctx.state.user ? ctx.state.user.username : null, session: data };
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return { app, store };
 }
+
+async function main() {
+  const { app, store } = createApp(await loadUsers());
+  const port = Number(process.env.PORT || 3000);
+  const host = '127.0.0.1';
+  const server = app.listen(port, host, () => {
+    console.log(`koa-session-ts demo listening on http://${host}:${server.address().port}/`);
+    console.log(`demo users: ${DEMO_CREDENTIALS.map((c) => `${c.username} / ${c.password}`).join(', ')}`);
+  });
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      if (store) store.quit();
+      server.close(() => process.exit(0));
+      server.closeAllConnections();
+    });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -5,9 +5,12 @@ ks_redis_store_new) run side by side on free loopback ports, pointed at one thro
 redis-server with the same signing key, cookie name and key prefix. One browser (one cookie
 jar: cookies belong to the host, not the port) uses both:
 
-- logs in on Koa; the C server sees the user and the count and continues the count; Koa
-  continues from the C server's value; logout on C ends the session for Koa;
-- logs in on C; Koa sees it and counts on; logout on Koa ends it for C;
+- logs in on Koa (the demo's login form: passport-local, with its CSRF token); the C server sees
+  the user and the count and continues the count; Koa continues from the C server's value;
+  logout on C ends the session for Koa;
+- logs in on C; Koa sees the session's data and counts on; logout on Koa (a POST with the CSRF
+  token: passport's logout) ends it for C. (The C server's demo login takes no password, so Koa
+  shows its `user` as data, not as a user logged in through passport.)
 - the record in Redis stays the one format both write (checked with redis-cli), including
   the `cookie` field Koa wrote and the TTL that follows it.
 
@@ -16,6 +19,7 @@ the same checks run against it: pass its binary and the name to print.
 
 Usage: test_koa_c.py SERVER KOA_APP_JS [NAME]   (NAME: C, the default, or C++)"""
 
+import http.client
 import json
 import os
 import re
@@ -24,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from browser import Browser, check, fields  # noqa: E402
@@ -35,6 +40,7 @@ HARNESS = os.path.join(ROOT, "scripts", "redis-harness.sh")
 KEY = "cross-runtime-test-key"
 PREFIX = "koa:sess:"
 KOA_MAX_AGE = 30 * 60 * 1000  # the Koa app's cookieOptions.maxAge
+KOA_USER, KOA_PASSWORD = "alice", "wonderland"  # one of the Koa demo's users
 
 
 def redis_cli(port, *args):
@@ -80,24 +86,59 @@ def record(redis_port, sid):
 
 
 def koa_session(b, koa, jar=None):
-    status, body, _ = b.request(koa, "GET", "/api/session", jar)
+    """The Koa app's view of the session: {"user": passport's user or None, "session": data}."""
+    status, body, sc = b.request(koa, "GET", "/api/session", jar)
     check(status == 200, f"koa /api/session: {status} {body!r}")
-    return json.loads(body)
+    return json.loads(body), sc
+
+
+def csrf_token(body):
+    """The CSRF token of a Koa demo page (koa-csrf: every POST needs it)."""
+    m = re.search(r'<meta name="csrf-token" content="([^"]+)">', body)
+    check(m is not None, f"a CSRF token in the page: {body[:300]!r}")
+    return m.group(1)
+
+
+def koa_post(b, port, path, form):
+    """Browser.request for the Koa demo's POST forms: sends `form` url-encoded, with the jar's
+    cookies, and keeps the cookies it gets as Browser.request does."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if b.jar:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in b.jar.items())
+    conn.request("POST", path, body=urllib.parse.urlencode(form), headers=headers)
+    res = conn.getresponse()
+    body = res.read().decode()
+    set_cookies = res.msg.get_all("Set-Cookie") or []
+    conn.close()
+    for sc in set_cookies:
+        name, _, rest = sc.partition("=")
+        value = rest.split(";", 1)[0]
+        if value:
+            b.jar[name] = value
+        else:
+            b.jar.pop(name, None)
+    return res.status, body, set_cookies
 
 
 def login_on_koa_use_on_c(b, koa, c, redis_port):
-    # Koa: two visits, then a login (a new id; the app carries the count over).
+    # Koa: two visits, then a login through the form (passport regenerates the session: a new
+    # id; the app carries the count over).
     b.request(koa, "GET", "/")
     status, _, sc = b.request(koa, "GET", "/")
     check(status == 200, f"koa visit: {status}")
     first_sid = b.jar["koa.sid"]
-    status, _, sc = b.request(koa, "GET", "/login?user=alice")
+    status, body, _ = b.request(koa, "GET", "/login")
+    check(status == 200 and 'action="/login"' in body, f"koa login form: {status}")
+    status, body, _ = koa_post(b, koa, "/login", {"username": KOA_USER, "password": "wrong", "_csrf": csrf_token(body)})
+    check(status == 401 and b.jar["koa.sid"] == first_sid, f"koa login with a wrong password: {status}")
+    status, _, sc = koa_post(b, koa, "/login", {"username": KOA_USER, "password": KOA_PASSWORD, "_csrf": csrf_token(body)})
     check(status == 302 and any(s.startswith("koa.sid=") for s in sc), f"koa login: {status} {sc}")
     sid = b.jar["koa.sid"]
     check(sid != first_sid and re.fullmatch(r"[A-Za-z0-9_-]{32}", sid), "login on Koa gives a new id")
     check(redis_cli(redis_port, "EXISTS", PREFIX + first_sid) == "0", "the pre-login record is gone")
     rec = record(redis_port, sid)
-    check(rec["user"] == "alice" and rec["views"] == 2, f"Koa's record: {rec}")
+    check(rec["user"] == "alice" and rec["views"] == 2 and rec["passport"] == {"user": "alice"}, f"Koa's record: {rec}")
     check(rec["cookie"]["maxAge"] == KOA_MAX_AGE and rec["cookie"]["sameSite"] == "lax", f"Koa's cookie field: {rec}")
 
     # C: sees the Koa session as it is, without writing anything.
@@ -120,9 +161,9 @@ def login_on_koa_use_on_c(b, koa, c, redis_port):
     c_cookie = next(s for s in sc if s.startswith("koa.sid="))
     check("samesite=lax" in c_cookie.lower(), f"the {NAME} server sends the session's own cookie attributes: {c_cookie}")
 
-    # Koa: sees the C server's change and counts on from it.
-    s = koa_session(b, koa)
-    check(s["sessionId"] == sid and s["session"]["views"] == 3 and s["session"]["user"] == "alice", f"Koa sees {NAME}'s change: {s}")
+    # Koa: sees the C server's change (still logged in through passport) and counts on from it.
+    s, _ = koa_session(b, koa)
+    check(b.jar["koa.sid"] == sid and s["user"] == "alice" and s["session"]["views"] == 3, f"Koa sees {NAME}'s change: {s}")
     status, body, _ = b.request(koa, "GET", "/")
     check(status == 200 and "You have seen this page 4 time(s)" in body and "<b>alice</b>" in body, f"Koa counts on: {body!r}")
     status, body, _ = b.request(c, "GET", "/whoami")
@@ -135,8 +176,9 @@ def login_on_koa_use_on_c(b, koa, c, redis_port):
     check(sorted(x.split("=", 1)[0] for x in sc) == ["koa.sid", "koa.sid.sig"], f"both cookies cleared: {sc}")
     check(b.jar == {}, f"the browser holds no session: {b.jar}")
     check(redis_cli(redis_port, "EXISTS", PREFIX + sid) == "0", "the record is deleted")
-    s = koa_session(b, koa, jar=before)
-    check(s["sessionId"] != sid and "user" not in s["session"] and "views" not in s["session"], f"Koa after {NAME}'s logout: {s}")
+    s, sc = koa_session(b, koa, jar=before)
+    check(s["user"] is None and "user" not in s["session"] and "views" not in s["session"], f"Koa after {NAME}'s logout: {s}")
+    check(any(x.startswith("koa.sid=") and not x.startswith(f"koa.sid={sid};") for x in sc), f"Koa starts a new session: {sc}")
     print(f"  Koa login -> {NAME} reads and counts -> Koa counts on -> {NAME} logout: ok (sid {sid[:6]}...)")
 
 
@@ -151,18 +193,21 @@ def login_on_c_use_on_koa(b, koa, c, redis_port):
     check(rec["cookie"] == {"httpOnly": True, "maxAge": KOA_MAX_AGE, "overwrite": True, "path": "/", "sameSite": "lax",
                             "secure": False, "signed": True}, f"{NAME} writes the cookie field Koa writes: {rec}")
 
-    s = koa_session(b, koa)
-    check(s["sessionId"] == sid and s["session"]["user"] == "bob" and s["session"]["views"] == 1, f"Koa sees {NAME}'s login: {s}")
-    status, body, _ = b.request(koa, "GET", "/")
-    check("You have seen this page 2 time(s)" in body and "<b>bob</b>" in body, f"Koa counts on: {body!r}")
+    s, _ = koa_session(b, koa)
+    check(b.jar["koa.sid"] == sid and s["session"]["user"] == "bob" and s["session"]["views"] == 1, f"Koa sees {NAME}'s login: {s}")
+    # Koa's own login is passport's (session.passport.user, after a password): the C server's
+    # demo login is session data to it.
+    check(s["user"] is None, f"Koa logs in through passport only: {s}")
+    status, page, _ = b.request(koa, "GET", "/")
+    check("You have seen this page 2 time(s)" in page, f"Koa counts on: {page!r}")
     check(b.jar["koa.sid"] == sid, "Koa keeps the id")
     status, body, _ = b.request(c, "GET", "/whoami")
     check(fields(body) == {"views": "2", "user": "bob"}, f"{NAME} sees Koa's change: {body!r}")
 
-    # Logout on Koa ends the session for C too.
+    # Logout on Koa (a POST with the page's CSRF token) ends the session for C too.
     before = dict(b.jar)
-    status, _, sc = b.request(koa, "GET", "/logout")
-    check(status == 302 and b.jar == {}, f"Koa logout: {status} {sc} {b.jar}")
+    status, _, sc = koa_post(b, koa, "/logout", {"_csrf": csrf_token(page)})
+    check(status == 302 and b.jar.get("koa.sid") != sid, f"Koa logout: {status} {sc} {b.jar}")
     check(redis_cli(redis_port, "EXISTS", PREFIX + sid) == "0", "the record is deleted")
     status, body, sc = b.request(c, "GET", "/whoami", jar=before)
     check(fields(body) == {"views": "0", "user": "anonymous"}, f"{NAME} after Koa's logout: {body!r}")
