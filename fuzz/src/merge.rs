@@ -8,10 +8,11 @@
 //! - merged onto another record, every value the request did not change keeps that record's
 //!   exact text (never re-encoded), every value it set has the request's exact text, and every
 //!   key it removed is gone;
-//! - the merge loop (`MergeCommit`) against a store that keeps changing ends, within its bound.
+//! - the merge loop (`MergeCommit`) against a store that keeps changing ends once its time
+//!   budget is spent (on a simulated clock), never waiting longer than its backoff cap at once.
 
 use crate::input::Input;
-use koa_session_core::merge::{apply, Changes, MergeCommit, MergeOutcome, MergeStep, MAX_MERGE_ATTEMPTS};
+use koa_session_core::merge::{apply, Changes, MergeCommit, MergeOutcome, MergeStep, MERGE_BACKOFF_MAX, MERGE_BUDGET};
 use koa_session_core::store::CasResult;
 use serde_json::value::RawValue;
 
@@ -61,13 +62,24 @@ pub fn run(data: &[u8]) {
         }
     }
 
-    // The loop against a store that differs every time ends within its bound.
+    // The loop against a store that differs every time ends when its budget is spent, on a
+    // simulated clock that the waits advance.
+    let start = std::time::Instant::now();
+    let mut clock = start;
     let mut commit = MergeCommit::new(loaded, current).unwrap();
-    let mut writes = 0;
-    while let MergeStep::Write { .. } = commit.next() {
-        writes += 1;
-        commit.answer(CasResult::Changed(other.clone()));
+    loop {
+        match commit.next() {
+            MergeStep::Write { .. } => commit.answer_at(CasResult::Changed(other.clone()), clock),
+            MergeStep::Wait(d) => {
+                assert!(d <= MERGE_BACKOFF_MAX, "a wait of {d:?}");
+                clock += d;
+                commit.waited();
+            }
+            MergeStep::Done(outcome) => {
+                assert_eq!(outcome, MergeOutcome::TooManyConflicts);
+                break;
+            }
+        }
     }
-    assert!(writes <= MAX_MERGE_ATTEMPTS, "{writes} writes");
-    assert_eq!(commit.next(), MergeStep::Done(MergeOutcome::TooManyConflicts));
+    assert_eq!(clock - start, MERGE_BUDGET, "gave up before or after the budget");
 }

@@ -33,7 +33,7 @@ async function runGenerator(gen) {
   }
 }
 
-/** A merge's answer ('merged' | 'gone' | 'conflict': other writers won every try) as true / false / a throw. */
+/** A merge's answer ('merged' | 'gone' | 'conflict': other writers kept winning for the whole budget) as true / false / a throw. */
 function merged(answer) {
   if (answer === 'conflict') throw storeError('ERR_SESSION_CONFLICT', 'session not saved: other requests changed it at the same time, again and again');
   return answer !== 'gone';
@@ -113,6 +113,12 @@ class StoreAccess {
     const run = async () => {
       const attempt = new MergeAttempt(loaded, json);
       for (let w = attempt.next(); w !== null; w = attempt.next()) {
+        if (typeof w === 'number') {
+          // After a conflict: the core's jittered backoff, within its time budget.
+          await new Promise((resolve) => setTimeout(resolve, w));
+          attempt.waited();
+          continue;
+        }
         const answer = await this.call('compareAndSet', () => settle(this.store.compareAndSet(sid, w[0], w[1], ttlMs)), true);
         attempt.answer(answer === true || typeof answer === 'string' ? answer : null);
       }

@@ -7,8 +7,13 @@ export declare class MergeAttempt {
    * turned into `json`.
    */
   constructor(loaded: string, json: string)
-  /** The compare-and-set to make next, `[expectedJson, json]`, or null once done. */
-  next(): Array<string> | null
+  /**
+   * The compare-and-set to make next, `[expectedJson, json]`; or the ms to wait before it
+   * (a number: call `waited()` once the wait is over); or null once done.
+   */
+  next(): Array<string> | number | null
+  /** The wait `next()` asked for is over. */
+  waited(): void
   /**
    * The store's answer to that write: `true` (stored), null (no record), or the record's
    * JSON as it is now (it differed: nothing was written).
@@ -16,7 +21,7 @@ export declare class MergeAttempt {
   answer(answer?: boolean | string | undefined | null): void
   /**
    * Once done: 'merged', 'gone' (the record went away: write nothing, clear the cookies) or
-   * 'conflict' (other writers won every try). Null before.
+   * 'conflict' (other writers kept winning for the whole time budget). Null before.
    */
   get outcome(): string | null
 }
@@ -76,8 +81,9 @@ export declare class NativeRedisStore {
    * A merging commit: compare-and-set (EVALSHA) of the request's JSON against `loadedJson`
    * (the record exactly as `getJson` gave it), re-applying the request's top-level changes
    * to the current record after a conflict. 'merged'; 'gone' when the record no longer
-   * exists (nothing written: clear the cookies); 'conflict' when other writers won every
-   * attempt (nothing written). Merges of one session in this process take turns.
+   * exists (nothing written: clear the cookies); 'conflict' when other writers kept winning
+   * for the whole retry budget (nothing written). Merges of one session in this process
+   * take turns; after a conflict with another process they back off and retry.
    */
   mergeJson(sid: string, loadedJson: string, json: string, ttlMs: number): Promise<'merged' | 'gone' | 'conflict' | NativeRedisFailure>
   /** One PING (e.g. to fail fast at startup); null when done. */

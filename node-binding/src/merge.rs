@@ -1,6 +1,7 @@
 //! `MergeAttempt`: the core's compare-and-set loop of one merge (`merge::MergeCommit`), for
 //! a JS store of the user's that has `compareAndSet`. The middleware makes each write the loop
-//! asks for and hands back the store's answer; the retry rule stays in the core.
+//! asks for, waits as long as it asks after a conflict, and hands back the store's answer;
+//! the retry rule (backoff and time budget) stays in the core.
 
 use crate::errors::invalid_arg;
 use koa_session_core::merge::{MergeCommit, MergeOutcome, MergeStep};
@@ -22,13 +23,21 @@ impl MergeAttempt {
         Ok(MergeAttempt { commit: MergeCommit::new(loaded, json).map_err(invalid_arg)? })
     }
 
-    /// The compare-and-set to make next, `[expectedJson, json]`, or null once done.
+    /// The compare-and-set to make next, `[expectedJson, json]`; or the ms to wait before it
+    /// (a number: call `waited()` once the wait is over); or null once done.
     #[napi(catch_unwind)]
-    pub fn next(&self) -> Option<Vec<String>> {
+    pub fn next(&self) -> Option<Either<Vec<String>, f64>> {
         match self.commit.next() {
-            MergeStep::Write { expected, json } => Some(vec![expected.to_owned(), json.to_owned()]),
+            MergeStep::Write { expected, json } => Some(Either::A(vec![expected.to_owned(), json.to_owned()])),
+            MergeStep::Wait(wait) => Some(Either::B(wait.as_secs_f64() * 1000.0)),
             MergeStep::Done(_) => None,
         }
+    }
+
+    /// The wait `next()` asked for is over.
+    #[napi(catch_unwind)]
+    pub fn waited(&mut self) {
+        self.commit.waited();
     }
 
     /// The store's answer to that write: `true` (stored), null (no record), or the record's
@@ -43,11 +52,11 @@ impl MergeAttempt {
     }
 
     /// Once done: 'merged', 'gone' (the record went away: write nothing, clear the cookies) or
-    /// 'conflict' (other writers won every try). Null before.
+    /// 'conflict' (other writers kept winning for the whole time budget). Null before.
     #[napi(getter)]
     pub fn outcome(&self) -> Option<&'static str> {
         match self.commit.next() {
-            MergeStep::Write { .. } => None,
+            MergeStep::Write { .. } | MergeStep::Wait(_) => None,
             MergeStep::Done(MergeOutcome::Merged | MergeOutcome::Overwritten) => Some("merged"),
             MergeStep::Done(MergeOutcome::Gone) => Some("gone"),
             MergeStep::Done(MergeOutcome::TooManyConflicts) => Some("conflict"),

@@ -161,6 +161,11 @@ async fn write_group(store: &dyn Store, sid: &str, mut commit: MergeCommit, grou
     let outcome = loop {
         let answer = match commit.next() {
             MergeStep::Done(outcome) => break Ok(outcome),
+            MergeStep::Wait(wait) => {
+                pause(wait).await;
+                commit.waited();
+                continue;
+            }
             MergeStep::Write { expected, json } => store.compare_and_set(sid, expected, json, ttl).await,
         };
         match answer {
@@ -173,6 +178,16 @@ async fn write_group(store: &dyn Store, sid: &str, mut commit: MergeCommit, grou
     }
     let written = if outcome.is_ok() { commit.into_written() } else { None };
     (outcome, written)
+}
+
+/// The wait a merge asks for after a conflict: on the runtime's timer, or, for a host driving
+/// the future without a runtime, on the calling thread (which is blocked in it anyway).
+async fn pause(wait: Duration) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::time::sleep(wait).await;
+    } else {
+        std::thread::sleep(wait);
+    }
 }
 
 const SHARDS: usize = 16;
@@ -273,13 +288,71 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn conflicts_are_bounded() {
+    /// On tokio's paused clock: the waits pass at once, and the budget is counted on it.
+    #[tokio::test(start_paused = true)]
+    async fn conflicts_are_bounded_by_the_budget() {
         let store = AlwaysChanged(Default::default());
+        let start = tokio::time::Instant::now();
         let outcome = merge_into_store(&store, "s", "{}".into(), r#"{"a":1}"#.into(), Duration::from_secs(1)).await.unwrap();
         assert_eq!(outcome, MergeOutcome::TooManyConflicts);
-        assert_eq!(store.0.load(std::sync::atomic::Ordering::SeqCst), crate::merge::MAX_MERGE_ATTEMPTS);
+        // It kept trying for the whole budget (many more than the 8 attempts of old), and stopped.
+        assert!(start.elapsed() >= crate::merge::MERGE_BUDGET);
+        let calls = store.0.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(calls > 8, "{calls} compare-and-sets");
         assert!(WRITERS.shard("s").is_empty(), "the turn entry went with its last user");
+    }
+
+    /// A store another process keeps writing to: each of the first `rivals` compare-and-sets
+    /// finds a key of that process's just written.
+    struct Contended {
+        record: std::sync::Mutex<String>,
+        rivals: std::sync::atomic::AtomicU32,
+    }
+
+    impl Store for Contended {
+        fn get<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<String>> {
+            let r = self.record.lock().unwrap().clone();
+            Box::pin(async move { Ok(Some(r)) })
+        }
+        fn set<'a>(&'a self, _: &'a str, _: &'a str, _: Duration) -> StoreFuture<'a, ()> {
+            Box::pin(async { panic!("a merge must not write whole records to a compare-and-set store") })
+        }
+        fn destroy<'a>(&'a self, _: &'a str) -> StoreFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn compare_and_set<'a>(&'a self, _: &'a str, expected: &'a str, json: &'a str, _: Duration) -> StoreFuture<'a, CasResult> {
+            Box::pin(async move {
+                let mut record = self.record.lock().unwrap();
+                let left = self.rivals.load(std::sync::atomic::Ordering::SeqCst);
+                if left > 0 {
+                    self.rivals.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+                    let rival = format!(r#","other{left}":{left}}}"#);
+                    *record = format!("{}{rival}", &record[..record.len() - 1]);
+                }
+                if *record != expected {
+                    return Ok(CasResult::Changed(record.clone()));
+                }
+                *record = json.to_owned();
+                Ok(CasResult::Stored)
+            })
+        }
+        fn supports_compare_and_set(&self) -> bool {
+            true
+        }
+    }
+
+    /// 20 writes of another process in a row beat this one's first 20 attempts (more than the
+    /// 8 immediate retries of old could take): it waits them out and merges, every key kept.
+    #[tokio::test(start_paused = true)]
+    async fn a_merge_outlasts_a_run_of_rival_writes() {
+        let store = Contended { record: std::sync::Mutex::new(r#"{"n":0}"#.to_owned()), rivals: 20.into() };
+        let outcome = merge_request_into_store(&store, "c", r#"{"n":0}"#.into(), r#"{"n":0,"mine":1}"#.into(), Duration::from_secs(60)).await;
+        assert_eq!(outcome, Ok(MergeOutcome::Merged));
+        let record: serde_json::Value = serde_json::from_str(&store.record.lock().unwrap()).unwrap();
+        assert_eq!(record["mine"], 1);
+        for i in 1..=20 {
+            assert_eq!(record[format!("other{i}")], i, "{record}");
+        }
     }
 
     #[tokio::test]

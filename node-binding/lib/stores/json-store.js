@@ -11,8 +11,8 @@
 //   mergeJson(sid, loadedJson, json, ttlMs) -> 'merged' | 'gone' | 'conflict'
 //     A merging commit: `loadedJson` is the record exactly as getJson returned it, `json` the
 //     session now; only the request's top-level changes reach the stored record. 'gone': the
-//     record no longer exists and nothing was written; 'conflict': other writers won every
-//     attempt, nothing was written.
+//     record no longer exists and nothing was written; 'conflict': other writers kept winning
+//     for the whole retry budget (core/src/merge.rs), nothing was written.
 // and the data: `caps` (STORE_CAN_* bits) and, for the MemoryStore, `memoryId` (its registry
 // id, by which the engine's calls use it themselves). MemoryStore's methods return values,
 // RedisStore's Promises (rejecting with a stable `code`).

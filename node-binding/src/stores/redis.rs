@@ -205,8 +205,9 @@ impl NativeRedisStore {
     /// A merging commit: compare-and-set (EVALSHA) of the request's JSON against `loadedJson`
     /// (the record exactly as `getJson` gave it), re-applying the request's top-level changes
     /// to the current record after a conflict. 'merged'; 'gone' when the record no longer
-    /// exists (nothing written: clear the cookies); 'conflict' when other writers won every
-    /// attempt (nothing written). Merges of one session in this process take turns.
+    /// exists (nothing written: clear the cookies); 'conflict' when other writers kept winning
+    /// for the whole retry budget (nothing written). Merges of one session in this process
+    /// take turns; after a conflict with another process they back off and retry.
     #[napi(catch_unwind, ts_return_type = "Promise<'merged' | 'gone' | 'conflict' | NativeRedisFailure>")]
     pub fn merge_json<'env>(&self, env: &'env Env, sid: String, loaded_json: String, json: String, ttl_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
         self.run(env, move |s| async move {
