@@ -400,6 +400,14 @@ typedef struct ks_config_builder ks_config_builder;
 typedef struct ks_engine ks_engine;
 
 /**
+ * A walk over a store's session ids, one batch at a time (never all of them in memory at
+ * once). Session ids are bearer credentials: never show or log them. Ownership: made by
+ * `ks_store_ids()`, released by `ks_ids_cursor_free()`; it keeps its store alive.
+ * Thread-safety: one thread at a time.
+ */
+typedef struct ks_ids_cursor ks_ids_cursor;
+
+/**
  * One request's session. Ownership: returned by `ks_session_load()` (or to a
  * `ks_load_callback`), released by `ks_session_free()`. It keeps its engine alive.
  * Thread-safety: not synchronized; it belongs to one thread at a time (it may move between
@@ -846,6 +854,85 @@ void ks_engine_free(struct ks_engine *engine);
  * `buf` is valid for writes of `buf_len` bytes; `len_out` is valid for writes.
  */
 ks_result ks_last_error_message(char *buf, size_t buf_len, size_t *len_out);
+
+/**
+ * Counts the sessions in `store` into `*count_out`: the memory store's live sessions (expired
+ * ones not counted); a Redis store's keys under its prefix, found with `SCAN MATCH prefix*`
+ * on the server or on every master of a cluster (so it takes time in proportion to the
+ * number of keys). Blocks the calling thread.
+ *
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (a C store: not supported),
+ * KS_RESULT_STORE_UNAVAILABLE / KS_RESULT_STORE_TIMEOUT / KS_RESULT_STORE_ERROR (Redis),
+ * KS_RESULT_BLOCKING_IN_RUNTIME (called from a callback run by the engine),
+ * KS_RESULT_RUNTIME_UNAVAILABLE. Thread-safety: any thread.
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `count_out` is valid for writes.
+ */
+ks_result ks_store_length(const struct ks_store *store, uint64_t *count_out);
+
+/**
+ * Removes every session of `store` and writes how many went into `*removed_out`: the memory
+ * store's sessions; a Redis store's keys under its prefix only (keys of other prefixes are
+ * never touched), found with `SCAN` and removed with `UNLINK` batch by batch, on every master
+ * of a cluster. On a failure part of them may be gone already; calling it again goes on.
+ * Blocks the calling thread.
+ *
+ * Errors: as `ks_store_length()`.
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `removed_out` is valid for writes.
+ */
+ks_result ks_store_clear(const struct ks_store *store, uint64_t *removed_out);
+
+/**
+ * Starts a walk over the ids of `store` (without the Redis key prefix) in batches of about
+ * `batch_size` ids (0 means 1000); nothing is fetched yet. Then call `ks_ids_cursor_next()`
+ * until it gives 0 ids. A session present for the whole walk is returned (exactly once by
+ * the memory store; at least once by Redis, whose `SCAN` may repeat a key while the server
+ * resizes its table); one created or removed meanwhile may or may not be. On success
+ * `*cursor_out` receives the cursor.
+ *
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (a C store: not supported).
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; `cursor_out` is valid for writes.
+ */
+ks_result ks_store_ids(const struct ks_store *store, size_t batch_size, struct ks_ids_cursor **cursor_out);
+
+/**
+ * Fetches the next batch of ids into the cursor (replacing the previous batch, whose strings
+ * become invalid) and writes its size into `*count_out`: 0 means every id was returned (and
+ * stays 0 on later calls). Read the ids with `ks_ids_cursor_get()`. Blocks the calling thread.
+ *
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_STORE_UNAVAILABLE / KS_RESULT_STORE_TIMEOUT /
+ * KS_RESULT_STORE_ERROR (Redis; a failover during the walk may fail it: start again),
+ * KS_RESULT_BLOCKING_IN_RUNTIME, KS_RESULT_RUNTIME_UNAVAILABLE. After an error the cursor
+ * holds no batch; the same batch may be asked for again.
+ *
+ * # Safety
+ * `cursor` is NULL or a live cursor, used by one thread at a time; `count_out` is valid for writes.
+ */
+ks_result ks_ids_cursor_next(struct ks_ids_cursor *cursor, size_t *count_out);
+
+/**
+ * Borrows id number `index` (from 0) of the current batch: `*id_out` receives a
+ * NUL-terminated string and `*len_out` its length without the NUL. Valid until the next
+ * `ks_ids_cursor_next()` or `ks_ids_cursor_free()`.
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_OUT_OF_RANGE.
+ *
+ * # Safety
+ * `cursor` is NULL or a live cursor; the out-pointers are valid for writes.
+ */
+ks_result ks_ids_cursor_get(const struct ks_ids_cursor *cursor, size_t index, const char **id_out, size_t *len_out);
+
+/**
+ * Frees a cursor (and the ids borrowed from it). NULL is a no-op.
+ *
+ * # Safety
+ * `cursor` is NULL or a cursor not yet freed.
+ */
+void ks_ids_cursor_free(struct ks_ids_cursor *cursor);
 
 /**
  * Makes a store on one Redis server. Records are koa-generic-session + koa-redis's: key

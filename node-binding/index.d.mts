@@ -23,6 +23,7 @@ export import SessionValue = session.SessionValue;
 export import StoreResult = session.StoreResult;
 export import SessionStore = session.SessionStore;
 export import MemoryStoreOptions = session.MemoryStoreOptions;
+export import StoreIdsOptions = session.StoreIdsOptions;
 export import RedisStoreOptions = session.RedisStoreOptions;
 export import RedisErrorCode = session.RedisErrorCode;
 export import ErrorType = session.ErrorType;

@@ -137,6 +137,12 @@ declare namespace session {
     maxEntries?: number;
   }
 
+  /** Options of a native store's `ids()`. */
+  export interface StoreIdsOptions {
+    /** Ids fetched per batch (1 to 1,000,000; default 1000). */
+    batch?: number;
+  }
+
   /** In-process store on the native engine: JSON copies, TTL expiry, optional size cap. */
   export class MemoryStore extends BaseStore {
     constructor(options?: string | MemoryStoreOptions | null);
@@ -148,6 +154,15 @@ declare namespace session {
     readonly size: number;
     /** Removes expired sessions now; returns how many went. */
     sweep(): number;
+    /** The number of live sessions (expired ones not counted). */
+    length(): Promise<number>;
+    /**
+     * Every session id, fetched a batch at a time: `for await (const id of store.ids())`.
+     * Session ids are credentials: never show or log them.
+     */
+    ids(options?: StoreIdsOptions): AsyncIterableIterator<string>;
+    /** Removes every session; resolves to how many went. */
+    clear(): Promise<number>;
   }
 
   export interface RedisStoreOptions {
@@ -197,6 +212,16 @@ declare namespace session {
     /** Resolves false when there is no such session. */
     touch(sid: string, ttl: number): Promise<boolean>;
     ping(): Promise<true>;
+    /** The number of sessions: keys under the prefix (SCAN on the server, or on every master). */
+    length(): Promise<number>;
+    /**
+     * Every session id (without the prefix), fetched a batch at a time with SCAN (every master
+     * of a cluster): `for await (const id of store.ids({ batch: 500 }))`. Session ids are
+     * credentials: never show or log them.
+     */
+    ids(options?: StoreIdsOptions): AsyncIterableIterator<string>;
+    /** Removes the keys under this store's prefix (only those), batch by batch; resolves to how many went. */
+    clear(): Promise<number>;
     readonly status: 'connecting' | 'connected' | 'disconnected' | 'closed';
     /** false from a reported DISCONNECT until the next CONNECT; true otherwise. */
     readonly connected: boolean;

@@ -33,7 +33,7 @@ pub use driver::{ActiveSession, DecisionLog, Engine, EngineError, LogLevel, SidG
 pub use request::{Decision, Ending, LoadReport, Loaded, Next, Outcome, RequestError, RequestParts, SessionRequest, StoreCaps, StoreOp, TokenStep};
 pub use set_cookie::{CookieAttributes, CookieError, Priority, SameSite};
 pub use signing::Keys;
-pub use store::{CasResult, MemoryStore, MergeOutcome, Store, StoreError, StoreErrorKind};
+pub use store::{CasResult, IdsPage, IdsWalk, MemoryStore, MergeOutcome, Store, StoreError, StoreErrorKind, StoreOperator};
 #[cfg(feature = "redis")]
 pub use store::redis::{ConnectionState, RedisConfigError, RedisStore, RedisStoreOptions};
 

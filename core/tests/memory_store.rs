@@ -87,3 +87,70 @@ fn fifty_threads_merge_sync_into_one_record() {
         assert!(record.contains(&format!(r#""k{i}":{i}"#)), "k{i} lost: {record}");
     }
 }
+
+/// Operator calls: length counts live sessions only, ids pages through every one exactly once
+/// (5,000 sessions in batches of 7), clear removes them all.
+#[tokio::test]
+async fn operator_calls_length_ids_clear() {
+    use koa_session_core::{IdsWalk, StoreOperator};
+    use std::collections::HashSet;
+    let store = Arc::new(MemoryStore::default());
+    assert_eq!(store.length().await.unwrap(), 0);
+    let empty = store.ids_page(None, 10).await.unwrap();
+    assert!(empty.ids.is_empty() && empty.cursor.is_none());
+    for i in 0..5000 {
+        store.set_sync(&format!("sid-{i}"), "{}", Duration::from_secs(600));
+    }
+    // Expired records neither count nor are listed.
+    for i in 0..50 {
+        store.set_sync(&format!("short-{i}"), "{}", Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(store.length().await.unwrap(), 5000);
+
+    let mut walk = IdsWalk::new(store.clone(), 7);
+    let (mut seen, mut batches) = (HashSet::new(), 0);
+    loop {
+        let batch = walk.next_batch().await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        assert!(batch.len() <= 8, "about 7 per batch, got {}", batch.len());
+        batches += 1;
+        for id in batch {
+            assert!(id.starts_with("sid-"), "an expired id was listed");
+            assert!(seen.insert(id), "an id came twice");
+        }
+    }
+    assert!(walk.finished());
+    assert_eq!(seen.len(), 5000);
+    assert!(batches >= 5000 / 8, "{batches} batches");
+    assert!(walk.next_batch().await.unwrap().is_empty(), "a finished walk stays finished");
+
+    // Removing sessions during a walk: the ones kept are still all returned, once.
+    let mut walk = IdsWalk::new(store.clone(), 100);
+    let mut kept = HashSet::new();
+    let mut first = true;
+    loop {
+        let batch = walk.next_batch().await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        if first {
+            for i in (0..5000).step_by(2) {
+                store.destroy_sync(&format!("sid-{i}"));
+            }
+            first = false;
+        }
+        for id in batch {
+            assert!(kept.insert(id), "an id came twice");
+        }
+    }
+    assert!((1..5000).step_by(2).all(|i| kept.contains(&format!("sid-{i}"))));
+    assert!(matches!(store.ids_page(Some("not a cursor"), 10).await, Err(e) if e.kind == koa_session_core::StoreErrorKind::Rejected));
+
+    assert_eq!(store.clear().await.unwrap(), 2500);
+    assert_eq!(store.length().await.unwrap(), 0);
+    assert!(store.is_empty());
+    assert_eq!(store.get_sync("sid-1"), None);
+}

@@ -164,3 +164,65 @@ async fn fifty_merges_on_a_cluster_keep_every_key() {
         assert!(store.get(sid).await.unwrap().is_none());
     }
 }
+
+/// The sum of `redis-cli --cluster call <node> DBSIZE` over every node of the cluster.
+fn cluster_dbsize(cluster: &RedisCluster) -> u64 {
+    let node = format!("127.0.0.1:{}", cluster.nodes[0].port());
+    let out = std::process::Command::new("redis-cli").args(["--cluster", "call", &node, "DBSIZE"]).output().expect("run redis-cli --cluster call");
+    assert!(out.status.success(), "redis-cli --cluster call: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // ">>> Calling DBSIZE" then "127.0.0.1:PORT: N" per node.
+    text.lines().filter_map(|l| l.rsplit_once(": ")).filter_map(|(_, n)| n.trim().parse::<u64>().ok()).sum()
+}
+
+/// Operator calls on the 3-master cluster: every master walked, checked against
+/// `redis-cli --cluster call ... DBSIZE` on a keyspace holding only this prefix; ids in small
+/// batches without duplicates; clear leaves another prefix's keys alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operator_calls_on_a_cluster() {
+    use koa_session_core::{IdsWalk, StoreOperator};
+    let cluster = RedisCluster::start(3);
+    let store = Arc::new(RedisStore::open_cluster(&cluster.urls()[..1], RedisStoreOptions::default()).unwrap());
+    assert_eq!(store.length().await.unwrap(), 0);
+    let ttl = Duration::from_secs(600);
+    let mut writers = Vec::new();
+    for t in 0..8 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for i in (t..5000).step_by(8) {
+                store.set(&format!("sid-{i}"), "{}", ttl).await.unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let dbsize = cluster_dbsize(&cluster);
+    assert_eq!(dbsize, 5000, "only this prefix's keys in the keyspace");
+    assert_eq!(store.length().await.unwrap(), dbsize);
+    assert_eq!(cluster.nodes.iter().filter(|n| n.cli(&["DBSIZE"]).trim() != "0").count(), 3, "on every master");
+
+    let mut walk = IdsWalk::new(store.clone(), 7);
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let ids = walk.next_batch().await.unwrap();
+        if ids.is_empty() {
+            break;
+        }
+        for id in ids {
+            assert!(seen.insert(id), "an id came twice");
+        }
+    }
+    assert_eq!(seen.len(), 5000);
+    assert!((0..5000).all(|i| seen.contains(&format!("sid-{i}"))));
+
+    let other = RedisStore::open_cluster(&cluster.urls(), RedisStoreOptions { prefix: "other:".into(), ..Default::default() }).unwrap();
+    for i in 0..30 {
+        other.set(&format!("keep-{i}"), "{}", ttl).await.unwrap();
+    }
+    assert_eq!(store.length().await.unwrap(), 5000);
+    assert_eq!(store.clear().await.unwrap(), 5000);
+    assert_eq!(store.length().await.unwrap(), 0);
+    assert_eq!(cluster_dbsize(&cluster), 30, "the other prefix's keys are left");
+    assert_eq!(other.length().await.unwrap(), 30);
+}

@@ -407,3 +407,55 @@ async fn fifty_merges_keep_every_key_and_exact_values() {
     assert!(!store.touch("m", ttl).await.unwrap());
     assert_eq!(server.cli(&["EXISTS", "koa:sess:m"]).trim(), "0");
 }
+
+/// Every id of a walk in batches of `batch`, checking no id comes twice.
+async fn all_ids(store: Arc<RedisStore>, batch: usize) -> std::collections::HashSet<String> {
+    let mut walk = koa_session_core::IdsWalk::new(store, batch);
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let ids = walk.next_batch().await.unwrap();
+        if ids.is_empty() {
+            return seen;
+        }
+        for id in ids {
+            assert!(seen.insert(id), "an id came twice");
+        }
+    }
+}
+
+/// Operator calls on one server: length, ids in small batches (5,000 sessions), clear; only
+/// this store's prefix, with glob characters in it taken literally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operator_calls_single_node() {
+    use koa_session_core::StoreOperator;
+    let server = RedisServer::start(ServerOptions::default());
+    let store = Arc::new(RedisStore::open(&server.url(), RedisStoreOptions { prefix: "ops*[1]:".into(), ..quick_options() }).unwrap());
+    let other = RedisStore::open(&server.url(), RedisStoreOptions { prefix: "other:".into(), ..quick_options() }).unwrap();
+    assert_eq!(store.length().await.unwrap(), 0);
+    assert_eq!(store.ids_page(None, 10).await.unwrap().cursor, None);
+    let ttl = Duration::from_secs(600);
+    for i in 0..5000 {
+        store.set(&format!("sid-{i}"), "{}", ttl).await.unwrap();
+    }
+    for i in 0..20 {
+        other.set(&format!("keep-{i}"), "{}", ttl).await.unwrap();
+    }
+    // Keys the unescaped pattern `ops*[1]:*` would match.
+    server.cli(&["SET", "opsX1:not-ours", "x"]);
+    server.cli(&["SET", "ops*1:not-ours", "x"]);
+    assert_eq!(store.length().await.unwrap(), 5000);
+    assert_eq!(other.length().await.unwrap(), 20);
+    let scanned = server.cli(&["--scan", "--pattern", "ops\\*\\[1\\]:*"]);
+    assert_eq!(scanned.lines().count(), 5000, "redis-cli --scan agrees");
+
+    let ids = all_ids(store.clone(), 7).await;
+    assert_eq!(ids.len(), 5000);
+    assert!((0..5000).all(|i| ids.contains(&format!("sid-{i}"))), "ids come without the prefix");
+    assert!(matches!(store.ids_page(Some("m1:2"), 10).await, Err(e) if e.kind == StoreErrorKind::Rejected));
+
+    assert_eq!(store.clear().await.unwrap(), 5000);
+    assert_eq!(store.length().await.unwrap(), 0);
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "22", "the other prefix's 20 sessions and the 2 look-alikes are left");
+    assert!(other.get("keep-3").await.unwrap().is_some());
+    assert_eq!(store.clear().await.unwrap(), 0);
+}

@@ -206,6 +206,6 @@ pub unsafe extern "C" fn ks_redis_store_set_failover_timeout(store: *const ks_st
 
 impl ks_store {
     pub(crate) fn new_redis(store: RedisStore) -> *mut ks_store {
-        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: Some(store), c_store: None, c_callbacks: None }))
+        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: Some(store.clone()), c_store: None, c_callbacks: None, operator: Some(Arc::new(store)) }))
     }
 }

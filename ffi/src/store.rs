@@ -5,7 +5,7 @@
 
 use crate::boundary::{guard, guard_value, out};
 use crate::result::ks_result;
-use koa_session_core::store::{MemoryStore, MemoryStoreOptions, Store};
+use koa_session_core::store::{MemoryStore, MemoryStoreOptions, Store, StoreOperator};
 use crate::c_store::CStore;
 use koa_session_core::{RedisStore, SessionConfig};
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct ks_store {
     pub(crate) c_store: Option<CStore>,
     /// Its callbacks when it is a C store, for registering the optional ones.
     pub(crate) c_callbacks: Option<Arc<crate::c_store::Callbacks>>,
+    /// The same store's operator calls (length, ids, clear) when it is a native store.
+    pub(crate) operator: Option<Arc<dyn StoreOperator>>,
 }
 
 impl ks_store {
@@ -30,12 +32,12 @@ impl ks_store {
         Arc::clone(&self.inner)
     }
 
-    pub(crate) fn new_raw(inner: Arc<dyn Store>) -> *mut ks_store {
-        Box::into_raw(Box::new(ks_store { inner, redis: None, c_store: None, c_callbacks: None }))
+    pub(crate) fn new_memory(store: Arc<MemoryStore>) -> *mut ks_store {
+        Box::into_raw(Box::new(ks_store { inner: store.clone(), redis: None, c_store: None, c_callbacks: None, operator: Some(store) }))
     }
 
     pub(crate) fn new_c(store: CStore, callbacks: Arc<crate::c_store::Callbacks>) -> *mut ks_store {
-        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: None, c_store: Some(store), c_callbacks: Some(callbacks) }))
+        Box::into_raw(Box::new(ks_store { inner: Arc::new(store.clone()), redis: None, c_store: Some(store), c_callbacks: Some(callbacks), operator: None }))
     }
 
     /// The store as an engine with these settings uses it: a C store bounded by the engine's
@@ -61,7 +63,7 @@ pub unsafe extern "C" fn ks_memory_store_new(max_entries: usize, store_out: *mut
     guard(|| {
         let store_out = out(store_out)?;
         let options = MemoryStoreOptions { max_entries: Some(max_entries).filter(|&n| n > 0) };
-        *store_out = ks_store::new_raw(Arc::new(MemoryStore::new(options)));
+        *store_out = ks_store::new_memory(Arc::new(MemoryStore::new(options)));
         Ok(())
     })
 }

@@ -49,6 +49,15 @@ export declare class NativeMemoryStore {
    * when either JSON is not an object.
    */
   mergeJson(sid: string, loadedJson: string, json: string, ttlMs: number): 'merged' | 'gone'
+  /** Live sessions (expired ones not counted). */
+  length(): number
+  /**
+   * About `count` ids after `cursor` (null: from the start): `[ids, next cursor or null
+   * once every id was returned]`. Ids are credentials: never log them.
+   */
+  idsPage(cursor: string | undefined | null, count: number): [string[], string | null]
+  /** Removes every session; returns how many live ones went. */
+  clear(): number
   /** Removes expired records now; returns how many went. */
   sweep(): number
   /** Records held (expired ones not yet swept included). */
@@ -88,6 +97,15 @@ export declare class NativeRedisStore {
   mergeJson(sid: string, loadedJson: string, json: string, ttlMs: number): Promise<'merged' | 'gone' | 'conflict' | NativeRedisFailure>
   /** One PING (e.g. to fail fast at startup); null when done. */
   ping(): Promise<null | NativeRedisFailure>
+  /** The number of keys under the prefix (SCAN on the server, or on every master). */
+  length(): Promise<number | NativeRedisFailure>
+  /**
+   * About `count` ids after `cursor` (null: from the start), without the prefix:
+   * `[ids, next cursor or null once every id was returned]`. Ids are credentials.
+   */
+  idsPage(cursor: string | undefined | null, count: number): Promise<[string[], string | null] | NativeRedisFailure>
+  /** UNLINKs every key under the prefix (and no other), batch by batch; how many went. */
+  clear(): Promise<number | NativeRedisFailure>
   /**
    * Drops this handle's connection and background task; later calls answer 'closed'.
    * Operations already running finish first. Idempotent.

@@ -355,3 +355,84 @@ describe('RedisStore options and lifecycle', () => {
     assert.equal(out.trim(), 'pong');
   });
 });
+
+/** The sum of `redis-cli --cluster call 127.0.0.1:<port> DBSIZE` over every node. */
+async function clusterDbsize(port) {
+  const { execFile } = require('node:child_process');
+  const out = await require('node:util').promisify(execFile)('redis-cli', ['--cluster', 'call', `127.0.0.1:${port}`, 'DBSIZE'], { timeout: 10000 });
+  // ">>> Calling DBSIZE", then "127.0.0.1:PORT: N" per node.
+  return out.stdout.split('\n').reduce((sum, line) => sum + (/^127\.0\.0\.1:\d+: (\d+)$/.exec(line.trim())?.[1] ?? 0) * 1, 0);
+}
+
+for (const mode of ['single', 'cluster']) {
+  describe(`RedisStore operator calls on ${mode === 'single' ? 'one redis-server' : 'a 3-master Redis Cluster'}`, () => {
+    let redis;
+    const stores = [];
+    const open = (opts = {}) => {
+      const s = new RedisStore({ ...redis.target(), ...opts });
+      stores.push(s);
+      return s;
+    };
+    // Keys in the whole keyspace: every node's DBSIZE (the cluster: redis-cli --cluster call).
+    const dbsize = async () => (mode === 'cluster' ? clusterDbsize(redis.port) : Number(await redis.cli('DBSIZE')));
+
+    before(async () => {
+      redis = await startRedis({ cluster: mode === 'cluster' });
+    });
+
+    after(async () => {
+      for (const s of stores) await s.quit();
+      if (redis) stopRedisSync(redis);
+    });
+
+    test('length, ids in batches (5,000 sessions, none twice) and clear, on this prefix only', async () => {
+      const store = open({ prefix: 'ops:' });
+      await connected(store);
+      assert.equal(await store.length(), 0);
+      for (let i = 0; i < 5000; i += 500) {
+        await Promise.all(Array.from({ length: 500 }, (_, k) => store.set(`sid-${i + k}`, { n: i + k }, 600000)));
+      }
+      // The keyspace holds this prefix only: length() is what the server counts.
+      assert.equal(await dbsize(), 5000);
+      assert.equal(await store.length(), 5000);
+      if (mode === 'cluster') {
+        for (const port of redis.ports) assert.notEqual(await redis.cliAt(port, 'DBSIZE'), '0', `master ${port} holds some`);
+      }
+
+      const seen = new Set();
+      for await (const id of store.ids({ batch: 7 })) {
+        assert.ok(!seen.has(id), 'an id came twice');
+        seen.add(id);
+      }
+      assert.equal(seen.size, 5000);
+      for (let i = 0; i < 5000; i++) assert.ok(seen.has(`sid-${i}`), 'ids come without the prefix');
+
+      const other = open({ prefix: 'other:' });
+      for (let i = 0; i < 25; i++) await other.set(`keep-${i}`, { i }, 600000);
+      assert.equal(await store.clear(), 5000);
+      assert.equal(await store.length(), 0);
+      assert.equal(await other.length(), 25);
+      assert.equal(await dbsize(), 25, "the other prefix's keys are left");
+      assert.deepEqual((await other.get('keep-3')).i, 3);
+      assert.equal(await other.clear(), 25);
+      assert.equal(await dbsize(), 0);
+    });
+
+    test('glob characters in the prefix are literal; a closed store rejects', async () => {
+      const store = open({ prefix: 'a*[b]?:' });
+      await store.set('x', { n: 1 }, 600000);
+      await redis.cli('SET', 'aZbQ:lookalike', '1');
+      assert.equal(await store.length(), 1);
+      const ids = [];
+      for await (const id of store.ids({ batch: 1 })) ids.push(id);
+      assert.deepEqual(ids, ['x']);
+      assert.equal(await store.clear(), 1);
+      assert.equal(await redis.cli('EXISTS', 'aZbQ:lookalike'), '1');
+      assert.throws(() => store.ids({ batch: -1 }), TypeError);
+      await store.quit();
+      await assert.rejects(store.length(), { code: 'ERR_REDIS_CLOSED' });
+      await assert.rejects(store.clear(), { code: 'ERR_REDIS_CLOSED' });
+      await assert.rejects(store.ids().next(), { code: 'ERR_REDIS_CLOSED' });
+    });
+  });
+}

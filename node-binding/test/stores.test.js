@@ -323,3 +323,39 @@ test('the session handed to a JS store is a copy: later mutation does not reach 
     assert.equal([...held.values()][0].user, 'ann');
   });
 });
+
+test('MemoryStore operator calls: length, ids in batches (5,000 sessions, none twice), clear', async () => {
+  const s = new MemoryStore();
+  assert.equal(await s.length(), 0);
+  for await (const id of s.ids()) assert.fail(`an empty store listed ${id.length} characters`);
+  for (let i = 0; i < 5000; i++) await s.set(`sid-${i}`, { i }, 60000);
+  await s.set('short', { i: -1 }, 1);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(await s.length(), 5000, 'an expired session does not count');
+
+  const iterator = s.ids({ batch: 7 });
+  assert.equal(typeof iterator[Symbol.asyncIterator], 'function');
+  const seen = new Set();
+  for await (const id of iterator) {
+    assert.ok(!seen.has(id), 'an id came twice');
+    seen.add(id);
+  }
+  assert.equal(seen.size, 5000);
+  for (let i = 0; i < 5000; i++) assert.ok(seen.has(`sid-${i}`));
+
+  // Ids are fetched a batch at a time: sessions removed mid-walk are not listed later.
+  const walk = s.ids({ batch: 10 });
+  const first = await walk.next();
+  assert.equal(first.done, false);
+  for (let i = 0; i < 5000; i++) if (i % 2) await s.destroy(`sid-${i}`);
+  let rest = 0;
+  for await (const id of walk) rest += Number(id.slice(4)) % 2;
+  assert.ok(rest <= 10, `at most the first batch's odd ids remain, got ${rest}`);
+
+  for (const bad of [{ batch: 0 }, { batch: 1.5 }, { batch: '10' }, { size: 10 }, 'x']) {
+    assert.throws(() => s.ids(bad), TypeError, JSON.stringify(bad));
+  }
+  assert.equal(await s.clear(), 2500);
+  assert.equal(await s.length(), 0);
+  assert.equal(await s.get('sid-0'), null);
+});

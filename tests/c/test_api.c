@@ -637,6 +637,115 @@ static void test_memory_store_limit(void) {
   ks_store_free(store);
 }
 
+/* Operator calls on the memory store: length, ids in batches (every id exactly once), clear,
+ * and their argument checks. */
+static int compare_sids(const void *a, const void *b) {
+  return strcmp((const char *)a, (const char *)b);
+}
+
+static void test_operator_calls(void) {
+  const int n = getenv("KS_TEST_SCALE_DOWN") ? 300 : 3000;
+  ks_store *store = NULL;
+  CHECK_OK(ks_memory_store_new(0, &store));
+  ks_config_builder *b = signed_builder("k");
+  ks_engine *e = make_engine(b, store);
+  uint64_t count = 99;
+  CHECK_OK(ks_store_length(store, &count));
+  CHECK(count == 0);
+  char(*sids)[33] = calloc((size_t)n, 33);
+  char *seen = calloc((size_t)n, 1);
+  CHECK(sids != NULL && seen != NULL);
+  for (int i = 0; i < n; i++) {
+    jar j = {""};
+    ks_session *s = load(e, &j, "/");
+    CHECK_OK(ks_session_set_field(s, "i", "1", 1));
+    const char *id;
+    size_t len;
+    CHECK_OK(ks_session_id(s, &id, &len));
+    CHECK(len == 32);
+    memcpy(sids[i], id, len + 1);
+    commit_and_free(s, &j, 2);
+  }
+  qsort(sids, (size_t)n, 33, compare_sids);
+  CHECK_OK(ks_store_length(store, &count));
+  CHECK(count == (uint64_t)n);
+
+  /* Every id once, in batches of about 7. */
+  ks_ids_cursor *cursor = NULL;
+  CHECK_OK(ks_store_ids(store, 7, &cursor));
+  size_t got = 0, batch = 0, batches = 0;
+  for (;;) {
+    CHECK_OK(ks_ids_cursor_next(cursor, &batch));
+    if (batch == 0) break;
+    CHECK(batch <= 8);
+    batches++;
+    for (size_t i = 0; i < batch; i++) {
+      const char *id = NULL;
+      size_t len = 0;
+      CHECK_OK(ks_ids_cursor_get(cursor, i, &id, &len));
+      CHECK(len == strlen(id));
+      char(*hit)[33] = bsearch(id, sids, (size_t)n, 33, compare_sids);
+      CHECK(hit != NULL);
+      CHECK(!seen[hit - sids]);
+      seen[hit - sids] = 1;
+      got++;
+    }
+    const char *id = (const char *)&cursor;
+    size_t len = 7;
+    CHECK_RC(KS_RESULT_OUT_OF_RANGE, ks_ids_cursor_get(cursor, batch, &id, &len));
+    CHECK(id == (const char *)&cursor && len == 7);
+  }
+  CHECK(got == (size_t)n && batches >= (size_t)n / 8);
+  CHECK_OK(ks_ids_cursor_next(cursor, &batch));
+  CHECK(batch == 0);
+  ks_ids_cursor_free(cursor);
+  ks_ids_cursor_free(NULL);
+
+  /* NULL arguments; out-params untouched. */
+  count = 42;
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_store_length(NULL, &count));
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_store_length(store, NULL));
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_store_clear(NULL, &count));
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_store_clear(store, NULL));
+  CHECK(count == 42);
+  cursor = (ks_ids_cursor *)&count;
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_store_ids(NULL, 10, &cursor));
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_store_ids(store, 10, NULL));
+  CHECK(cursor == (ks_ids_cursor *)&count);
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_ids_cursor_next(NULL, &batch));
+  CHECK_OK(ks_store_ids(store, 0, &cursor));
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_ids_cursor_next(cursor, NULL));
+  const char *id;
+  size_t len;
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_ids_cursor_get(NULL, 0, &id, &len));
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_ids_cursor_get(cursor, 0, NULL, &len));
+  CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_ids_cursor_get(cursor, 0, &id, NULL));
+  CHECK_RC(KS_RESULT_OUT_OF_RANGE, ks_ids_cursor_get(cursor, 0, &id, &len)); /* nothing fetched yet */
+  CHECK_OK(ks_ids_cursor_next(cursor, &batch));
+  CHECK(batch == (size_t)(n < 1000 ? n : 1000)); /* batch size 0 means 1000 */
+
+  /* clear: everything goes; the walk's cursor keeps the store alive after ks_store_free. */
+  uint64_t removed = 0;
+  CHECK_OK(ks_store_clear(store, &removed));
+  CHECK(removed == (uint64_t)n);
+  CHECK_OK(ks_store_length(store, &count));
+  CHECK(count == 0);
+  jar j = {""};
+  snprintf(j.header, sizeof j.header, "koa.sid=%s", sids[0]);
+  ks_session *s = load(e, &j, "/");
+  CHECK(ks_session_load_report(s) != KS_LOAD_REPORT_LOADED);
+  ks_session_free(s);
+  ks_engine_free(e);
+  ks_config_builder_free(b);
+  ks_store_free(store);
+  CHECK_OK(ks_ids_cursor_next(cursor, &batch));
+  CHECK(batch == 0);
+  ks_ids_cursor_free(cursor);
+  free(sids);
+  free(seen);
+  printf("operator calls (%d sessions): ok\n", n);
+}
+
 /* ks_last_error_message: per thread, cleared by a success, the code's text when there is no
  * more detail, buffer rules as for the other copy-out calls. */
 static void *other_thread_errors(void *arg) {
@@ -709,6 +818,7 @@ int main(void) {
   test_key_rotation();
   test_cookie_attributes_and_rules();
   test_memory_store_limit();
+  test_operator_calls();
 
   /* The optional shutdown: runtime threads gone, later loads and commits refused. */
   ks_store *store = NULL;

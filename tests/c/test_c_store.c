@@ -290,6 +290,25 @@ static void test_whole_writes_under_parallel_requests(void) {
   ts_deinit(&ts);
 }
 
+/* A C store has no operator calls: length, ids and clear say so instead of answering 0. */
+static void test_operator_calls_not_supported(void) {
+  test_store ts;
+  ts_init(&ts, "koa:sess:");
+  ks_store *store = ts_register(&ts);
+  uint64_t n = 42;
+  char msg[256];
+  CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_store_length(store, &n));
+  CHECK(strstr(last_error(msg, sizeof msg), "not supported by this store") != NULL);
+  CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_store_clear(store, &n));
+  CHECK(strstr(last_error(msg, sizeof msg), "ks_store_clear: not supported") != NULL);
+  CHECK(n == 42);
+  ks_ids_cursor *cursor = NULL;
+  CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_store_ids(store, 10, &cursor));
+  CHECK(cursor == NULL);
+  ks_store_free(store);
+  ts_deinit(&ts);
+}
+
 int main(void) {
   test_registration_errors();
   test_optional_callbacks();
@@ -297,6 +316,7 @@ int main(void) {
   test_round_trip_and_drop();
   test_failing_callbacks();
   test_garbage_records();
+  test_operator_calls_not_supported();
   test_blocking_call_inside_a_callback_is_refused();
   CHECK_OK(ks_runtime_shutdown());
   puts("test_c_store: ok");

@@ -543,12 +543,125 @@ static void test_outages(const char *url) {
   printf("outages: ok\n");
 }
 
+/* Runs `sh -c script` (the script gets the redis-cli flags in $1), failing the test if it fails. */
+static void shell(const char *script, const char *flags) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "bash -c '%s' _ '%s' >/dev/null", script, flags);
+  CHECK(system(cmd) == 0);
+}
+
+/* The sum of `redis-cli --cluster call 127.0.0.1:PORT DBSIZE` over the cluster's nodes. */
+static long cluster_dbsize(const char *port) {
+  char cmd[256], line[256];
+  snprintf(cmd, sizeof cmd, "redis-cli --cluster call 127.0.0.1:%s DBSIZE", port);
+  FILE *f = popen(cmd, "r");
+  CHECK(f != NULL);
+  long total = 0;
+  while (fgets(line, sizeof line, f)) {
+    const char *colon = strrchr(line, ':'); /* "127.0.0.1:7000: 1667" */
+    if (strncmp(line, "127.0.0.1:", 10) == 0 && colon && colon[1] == ' ') total += strtol(colon + 2, NULL, 10);
+  }
+  CHECK(pclose(f) == 0);
+  return total;
+}
+
+/* The ids of `store` in batches of 7: each is ops-<i> with i < n, and each comes once. */
+static void walk_ids(const ks_store *store, int n) {
+  char *seen = calloc((size_t)n, 1);
+  CHECK(seen != NULL);
+  ks_ids_cursor *cursor = NULL;
+  CHECK_OK(ks_store_ids(store, 7, &cursor));
+  size_t batch = 0;
+  int got = 0;
+  for (;;) {
+    CHECK_OK(ks_ids_cursor_next(cursor, &batch));
+    if (batch == 0) break;
+    for (size_t i = 0; i < batch; i++) {
+      const char *id;
+      size_t len;
+      CHECK_OK(ks_ids_cursor_get(cursor, i, &id, &len));
+      CHECK(strncmp(id, "sid-", 4) == 0); /* the prefix is stripped */
+      long k = strtol(id + 4, NULL, 10);
+      CHECK(k >= 0 && k < n && !seen[k]);
+      seen[k] = 1;
+      got++;
+    }
+  }
+  CHECK(got == n);
+  ks_ids_cursor_free(cursor);
+  free(seen);
+}
+
+/* Operator calls on one server and on the cluster: length (the cluster's checked against
+ * DBSIZE on every node), ids in small batches, clear leaving other prefixes alone. */
+static void test_operator_calls(const char *url, const char *port, const char *nodes_csv, const char *cluster_port) {
+  const int n = getenv("KS_TEST_SCALE_DOWN") ? 500 : 5000;
+  char flags[128], script[512];
+  /* One server: a prefix with glob characters, and keys its unescaped pattern would match. */
+  ks_store *store = NULL, *other = NULL;
+  CHECK_OK(ks_redis_store_new(url, "ops*[1]:", 0, 0, &store));
+  CHECK_OK(ks_redis_store_new(url, "other:", 0, 0, &other));
+  uint64_t count = 99, removed = 0;
+  CHECK_OK(ks_store_length(store, &count));
+  CHECK(count == 0);
+  snprintf(flags, sizeof flags, "-h 127.0.0.1 -p %s", port);
+  snprintf(script, sizeof script,
+           "for i in $(seq 0 %d); do echo \"SET ops*[1]:sid-$i {} PX 600000\"; done | redis-cli $1; "
+           "for i in 1 2 3; do echo \"SET other:keep-$i {}\"; done | redis-cli $1; redis-cli $1 SET opsX1:look-alike x",
+           n - 1);
+  shell(script, flags);
+  CHECK_OK(ks_store_length(store, &count));
+  CHECK(count == (uint64_t)n);
+  CHECK_OK(ks_store_length(other, &count));
+  CHECK(count == 3);
+  walk_ids(store, n);
+  CHECK_OK(ks_store_clear(store, &removed));
+  CHECK(removed == (uint64_t)n);
+  CHECK_OK(ks_store_length(store, &count));
+  CHECK(count == 0);
+  CHECK(cli_long(port, "%s", "EXISTS other:keep-1 other:keep-2 other:keep-3 opsX1:look-alike") == 4);
+  ks_store_free(store);
+  ks_store_free(other);
+
+  /* The cluster: every master, compared with DBSIZE summed over the nodes. The keyspace
+   * holds test_cluster's koa:sess: sessions and this test's ops: ones. */
+  char copy[1024];
+  snprintf(copy, sizeof copy, "%s", nodes_csv);
+  const char *nodes[8];
+  size_t n_nodes = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(copy, ",", &save); t && n_nodes < 8; t = strtok_r(NULL, ",", &save)) nodes[n_nodes++] = t;
+  ks_store *sessions = NULL;
+  CHECK_OK(ks_redis_cluster_store_new(nodes, n_nodes, NULL, 0, 0, &sessions));
+  CHECK_OK(ks_redis_cluster_store_new(nodes, 1, "ops:", 0, 0, &store));
+  long before = cluster_dbsize(cluster_port);
+  CHECK_OK(ks_store_length(sessions, &count));
+  CHECK(count == (uint64_t)before);
+  snprintf(flags, sizeof flags, "-c -h 127.0.0.1 -p %s", cluster_port);
+  snprintf(script, sizeof script, "for i in $(seq 0 %d); do echo \"SET ops:sid-$i {} PX 600000\"; done | redis-cli $1", n - 1);
+  shell(script, flags);
+  long total = cluster_dbsize(cluster_port);
+  CHECK(total == before + n);
+  CHECK_OK(ks_store_length(store, &count));
+  CHECK(count == (uint64_t)n);
+  walk_ids(store, n);
+  CHECK_OK(ks_store_clear(store, &removed));
+  CHECK(removed == (uint64_t)n);
+  CHECK(cluster_dbsize(cluster_port) == before);
+  CHECK_OK(ks_store_length(sessions, &count));
+  CHECK(count == (uint64_t)before && before > 0);
+  ks_store_free(store);
+  ks_store_free(sessions);
+  printf("operator calls (%d sessions, single and cluster, %ld other keys): ok\n", n, before);
+}
+
 int main(void) {
   const char *url = env("KS_TEST_REDIS_URL"), *port = env("KS_TEST_REDIS_PORT");
   test_bad_arguments();
   test_session_life(url, port);
   test_bad_records(url, port);
   test_cluster(env("KS_TEST_CLUSTER_NODES"), env("KS_TEST_CLUSTER_PORT"));
+  test_operator_calls(url, port, env("KS_TEST_CLUSTER_NODES"), env("KS_TEST_CLUSTER_PORT"));
   test_async(url, port);
   test_outages(url);
   CHECK_OK(ks_runtime_shutdown());

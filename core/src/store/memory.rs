@@ -292,6 +292,78 @@ impl MemoryStore {
     }
 }
 
+/// Operator calls (see [`super::operator`]): under each shard's lock in turn, so a call never
+/// holds more than one shard. Expired records neither count nor are listed.
+impl MemoryStore {
+    /// Live sessions (expired ones not yet swept left out).
+    pub fn length_sync(&self) -> u64 {
+        let now = self.now();
+        let live = |s: &Mutex<Shard>| s.lock().unwrap_or_else(|p| p.into_inner()).map.iter().filter(|e| e.expires_at > now).count() as u64;
+        self.shards.iter().map(live).sum()
+    }
+
+    /// Removes every session; returns how many live ones went.
+    pub fn clear_sync(&self) -> u64 {
+        let now = self.now();
+        let mut live = 0;
+        for s in self.shards.iter() {
+            let mut shard = s.lock().unwrap_or_else(|p| p.into_inner());
+            live += shard.map.iter().filter(|e| e.expires_at > now).count() as u64;
+            let held = shard.map.len();
+            shard.map.clear();
+            self.len.fetch_sub(held, Ordering::Relaxed);
+        }
+        live
+    }
+
+    /// The next `count` ids or so (see [`super::operator::StoreOperator::ids_page`]). Each
+    /// shard is walked in the order of the ids' hashes, and the cursor (`m<shard>:<last hash>`)
+    /// names no id: an id held for the whole walk is returned exactly once. Ids with equal
+    /// hashes are never split over two pages (so a page may exceed `count` by such a tie).
+    pub fn ids_page_sync(&self, cursor: Option<&str>, count: usize) -> Result<super::operator::IdsPage, super::StoreError> {
+        let (mut i, mut after) = match cursor {
+            None => (0, None),
+            Some(c) => parse_ids_cursor(c).ok_or_else(|| super::StoreError::new(super::StoreErrorKind::Rejected, "MemoryStore ids: not a cursor of this store"))?,
+        };
+        let count = count.max(1);
+        let now = self.now();
+        let mut ids = Vec::new();
+        while i < SHARDS && ids.len() < count {
+            let shard = self.shards[i].lock().unwrap_or_else(|p| p.into_inner());
+            let want = count - ids.len();
+            let next = |e: &&Entry| e.expires_at > now && after.is_none_or(|a| e.hash > a);
+            // The `want` smallest hashes after the cursor (a max-heap of them).
+            let mut smallest = std::collections::BinaryHeap::with_capacity(want + 1);
+            for e in shard.map.iter().filter(next) {
+                if smallest.len() < want {
+                    smallest.push(e.hash);
+                } else if smallest.peek().is_some_and(|&max| e.hash < max) {
+                    smallest.pop();
+                    smallest.push(e.hash);
+                }
+            }
+            let Some(&last) = smallest.peek() else {
+                (i, after) = (i + 1, None);
+                continue;
+            };
+            let mut page: Vec<(u64, &str)> = shard.map.iter().filter(next).filter(|e| e.hash <= last).map(|e| (e.hash, &*e.sid)).collect();
+            page.sort_unstable();
+            ids.extend(page.into_iter().map(|(_, sid)| sid.to_owned()));
+            (i, after) = if smallest.len() < want { (i + 1, None) } else { (i, Some(last)) };
+        }
+        let cursor = (i < SHARDS).then(|| format!("m{i}:{}", after.map_or(String::new(), |h| h.to_string())));
+        Ok(super::operator::IdsPage { ids, cursor })
+    }
+}
+
+/// `m<shard>:<hash>` (or `m<shard>:` for a shard's start) as made by `ids_page_sync`.
+fn parse_ids_cursor(c: &str) -> Option<(usize, Option<u64>)> {
+    let (shard, hash) = c.strip_prefix('m')?.split_once(':')?;
+    let shard = shard.parse::<usize>().ok().filter(|&s| s < SHARDS)?;
+    let hash = if hash.is_empty() { None } else { Some(hash.parse::<u64>().ok()?) };
+    Some((shard, hash))
+}
+
 impl Store for MemoryStore {
     fn get<'a>(&'a self, sid: &'a str) -> StoreFuture<'a, Option<String>> {
         let r = self.get_sync(sid);

@@ -5,6 +5,7 @@
 pub mod conformance;
 mod memory;
 mod merge_into;
+pub mod operator;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "redis")]
@@ -13,6 +14,7 @@ pub mod redis_options;
 pub use crate::merge::MergeOutcome;
 pub use memory::{MemoryStore, MemoryStoreOptions};
 pub use merge_into::{merge_into_store, merge_request_into_store};
+pub use operator::{IdsPage, IdsWalk, StoreOperator};
 
 use std::fmt;
 use std::future::Future;

@@ -677,6 +677,199 @@ impl Store for RedisStore {
     }
 }
 
+/// How many keys one `SCAN` of `length` and `clear` asks for (a hint to Redis).
+const SCAN_BATCH: usize = 1000;
+
+/// The operator calls (see [`super::operator`]): `SCAN MATCH <prefix>* COUNT n`, on the one
+/// server or on each master of a cluster in turn (found with `CLUSTER SLOTS`, walked in the
+/// order of their addresses; masters hold disjoint slots, so no key is seen twice across
+/// them). A walk's cursor is `r<scan cursor>` on one server, `r<scan cursor>@<host>:<port>`
+/// on a cluster. A failover during a walk may fail it: start again.
+impl RedisStore {
+    /// The masters of a cluster, sorted by address; `None` for one server.
+    async fn masters(&self) -> Result<Option<Vec<(String, u16)>>, StoreError> {
+        use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
+        let Backend::Cluster { client, conn } = &self.inner.backend else { return Ok(None) };
+        let ask = async {
+            let conn = conn.get_or_try_init(|| client.get_async_connection()).await?;
+            let any_master = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, Some(ResponsePolicy::OneSucceeded)));
+            let mut cmd = redis::cmd("CLUSTER");
+            cmd.arg("SLOTS");
+            conn.clone().route_command(cmd, any_master).await
+        };
+        let slots = self.inner.bounded("CLUSTER SLOTS", ask).await?;
+        let mut masters = slot_masters(&slots);
+        if masters.is_empty() {
+            return Err(StoreError::new(StoreErrorKind::Unavailable, format!("redis CLUSTER SLOTS: no master serves a slot ({})", self.inner.target)));
+        }
+        masters.sort();
+        masters.dedup();
+        Ok(Some(masters))
+    }
+
+    /// One `SCAN cursor MATCH <prefix>* COUNT count` on the server, or on the master `node`:
+    /// the next cursor (0: done) and the keys.
+    async fn scan(&self, node: Option<&(String, u16)>, cursor: u64, count: usize) -> Result<(u64, Vec<Vec<u8>>), StoreError> {
+        use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor).arg("MATCH").arg(super::operator::match_pattern(self.inner.prefix.as_bytes())).arg("COUNT").arg(count.max(1));
+        let (Backend::Cluster { client, conn }, Some((host, port))) = (&self.inner.backend, node) else {
+            return self.inner.query("SCAN", cmd).await;
+        };
+        let ask = async {
+            let conn = conn.get_or_try_init(|| client.get_async_connection()).await?;
+            let at = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port });
+            conn.clone().route_command(cmd, at).await
+        };
+        let value = self.inner.bounded("SCAN", ask).await?;
+        redis::from_redis_value(value).map_err(|e| StoreError::new(StoreErrorKind::Backend, format!("redis SCAN: unexpected answer from {host}:{port}: {e}")))
+    }
+
+    /// A walk over every key under the prefix: the server, or every master in turn.
+    async fn key_walk(&self) -> Result<KeyWalk, StoreError> {
+        let nodes = match self.masters().await? {
+            None => vec![None],
+            Some(masters) => masters.into_iter().map(Some).collect(),
+        };
+        Ok(KeyWalk { nodes, node: 0, cursor: 0 })
+    }
+
+    /// The walk's next batch of keys (possibly empty); `None` once done.
+    async fn next_keys(&self, walk: &mut KeyWalk) -> Result<Option<Vec<Vec<u8>>>, StoreError> {
+        let Some(node) = walk.nodes.get(walk.node) else { return Ok(None) };
+        let (next, keys) = self.scan(node.as_ref(), walk.cursor, SCAN_BATCH).await?;
+        walk.cursor = next;
+        if next == 0 {
+            walk.node += 1;
+        }
+        Ok(Some(keys))
+    }
+
+    /// The id in a key found under the prefix.
+    fn id_of(&self, key: &[u8]) -> String {
+        let id = key.get(self.inner.prefix.len()..).unwrap_or_default();
+        String::from_utf8_lossy(id).into_owned()
+    }
+}
+
+impl Inner {
+    /// Runs a request of our own routing within one deadline, its outcome recorded in the
+    /// connection state as any operation's.
+    async fn bounded(&self, op: &str, ask: impl std::future::Future<Output = Result<Value, RedisError>>) -> Result<Value, StoreError> {
+        let result = match tokio::time::timeout(self.deadline, ask).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(map_error(op, &self.target, e)),
+            Err(_) => Err(StoreError::new(StoreErrorKind::Timeout, format!("redis {op}: no answer from {} within {} ms", self.target, self.deadline.as_millis()))),
+        };
+        match &result {
+            Err(e) if is_outage(e) => self.check_now.notify_one(),
+            _ => self.set_state(ConnectionState::Connected),
+        }
+        result
+    }
+}
+
+impl super::operator::StoreOperator for RedisStore {
+    fn length(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let (mut walk, mut n) = (self.key_walk().await?, 0u64);
+            while let Some(keys) = self.next_keys(&mut walk).await? {
+                n += keys.len() as u64;
+            }
+            Ok(n)
+        })
+    }
+
+    fn ids_page<'a>(&'a self, cursor: Option<&'a str>, count: usize) -> StoreFuture<'a, super::operator::IdsPage> {
+        Box::pin(async move {
+            let bad = || StoreError::new(StoreErrorKind::Rejected, "RedisStore ids: not a cursor of this store");
+            let cluster = matches!(self.inner.backend, Backend::Cluster { .. });
+            // Where to go on: the scan cursor and, on a cluster, the master.
+            let (mut scan, mut node): (u64, Option<(String, u16)>) = match cursor {
+                None => (0, if cluster { self.masters().await?.and_then(|m| m.into_iter().next()) } else { None }),
+                Some(c) => {
+                    let c = c.strip_prefix('r').ok_or_else(bad)?;
+                    let (scan, at) = match c.split_once('@') {
+                        Some((scan, at)) if cluster => {
+                            let (host, port) = at.rsplit_once(':').ok_or_else(bad)?;
+                            (scan, Some((host.to_owned(), port.parse::<u16>().map_err(|_| bad())?)))
+                        }
+                        None if !cluster => (c, None),
+                        _ => return Err(bad()),
+                    };
+                    (scan.parse::<u64>().map_err(|_| bad())?, at)
+                }
+            };
+            if cluster && node.is_none() {
+                return Ok(super::operator::IdsPage { ids: Vec::new(), cursor: None });
+            }
+            loop {
+                let (next, keys) = self.scan(node.as_ref(), scan, count).await?;
+                let ids: Vec<String> = keys.iter().map(|k| self.id_of(k)).collect();
+                scan = next;
+                let mut finished = next == 0 && !cluster;
+                if next == 0 && cluster {
+                    // This master is done: on to the next one by address.
+                    let current = node.take();
+                    node = self.masters().await?.and_then(|m| m.into_iter().find(|a| Some(a) > current.as_ref()));
+                    finished = node.is_none();
+                }
+                if !ids.is_empty() || finished {
+                    let cursor = (!finished).then(|| match &node {
+                        Some((host, port)) => format!("r{scan}@{host}:{port}"),
+                        None => format!("r{scan}"),
+                    });
+                    return Ok(super::operator::IdsPage { ids, cursor });
+                }
+            }
+        })
+    }
+
+    fn clear(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let (mut walk, mut removed) = (self.key_walk().await?, 0u64);
+            while let Some(keys) = self.next_keys(&mut walk).await? {
+                if keys.is_empty() {
+                    continue;
+                }
+                // On a cluster the client splits a multi-key UNLINK by slot and adds up the
+                // answers; the keys of one SCAN are on the master that answers for them.
+                let mut cmd = redis::cmd("UNLINK");
+                cmd.arg(keys);
+                removed += self.inner.query::<u64>("UNLINK", cmd).await?;
+            }
+            Ok(removed)
+        })
+    }
+}
+
+/// Where a walk over a Redis store's keys is: the nodes to scan (`None`: the one server), the
+/// one being scanned, and its SCAN cursor.
+struct KeyWalk {
+    nodes: Vec<Option<(String, u16)>>,
+    node: usize,
+    cursor: u64,
+}
+
+/// Every master in a `CLUSTER SLOTS` answer (`[[start, end, [host, port, id, ...], ...], ...]`).
+fn slot_masters(slots: &Value) -> Vec<(String, u16)> {
+    let Value::Array(ranges) = slots else { return Vec::new() };
+    ranges
+        .iter()
+        .filter_map(|range| {
+            let Value::Array(parts) = range else { return None };
+            let Value::Array(master) = parts.get(2)? else { return None };
+            let host = match master.first()? {
+                Value::BulkString(b) => String::from_utf8(b.clone()).ok()?,
+                Value::SimpleString(s) => s.clone(),
+                _ => return None,
+            };
+            let Value::Int(port) = master.get(1)? else { return None };
+            Some((host, u16::try_from(*port).ok()?))
+        })
+        .collect()
+}
+
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.inner.backend {

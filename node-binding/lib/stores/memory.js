@@ -1,5 +1,6 @@
 'use strict';
 const { JsonStore, kJsonStore } = require('./json-store');
+const { batchOf, walkIds } = require('./operators');
 const { NativeMemoryStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../../loader');
 
 /**
@@ -27,6 +28,27 @@ class MemoryStore extends JsonStore {
   /** Removes expired sessions now (they also go lazily); returns how many went. */
   sweep() {
     return this[kJsonStore].sweep();
+  }
+
+  /** Resolves to the number of live sessions (expired ones not counted). */
+  async length() {
+    return this[kJsonStore].length();
+  }
+
+  /**
+   * Every session id, as an async iterator fetching `batch` ids at a time (default 1000):
+   * `for await (const id of store.ids({ batch: 100 }))`. An id held for the whole walk comes
+   * exactly once. Ids are credentials: never show or log them.
+   */
+  ids(options) {
+    const batch = batchOf(this, options);
+    const native = this[kJsonStore];
+    return walkIds(async (cursor, n) => native.idsPage(cursor, n), batch);
+  }
+
+  /** Removes every session; resolves to how many went. */
+  async clear() {
+    return this[kJsonStore].clear();
   }
 }
 

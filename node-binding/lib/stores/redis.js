@@ -1,6 +1,7 @@
 'use strict';
 const { CONNECT, DISCONNECT } = require('../base-store');
 const { JsonStore, kJsonStore } = require('./json-store');
+const { batchOf, walkIds } = require('./operators');
 const { NativeRedisStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../../loader');
 
 const kNative = Symbol('koa-session-ts.nativeRedisStore');
@@ -85,6 +86,39 @@ class RedisStore extends JsonStore {
    */
   get connected() {
     return this.status !== 'disconnected';
+  }
+
+  /**
+   * Resolves to the number of sessions: the keys under this store's prefix, counted with
+   * SCAN on the server or on every master of a cluster (in time proportional to the keys).
+   */
+  async length() {
+    return settle(this, await this[kNative].length());
+  }
+
+  /**
+   * Every session id (without the prefix), as an async iterator fetching about `batch` ids
+   * at a time (default 1000) with SCAN MATCH <prefix>*, on every master of a cluster:
+   * `for await (const id of store.ids({ batch: 100 }))`. As SCAN: an id held for the whole
+   * walk comes at least once. Ids are credentials: never show or log them.
+   */
+  ids(options) {
+    const batch = batchOf(this, options);
+    const native = this[kNative];
+    // A page is an array, the one object reply that is not a failure.
+    return walkIds(async (cursor, n) => {
+      const reply = await native.idsPage(cursor, n);
+      return Array.isArray(reply) ? (report(this), reply) : settle(this, reply);
+    }, batch);
+  }
+
+  /**
+   * Removes every session of this store: the keys under its prefix only (others' keys are
+   * never touched), found with SCAN and removed with UNLINK batch by batch, on every master of
+   * a cluster. Resolves to how many went.
+   */
+  async clear() {
+    return settle(this, await this[kNative].clear());
   }
 
   /** Closes the connection; later operations reject with code ERR_REDIS_CLOSED. Idempotent. */

@@ -80,6 +80,26 @@ impl NativeMemoryStore {
             .map_err(|e| errors::invalid_arg(format!("MemoryStore#mergeJson: {e}")))
     }
 
+    /// Live sessions (expired ones not counted).
+    #[napi(catch_unwind)]
+    pub fn length(&self) -> f64 {
+        self.inner.length_sync() as f64
+    }
+
+    /// About `count` ids after `cursor` (null: from the start): `[ids, next cursor or null
+    /// once every id was returned]`. Ids are credentials: never log them.
+    #[napi(catch_unwind, ts_return_type = "[string[], string | null]")]
+    pub fn ids_page(&self, cursor: Option<String>, count: u32) -> Result<(Vec<String>, Option<String>)> {
+        let page = self.inner.ids_page_sync(cursor.as_deref(), count as usize).map_err(|e| errors::invalid_arg(format!("MemoryStore#ids: {e}")))?;
+        Ok((page.ids, page.cursor))
+    }
+
+    /// Removes every session; returns how many live ones went.
+    #[napi(catch_unwind)]
+    pub fn clear(&self) -> f64 {
+        self.inner.clear_sync() as f64
+    }
+
     /// Removes expired records now; returns how many went.
     #[napi(catch_unwind)]
     pub fn sweep(&self) -> u32 {

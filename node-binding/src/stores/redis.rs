@@ -17,7 +17,7 @@ use super::completions::Completions;
 use crate::errors;
 use koa_session_core::store::redis::{ConnectionState, RedisStore};
 use koa_session_core::store::redis_options::{self, Target};
-use koa_session_core::store::{merge_into_store, Store, StoreError, StoreErrorKind};
+use koa_session_core::store::{merge_into_store, Store, StoreError, StoreErrorKind, StoreOperator};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
@@ -43,6 +43,10 @@ pub enum Reply {
     Found(bool),
     /// `mergeJson`: 'merged' | 'gone' | 'conflict'.
     Text(&'static str),
+    /// `length`, `clear`: a count.
+    Count(f64),
+    /// `idsPage`: `[ids, next cursor or null]` (an array: not a failure, see lib/stores/redis.js).
+    Page(Vec<String>, Option<String>),
     /// The others: null.
     Done,
     Failed(NativeRedisFailure),
@@ -54,6 +58,8 @@ impl ToNapiValue for Reply {
             Reply::Json(json) => Option::<String>::to_napi_value(env, json),
             Reply::Found(found) => bool::to_napi_value(env, found),
             Reply::Text(text) => <&str>::to_napi_value(env, text),
+            Reply::Count(n) => f64::to_napi_value(env, n),
+            Reply::Page(ids, cursor) => <(Vec<String>, Option<String>)>::to_napi_value(env, (ids, cursor)),
             Reply::Done => Null::to_napi_value(env, Null),
             Reply::Failed(failure) => NativeRedisFailure::to_napi_value(env, failure),
         }
@@ -220,6 +226,25 @@ impl NativeRedisStore {
     #[napi(catch_unwind, ts_return_type = "Promise<null | NativeRedisFailure>")]
     pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Reply>> {
         self.run(env, |s| async move { reply(s.ping().await, done) })
+    }
+
+    /// The number of keys under the prefix (SCAN on the server, or on every master).
+    #[napi(catch_unwind, ts_return_type = "Promise<number | NativeRedisFailure>")]
+    pub fn length<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Reply>> {
+        self.run(env, |s| async move { reply(s.length().await, |n| Reply::Count(n as f64)) })
+    }
+
+    /// About `count` ids after `cursor` (null: from the start), without the prefix:
+    /// `[ids, next cursor or null once every id was returned]`. Ids are credentials.
+    #[napi(catch_unwind, ts_return_type = "Promise<[string[], string | null] | NativeRedisFailure>")]
+    pub fn ids_page<'env>(&self, env: &'env Env, cursor: Option<String>, count: u32) -> Result<PromiseRaw<'env, Reply>> {
+        self.run(env, move |s| async move { reply(s.ids_page(cursor.as_deref(), count as usize).await, |p| Reply::Page(p.ids, p.cursor)) })
+    }
+
+    /// UNLINKs every key under the prefix (and no other), batch by batch; how many went.
+    #[napi(catch_unwind, ts_return_type = "Promise<number | NativeRedisFailure>")]
+    pub fn clear<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Reply>> {
+        self.run(env, |s| async move { reply(s.clear().await, |n| Reply::Count(n as f64)) })
     }
 
     /// Drops this handle's connection and background task; later calls answer 'closed'.

@@ -2,7 +2,7 @@
 // This file is CommonJS (package.json has no "type"): koa-session-ts resolves to index.d.ts.
 import Koa from 'koa';
 import session, { BaseStore, MemoryStore, RedisStore, CONNECT, DISCONNECT } from 'koa-session-ts';
-import type { Session, SessionObject, SessionOptions, SessionStore, RedisStoreOptions } from 'koa-session-ts';
+import type { Session, SessionObject, SessionOptions, SessionStore, RedisStoreOptions, StoreIdsOptions } from 'koa-session-ts';
 
 class MapStore extends BaseStore {
   private data = new Map<string, string>();
@@ -132,6 +132,17 @@ const status: 'connecting' | 'connected' | 'disconnected' | 'closed' = cluster.s
 void status;
 void redis.quit();
 void cluster.close();
+// Operator calls: a count, ids in batches (an async iterator), clear.
+void (async () => {
+  const total: number = (await mem.length()) + (await redis.length());
+  const batch: StoreIdsOptions = { batch: 100 };
+  for await (const id of redis.ids(batch)) void (id satisfies string);
+  for await (const id of mem.ids()) void id.length;
+  const removed: number = (await mem.clear()) + (await cluster.clear());
+  void [total, removed];
+  // @ts-expect-error: the batch size is a number
+  mem.ids({ batch: '10' });
+})();
 
 // @ts-expect-error: options are type-checked
 session({ rolling: 'yes' });
