@@ -13,7 +13,7 @@
  *   The calls that fail for reasons outside the program (stores, loads, commits) also take a
  *   std::error_code& and then do not throw for those.
  * - Threads: as in C. An Engine and a Store may be used from any number of threads at once;
- *   a Session belongs to one thread at a time; SetCookies is immutable.
+ *   a Session and an IdsCursor belong to one thread at a time; SetCookies is immutable.
  *
  *   koa_session::Store store = koa_session::Store::memory();
  *   koa_session::Engine engine(koa_session::ConfigBuilder().add_key(secret), store);
@@ -156,6 +156,9 @@ struct free_session {
 };
 struct free_set_cookies {
   void operator()(ks_set_cookies *p) const noexcept { ks_set_cookies_free(p); }
+};
+struct free_ids_cursor {
+  void operator()(ks_ids_cursor *p) const noexcept { ks_ids_cursor_free(p); }
 };
 
 }  // namespace detail
@@ -305,6 +308,64 @@ class StoreBackend {
   virtual StoreStatus destroy(std::string_view key) = 0;
 };
 
+/// A walk over a store's session ids, one batch at a time (ks_ids_cursor), from Store::ids().
+/// It keeps its store alive. Session ids are bearer credentials: never show or log them.
+/// One thread at a time.
+///
+///   koa_session::IdsCursor cursor = store.ids(500);
+///   for (std::vector<std::string> batch; !(batch = cursor.next()).empty();)
+///     for (const std::string &id : batch) audit(id);
+class IdsCursor {
+ public:
+  /// Takes ownership of a C handle (from ks_store_ids()).
+  explicit IdsCursor(ks_ids_cursor *raw) noexcept : handle_(raw) {}
+
+  /// The next batch of ids (copies); empty once every id was returned, and from then on.
+  /// Blocks the calling thread (not from a callback run by the engine). After a failure (a
+  /// Redis store: unreachable, a timeout, a failover during the walk) the same batch may be
+  /// asked for again.
+  std::vector<std::string> next() {
+    std::vector<std::string> batch;
+    const char *function = nullptr;
+    const ks_result rc = fetch(batch, function);  // before reading `function`
+    detail::check(rc, function);
+    return batch;
+  }
+  /// As above, with failures in `ec` (then the batch is empty: check `ec` before taking an
+  /// empty batch for the end).
+  std::vector<std::string> next(std::error_code &ec) {
+    std::vector<std::string> batch;
+    const char *function = nullptr;
+    detail::report(fetch(batch, function), ec);
+    return batch;
+  }
+
+  ks_ids_cursor *c_handle() const noexcept { return handle_.get(); }
+
+ private:
+  /// Fetches the next batch into `batch` (left empty on failure, `function` naming the call).
+  ks_result fetch(std::vector<std::string> &batch, const char *&function) {
+    function = "ks_ids_cursor_next";
+    size_t count = 0;
+    ks_result rc = ks_ids_cursor_next(handle_.get(), &count);
+    if (rc != KS_RESULT_OK) return rc;
+    batch.reserve(count);
+    for (size_t i = 0; i < count; i++) {
+      const char *id = nullptr;
+      size_t len = 0;
+      if ((rc = ks_ids_cursor_get(handle_.get(), i, &id, &len)) != KS_RESULT_OK) {
+        function = "ks_ids_cursor_get";
+        batch.clear();
+        return rc;
+      }
+      batch.emplace_back(id, len);
+    }
+    return KS_RESULT_OK;
+  }
+
+  std::unique_ptr<ks_ids_cursor, detail::free_ids_cursor> handle_;
+};
+
 /// A session store (ks_store). Engines made from it hold their own reference, so a Store may
 /// go away before them.
 class Store {
@@ -368,6 +429,50 @@ class Store {
     ks_connection_state state = KS_CONNECTION_STATE_CONNECTING;
     detail::check(ks_store_connection_state(handle_.get(), &state), "ks_store_connection_state");
     return static_cast<ConnectionState>(state);
+  }
+
+  // Operator calls, on the memory and Redis stores only: a custom() store throws
+  // KS_RESULT_INVALID_ARGUMENT ("not supported by this store"). They block the calling thread
+  // (not from a callback run by the engine: KS_RESULT_BLOCKING_IN_RUNTIME).
+
+  /// How many sessions the store holds (ks_store_length): the memory store's live ones; a
+  /// Redis store's keys under its prefix (a SCAN of the server or of every cluster master, so
+  /// it takes time in proportion to the number of keys).
+  uint64_t length() const {
+    std::error_code ec;
+    const uint64_t count = length(ec);
+    if (ec) detail::fail(static_cast<ks_result>(ec.value()), "ks_store_length");
+    return count;
+  }
+  /// As above, with failures in `ec` (then 0).
+  uint64_t length(std::error_code &ec) const noexcept {
+    uint64_t count = 0;
+    return detail::report(ks_store_length(handle_.get(), &count), ec) ? count : 0;
+  }
+
+  /// Removes every session (ks_store_clear) and returns how many went: a Redis store's keys
+  /// under its prefix only (SCAN + UNLINK in batches). After a failure part of them may be
+  /// gone already; calling it again goes on.
+  uint64_t clear() const {
+    std::error_code ec;
+    const uint64_t removed = clear(ec);
+    if (ec) detail::fail(static_cast<ks_result>(ec.value()), "ks_store_clear");
+    return removed;
+  }
+  /// As above, with failures in `ec` (then 0).
+  uint64_t clear(std::error_code &ec) const noexcept {
+    uint64_t removed = 0;
+    return detail::report(ks_store_clear(handle_.get(), &removed), ec) ? removed : 0;
+  }
+
+  /// Starts a walk over the session ids (without the Redis key prefix) in batches of about
+  /// `batch_size` (0 means 1000); nothing is fetched before IdsCursor::next(). A session
+  /// present for the whole walk comes once (the memory store) or at least once (Redis, whose
+  /// SCAN may repeat a key); one created or removed meanwhile may or may not.
+  IdsCursor ids(size_t batch_size = 0) const {
+    ks_ids_cursor *raw = nullptr;
+    detail::check(ks_store_ids(handle_.get(), batch_size, &raw), "ks_store_ids");
+    return IdsCursor(raw);
   }
 
   explicit operator bool() const noexcept { return handle_ != nullptr; }

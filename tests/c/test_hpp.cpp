@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -47,7 +48,7 @@ template <class T>
 constexpr bool move_only = !std::is_copy_constructible_v<T> && !std::is_copy_assignable_v<T> &&
                            std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T>;
 static_assert(move_only<ks::ConfigBuilder> && move_only<ks::Store> && move_only<ks::Engine> && move_only<ks::Session> &&
-              move_only<ks::SetCookies>);
+              move_only<ks::SetCookies> && move_only<ks::IdsCursor>);
 static_assert(std::is_base_of_v<std::system_error, ks::error>);
 
 bool contains(std::string_view haystack, std::string_view needle) { return haystack.find(needle) != std::string_view::npos; }
@@ -276,6 +277,80 @@ void custom_store() {
   EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, ks::Store::custom(nullptr));
 }
 
+// Operator calls: length, clear, and the ids walk in small batches, on a memory store.
+void operator_calls() {
+  ks::Store store = ks::Store::memory();
+  ks::Engine engine(ks::ConfigBuilder().add_key("k"), store);
+  EXPECT(store.length() == 0);
+  EXPECT(store.ids(7).next().empty());
+
+  const size_t n = 300;
+  std::set<std::string> created;
+  std::string header;  // a cookie of one of them, to load after the clear
+  for (size_t i = 0; i < n; i++) {
+    std::optional<ks::Session> s = engine.load("");
+    s->set_field("n", std::to_string(i));
+    created.insert(std::string(s->id()));
+    header = cookie_header(s->commit(true));
+  }
+  EXPECT(created.size() == n);
+  EXPECT(engine.load("")->commit(true).empty());  // an empty new session is not stored
+  EXPECT(store.length() == n);
+  std::error_code ec = KS_RESULT_STORE_ERROR;
+  EXPECT(store.length(ec) == n && !ec);  // a success clears ec
+
+  // Batches of at most 7 ids, each id exactly once, every session found.
+  ks::IdsCursor cursor = store.ids(7);
+  std::set<std::string> seen;
+  size_t batches = 0, total = 0;
+  for (std::vector<std::string> batch; !(batch = cursor.next()).empty();) {
+    EXPECT(batch.size() <= 7);
+    batches++;
+    for (const std::string &id : batch) {
+      EXPECT(id.size() == 32);
+      EXPECT(seen.insert(id).second);  // no duplicate
+      total++;
+    }
+  }
+  EXPECT(total == n && seen == created && batches >= (n + 6) / 7);
+  EXPECT(cursor.next().empty());  // stays finished
+
+  // The cursor moves (the moved-from one fails cleanly) and keeps its store alive.
+  ks::IdsCursor walk = store.ids();  // default batch: 1000, so all of them at once
+  ks::IdsCursor moved = std::move(walk);
+  EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, walk.next());  // NOLINT(bugprone-use-after-move)
+  EXPECT(walk.next(ec).empty() && ec == KS_RESULT_NULL_PARAMETER);  // NOLINT(bugprone-use-after-move)
+  std::vector<std::string> all = moved.next(ec);
+  EXPECT(!ec && all.size() == n && std::set<std::string>(all.begin(), all.end()) == created);
+  EXPECT(moved.next(ec).empty() && !ec);
+  ks::IdsCursor orphan = ks::Store::memory().ids(3);  // its store handle is gone already
+  EXPECT(orphan.next().empty());
+
+  // Clear: every session gone, counted; the cookies now name nothing.
+  ks::IdsCursor during = store.ids(5);
+  EXPECT(during.next().size() == 5);
+  EXPECT(store.clear() == n);
+  for (const std::string &id : during.next()) EXPECT(created.count(id) == 1);  // removed ones may or may not come
+  EXPECT(store.length() == 0 && store.ids(5).next().empty());
+  EXPECT(store.clear(ec) == 0 && !ec);
+  EXPECT(engine.load(header)->load_report() == ks::LoadReport::missing);
+
+  // A store written in C++ has no operator calls; a moved-from Store is empty.
+  std::atomic<bool> dropped{false};
+  ks::Store custom = ks::Store::custom(std::make_unique<MapBackend>(dropped), "op:");
+  const std::string what = EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, custom.length());
+  EXPECT(contains(what, "ks_store_length: ") && contains(what, "not supported by this store"));
+  EXPECT(custom.length(ec) == 0 && ec == KS_RESULT_INVALID_ARGUMENT);
+  EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, custom.clear());
+  EXPECT(custom.clear(ec) == 0 && ec == KS_RESULT_INVALID_ARGUMENT);
+  EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, custom.ids(7));
+  ks::Store taken = std::move(store);
+  EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, store.length());  // NOLINT(bugprone-use-after-move)
+  EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, store.clear());   // NOLINT(bugprone-use-after-move)
+  EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, store.ids());     // NOLINT(bugprone-use-after-move)
+  EXPECT(taken.length() == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -285,6 +360,7 @@ int main() {
   paths_secure_and_cookie_name();
   moves_transfer_ownership();
   custom_store();
+  operator_calls();
   ks::runtime_shutdown();
   std::puts("test_hpp: ok");
   return 0;
