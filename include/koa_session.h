@@ -527,8 +527,9 @@ typedef uint32_t (*ks_store_touch_fn)(void *ctx, const char *key, size_t key_len
 
 /**
  * Hears why the engine decided what it did. `message` is `len` bytes of UTF-8 (and
- * NUL-terminated), valid only during the call; it never holds session data, and only the
- * first six characters of an id. Called from whichever thread runs the request (the
+ * NUL-terminated), valid only during the call; it never holds session data, and shows an id
+ * only as a tag (`#` and 12 hex digits: a keyed hash under a random key made once per process,
+ * stable for the life of the process, useless to anyone reading the log). Called from whichever thread runs the request (the
  * asynchronous calls' runtime threads included), possibly from several at once.
  */
 typedef void (*ks_log_fn)(void *userdata, ks_log_level level, const char *message, size_t len);

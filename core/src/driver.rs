@@ -3,6 +3,7 @@
 //! `ActiveSession`.
 
 use crate::config::SessionConfig;
+use crate::log_id::log_id;
 use crate::record::check_record;
 use crate::request::{clear_cookies, explain_cookie, Ending, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreCaps, StoreOp};
 use crate::sid::generate_sid;
@@ -54,7 +55,7 @@ pub enum LogLevel {
 }
 
 /// Hears why the engine decided what it did, one line per decision. A line never holds
-/// session data, and only the first six characters of an id.
+/// session data, and shows ids only as tags (`log_id::log_id`: a keyed hash).
 pub type DecisionLog = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
 pub struct Engine {
@@ -64,11 +65,6 @@ pub struct Engine {
     log: Option<DecisionLog>,
 }
 
-/// The first characters of an id: enough to follow a session through a log, not to use it.
-pub fn short_id(sid: &str) -> String {
-    let end = sid.char_indices().nth(6).map_or(sid.len(), |(i, _)| i);
-    format!("{}…", &sid[..end])
-}
 
 /// One request's session between `load` and `commit`. Cloneable so a host can keep it and
 /// retry a commit that failed (e.g. the store was briefly unavailable).
@@ -177,7 +173,7 @@ impl Engine {
             }
         }
         let level = if report == LoadReport::Corrupt { LogLevel::Warn } else { LogLevel::Info };
-        self.note(level, || format!("{} (session {})", report.describe(), short_id(request.sid().unwrap_or(""))));
+        self.note(level, || format!("{} (session {})", report.describe(), log_id(request.sid().unwrap_or(""))));
         let json = Some(request.session_json(&self.config).to_owned());
         Ok(Some(ActiveSession { request, json, save: None, replaced_whole: false, report }))
     }
@@ -203,7 +199,7 @@ impl Engine {
         let ActiveSession { request, json, save, replaced_whole, .. } = session;
         let ending = Ending { json: json.as_deref(), save, replaced: replaced_whole };
         let loaded = request.loaded_json().map(str::to_owned);
-        self.note(LogLevel::Info, || format!("{} (session {})", request.explain_decision(&self.config, &ending), short_id(request.sid().unwrap_or(""))));
+        self.note(LogLevel::Info, || format!("{} (session {})", request.explain_decision(&self.config, &ending), log_id(request.sid().unwrap_or(""))));
         let outcome = request.finish(&self.config, &ending, self.store_caps(), plain_http, crate::now_unix_ms())?;
         self.execute(outcome, json.as_deref(), loaded).await
     }
@@ -214,7 +210,7 @@ impl Engine {
         for op in &outcome.ops {
             let ttl = Duration::from_millis(op.ttl_ms());
             let data = || json.ok_or(EngineError::Request(RequestError::WrongStep));
-            self.note(LogLevel::Info, || format!("{} (session {})", StoreOp::describe(op.code()).unwrap_or("store"), short_id(op.sid())));
+            self.note(LogLevel::Info, || format!("{} (session {})", StoreOp::describe(op.code()).unwrap_or("store"), log_id(op.sid())));
             match op {
                 StoreOp::Destroy { sid } => self.store.destroy(sid).await?,
                 StoreOp::Save { sid, .. } => self.store.set(sid, data()?, ttl).await?,
@@ -241,7 +237,7 @@ impl Engine {
     /// A merge or touch found the record gone (logged out or expired elsewhere): nothing is
     /// written, and the cookies are cleared rather than the session re-created.
     fn gone(&self, sid: &str) -> Result<Vec<String>, EngineError> {
-        self.note(LogLevel::Info, || format!("the stored record is gone (logged out or expired elsewhere): nothing written, cookies cleared (session {})", short_id(sid)));
+        self.note(LogLevel::Info, || format!("the stored record is gone (logged out or expired elsewhere): nothing written, cookies cleared (session {})", log_id(sid)));
         Ok(clear_cookies(&self.config).map_err(RequestError::from)?)
     }
 }

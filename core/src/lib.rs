@@ -18,6 +18,7 @@ pub mod driver;
 pub mod http_date;
 pub mod json_field;
 pub mod limits;
+pub mod log_id;
 pub mod merge;
 pub mod options;
 pub mod record;

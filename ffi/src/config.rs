@@ -62,8 +62,9 @@ pub enum ks_log_level {
 }
 
 /// Hears why the engine decided what it did. `message` is `len` bytes of UTF-8 (and
-/// NUL-terminated), valid only during the call; it never holds session data, and only the
-/// first six characters of an id. Called from whichever thread runs the request (the
+/// NUL-terminated), valid only during the call; it never holds session data, and shows an id
+/// only as a tag (`#` and 12 hex digits: a keyed hash under a random key made once per process,
+/// stable for the life of the process, useless to anyone reading the log). Called from whichever thread runs the request (the
 /// asynchronous calls' runtime threads included), possibly from several at once.
 pub type ks_log_fn = Option<unsafe extern "C" fn(userdata: *mut c_void, level: ks_log_level, message: *const c_char, len: usize)>;
 

@@ -1,14 +1,14 @@
 'use strict';
 // NODE_DEBUG=koa-session-ts: why the engine decided what it did, in the engine's words
 // (util.debuglog: no dependency; nothing is computed while it is off). It never logs a
-// session's data or a whole session id.
+// session's data, and shows ids only as the engine's tags (a keyed hash, stable per process).
 const { debuglog } = require('node:util');
-const { explainCookie, explainLoad, explainDecision, explainOp } = require('../loader');
+const { explainCookie, explainLoad, explainDecision, explainOp, logId } = require('../loader');
 
 const debug = debuglog('koa-session-ts');
 
-/** The first characters of an id: enough to follow a session through a log, not to use it. */
-const short = (sid) => (typeof sid === 'string' ? `${sid.slice(0, 6)}…` : '-');
+/** An id's tag: enough to follow a session through a log, useless to anyone reading it. */
+const short = (sid) => (typeof sid === 'string' ? logId(sid) : '-');
 
 module.exports = {
   // Fixed for the process: NODE_DEBUG is read when Node starts.

@@ -184,6 +184,12 @@ export declare const LOAD_REPORT_NO_COOKIE: number
 /** Load report: `valid()` refused the record. */
 export declare const LOAD_REPORT_REJECTED: number
 
+/**
+ * A session id as `NODE_DEBUG=koa-session-ts` shows it: a keyed hash under a random key made
+ * once per process (`#` and 12 hex digits), the same tag the C log callback shows.
+ */
+export declare function logId(sid: string): string
+
 /** Why an operation failed. */
 export interface NativeRedisFailure {
   /**

@@ -37,6 +37,13 @@ pub fn generate_sid() -> Result<String> {
     koa_session_core::sid::generate_sid().map_err(|e| Error::from_reason(format!("cannot generate a session id: {e}")))
 }
 
+/// A session id as `NODE_DEBUG=koa-session-ts` shows it: a keyed hash under a random key made
+/// once per process (`#` and 12 hex digits), the same tag the C log callback shows.
+#[napi(catch_unwind)]
+pub fn log_id(sid: String) -> String {
+    koa_session_core::log_id::log_id(&sid)
+}
+
 /// The store TTL in ms for a session (its JSON), from its `cookie.maxAge` / `cookie.expires`
 /// as of `nowMs` (unix ms; the system clock when omitted), `defaultTtlMs` (one day when
 /// omitted) for a browser-session cookie or JSON that is no session object. Zero or less:
