@@ -10,7 +10,7 @@ const { isThenable } = require('./store-access');
 const { isStoreUnavailable } = require('./availability');
 const { sendCookies, keepCookiesOnError } = require('./response');
 const { serialize, recordJson, parseObject } = require('./session-json');
-const { adoptParsed, adoptAssigned } = require('./session-object');
+const { adoptParsed, adoptAssigned, release } = require('./session-object');
 const debug = require('./debug');
 
 const { STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_TOUCH } = native;
@@ -34,6 +34,8 @@ class ContextSession {
     this.replaced = false; // the app replaced the whole session object: written whole, never merged
     this.sentCookies = null;
     this.regenerateFn = null;
+    this.owned = null; // the session objects this request gave the verbs to (session-object.js)
+    this.ownedMore = null;
   }
 
   /** Begins the request: null outside the cookie path. */
@@ -192,11 +194,16 @@ class ContextSession {
       // What the app changed before it threw is committed; a failure there is reported, and
       // the app's error is what propagates.
       await Promise.resolve().then(() => this.end()).catch((err) => this.ctx.app.emit('error', err, this.ctx));
+      release(this);
       keepCookiesOnError(error, this.sentCookies);
       throw error;
     }
-    const w = this.end();
-    if (w !== null) await w;
+    try {
+      const w = this.end();
+      if (w !== null) await w;
+    } finally {
+      release(this);
+    }
   }
 
   /** Loads what is left to load, then commits. Defer mode: only a session that was used. */

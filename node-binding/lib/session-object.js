@@ -6,15 +6,35 @@
 // data key of the same name (an own property) simply shadows them. The rules they trigger
 // (regenerate, forced save) are the engine's; this file only routes the call to the request.
 
-/** session object → the ContextSession of the request it belongs to. */
-const owners = new WeakMap();
+/**
+ * session object → the ContextSession of the request it belongs to, while that request runs
+ * (the request removes its objects when it ends: `release`). A Map, not a WeakMap: a
+ * WeakMap's per-entry garbage-collector work cost more than a whole read request.
+ */
+const owners = new Map();
 
 function ownerOf(session, name) {
   const cs = owners.get(session);
   if (cs === undefined) {
-    throw new TypeError(`koa-session-ts: session.${name} was used on an object that is not a request's ctx.session`);
+    throw new TypeError(`koa-session-ts: session.${name} was used on an object that is not the ctx.session of a request in progress`);
   }
   return cs;
+}
+
+/** Ties `session` to `cs` until `release(cs)`. */
+function own(session, cs) {
+  owners.set(session, cs);
+  if (cs.owned === null) cs.owned = session;
+  else (cs.ownedMore ||= []).push(session);
+}
+
+/** The request `cs` ended: its session objects no longer answer the verbs. */
+function release(cs) {
+  if (cs.owned === null) return;
+  owners.delete(cs.owned);
+  cs.owned = null;
+  if (cs.ownedMore) for (const s of cs.ownedMore) owners.delete(s);
+  cs.ownedMore = null;
 }
 
 /** koa-session's calling convention: the callback gets the error, else the Promise carries it. */
@@ -103,7 +123,7 @@ const SessionPrototype = Object.create(Object.prototype, methods);
 /** A session object that JSON.parse made: gives it the verbs and ties it to `cs`. */
 function adoptParsed(session, cs) {
   Object.setPrototypeOf(session, SessionPrototype);
-  owners.set(session, cs);
+  own(session, cs);
   return session;
 }
 
@@ -118,8 +138,8 @@ function adoptAssigned(session, cs) {
   else if (proto !== SessionPrototype) {
     for (const [name, desc] of Object.entries(methods)) if (!(name in session)) Object.defineProperty(session, name, desc);
   }
-  owners.set(session, cs);
+  own(session, cs);
   return session;
 }
 
-module.exports = { adoptParsed, adoptAssigned, SessionPrototype };
+module.exports = { adoptParsed, adoptAssigned, release, SessionPrototype };

@@ -242,3 +242,15 @@ test('BaseStore#set returns what the original package returned', async () => {
     Date.now = realNow;
   }
 });
+
+test('a session object kept past the end of its request no longer answers the verbs', async () => {
+  let kept;
+  await withApp({}, async (ctx) => {
+    kept = ctx.session;
+    ctx.body = 'ok';
+  }, async (srv) => {
+    await srv.client().get('/');
+  });
+  assert.throws(() => kept.save(), { name: 'TypeError', message: /not the ctx\.session of a request in progress/ });
+  assert.equal(JSON.stringify(kept).includes('save'), false);
+});
