@@ -19,7 +19,6 @@ the same checks run against it: pass its binary and the name to print.
 
 Usage: test_koa_c.py SERVER KOA_APP_JS [NAME]   (NAME: C, the default, or C++)"""
 
-import http.client
 import json
 import os
 import re
@@ -28,7 +27,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from browser import Browser, check, fields  # noqa: E402
@@ -100,25 +98,8 @@ def csrf_token(body):
 
 
 def koa_post(b, port, path, form):
-    """Browser.request for the Koa demo's POST forms: sends `form` url-encoded, with the jar's
-    cookies, and keeps the cookies it gets as Browser.request does."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    if b.jar:
-        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in b.jar.items())
-    conn.request("POST", path, body=urllib.parse.urlencode(form), headers=headers)
-    res = conn.getresponse()
-    body = res.read().decode()
-    set_cookies = res.msg.get_all("Set-Cookie") or []
-    conn.close()
-    for sc in set_cookies:
-        name, _, rest = sc.partition("=")
-        value = rest.split(";", 1)[0]
-        if value:
-            b.jar[name] = value
-        else:
-            b.jar.pop(name, None)
-    return res.status, body, set_cookies
+    """A POST of the Koa demo's forms: `form` url-encoded, with the jar's cookies."""
+    return b.request(port, "POST", path, form=form)
 
 
 def login_on_koa_use_on_c(b, koa, c, redis_port):

@@ -1,6 +1,7 @@
 """A cookie-carrying HTTP client for the Python test drivers (C server, Koa<->C)."""
 
 import http.client
+import urllib.parse
 
 
 class Browser:
@@ -10,13 +11,17 @@ class Browser:
     def __init__(self):
         self.jar = {}
 
-    def request(self, port, method, path, jar=None):
-        """Sends the jar's cookies (or `jar`'s, leaving the jar untouched) and returns
-        (status, body, Set-Cookie values)."""
+    def request(self, port, method, path, jar=None, form=None):
+        """Sends the jar's cookies (or `jar`'s, leaving the jar untouched), and `form` (a dict)
+        url-encoded as the body when given; returns (status, body, Set-Cookie values)."""
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         cookies = self.jar if jar is None else jar
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
-        conn.request(method, path, headers=headers)
+        body = None
+        if form is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            body = urllib.parse.urlencode(form)
+        conn.request(method, path, body=body, headers=headers)
         res = conn.getresponse()
         body = res.read().decode()
         set_cookies = res.msg.get_all("Set-Cookie") or []
