@@ -209,9 +209,8 @@ async fn operator_calls_on_a_cluster() {
         if ids.is_empty() {
             break;
         }
-        for id in ids {
-            assert!(seen.insert(id), "an id came twice");
-        }
+        // At least once each: SCAN may repeat a key while a master rehashes.
+        seen.extend(ids);
     }
     assert_eq!(seen.len(), 5000);
     assert!((0..5000).all(|i| seen.contains(&format!("sid-{i}"))));

@@ -408,7 +408,8 @@ async fn fifty_merges_keep_every_key_and_exact_values() {
     assert_eq!(server.cli(&["EXISTS", "koa:sess:m"]).trim(), "0");
 }
 
-/// Every id of a walk in batches of `batch`, checking no id comes twice.
+/// Every id of a walk in batches of `batch` (a repeat is allowed: SCAN may return a key twice
+/// while Redis rehashes, and the walk promises each id at least once).
 async fn all_ids(store: Arc<RedisStore>, batch: usize) -> std::collections::HashSet<String> {
     let mut walk = koa_session_core::IdsWalk::new(store, batch);
     let mut seen = std::collections::HashSet::new();
@@ -417,9 +418,7 @@ async fn all_ids(store: Arc<RedisStore>, batch: usize) -> std::collections::Hash
         if ids.is_empty() {
             return seen;
         }
-        for id in ids {
-            assert!(seen.insert(id), "an id came twice");
-        }
+        seen.extend(ids);
     }
 }
 

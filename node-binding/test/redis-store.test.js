@@ -385,7 +385,7 @@ for (const mode of ['single', 'cluster']) {
       if (redis) stopRedisSync(redis);
     });
 
-    test('length, ids in batches (5,000 sessions, none twice) and clear, on this prefix only', async () => {
+    test('length, ids in batches (5,000 sessions, each at least once) and clear, on this prefix only', async () => {
       const store = open({ prefix: 'ops:' });
       await connected(store);
       assert.equal(await store.length(), 0);
@@ -399,11 +399,9 @@ for (const mode of ['single', 'cluster']) {
         for (const port of redis.ports) assert.notEqual(await redis.cliAt(port, 'DBSIZE'), '0', `master ${port} holds some`);
       }
 
+      // Each id at least once: SCAN may repeat a key while Redis rehashes (after the sets above).
       const seen = new Set();
-      for await (const id of store.ids({ batch: 7 })) {
-        assert.ok(!seen.has(id), 'an id came twice');
-        seen.add(id);
-      }
+      for await (const id of store.ids({ batch: 7 })) seen.add(id);
       assert.equal(seen.size, 5000);
       for (let i = 0; i < 5000; i++) assert.ok(seen.has(`sid-${i}`), 'ids come without the prefix');
 
@@ -425,7 +423,8 @@ for (const mode of ['single', 'cluster']) {
       assert.equal(await store.length(), 1);
       const ids = [];
       for await (const id of store.ids({ batch: 1 })) ids.push(id);
-      assert.deepEqual(ids, ['x']);
+      // Only this store's id; it may come twice (SCAN during a rehash, e.g. after a clear).
+      assert.deepEqual([...new Set(ids)], ['x']);
       assert.equal(await store.clear(), 1);
       assert.equal(await redis.cli('EXISTS', 'aZbQ:lookalike'), '1');
       assert.throws(() => store.ids({ batch: -1 }), TypeError);
