@@ -24,7 +24,7 @@ class ContextSession {
     this.token = null; // the engine's state of this request: `<step><state><sid>[ <replaced sid>]`
     this.original = null; // the loaded record's JSON (null for a new session): the engine compares against it
     this.upstream = upstream; // ctx.sessionId set before the middleware ran
-    this.path = ctx.path; // the path the engine checked against the cookie path
+    this.path = null; // the path the engine checked against the cookie path (set by begin)
     this.outside = false; // defer mode: the path left the cookie path before the session was first used
     this.session = null;
     this.save = null; // ctx.sessionSave
@@ -189,16 +189,15 @@ class ContextSession {
   /** Runs the app, then commits (also when the app threw: its changes are kept). */
   async run(next) {
     try {
-      await next();
-    } catch (error) {
-      // What the app changed before it threw is committed; a failure there is reported, and
-      // the app's error is what propagates.
-      await Promise.resolve().then(() => this.end()).catch((err) => this.ctx.app.emit('error', err, this.ctx));
-      release(this);
-      keepCookiesOnError(error, this.sentCookies);
-      throw error;
-    }
-    try {
+      try {
+        await next();
+      } catch (error) {
+        // What the app changed before it threw is committed; a failure there is reported, and
+        // the app's error is what propagates.
+        await Promise.resolve().then(() => this.end()).catch((err) => this.ctx.app.emit('error', err, this.ctx));
+        keepCookiesOnError(error, this.sentCookies);
+        throw error;
+      }
       const w = this.end();
       if (w !== null) await w;
     } finally {
