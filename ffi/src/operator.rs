@@ -6,7 +6,7 @@ use crate::boundary::{arg, arg_mut, guard, guard_value, out};
 use crate::result::ks_result;
 use crate::runtime::block_on;
 use crate::store::ks_store;
-use koa_session_core::store::{IdsWalk, StoreOperator};
+use koa_session_core::store::{IdsWalk, StoreOperator, DEFAULT_IDS_BATCH};
 use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
@@ -88,7 +88,7 @@ pub unsafe extern "C" fn ks_store_ids(store: *const ks_store, batch_size: usize,
         let store = arg(store)?;
         let cursor_out = out(cursor_out)?;
         let op = operator(store, "ks_store_ids")?;
-        let batch = if batch_size == 0 { 1000 } else { batch_size };
+        let batch = if batch_size == 0 { DEFAULT_IDS_BATCH } else { batch_size };
         *cursor_out = Box::into_raw(Box::new(ks_ids_cursor { walk: IdsWalk::new(op, batch), batch: Vec::new() }));
         Ok(())
     })

@@ -169,6 +169,9 @@ export declare function explainOp(op: number): string
 /** A fresh session id from the OS CSPRNG: 24 bytes, base64url, 32 characters. */
 export declare function generateSid(): string
 
+/** Ids `store.ids()` fetches at a time without a `batch` option (the core's default). */
+export declare const IDS_DEFAULT_BATCH: number
+
 /** Load report: the store held an unusable record. */
 export declare const LOAD_REPORT_CORRUPT: number
 

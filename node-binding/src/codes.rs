@@ -2,6 +2,7 @@
 //! core's own values: nothing here is retyped, so JS and C (whose enums carry the same core
 //! codes) cannot drift apart. napi-rs lists each one in the generated native/binding.d.ts.
 
+use koa_session_core::store::DEFAULT_IDS_BATCH;
 use koa_session_core::{LoadReport, StoreOp, TokenStep};
 use napi_derive::napi;
 
@@ -53,3 +54,7 @@ pub const STORE_CAN_COMPARE_AND_SET: u32 = 1;
 /// `requestFinish` caps bit: the store can refresh a TTL without a write.
 #[napi]
 pub const STORE_CAN_TOUCH: u32 = 2;
+
+/// Ids `store.ids()` fetches at a time without a `batch` option (the core's default).
+#[napi]
+pub const IDS_DEFAULT_BATCH: u32 = DEFAULT_IDS_BATCH as u32;

@@ -14,7 +14,7 @@ pub mod redis_options;
 pub use crate::merge::MergeOutcome;
 pub use memory::{MemoryStore, MemoryStoreOptions};
 pub use merge_into::{merge_into_store, merge_request_into_store};
-pub use operator::{IdsPage, IdsWalk, StoreOperator};
+pub use operator::{IdsPage, IdsWalk, StoreOperator, DEFAULT_IDS_BATCH};
 
 use std::fmt;
 use std::future::Future;

@@ -13,6 +13,10 @@
 
 use super::StoreFuture;
 
+/// Ids a walk fetches at a time when the caller names no batch size (the C API's 0, the
+/// Node `ids()` without `batch`).
+pub const DEFAULT_IDS_BATCH: usize = 1000;
+
 /// One batch of session ids, without the store's prefix.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IdsPage {

@@ -4,7 +4,7 @@
 // master of a cluster), so millions of sessions are never in memory at once. Session ids are
 // bearer credentials: whoever holds one is logged in as its user; never show or log them.
 
-const DEFAULT_BATCH = 1000;
+const { IDS_DEFAULT_BATCH: DEFAULT_BATCH } = require('../../loader');
 const MAX_BATCH = 1_000_000;
 
 /** The batch size of `store.ids(options)`, checked: a TypeError names the option. */
