@@ -5,6 +5,7 @@ pub use crate::options::{ConfigError, ConfigErrorKind};
 use crate::options::{check_cookie, check_cookie_name, check_default_ttl, check_keys};
 use crate::set_cookie::{CookieAttributes, Priority, SameSite};
 use crate::signing::Keys;
+use crate::user_field::UserField;
 use serde_json::{json, Map, Value};
 
 pub const DEFAULT_COOKIE_NAME: &str = "koa.sid";
@@ -28,6 +29,8 @@ pub struct SessionConfig {
     pub(crate) allow_empty: bool,
     pub(crate) default_ttl_ms: i64,
     pub(crate) store_timeout: Option<std::time::Duration>,
+    /// `userField`: where the session data holds the user's id (`None`: no user index).
+    pub(crate) user_field: Option<UserField>,
     /// The JSON of a brand-new session: `{"cookie":{...}}`, as the original package makes it.
     pub(crate) fresh_json: String,
 }
@@ -55,6 +58,28 @@ impl SessionConfig {
     pub fn store_timeout(&self) -> Option<std::time::Duration> {
         self.store_timeout
     }
+    /// The `userField` option: where the session data holds the user's id.
+    pub fn user_field(&self) -> Option<&UserField> {
+        self.user_field.as_ref()
+    }
+    /// Refuses a store that cannot do what these settings need, naming what it lacks
+    /// (`has_*`: what the store offers). `userField` needs compare-and-set (a stored session
+    /// is never written blind) and a user index.
+    pub fn check_store(&self, has_compare_and_set: bool, has_user_index: bool) -> Result<(), ConfigError> {
+        let Some(field) = &self.user_field else { return Ok(()) };
+        let lacks: Vec<&str> = [(!has_compare_and_set, "compare-and-set (compareAndSet)"), (!has_user_index, "a user index (indexUserSession)")]
+            .into_iter()
+            .filter_map(|(lacking, what)| lacking.then_some(what))
+            .collect();
+        if lacks.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::new(
+            "userField",
+            ConfigErrorKind::InvalidValue,
+            format!("('{}') needs a store with {}; this store lacks it", field.as_dotted(), lacks.join(" and ")),
+        ))
+    }
     /// The session JSON a new visitor starts with.
     pub fn fresh_session_json(&self) -> &str {
         &self.fresh_json
@@ -72,6 +97,7 @@ pub struct SessionConfigBuilder {
     allow_empty: bool,
     default_ttl_ms: i64,
     store_timeout: Option<std::time::Duration>,
+    user_field: Option<String>,
 }
 
 impl Default for SessionConfigBuilder {
@@ -84,6 +110,7 @@ impl Default for SessionConfigBuilder {
             allow_empty: false,
             default_ttl_ms: DEFAULT_SESSION_TTL_MS,
             store_timeout: Some(std::time::Duration::from_millis(DEFAULT_STORE_TIMEOUT_MS)),
+            user_field: None,
         }
     }
 }
@@ -171,6 +198,14 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// `userField`: the field (a name or a dotted path such as `passport.user`) of the
+    /// session data that holds the user's id; the engine then keeps each user's index of
+    /// sessions (see `store::user_index`). `None` (the default): no index, no cost.
+    pub fn user_field(mut self, field: Option<String>) -> Self {
+        self.user_field = field;
+        self
+    }
+
     /// Checks every setting with the rules of [`crate::options`] (the error names the
     /// option as a Koa user writes it).
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
@@ -184,6 +219,7 @@ impl SessionConfigBuilder {
                 Keys::new(k)
             }
         };
+        let user_field = self.user_field.as_deref().map(UserField::parse).transpose()?;
         let fresh_json = fresh_json(&self.cookie, keys.is_some());
         Ok(SessionConfig {
             sig_name: format!("{}.sig", self.cookie_name),
@@ -194,6 +230,7 @@ impl SessionConfigBuilder {
             allow_empty: self.allow_empty,
             default_ttl_ms: self.default_ttl_ms,
             store_timeout: self.store_timeout,
+            user_field,
             fresh_json,
         })
     }

@@ -2,12 +2,12 @@
 //! the C API (and any Rust host). One `Engine` is shared by all threads; each request gets an
 //! `ActiveSession`.
 
-use crate::config::SessionConfig;
+use crate::config::{ConfigError, SessionConfig};
 use crate::log_id::log_id;
 use crate::record::check_record;
 use crate::request::{clear_cookies, explain_cookie, Ending, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreCaps, StoreOp};
 use crate::sid::generate_sid;
-use crate::store::{merge_request_into_store, MergeOutcome, Store, StoreError, StoreErrorKind};
+use crate::store::{index_user_session, merge_request_into_store, MergeOutcome, Store, StoreError, StoreErrorKind};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,8 +118,11 @@ impl ActiveSession {
 }
 
 impl Engine {
-    pub fn new(config: SessionConfig, store: Arc<dyn Store>) -> Engine {
-        Engine { config, store, gen_sid: Arc::new(|| generate_sid().map_err(|e| e.to_string())), log: None }
+    /// An engine over `store`. A store that cannot do what the config needs (`userField`
+    /// needs compare-and-set and a user index) is refused, naming what it lacks.
+    pub fn new(config: SessionConfig, store: Arc<dyn Store>) -> Result<Engine, ConfigError> {
+        config.check_store(store.supports_compare_and_set(), store.supports_user_index())?;
+        Ok(Engine { config, store, gen_sid: Arc::new(|| generate_sid().map_err(|e| e.to_string())), log: None })
     }
 
     /// Logs every decision (see [`DecisionLog`]); without it nothing is formatted.
@@ -229,6 +232,7 @@ impl Engine {
                         return self.gone(sid);
                     }
                 }
+                StoreOp::IndexUser { user, sid } => index_user_session(&*self.store, user, sid, crate::now_unix_ms()).await?,
             }
         }
         Ok(outcome.set_cookies)

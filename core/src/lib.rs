@@ -8,6 +8,7 @@
 //! - [`limits`]: the one depth and size policy for session data.
 //! - [`request`]: the sans-I/O state machine that makes every per-request decision.
 //! - [`store`]: the async `Store` trait, `MemoryStore`, and a conformance suite for any store.
+//! - [`user_field`]: whose session it is (`userField`); [`store::user_index`]: each user's sessions.
 //! - [`driver`]: runs the state machine and executes its plan against a `Store` (used by the C API).
 //!
 //! No FFI and no JavaScript here: the bindings translate, the core decides.
@@ -27,6 +28,7 @@ pub mod set_cookie;
 pub mod sid;
 pub mod signing;
 pub mod store;
+pub mod user_field;
 
 pub use config::{SessionConfig, SessionConfigBuilder};
 pub use options::{ConfigError, ConfigErrorKind, SessionOptions};

@@ -92,7 +92,7 @@ fn host_function(name: &str, v: &Value) -> Result<(), ConfigError> {
         _ => Err(wrong_type(name.to_owned(), "a function", v)),
     }
 }
-const DATA_OPTIONS: [&str; 7] = [KEY, RECONNECT_TIMEOUT, STORE_TIMEOUT, COOKIE_OPTIONS, "defer", "rolling", "allowEmpty"];
+const DATA_OPTIONS: [&str; 8] = [KEY, RECONNECT_TIMEOUT, STORE_TIMEOUT, COOKIE_OPTIONS, "defer", "rolling", "allowEmpty", "userField"];
 const COOKIE_FIELDS: [&str; 11] =
     ["httpOnly", "maxAge", "expires", "overwrite", "path", "domain", "secure", "signed", "sameSite", "priority", "partitioned"];
 
@@ -379,6 +379,14 @@ impl SessionOptions {
                 "defer" => o.defer = boolean("defer", v)?,
                 "rolling" => o.config = o.config.rolling(boolean("rolling", v)?),
                 "allowEmpty" => o.config = o.config.allow_empty(boolean("allowEmpty", v)?),
+                "userField" => {
+                    let field = match v {
+                        Value::Null => None,
+                        Value::String(s) => Some(crate::user_field::UserField::parse(s).map(|_| s.clone())?),
+                        _ => return Err(wrong_type("userField", "a field name or dotted path such as 'passport.user', or null", v)),
+                    };
+                    o.config = o.config.user_field(field);
+                }
                 COOKIE_OPTIONS => o.cookie_options(v)?,
                 "store" => {}
                 n if HOST_OPTIONS.contains(&n) => host_function(n, v)?,

@@ -25,6 +25,7 @@ use crate::cookie_header::get_cookie;
 use crate::record::{check_record, session_cookie, ttl_ms, RecordError};
 use crate::set_cookie::{format_clear_cookie, format_set_cookie, CookieAttributes, CookieError};
 use crate::sid::is_valid_sid;
+use crate::user_field::{user_of, UserIdError};
 use crate::signing::Verified;
 use std::fmt;
 
@@ -138,6 +139,9 @@ pub enum StoreOp {
     /// Refresh the record's expiry only (unchanged data, rolling or `sessionSave = true`).
     /// When the record is gone, as for `Merge`.
     Touch { sid: String, ttl_ms: u64 },
+    /// Put `sid` in the index of `user` (the `userField` option), before the record is
+    /// written: see `store::user_index` for why first.
+    IndexUser { user: String, sid: String },
 }
 
 impl StoreOp {
@@ -146,6 +150,7 @@ impl StoreOp {
     pub const SAVE: u8 = 1;
     pub const MERGE: u8 = 2;
     pub const TOUCH: u8 = 3;
+    pub const INDEX_USER: u8 = 4;
 
     /// What an operation of code `code` did, for a debug log.
     pub fn describe(code: u8) -> Option<&'static str> {
@@ -154,6 +159,7 @@ impl StoreOp {
             StoreOp::SAVE => "store: session written whole",
             StoreOp::MERGE => "store: changes merged into the stored record",
             StoreOp::TOUCH => "store: expiry refreshed (data unchanged)",
+            StoreOp::INDEX_USER => "store: session added to its user's index",
             _ => return None,
         })
     }
@@ -165,17 +171,18 @@ impl StoreOp {
             StoreOp::Save { .. } => StoreOp::SAVE,
             StoreOp::Merge { .. } => StoreOp::MERGE,
             StoreOp::Touch { .. } => StoreOp::TOUCH,
+            StoreOp::IndexUser { .. } => StoreOp::INDEX_USER,
         }
     }
     pub fn sid(&self) -> &str {
         match self {
-            StoreOp::Destroy { sid } | StoreOp::Save { sid, .. } | StoreOp::Merge { sid, .. } | StoreOp::Touch { sid, .. } => sid,
+            StoreOp::Destroy { sid } | StoreOp::Save { sid, .. } | StoreOp::Merge { sid, .. } | StoreOp::Touch { sid, .. } | StoreOp::IndexUser { sid, .. } => sid,
         }
     }
-    /// The TTL to write (0 for `Destroy`).
+    /// The TTL to write (0 for `Destroy` and `IndexUser`).
     pub fn ttl_ms(&self) -> u64 {
         match self {
-            StoreOp::Destroy { .. } => 0,
+            StoreOp::Destroy { .. } | StoreOp::IndexUser { .. } => 0,
             StoreOp::Save { ttl_ms, .. } | StoreOp::Merge { ttl_ms, .. } | StoreOp::Touch { ttl_ms, .. } => *ttl_ms,
         }
     }
@@ -233,6 +240,8 @@ pub enum RequestError {
     /// Session data breaks another record rule (limits, the `cookie` field).
     InvalidRecord(RecordError),
     Cookie(CookieError),
+    /// The `userField` of the session holds something that is not a user id.
+    UserId(UserIdError),
 }
 
 impl fmt::Display for RequestError {
@@ -243,6 +252,7 @@ impl fmt::Display for RequestError {
             RequestError::NotAnObject => f.write_str("session data is not a JSON object"),
             RequestError::InvalidRecord(e) => e.fmt(f),
             RequestError::Cookie(e) => e.fmt(f),
+            RequestError::UserId(e) => e.fmt(f),
         }
     }
 }
@@ -564,15 +574,36 @@ impl SessionRequest {
                 let set_cookies = session_cookies(cfg, &sid, &attrs, now_ms)?;
                 let ttl_ms = ttl as u64;
                 let unchanged = self.original.as_deref() == Some(json);
+                // With a user index a stored session is never written blind, so that a record
+                // destroyed meanwhile (log out everywhere) is never re-created.
+                let indexed = cfg.user_field.is_some() && caps.compare_and_set;
+                if let Some(user) = self.user_to_index(cfg, json)? {
+                    ops.push(StoreOp::IndexUser { user, sid: sid.clone() });
+                }
                 ops.push(match (self.stored, unchanged) {
                     (true, true) if caps.touch => StoreOp::Touch { sid, ttl_ms },
-                    (true, false) if caps.compare_and_set && !end.replaced => StoreOp::Merge { sid, ttl_ms },
+                    (true, true) if indexed => StoreOp::Merge { sid, ttl_ms },
+                    (true, false) if caps.compare_and_set && (!end.replaced || indexed) => StoreOp::Merge { sid, ttl_ms },
                     _ => StoreOp::Save { sid, ttl_ms },
                 });
                 set_cookies
             }
         };
         Ok(Outcome { ops, set_cookies })
+    }
+
+    /// With `userField`: the user to index this session under before writing `json`, when the
+    /// write puts it under a user it was not stored under (a login, a switch, a new or
+    /// regenerated session with a user). A request that leaves the user as loaded indexes
+    /// nothing, and costs nothing. A user field holding something else is an error.
+    fn user_to_index(&self, cfg: &SessionConfig, json: &str) -> Result<Option<String>, RequestError> {
+        let Some(field) = &cfg.user_field else { return Ok(None) };
+        let Some(user) = user_of(json, field).map_err(RequestError::UserId)? else { return Ok(None) };
+        let before = match (&self.original, self.stored) {
+            (Some(loaded), true) => user_of(loaded, field).ok().flatten(),
+            _ => None,
+        };
+        Ok((before.as_deref() != Some(user.as_str())).then_some(user))
     }
 
     /// The request's state besides its id and loaded JSON, as one small number (below

@@ -12,7 +12,7 @@ fn cookie_header(set_cookies: &[String]) -> String {
 async fn a_visitor_from_first_visit_to_logout() {
     let store = Arc::new(MemoryStore::default());
     let cfg = SessionConfig::builder().keys(["secret"]).build().unwrap();
-    let engine = Engine::new(cfg, store.clone());
+    let engine = Engine::new(cfg, store.clone()).expect("engine");
 
     // First visit writes a counter.
     let mut s = engine.load(None, Some("/")).await.unwrap().unwrap();
@@ -53,10 +53,10 @@ async fn a_visitor_from_first_visit_to_logout() {
 #[tokio::test]
 async fn a_failing_generator_is_an_error_not_a_panic() {
     let cfg = SessionConfig::builder().build().unwrap();
-    let engine = Engine::new(cfg, Arc::new(MemoryStore::default())).with_sid_generator(Arc::new(|| Err("no entropy".into())));
+    let engine = Engine::new(cfg, Arc::new(MemoryStore::default())).expect("engine").with_sid_generator(Arc::new(|| Err("no entropy".into())));
     let err = engine.load(None, None).await.unwrap_err();
     assert_eq!(err, EngineError::Sid("no entropy".into()));
-    let bad = Engine::new(SessionConfig::builder().build().unwrap(), Arc::new(MemoryStore::default()))
+    let bad = Engine::new(SessionConfig::builder().build().unwrap(), Arc::new(MemoryStore::default())).expect("engine")
         .with_sid_generator(Arc::new(|| Ok("has space".into())));
     assert!(matches!(bad.load(None, None).await, Err(EngineError::Request(_))));
 }

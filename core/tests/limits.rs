@@ -21,7 +21,7 @@ fn cookie_header(set_cookies: &[String]) -> String {
 fn engine() -> (Arc<MemoryStore>, Engine) {
     let store = Arc::new(MemoryStore::default());
     let cfg = SessionConfig::builder().keys(["limits"]).build().unwrap();
-    (store.clone(), Engine::new(cfg, store))
+    (store.clone(), Engine::new(cfg, store).expect("engine"))
 }
 
 #[tokio::test]

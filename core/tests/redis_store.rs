@@ -30,7 +30,7 @@ fn conformance_options() -> ConformanceOptions {
 
 fn engine(store: &RedisStore) -> Engine {
     let config = SessionConfig::builder().keys(["redis-test-key"]).build().unwrap();
-    Engine::new(config, Arc::new(store.clone()))
+    Engine::new(config, Arc::new(store.clone())).expect("engine")
 }
 
 /// The Cookie header a browser holding session `sid` sends (signed, as Koa signs it).

@@ -31,7 +31,7 @@ pub unsafe extern "C" fn ks_engine_new(config: *const ks_config_builder, store: 
         let engine_out = out(engine_out)?;
         let config = config.build()?;
         let store = store.for_engine(&config);
-        let mut engine = Engine::new(config, store);
+        let mut engine = Engine::new(config, store)?;
         if let Some(log) = log {
             engine = engine.with_log(log.decision_log());
         }

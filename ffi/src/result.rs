@@ -59,10 +59,13 @@ pub enum ks_result {
     /// A store URL (or a Redis Cluster node URL) is malformed or uses a scheme the store
     /// does not support.
     InvalidUrl = 22,
+    /// The session's `userField` holds something that is not a user id (a non-empty string
+    /// or a number); nothing was written. `ks_last_error_message` names the field.
+    InvalidUserId = 23,
 }
 
 impl ks_result {
-    const ALL: [ks_result; 23] = [
+    const ALL: [ks_result; 24] = [
         ks_result::Ok,
         ks_result::NullParameter,
         ks_result::InvalidUtf8,
@@ -86,6 +89,7 @@ impl ks_result {
         ks_result::Panic,
         ks_result::Internal,
         ks_result::InvalidUrl,
+        ks_result::InvalidUserId,
     ];
 
     pub fn from_u32(code: u32) -> Option<ks_result> {
@@ -118,6 +122,7 @@ impl ks_result {
             ks_result::Panic => "internal panic caught at the C API boundary (a bug)\0",
             ks_result::Internal => "internal error (a bug)\0",
             ks_result::InvalidUrl => "invalid store URL: expected redis://, rediss://, unix:// or redis+unix:// (a cluster node: redis:// or rediss://) with a host\0",
+            ks_result::InvalidUserId => "the session's userField holds something that is not a user id (a non-empty string or a number)\0",
         }
     }
 }
@@ -156,6 +161,10 @@ impl From<RequestError> for ks_result {
             RequestError::NotAnObject => ks_result::InvalidJson,
             RequestError::InvalidRecord(r) => r.into(),
             RequestError::WrongStep | RequestError::InvalidSid => ks_result::Internal,
+            RequestError::UserId(u) => {
+                crate::last_error::detail(&u.to_string());
+                ks_result::InvalidUserId
+            }
         }
     }
 }

@@ -67,7 +67,7 @@ pub fn run(data: &[u8]) {
     };
     let flags = input.byte();
     let cfg = SessionConfig::builder().keys([KEY]).rolling(flags & 1 != 0).allow_empty(flags & 2 != 0).build().unwrap();
-    let engine = Engine::new(cfg, store.clone()).with_sid_generator(gen);
+    let engine = Engine::new(cfg, store.clone()).expect("engine").with_sid_generator(gen);
     let allowed = Allowed { names: &["koa.sid", "koa.sid.sig"], path: Some("/"), domain: None };
     let mut jar: Option<(String, String)> = None; // (koa.sid, koa.sid.sig) as the browser holds them
 

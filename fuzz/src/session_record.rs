@@ -55,7 +55,7 @@ fn engine() -> &'static (tokio::runtime::Runtime, Engine) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let store = Arc::new(MemoryStore::new(MemoryStoreOptions { max_entries: Some(64) }));
         let cfg = SessionConfig::builder().keys(["record key"]).build().unwrap();
-        (rt, Engine::new(cfg, store))
+        (rt, Engine::new(cfg, store).expect("engine"))
     })
 }
 

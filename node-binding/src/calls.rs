@@ -236,6 +236,7 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
         let store = memory_store(env, s)?;
         let argv = [e, rest[0], rest[1], rest[2], rest[3], rest[4], rest[5], rest[6]];
         let (outcome, cfg, mut json, mut loaded) = finish(env, &argv, MEMORY_CAPS)?;
+        let now_ms = raw::float(env, rest[6], "nowMs")? as i64;
         let out_of_order = || Fail::generic("session request used out of order");
         let mut cookies = outcome.set_cookies;
         for op in &outcome.ops {
@@ -256,6 +257,10 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
                     store.merge_request_sync(sid, loaded, json, ttl) != MergeOutcome::Gone
                 }
                 StoreOp::Touch { sid, .. } => store.touch_sync(sid, ttl),
+                StoreOp::IndexUser { user, sid } => {
+                    store.index_user_session_sync(user, sid, now_ms);
+                    true
+                }
             };
             if !kept {
                 // Logged out or expired elsewhere: nothing written, the cookies cleared.

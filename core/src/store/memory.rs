@@ -6,10 +6,11 @@
 //! Each id is hashed once, with SipHash under a random per-store key (so clients choosing ids
 //! cannot aim them at one slot or shard); that one hash picks the shard and the slot in it.
 
-use super::{CasResult, Store, StoreFuture};
+use super::{CasResult, IndexEntry, Store, StoreFuture};
 use crate::merge::{MergeCommit, MergeOutcome, MergeStep};
 use crate::record::NotAnObject;
 use hashbrown::hash_table::{Entry as Slot, HashTable};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -62,6 +63,8 @@ pub struct MemoryStore {
     len: AtomicUsize,
     max_entries: Option<usize>,
     epoch: Instant,
+    /// The user index (`userField`): user id → session id → when indexed (unix ms).
+    users: Mutex<HashMap<String, HashMap<String, i64>>>,
 }
 
 impl Default for MemoryStore {
@@ -84,6 +87,7 @@ impl MemoryStore {
             len: AtomicUsize::new(0),
             max_entries: options.max_entries.map(|n| n.max(1)),
             epoch: Instant::now(),
+            users: Mutex::new(HashMap::new()),
         }
     }
 
@@ -313,7 +317,25 @@ impl MemoryStore {
             shard.map.clear();
             self.len.fetch_sub(held, Ordering::Relaxed);
         }
+        // Every session went: the user index has nothing left to point at.
+        self.users_locked().clear();
         live
+    }
+
+    /// [`super::index_user_session`] without a runtime: the plan's `IndexUser` in a host's
+    /// synchronous fast path. The rule stays in `user_index`; this store answers at once.
+    pub fn index_user_session_sync(&self, user: &str, sid: &str, now_ms: i64) {
+        let mut f = std::pin::pin!(super::index_user_session(self, user, sid, now_ms));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // Every future of this store is ready when made, so one poll finishes the call (and it
+        // cannot fail: this store's index calls never do).
+        let finished = std::future::Future::poll(f.as_mut(), &mut cx).is_ready();
+        debug_assert!(finished);
+    }
+
+    fn users_locked(&self) -> MutexGuard<'_, HashMap<String, HashMap<String, i64>>> {
+        // Each update is one map operation: a poisoned lock holds nothing half-done.
+        self.users.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The next `count` ids or so (see [`super::operator::StoreOperator::ids_page`]). Each
@@ -390,6 +412,34 @@ impl Store for MemoryStore {
     }
     fn supports_compare_and_set(&self) -> bool {
         true
+    }
+    fn supports_user_index(&self) -> bool {
+        true
+    }
+    fn user_index_add<'a>(&'a self, user: &'a str, sid: &'a str, since_ms: i64) -> StoreFuture<'a, u64> {
+        let mut users = self.users_locked();
+        let index = users.entry(user.to_owned()).or_default();
+        index.insert(sid.to_owned(), since_ms);
+        let held = index.len() as u64;
+        Box::pin(async move { Ok(held) })
+    }
+    fn user_index_entries<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<IndexEntry>> {
+        let mut entries: Vec<IndexEntry> =
+            self.users_locked().get(user).map_or_else(Vec::new, |index| index.iter().map(|(sid, &since_ms)| IndexEntry { sid: sid.clone(), since_ms }).collect());
+        entries.sort_by(|a, b| (a.since_ms, &a.sid).cmp(&(b.since_ms, &b.sid)));
+        Box::pin(async move { Ok(entries) })
+    }
+    fn user_index_remove<'a>(&'a self, user: &'a str, sids: &'a [String]) -> StoreFuture<'a, ()> {
+        let mut users = self.users_locked();
+        if let Some(index) = users.get_mut(user) {
+            for sid in sids {
+                index.remove(sid);
+            }
+            if index.is_empty() {
+                users.remove(user);
+            }
+        }
+        Box::pin(async { Ok(()) })
     }
 }
 

@@ -6,6 +6,7 @@ pub mod conformance;
 mod memory;
 mod merge_into;
 pub mod operator;
+pub mod user_index;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "redis")]
@@ -15,6 +16,7 @@ pub use crate::merge::MergeOutcome;
 pub use memory::{MemoryStore, MemoryStoreOptions};
 pub use merge_into::{merge_into_store, merge_request_into_store};
 pub use operator::{IdsPage, IdsWalk, StoreOperator, DEFAULT_IDS_BATCH};
+pub use user_index::{destroy_user_sessions, index_user_session, user_sessions, IndexEntry, UserSession};
 
 use std::fmt;
 use std::future::Future;
@@ -64,6 +66,30 @@ pub trait Store: Send + Sync {
     fn supports_compare_and_set(&self) -> bool {
         false
     }
+    /// Whether the three user-index methods below work (the `userField` option needs them).
+    fn supports_user_index(&self) -> bool {
+        false
+    }
+    /// Adds (or refreshes) `sid` in the index of `user`, stamped `since_ms` (unix ms); returns
+    /// how many entries that user's index holds now. See [`user_index`] for the rules.
+    fn user_index_add<'a>(&'a self, user: &'a str, sid: &'a str, since_ms: i64) -> StoreFuture<'a, u64> {
+        let _ = (user, sid, since_ms);
+        Box::pin(async { Err(no_user_index()) })
+    }
+    /// Every entry of the index of `user` (an unknown user has none).
+    fn user_index_entries<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<IndexEntry>> {
+        let _ = user;
+        Box::pin(async { Err(no_user_index()) })
+    }
+    /// Removes these ids from the index of `user` (ids it does not hold are ignored).
+    fn user_index_remove<'a>(&'a self, user: &'a str, sids: &'a [String]) -> StoreFuture<'a, ()> {
+        let _ = (user, sids);
+        Box::pin(async { Err(no_user_index()) })
+    }
+}
+
+fn no_user_index() -> StoreError {
+    StoreError::new(StoreErrorKind::Backend, "this store keeps no user index (userField needs one)")
 }
 
 /// The default [`Store::touch`], for stores that implement `touch` only sometimes (a C store
