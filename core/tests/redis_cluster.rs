@@ -225,3 +225,170 @@ async fn operator_calls_on_a_cluster() {
     assert_eq!(cluster_dbsize(&cluster), 30, "the other prefix's keys are left");
     assert_eq!(other.length().await.unwrap(), 30);
 }
+
+/// A session record of `user` as passport keeps it (`userField: 'passport.user'`).
+fn passport(user: &str) -> String {
+    format!(r#"{{"passport":{{"user":"{user}"}}}}"#)
+}
+
+/// Issue 19 on the 3-master cluster: each user's index is one key in its own slot (here on
+/// another master than some of the user's sessions); listing and "log out everywhere" but one
+/// session work across slots, and the operator calls count sessions only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn user_index_on_a_cluster() {
+    use koa_session_core::store::redis::key_slot;
+    use koa_session_core::store::{destroy_user_sessions, index_user_session, user_sessions};
+    use koa_session_core::user_field::UserField;
+    use koa_session_core::{IdsWalk, StoreOperator};
+    let cluster = RedisCluster::start(3);
+    let store = Arc::new(RedisStore::open_cluster(&cluster.urls()[..1], RedisStoreOptions::default()).unwrap());
+    assert!(store.supports_user_index());
+    let ttl = Duration::from_secs(600);
+    let now = koa_session_core::now_unix_ms();
+    let ann: Vec<String> = (0..5).map(|i| format!("ann-{i}")).collect();
+    for (i, sid) in ann.iter().enumerate() {
+        index_user_session(&*store, "ann", sid, now + i as i64).await.unwrap();
+        store.set(sid, &passport("ann"), ttl).await.unwrap();
+    }
+    index_user_session(&*store, "bob", "bob-0", now).await.unwrap();
+    store.set("bob-0", &passport("bob"), ttl).await.unwrap();
+
+    // The index is a key of its own, on the master of its own slot.
+    let key = store.user_index_key("ann");
+    let slot = key_slot(key.as_bytes());
+    assert_eq!(cluster.keyslot(&key), slot);
+    let owner = cluster.owner_of(slot);
+    let elsewhere = ann.iter().filter(|sid| cluster.owner_of(key_slot(store.key(sid).as_bytes())) != owner).count();
+    assert!(elsewhere > 0, "some of ann's sessions live on another master than her index");
+    assert!(ann.iter().all(|sid| key_slot(store.key(sid).as_bytes()) != slot));
+    let node = &cluster.nodes[owner];
+    assert_eq!(node.cli(&["TYPE", &key]).trim(), "zset");
+    assert_eq!(node.cli(&["ZCARD", &key]).trim(), "5");
+    assert_eq!(node.cli(&["PTTL", &key]).trim(), "-1");
+    assert_eq!(cluster_dbsize(&cluster), 8, "6 sessions and 2 indexes");
+    // Every master walked, the indexes not counted.
+    assert_eq!(store.length().await.unwrap(), 6);
+    let mut walk = IdsWalk::new(store.clone(), 2);
+    let mut ids = std::collections::HashSet::new();
+    loop {
+        let batch = walk.next_batch().await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        ids.extend(batch);
+    }
+    assert_eq!(ids.len(), 6, "no index key among the ids");
+    assert!(ann.iter().all(|sid| ids.contains(sid)) && ids.contains("bob-0"));
+
+    let field = UserField::parse("passport.user").unwrap();
+    let listed = user_sessions(&*store, &field, "ann", now + 10).await.unwrap();
+    assert_eq!(listed.iter().map(|u| u.sid.as_str()).collect::<Vec<_>>(), ann);
+    assert!(listed.iter().enumerate().all(|(i, u)| u.json == passport("ann") && u.since_ms == now + i as i64));
+
+    assert_eq!(destroy_user_sessions(&*store, "ann", Some("ann-2")).await.unwrap(), 4);
+    for sid in &ann {
+        assert_eq!(store.get(sid).await.unwrap().is_some(), sid == "ann-2", "{sid}");
+    }
+    assert_eq!(store.get("bob-0").await.unwrap().as_deref(), Some(passport("bob").as_str()));
+    let left = store.user_index_entries("ann").await.unwrap();
+    assert_eq!(left.iter().map(|e| (e.sid.as_str(), e.since_ms)).collect::<Vec<_>>(), [("ann-2", now + 2)]);
+    assert_eq!(store.user_index_entries("bob").await.unwrap().len(), 1);
+    assert_eq!(store.length().await.unwrap(), 2);
+    assert_eq!(cluster_dbsize(&cluster), 4);
+
+    // Odd user ids (a hash tag picks the slot, as for any key) and a removal in batches.
+    let long = "é".repeat(256);
+    for user in ["{tag}x", "a*b?[c] é", long.as_str()] {
+        let many: Vec<String> = (0..1100).map(|i| format!("s{i:04}")).collect();
+        for (i, sid) in many.iter().enumerate() {
+            assert_eq!(store.user_index_add(user, sid, i as i64).await.unwrap(), i as u64 + 1, "{user:?}");
+        }
+        let listed: Vec<String> = store.user_index_entries(user).await.unwrap().into_iter().map(|e| e.sid).collect();
+        assert_eq!(listed, many, "{user:?}");
+        store.user_index_remove(user, &many).await.unwrap();
+        assert_eq!(store.user_index_entries(user).await.unwrap(), [], "{user:?}");
+    }
+    assert_eq!(key_slot(store.user_index_key("{tag}x").as_bytes()), key_slot(b"tag"));
+    assert_eq!(cluster_dbsize(&cluster), 4, "emptied indexes are gone");
+}
+
+/// The Cookie header a browser sends back after these `Set-Cookie` values.
+fn cookie_header(set_cookies: &[String]) -> Vec<u8> {
+    set_cookies.iter().map(|c| c.split(';').next().unwrap()).collect::<Vec<_>>().join("; ").into_bytes()
+}
+
+/// The engine with `userField` on the cluster: five logins of ann, one of bob; requests of
+/// ann's loaded before "log out everywhere" and committed after it re-create nothing (a
+/// change and a forced save clear the cookies); none of ann's cookies loads a session after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn engine_log_out_everywhere_on_a_cluster() {
+    use koa_session_core::store::destroy_user_sessions;
+    use koa_session_core::{Engine, LoadReport, SessionConfig};
+    let cluster = RedisCluster::start(3);
+    let store = RedisStore::open_cluster(&cluster.urls()[..1], RedisStoreOptions::default()).unwrap();
+    let config = SessionConfig::builder().keys(["redis-test-key"]).user_field(Some("passport.user".into())).build().unwrap();
+    let engine = Engine::new(config, Arc::new(store.clone())).expect("a Redis store has what userField needs");
+    let login = |user: &'static str, n: usize| {
+        let engine = &engine;
+        async move {
+            let mut s = engine.load(None, Some("/")).await.unwrap().unwrap();
+            assert!(s.is_new());
+            // The fresh session's JSON (its cookie field) with the user added.
+            let mut data: serde_json::Value = serde_json::from_str(s.json().unwrap()).unwrap();
+            data["passport"] = serde_json::json!({ "user": user });
+            data["n"] = n.into();
+            s.update_json(data.to_string()).unwrap();
+            let sid = s.sid().to_owned();
+            let cookies = engine.commit(s, false).await.unwrap();
+            assert!(cookies.iter().any(|c| c.starts_with(&format!("koa.sid={sid};"))), "{cookies:?}");
+            (sid, cookie_header(&cookies))
+        }
+    };
+    let mut ann = Vec::new();
+    for n in 0..5 {
+        ann.push(login("ann", n).await);
+    }
+    let (bob_sid, bob_cookie) = login("bob", 0).await;
+    let mut indexed: Vec<String> = store.user_index_entries("ann").await.unwrap().into_iter().map(|e| e.sid).collect();
+    indexed.sort();
+    let mut sids: Vec<String> = ann.iter().map(|(sid, _)| sid.clone()).collect();
+    sids.sort();
+    assert_eq!(indexed, sids, "every login indexed");
+
+    let mut in_flight = Vec::new();
+    for _ in 0..3 {
+        let s = engine.load(Some(&ann[0].1), Some("/")).await.unwrap().unwrap();
+        assert_eq!(s.load_report(), LoadReport::Loaded);
+        in_flight.push(s);
+    }
+    let [mut changing, mut saving, reading] = <[_; 3]>::try_from(in_flight).unwrap();
+
+    assert_eq!(destroy_user_sessions(&store, "ann", None).await.unwrap(), 5);
+    for (sid, _) in &ann {
+        assert_eq!(store.get(sid).await.unwrap(), None);
+    }
+
+    let mut data: serde_json::Value = serde_json::from_str(changing.json().unwrap()).unwrap();
+    data["n"] = 99.into();
+    changing.update_json(data.to_string()).unwrap();
+    saving.set_save(Some(true));
+    for s in [changing, saving] {
+        let cookies = engine.commit(s, false).await.unwrap();
+        assert!(!cookies.is_empty() && cookies.iter().all(|c| c.contains("expires=Thu, 01 Jan 1970 00:00:00 GMT")), "{cookies:?}");
+        assert_eq!(store.get(&ann[0].0).await.unwrap(), None, "a request in flight re-created a destroyed session");
+    }
+    assert_eq!(engine.commit(reading, false).await.unwrap(), Vec::<String>::new(), "an unchanged session: nothing to do");
+    assert_eq!(store.get(&ann[0].0).await.unwrap(), None);
+    for (sid, cookie) in &ann {
+        let s = engine.load(Some(cookie), Some("/")).await.unwrap().unwrap();
+        assert_eq!(s.load_report(), LoadReport::Missing);
+        assert!(s.is_new());
+        assert_ne!(s.sid(), sid);
+    }
+    assert_eq!(store.user_index_entries("ann").await.unwrap(), []);
+    let s = engine.load(Some(&bob_cookie), Some("/")).await.unwrap().unwrap();
+    assert_eq!(s.load_report(), LoadReport::Loaded, "the other user's session is untouched");
+    assert_eq!(s.sid(), bob_sid);
+    assert_eq!(store.user_index_entries("bob").await.unwrap().len(), 1);
+    assert_eq!(cluster_dbsize(&cluster), 2, "bob's session and index; ann's index went with her sessions");
+}

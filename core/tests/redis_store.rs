@@ -458,3 +458,248 @@ async fn operator_calls_single_node() {
     assert!(other.get("keep-3").await.unwrap().is_some());
     assert_eq!(store.clear().await.unwrap(), 0);
 }
+
+/// A session record of `user` as passport keeps it (`userField: 'passport.user'`).
+fn passport(user: &str) -> String {
+    format!(r#"{{"passport":{{"user":"{user}"}}}}"#)
+}
+
+/// Issue 19 on one server: five sessions of one user and one of another, indexed as the
+/// engine indexes them; the index is a sorted set beside the sessions that the operator calls
+/// do not count; "log out everywhere" but one session ends exactly the other four.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_index_lists_and_destroys_one_users_sessions() {
+    use koa_session_core::store::{destroy_user_sessions, index_user_session, user_sessions};
+    use koa_session_core::user_field::UserField;
+    use koa_session_core::StoreOperator;
+    let server = RedisServer::start(ServerOptions::default());
+    let store = Arc::new(RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap());
+    assert!(store.supports_user_index());
+    let ttl = Duration::from_secs(600);
+    let now = koa_session_core::now_unix_ms();
+    let ann: Vec<String> = (0..5).map(|i| format!("ann-{i}")).collect();
+    for (i, sid) in ann.iter().enumerate() {
+        index_user_session(&*store, "ann", sid, now + i as i64).await.unwrap();
+        store.set(sid, &passport("ann"), ttl).await.unwrap();
+    }
+    index_user_session(&*store, "bob", "bob-0", now).await.unwrap();
+    store.set("bob-0", &passport("bob"), ttl).await.unwrap();
+
+    // In Redis: one sorted set per user, outside the prefix, scored in unix ms, no expiry.
+    let key = store.user_index_key("ann");
+    assert_eq!(key, "ks-user:koa:sess:ann");
+    assert_eq!(server.cli(&["TYPE", &key]).trim(), "zset");
+    assert_eq!(server.cli(&["ZCARD", &key]).trim(), "5");
+    assert_eq!(server.cli(&["ZSCORE", &key, "ann-3"]).trim(), (now + 3).to_string());
+    assert_eq!(server.cli(&["PTTL", &key]).trim(), "-1");
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "8", "6 sessions and 2 indexes");
+    // The operator calls count and list sessions only.
+    assert_eq!(store.length().await.unwrap(), 6);
+    let ids = all_ids(store.clone(), 2).await;
+    assert_eq!(ids.len(), 6, "no index key among the ids");
+    assert!(ann.iter().all(|sid| ids.contains(sid)) && ids.contains("bob-0"));
+
+    let field = UserField::parse("passport.user").unwrap();
+    let listed = user_sessions(&*store, &field, "ann", now + 10).await.unwrap();
+    assert_eq!(listed.iter().map(|u| u.sid.as_str()).collect::<Vec<_>>(), ann);
+    assert!(listed.iter().enumerate().all(|(i, u)| u.json == passport("ann") && u.since_ms == now + i as i64));
+
+    assert_eq!(destroy_user_sessions(&*store, "ann", Some("ann-2")).await.unwrap(), 4);
+    for sid in &ann {
+        assert_eq!(store.get(sid).await.unwrap().is_some(), sid == "ann-2", "{sid}");
+    }
+    assert_eq!(store.get("bob-0").await.unwrap().as_deref(), Some(passport("bob").as_str()));
+    let left = store.user_index_entries("ann").await.unwrap();
+    assert_eq!(left.iter().map(|e| (e.sid.as_str(), e.since_ms)).collect::<Vec<_>>(), [("ann-2", now + 2)]);
+    assert_eq!(store.user_index_entries("bob").await.unwrap().len(), 1);
+    assert_eq!(store.length().await.unwrap(), 2);
+    // `clear` walks the prefix: the indexes stay (their entries are pruned once the records
+    // are found missing and old).
+    assert_eq!(store.clear().await.unwrap(), 2);
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "2");
+    // The last session of a user destroyed: its index goes with its last entry.
+    assert_eq!(destroy_user_sessions(&*store, "ann", None).await.unwrap(), 0);
+    assert_eq!(server.cli(&["EXISTS", &key]).trim(), "0");
+}
+
+/// The three index calls one by one on one server: counts, refreshes, order, batches, odd
+/// user ids, errors, and the write path (replica wait, outage).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_index_calls_single_node() {
+    let mut server = RedisServer::start(ServerOptions::default());
+    let store = RedisStore::open(&server.url(), quick_options()).unwrap();
+    let entries = |v: Vec<koa_session_core::store::IndexEntry>| v.into_iter().map(|e| (e.sid, e.since_ms)).collect::<Vec<_>>();
+    let pairs = |p: &[(&str, i64)]| p.iter().map(|&(s, t)| (s.to_owned(), t)).collect::<Vec<_>>();
+
+    assert_eq!(store.user_index_entries("nobody").await.unwrap(), []);
+    assert_eq!(store.user_index_add("ann", "b", 20).await.unwrap(), 1);
+    assert_eq!(store.user_index_add("ann", "a", 30).await.unwrap(), 2);
+    assert_eq!(store.user_index_add("ann", "c", 10).await.unwrap(), 3);
+    // One round trip each: the script, by its SHA1 after the first call.
+    assert_eq!(command_calls(&server, "eval"), 1);
+    assert_eq!(command_calls(&server, "evalsha"), 3);
+    assert_eq!(entries(store.user_index_entries("ann").await.unwrap()), pairs(&[("c", 10), ("b", 20), ("a", 30)]));
+    // An id already there gets the new time, and is not counted twice.
+    assert_eq!(store.user_index_add("ann", "c", 40).await.unwrap(), 3);
+    assert_eq!(entries(store.user_index_entries("ann").await.unwrap()), pairs(&[("b", 20), ("a", 30), ("c", 40)]));
+    // Equal times: by id, as the memory store orders them. Times of today, exactly.
+    let now = koa_session_core::now_unix_ms();
+    store.user_index_add("eq", "y", now).await.unwrap();
+    store.user_index_add("eq", "x", now).await.unwrap();
+    assert_eq!(entries(store.user_index_entries("eq").await.unwrap()), pairs(&[("x", now), ("y", now)]));
+
+    // Removing: nothing, unknown ids, then 1,200 ids in batches; the empty set disappears.
+    let zrem_before = command_calls(&server, "zrem");
+    store.user_index_remove("ann", &[]).await.unwrap();
+    assert_eq!(command_calls(&server, "zrem"), zrem_before, "nothing to remove: no command");
+    store.user_index_remove("ann", &["zz".to_owned(), "b".to_owned()]).await.unwrap();
+    assert_eq!(entries(store.user_index_entries("ann").await.unwrap()), pairs(&[("a", 30), ("c", 40)]));
+    let many: Vec<String> = (0..1200).map(|i| format!("sid-{i:04}")).collect();
+    for (i, sid) in many.iter().enumerate() {
+        assert_eq!(store.user_index_add("many", sid, i as i64).await.unwrap(), i as u64 + 1);
+    }
+    let listed = store.user_index_entries("many").await.unwrap();
+    assert_eq!(listed.iter().map(|e| e.sid.clone()).collect::<Vec<_>>(), many);
+    let zrem_before = command_calls(&server, "zrem");
+    store.user_index_remove("many", &many).await.unwrap();
+    assert_eq!(command_calls(&server, "zrem") - zrem_before, 3, "500 ids a command");
+    assert_eq!(server.cli(&["EXISTS", &store.user_index_key("many")]).trim(), "0");
+    assert_eq!(store.user_index_entries("many").await.unwrap(), []);
+
+    // User ids are any string up to 512 bytes: glob characters, hash tags, spaces, non-ASCII.
+    let long = "é".repeat(256);
+    assert_eq!(long.len(), koa_session_core::user_field::MAX_USER_ID_BYTES);
+    for user in ["a*b?[c]\\", "{tag} x\ny", long.as_str(), "42"] {
+        assert_eq!(store.user_index_add(user, "s1", 5).await.unwrap(), 1, "{user:?}");
+        assert_eq!(entries(store.user_index_entries(user).await.unwrap()), pairs(&[("s1", 5)]), "{user:?}");
+    }
+    assert_eq!(server.cli(&["ZCARD", &format!("ks-user:koa:sess:{long}")]).trim(), "1");
+    // Another prefix, another index.
+    let app = RedisStore::open(&server.url(), RedisStoreOptions { prefix: "app1:".into(), ..quick_options() }).unwrap();
+    assert_eq!(app.user_index_key("42"), "ks-user:app1:42");
+    assert_eq!(app.user_index_entries("42").await.unwrap(), []);
+
+    // Something else under an index key: the server's error, the connection fine.
+    server.cli(&["SET", "ks-user:koa:sess:wrong", "x"]);
+    for err in [
+        store.user_index_add("wrong", "s", 1).await.unwrap_err(),
+        store.user_index_entries("wrong").await.unwrap_err(),
+        store.user_index_remove("wrong", &["s".to_owned()]).await.unwrap_err(),
+    ] {
+        assert_eq!(err.kind, StoreErrorKind::Backend, "{err}");
+        assert!(err.message.contains("WRONGTYPE"), "{err}");
+    }
+    assert_eq!(store.state(), ConnectionState::Connected);
+
+    // Index writes take the write path: with waitForReplica a lone master cannot acknowledge
+    // them; reads need no replica.
+    store.set_wait_for_replica(Some(Duration::from_millis(50)));
+    for err in [store.user_index_add("ann", "d", 50).await.unwrap_err(), store.user_index_remove("ann", &["a".to_owned()]).await.unwrap_err()] {
+        assert_eq!(err.kind, StoreErrorKind::Unavailable, "{err}");
+        assert!(err.message.contains("no replica"), "{err}");
+    }
+    let held = store.user_index_entries("ann").await.unwrap().into_iter().map(|e| e.sid).collect::<Vec<_>>();
+    assert_eq!(held, ["c", "d"], "done on the master only");
+    store.set_wait_for_replica(None);
+
+    // A dead server: an outage, not a hang.
+    server.kill();
+    let started = Instant::now();
+    for err in [
+        store.user_index_add("ann", "e", 60).await.unwrap_err(),
+        store.user_index_entries("ann").await.unwrap_err(),
+        store.user_index_remove("ann", &["a".to_owned()]).await.unwrap_err(),
+    ] {
+        assert!(matches!(err.kind, StoreErrorKind::Unavailable | StoreErrorKind::Timeout), "{err:?}");
+    }
+    assert!(started.elapsed() < GENEROUS);
+}
+
+/// The Cookie header a browser sends back after these `Set-Cookie` values.
+fn cookie_header(set_cookies: &[String]) -> Vec<u8> {
+    set_cookies.iter().map(|c| c.split(';').next().unwrap()).collect::<Vec<_>>().join("; ").into_bytes()
+}
+
+/// The engine with `userField` on one server: five logins of ann, one of bob; a request of
+/// ann's loaded before "log out everywhere" and committed after it re-creates nothing and
+/// clears its cookies; none of ann's cookies loads a session afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_log_out_everywhere_single_node() {
+    let server = RedisServer::start(ServerOptions::default());
+    let store = RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap();
+    user_field_scenario(&store).await;
+    assert_eq!(server.cli(&["EXISTS", &store.user_index_key("ann")]).trim(), "0", "ann's index is gone with her sessions");
+    assert_eq!(server.cli(&["ZCARD", &store.user_index_key("bob")]).trim(), "1");
+}
+
+/// The engine scenario of [`engine_log_out_everywhere_single_node`] on `store`.
+async fn user_field_scenario(store: &RedisStore) {
+    use koa_session_core::store::destroy_user_sessions;
+    let config = SessionConfig::builder().keys(["redis-test-key"]).user_field(Some("passport.user".into())).build().unwrap();
+    let engine = Engine::new(config, Arc::new(store.clone())).expect("a Redis store has what userField needs");
+    let login = |user: &'static str, n: usize| {
+        let engine = &engine;
+        async move {
+            let mut s = engine.load(None, Some("/")).await.unwrap().unwrap();
+            assert!(s.is_new());
+            // The fresh session's JSON (its cookie field) with the user added.
+            let mut data: serde_json::Value = serde_json::from_str(s.json().unwrap()).unwrap();
+            data["passport"] = serde_json::json!({ "user": user });
+            data["n"] = n.into();
+            s.update_json(data.to_string()).unwrap();
+            let sid = s.sid().to_owned();
+            let cookies = engine.commit(s, false).await.unwrap();
+            assert!(cookies.iter().any(|c| c.starts_with(&format!("koa.sid={sid};"))), "{cookies:?}");
+            (sid, cookie_header(&cookies))
+        }
+    };
+    let mut ann = Vec::new();
+    for n in 0..5 {
+        ann.push(login("ann", n).await);
+    }
+    let (bob_sid, bob_cookie) = login("bob", 0).await;
+    let mut indexed: Vec<String> = store.user_index_entries("ann").await.unwrap().into_iter().map(|e| e.sid).collect();
+    indexed.sort();
+    let mut sids: Vec<String> = ann.iter().map(|(sid, _)| sid.clone()).collect();
+    sids.sort();
+    assert_eq!(indexed, sids, "every login indexed");
+
+    // Requests of ann's first session, loaded before the logout and still in flight: one
+    // changes a field, one saves it unchanged (sessionSave: a touch), one only reads it.
+    let mut in_flight = Vec::new();
+    for _ in 0..3 {
+        let s = engine.load(Some(&ann[0].1), Some("/")).await.unwrap().unwrap();
+        assert_eq!(s.load_report(), LoadReport::Loaded);
+        in_flight.push(s);
+    }
+    let [mut changing, mut saving, reading] = <[_; 3]>::try_from(in_flight).unwrap();
+
+    assert_eq!(destroy_user_sessions(store, "ann", None).await.unwrap(), 5);
+    for (sid, _) in &ann {
+        assert_eq!(store.get(sid).await.unwrap(), None);
+    }
+
+    // The in-flight requests finish: nothing written, cookies cleared.
+    let mut data: serde_json::Value = serde_json::from_str(changing.json().unwrap()).unwrap();
+    data["n"] = 99.into();
+    changing.update_json(data.to_string()).unwrap();
+    saving.set_save(Some(true));
+    for s in [changing, saving] {
+        let cookies = engine.commit(s, false).await.unwrap();
+        assert!(!cookies.is_empty() && cookies.iter().all(|c| c.contains("expires=Thu, 01 Jan 1970 00:00:00 GMT")), "{cookies:?}");
+        assert_eq!(store.get(&ann[0].0).await.unwrap(), None, "a request in flight re-created a destroyed session");
+    }
+    assert_eq!(engine.commit(reading, false).await.unwrap(), Vec::<String>::new(), "an unchanged session: nothing to do");
+    assert_eq!(store.get(&ann[0].0).await.unwrap(), None);
+    for (sid, cookie) in &ann {
+        let s = engine.load(Some(cookie), Some("/")).await.unwrap().unwrap();
+        assert_eq!(s.load_report(), LoadReport::Missing);
+        assert!(s.is_new());
+        assert_ne!(s.sid(), sid);
+    }
+    assert_eq!(store.user_index_entries("ann").await.unwrap(), []);
+    let s = engine.load(Some(&bob_cookie), Some("/")).await.unwrap().unwrap();
+    assert_eq!(s.load_report(), LoadReport::Loaded, "the other user's session is untouched");
+    assert_eq!(s.sid(), bob_sid);
+    assert_eq!(store.user_index_entries("bob").await.unwrap().len(), 1);
+}

@@ -4,6 +4,16 @@
 //! load = GET, save = SET PX, destroy = DEL, touch = PEXPIRE, and a merging commit's
 //! compare-and-set = EVALSHA of [`CAS_SCRIPT`] (one key, so Cluster needs no hash tags).
 //!
+//! The user index (`userField`, see [`super::user_index`]): each user's index is one sorted
+//! set, key [`USER_INDEX_PREFIX`] + prefix + user id (`ks-user:koa:sess:ann` by default),
+//! member a session id, score when it was indexed (unix ms). Adding = EVALSHA of
+//! [`USER_INDEX_ADD_SCRIPT`] (ZADD then ZCARD, one round trip), listing = `ZRANGE key 0 -1
+//! WITHSCORES`, removing = `ZREM` (500 ids a command). The key has no expiry: the engine
+//! prunes entries itself, and Redis drops a set once it is empty. Each command touches that
+//! one key, so on a Cluster it goes to the index's own slot, independent of the sessions'.
+//! Index writes take the same path as session writes (timeouts, failover waits,
+//! `wait_for_replica`).
+//!
 //! The store is lazy: construction checks the URL(s) and options and returns at once; a
 //! background task connects, reconnects with backoff while the server is away, and publishes
 //! each [`ConnectionState`] transition (the host turns them into CONNECT / DISCONNECT). Every
@@ -18,7 +28,7 @@
 //! again or `failover_timeout` runs out, and operations on the other slots carry on
 //! undisturbed. Refused connections stay `Unavailable`, never `Timeout`.
 
-use super::{CasResult, Store, StoreError, StoreErrorKind, StoreFuture};
+use super::{CasResult, IndexEntry, Store, StoreError, StoreErrorKind, StoreFuture};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
@@ -31,6 +41,16 @@ use tokio::sync::{watch, Notify, OnceCell};
 
 /// The key prefix koa-generic-session uses.
 pub const DEFAULT_PREFIX: &str = "koa:sess:";
+
+/// What the key of a user's index starts with: the key is this, then the store's prefix, then
+/// the user id (`ks-user:koa:sess:ann`). Put *before* the store's prefix so that the operator
+/// calls, which walk `<prefix>*` (`length`, `ids`, `clear`), never see an index key and count
+/// only sessions. The exception: a prefix that is empty or a beginning of this text itself
+/// (`k`, `ks-`, `ks-user:`, ...), whose walk matches the index keys too.
+pub const USER_INDEX_PREFIX: &str = "ks-user:";
+
+/// Ids one `ZREM` of [`Store::user_index_remove`] carries at most (longer lists go in turns).
+const USER_INDEX_REMOVE_BATCH: usize = 500;
 
 /// Longest expiry sent to Redis (100 years); Redis rejects expiries that overflow its clock.
 const MAX_PX_MS: u64 = 100 * 365 * 86_400_000;
@@ -66,11 +86,24 @@ struct LuaScript {
     sha1: String,
 }
 
-static CAS: LazyLock<LuaScript> = LazyLock::new(|| {
-    use sha1::{Digest, Sha1};
-    let sha1 = Sha1::digest(CAS_SCRIPT.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    LuaScript { code: CAS_SCRIPT, sha1 }
-});
+impl LuaScript {
+    fn new(code: &'static str) -> LuaScript {
+        use sha1::{Digest, Sha1};
+        let sha1 = Sha1::digest(code.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        LuaScript { code, sha1 }
+    }
+}
+
+static CAS: LazyLock<LuaScript> = LazyLock::new(|| LuaScript::new(CAS_SCRIPT));
+
+/// Adds an id to a user's index and counts the index, in one round trip. `KEYS[1]` the index
+/// key; ARGV: the score (unix ms, as a decimal integer), the session id. Answers how many ids
+/// the index holds now (an id already there only gets the new score).
+pub const USER_INDEX_ADD_SCRIPT: &str = r#"redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('ZCARD', KEYS[1])
+"#;
+
+static USER_INDEX_ADD: LazyLock<LuaScript> = LazyLock::new(|| LuaScript::new(USER_INDEX_ADD_SCRIPT));
 
 #[derive(Clone, Debug)]
 pub struct RedisStoreOptions {
@@ -152,6 +185,12 @@ type StateListener = Box<dyn Fn(ConnectionState) + Send + Sync>;
 
 /// A session store on Redis (one server) or Redis Cluster. Cheap to clone; clones share the
 /// connection. Must be created inside a tokio runtime, which runs its background task.
+///
+/// Keys: a session under `<prefix><sid>`; with `userField`, each user's index of sessions
+/// (a sorted set) under `ks-user:<prefix><user id>` ([`USER_INDEX_PREFIX`],
+/// [`RedisStore::user_index_key`]), which the operator calls' walk of `<prefix>*` does not
+/// see. With an empty prefix that walk sees everything in the database, index keys too, as
+/// it sees any other key there.
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -277,6 +316,12 @@ impl RedisStore {
 
     pub fn prefix(&self) -> &str {
         &self.inner.prefix
+    }
+
+    /// The Redis key of the index of `user`'s sessions: [`USER_INDEX_PREFIX`], the prefix,
+    /// the user id (any bytes: keys are binary-safe).
+    pub fn user_index_key(&self, user: &str) -> String {
+        format!("{USER_INDEX_PREFIX}{}{user}", self.inner.prefix)
     }
 
     /// The connection state as of the last real outcome.
@@ -674,6 +719,112 @@ impl Store for RedisStore {
 
     fn supports_compare_and_set(&self) -> bool {
         true
+    }
+
+    fn supports_user_index(&self) -> bool {
+        true
+    }
+
+    fn user_index_add<'a>(&'a self, user: &'a str, sid: &'a str, since_ms: i64) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            let key = self.user_index_key(user);
+            let since = since_ms.to_string();
+            self.inner.query_script("EVALSHA", &USER_INDEX_ADD, &[key.as_bytes()], &[since.as_bytes(), sid.as_bytes()]).await
+        })
+    }
+
+    fn user_index_entries<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<IndexEntry>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("ZRANGE");
+            cmd.arg(self.user_index_key(user)).arg(0).arg(-1).arg("WITHSCORES");
+            let answer: Value = self.inner.query("ZRANGE", cmd).await?;
+            index_entries(answer).map_err(|why| {
+                StoreError::new(StoreErrorKind::Backend, format!("redis ZRANGE: unexpected answer for a user index ({}): {why}", self.inner.target))
+            })
+        })
+    }
+
+    fn user_index_remove<'a>(&'a self, user: &'a str, sids: &'a [String]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let key = self.user_index_key(user);
+            for batch in sids.chunks(USER_INDEX_REMOVE_BATCH) {
+                let mut cmd = redis::cmd("ZREM");
+                cmd.arg(&key).arg(batch);
+                self.inner.write::<i64>("ZREM", cmd).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The entries of a `ZRANGE key 0 -1 WITHSCORES` answer, in its order (by score, then id):
+/// RESP2's flat `[id, score, id, score, ...]` or RESP3's `[[id, score], ...]`. Anything else
+/// is described (never quoted: ids are credentials) as the error.
+fn index_entries(answer: Value) -> Result<Vec<IndexEntry>, String> {
+    let Value::Array(items) = answer else { return Err(format!("{} instead of an array", value_kind(&answer))) };
+    let pairs: Vec<(Value, Value)> = if items.iter().all(|v| matches!(v, Value::Array(_))) {
+        let mut pairs = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::Array(pair) = item else { unreachable!("all items are arrays") };
+            let [id, score]: [Value; 2] = pair.try_into().map_err(|p: Vec<Value>| format!("a pair of {} values", p.len()))?;
+            pairs.push((id, score));
+        }
+        pairs
+    } else {
+        if items.len() % 2 != 0 {
+            return Err(format!("an odd number of values ({})", items.len()));
+        }
+        let mut it = items.into_iter();
+        std::iter::from_fn(|| Some((it.next()?, it.next()?))).collect()
+    };
+    pairs
+        .into_iter()
+        .map(|(id, score)| {
+            let sid = match id {
+                // As in `get`: bytes that are not UTF-8 are handed on lossily (no session id
+                // of ours is such; the entry is then pruned like any other).
+                Value::BulkString(b) => String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                Value::SimpleString(s) => s,
+                other => return Err(format!("{} as a member", value_kind(&other))),
+            };
+            Ok(IndexEntry { sid, since_ms: index_score(&score).ok_or_else(|| format!("{} as a score", value_kind(&score)))? })
+        })
+        .collect()
+}
+
+/// A sorted-set score as unix ms: RESP2 sends it as text, RESP3 as a double. Scores we wrote
+/// are integers; any other number is rounded (and clamped to `i64`).
+fn index_score(score: &Value) -> Option<i64> {
+    let text = match score {
+        Value::Int(i) => return Some(*i),
+        Value::Double(d) if !d.is_nan() => return Some(d.round() as i64),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?,
+        Value::SimpleString(s) => s.as_str(),
+        _ => return None,
+    };
+    let text = text.trim();
+    text.parse::<i64>().ok().or_else(|| text.parse::<f64>().ok().filter(|d| !d.is_nan()).map(|d| d.round() as i64))
+}
+
+/// What kind of value an answer is, for an error message that must not quote it.
+fn value_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "nil",
+        Value::Int(_) => "an integer",
+        Value::BulkString(_) => "a bulk string",
+        Value::Array(_) => "an array",
+        Value::SimpleString(_) => "a status",
+        Value::Okay => "OK",
+        Value::Map(_) => "a map",
+        Value::Attribute { .. } => "an attribute",
+        Value::Set(_) => "a set",
+        Value::Double(_) => "a double",
+        Value::Boolean(_) => "a boolean",
+        Value::VerbatimString { .. } => "a verbatim string",
+        Value::BigNumber(_) => "a big number",
+        Value::Push { .. } => "a push",
+        Value::ServerError(_) => "a server error",
+        _ => "an unknown value",
     }
 }
 
@@ -1086,6 +1237,47 @@ mod tests {
         ] {
             assert_eq!(key_slot(key.as_bytes()), slot, "{key}");
         }
+    }
+
+    #[test]
+    fn index_answers_of_either_protocol_and_wrong_shapes() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let want = |pairs: &[(&str, i64)]| pairs.iter().map(|&(sid, since_ms)| IndexEntry { sid: sid.into(), since_ms }).collect::<Vec<_>>();
+        // RESP2: flat, scores as text (Redis writes big integers without an exponent).
+        let resp2 = Value::Array(vec![bulk("a"), bulk("1700000000000"), bulk("b"), bulk("1700000000001.0")]);
+        assert_eq!(index_entries(resp2).unwrap(), want(&[("a", 1_700_000_000_000), ("b", 1_700_000_000_001)]));
+        // RESP3: pairs, scores as doubles.
+        let resp3 = Value::Array(vec![Value::Array(vec![bulk("a"), Value::Double(5.0)]), Value::Array(vec![bulk("b"), Value::Double(-2.0)])]);
+        assert_eq!(index_entries(resp3).unwrap(), want(&[("a", 5), ("b", -2)]));
+        assert_eq!(index_entries(Value::Array(Vec::new())).unwrap(), want(&[]));
+        assert_eq!(index_entries(Value::Array(vec![bulk("inf-ish"), bulk("inf")])).unwrap(), want(&[("inf-ish", i64::MAX)]));
+        for bad in [
+            Value::Nil,
+            Value::Int(3),
+            bulk("secret-sid"),
+            Value::Array(vec![bulk("secret-sid")]),
+            Value::Array(vec![bulk("secret-sid"), bulk("not a number")]),
+            Value::Array(vec![bulk("secret-sid"), bulk("nan")]),
+            Value::Array(vec![Value::Int(1), bulk("1")]),
+            Value::Array(vec![Value::Array(vec![bulk("secret-sid")])]),
+            Value::Array(vec![Value::Array(vec![bulk("secret-sid"), Value::Nil])]),
+        ] {
+            let why = index_entries(bad).unwrap_err();
+            assert!(!why.contains("secret-sid"), "ids are never quoted: {why}");
+        }
+    }
+
+    #[test]
+    fn index_requests_route_by_the_index_key() {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&USER_INDEX_ADD.sha1).arg(1).arg("ks-user:koa:sess:ann").arg("1").arg("sid");
+        assert_eq!(Request::Cmd(&cmd).key().as_deref(), Some(&b"ks-user:koa:sess:ann"[..]));
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg("ks-user:koa:sess:ann").arg(&["a".to_owned(), "b".to_owned()][..]);
+        assert_eq!(cmd.args_iter().count(), 4, "one argument per id");
+        assert_eq!(Request::Cmd(&cmd).key().as_deref(), Some(&b"ks-user:koa:sess:ann"[..]));
+        // The index key never falls under the default prefix's walk.
+        assert!(!format!("{USER_INDEX_PREFIX}{DEFAULT_PREFIX}ann").starts_with(DEFAULT_PREFIX));
     }
 
     #[test]
