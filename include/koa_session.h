@@ -142,6 +142,11 @@ enum ks_result
    * does not support.
    */
   KS_RESULT_INVALID_URL = 22,
+  /**
+   * The session's `userField` holds something that is not a user id (a non-empty string
+   * or a number); nothing was written. `ks_last_error_message` names the field.
+   */
+  KS_RESULT_INVALID_USER_ID = 23,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -408,6 +413,13 @@ typedef struct ks_engine ks_engine;
 typedef struct ks_ids_cursor ks_ids_cursor;
 
 /**
+ * The output of a C store's `index_entries` callback: the callback adds each entry of the
+ * user's index with `ks_index_entries_add()`. Owned by the engine and valid only during that
+ * callback.
+ */
+typedef struct ks_index_entries ks_index_entries;
+
+/**
  * One request's session. Ownership: returned by `ks_session_load()` (or to a
  * `ks_load_callback`), released by `ks_session_free()`. It keeps its engine alive.
  * Thread-safety: not synchronized; it belongs to one thread at a time (it may move between
@@ -431,6 +443,22 @@ typedef struct ks_set_cookies ks_set_cookies;
  * used by any number of engines and threads at once.
  */
 typedef struct ks_store ks_store;
+
+/**
+ * The live sessions of one user, from `ks_store_user_sessions()`, oldest login first.
+ *
+ * A session id is a secret: whoever holds it is logged in as that user. A "your devices" page
+ * shows each session's metadata (`ks_user_sessions_get()`: when it logged in, what the
+ * session data says about the device), never its id; and never log ids. The id
+ * (`ks_user_sessions_id()`) is there to compare with the current request's
+ * `ks_session_id()` ("this device") or to keep one session in
+ * `ks_store_destroy_user_sessions()`.
+ *
+ * Ownership: made by `ks_store_user_sessions()` (or given to a
+ * `ks_user_sessions_callback`), released by `ks_user_sessions_free()`. Thread-safety:
+ * immutable; may be read from any thread.
+ */
+typedef struct ks_user_sessions ks_user_sessions;
 
 /**
  * Receives the result of `ks_session_load_async()`. `result` is KS_RESULT_OK or the error;
@@ -496,8 +524,9 @@ typedef void (*ks_store_drop_fn)(void *ctx);
  *
  * This struct's layout is fixed. Optional callbacks are registered with their own
  * functions after `ks_c_store_new()`: `ks_c_store_set_compare_and_set()` (commits merge
- * instead of writing whole records) and `ks_c_store_set_touch()` (a TTL refresh without a
- * rewrite). Same contract as above for both.
+ * instead of writing whole records), `ks_c_store_set_touch()` (a TTL refresh without a
+ * rewrite) and `ks_c_store_set_user_index()` (each user's sessions, for the `userField`
+ * option). Same contract as above for all of them, the deadline included.
  */
 typedef struct ks_store_vtable {
   void *ctx;
@@ -526,6 +555,36 @@ typedef uint32_t (*ks_store_compare_and_set_fn)(void *ctx, const char *key, size
 typedef uint32_t (*ks_store_touch_fn)(void *ctx, const char *key, size_t key_len, uint64_t ttl_ms);
 
 /**
+ * Optional, with its two siblings (`ks_c_store_set_user_index()`): adds session id `sid` to
+ * the index of user `user`, stamped `since_ms` (unix ms, the login), or, if the index holds
+ * it already, replaces its stamp; then writes how many ids that user's index holds into
+ * `*held_out` and returns KS_STORE_STATUS_OK. `user` is the user id (the value of the
+ * `userField`, a number as its JSON text), `sid` a session id without the key prefix; both
+ * NUL-terminated, lengths without the NUL, valid only during the call. The index of one user
+ * is a set of (sid, since_ms) pairs that only these three callbacks touch: keep it apart from
+ * the session records (and, if several stores share a backend, under the store's key
+ * prefix). It has no expiry of its own: the engine prunes entries of sessions that are gone.
+ */
+typedef uint32_t (*ks_store_index_add_fn)(void *ctx, const char *user, size_t user_len, const char *sid, size_t sid_len, int64_t since_ms, uint64_t *held_out);
+
+/**
+ * Optional (`ks_c_store_set_user_index()`): gives every entry of the index of `user` (as
+ * `ks_store_index_add_fn` describes it) by calling `ks_index_entries_add(out, sid, sid_len,
+ * since_ms)` once per entry, in any order, and returns KS_STORE_STATUS_OK; a user with no
+ * index has no entries (KS_STORE_STATUS_OK or KS_STORE_STATUS_NOT_FOUND, adding nothing). On
+ * a failure status whatever was added is ignored.
+ */
+typedef uint32_t (*ks_store_index_entries_fn)(void *ctx, const char *user, size_t user_len, struct ks_index_entries *out);
+
+/**
+ * Optional (`ks_c_store_set_user_index()`): removes `count` session ids from the index of
+ * `user` (ids it does not hold are ignored) and returns KS_STORE_STATUS_OK (or
+ * KS_STORE_STATUS_NOT_FOUND). `sids[i]` is NUL-terminated and `sid_lens[i]` bytes long without
+ * the NUL; the arrays and strings are valid only during the call. `count` is at least 1.
+ */
+typedef uint32_t (*ks_store_index_remove_fn)(void *ctx, const char *user, size_t user_len, const char *const *sids, const size_t *sid_lens, size_t count);
+
+/**
  * Hears why the engine decided what it did. `message` is `len` bytes of UTF-8 (and
  * NUL-terminated), valid only during the call; it never holds session data, and shows an id
  * only as a tag (`#` and 12 hex digits: a keyed hash under a random key made once per process,
@@ -533,6 +592,18 @@ typedef uint32_t (*ks_store_touch_fn)(void *ctx, const char *key, size_t key_len
  * asynchronous calls' runtime threads included), possibly from several at once.
  */
 typedef void (*ks_log_fn)(void *userdata, ks_log_level level, const char *message, size_t len);
+
+/**
+ * Receives the result of `ks_store_destroy_user_sessions_async()`: KS_RESULT_OK and how many
+ * sessions were ended, or the error and 0.
+ */
+typedef void (*ks_destroy_user_sessions_callback)(void *userdata, ks_result result, uint64_t count);
+
+/**
+ * Receives the result of `ks_store_user_sessions_async()`: KS_RESULT_OK and the list (the
+ * callback's to keep or free with `ks_user_sessions_free()`), or the error and NULL.
+ */
+typedef void (*ks_user_sessions_callback)(void *userdata, ks_result result, struct ks_user_sessions *list);
 
 #ifdef __cplusplus
 extern "C" {
@@ -583,6 +654,19 @@ ks_result ks_session_commit_async(struct ks_session *session, bool plain_http, k
 ks_result ks_buffer_write(struct ks_buffer *buffer, const uint8_t *data, size_t len);
 
 /**
+ * Adds one entry of a user's index to the list an `index_entries` callback was given: the
+ * session id `sid` (`sid_len` bytes of UTF-8, copied; no NUL needed) and `since_ms`, the
+ * stamp it was indexed with (the `since_ms` its `index_add` call was given). Errors:
+ * KS_RESULT_NULL_PARAMETER (`entries` or `sid` NULL), KS_RESULT_INVALID_UTF8,
+ * KS_RESULT_INVALID_ARGUMENT (`sid_len` 0).
+ *
+ * # Safety
+ * `entries` is the list passed to the running `index_entries` callback; `sid` is valid for
+ * reads of `sid_len` bytes.
+ */
+ks_result ks_index_entries_add(struct ks_index_entries *entries, const char *sid, size_t sid_len, int64_t since_ms);
+
+/**
  * Registers a store implemented in C. The vtable is copied; `get`, `set` and `destroy` are
  * required, `drop` is optional. `key_prefix` (NUL-terminated UTF-8, copied; NULL for none) is
  * put before every session id to make the store key, e.g. "koa:sess:" to share records with
@@ -621,6 +705,25 @@ ks_result ks_c_store_set_compare_and_set(struct ks_store *store, ks_store_compar
  * As `ks_c_store_set_compare_and_set()`.
  */
 ks_result ks_c_store_set_touch(struct ks_store *store, ks_store_touch_fn touch);
+
+/**
+ * Gives a C store made by `ks_c_store_new()` a user index: the three callbacks
+ * `ks_store_index_add_fn`, `ks_store_index_entries_fn` and `ks_store_index_remove_fn`, all
+ * required. Call it before making an engine from the store. The `userField` option
+ * (`ks_config_builder_set_user_field()`) needs it, and compare-and-set
+ * (`ks_c_store_set_compare_and_set()`): without them `ks_engine_new()` fails with
+ * KS_RESULT_INVALID_ARGUMENT and `ks_store_destroy_user_sessions()` /
+ * `ks_store_user_sessions()` fail too. Each callback is bounded like the others: by the
+ * engine's store timeout when the engine calls it (a login's `index_add`), by the default
+ * 5000 ms when a `ks_store_` call on the store itself does. Errors: KS_RESULT_NULL_PARAMETER
+ * (`store` or a callback NULL), KS_RESULT_INVALID_ARGUMENT (`store` is not a C store, an
+ * engine already uses it, or a user index was already registered).
+ *
+ * # Safety
+ * As `ks_c_store_set_compare_and_set()`; the callbacks honour the contract of
+ * `ks_store_vtable` and their own.
+ */
+ks_result ks_c_store_set_user_index(struct ks_store *store, ks_store_index_add_fn index_add, ks_store_index_entries_fn index_entries, ks_store_index_remove_fn index_remove);
 
 /**
  * Makes a builder with the default settings. Free it with `ks_config_builder_free()`.
@@ -780,10 +883,12 @@ ks_result ks_config_builder_set_allow_empty(struct ks_config_builder *builder, b
 ks_result ks_config_builder_set_default_ttl_ms(struct ks_config_builder *builder, int64_t ttl_ms);
 
 /**
- * Bounds every call to a C store (`ks_c_store_new()`): a `get`, `set` or `destroy` callback
- * that has not returned within `timeout_ms` milliseconds makes the `ks_` call that needed it
- * fail with KS_RESULT_STORE_TIMEOUT ("session store get did not answer within N ms"), the
- * asynchronous calls included. Default 5000 ms (the `storeTimeout` option of the Koa
+ * Bounds every call to a C store (`ks_c_store_new()`) made by the engines built from this
+ * builder: a callback (`get`, `set`, `destroy` or an optional one) that has not returned
+ * within `timeout_ms` milliseconds makes the `ks_` call that needed it fail with
+ * KS_RESULT_STORE_TIMEOUT ("session store get did not answer within N ms"), the
+ * asynchronous calls included. (Calls on the store itself, such as
+ * `ks_store_destroy_user_sessions()`, use the default.) Default 5000 ms (the `storeTimeout` option of the Koa
  * middleware). The callback itself cannot be interrupted: it keeps running on a thread of the
  * engine's pool, and what it returns is ignored. With a deadline, a blocking call runs the
  * callback on that pool and waits with a timer; 0 turns the deadline off, and the callback
@@ -795,6 +900,28 @@ ks_result ks_config_builder_set_default_ttl_ms(struct ks_config_builder *builder
  * `builder` is a live builder.
  */
 ks_result ks_config_builder_set_store_timeout_ms(struct ks_config_builder *builder, uint64_t timeout_ms);
+
+/**
+ * Sets the `userField` option: the field of the session data that holds the user's id, a
+ * top-level name ("uid") or a dotted path ("passport.user", where Passport keeps it); NULL
+ * (the default) clears it. With it, every commit that puts a session under a user (a login)
+ * first adds the session to that user's index in the store, so that
+ * `ks_store_destroy_user_sessions()` can end them all ("log out everywhere") and
+ * `ks_store_user_sessions()` can list them; and a stored session is never written blind (its
+ * changes are merged, an unchanged one is touched), so a request still in flight cannot bring
+ * a destroyed session back. The field must then hold a non-empty string (at most 512 bytes)
+ * or a number, or be absent or null (nobody logged in): anything else fails the commit with
+ * KS_RESULT_INVALID_USER_ID and writes nothing. `ks_engine_new()` refuses a store that lacks
+ * what this needs: compare-and-set and a user index (the memory and Redis stores have both; a
+ * C store needs `ks_c_store_set_compare_and_set()` and `ks_c_store_set_user_index()`).
+ * `field` is NUL-terminated UTF-8, copied. Errors: KS_RESULT_NULL_PARAMETER (`builder`),
+ * KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_ARGUMENT (empty, an empty name between dots, or
+ * more than 16 names deep; `ks_last_error_message()` says which).
+ *
+ * # Safety
+ * `builder` is a live builder; `field` is NULL or NUL-terminated.
+ */
+ks_result ks_config_builder_set_user_field(struct ks_config_builder *builder, const char *field);
 
 /**
  * Sets a callback that hears every decision of the engines made from this builder, in the
@@ -1292,6 +1419,122 @@ ks_result ks_memory_store_new(size_t max_entries, struct ks_store **store_out);
  * `store` is NULL or a store handle not yet freed.
  */
 void ks_store_free(struct ks_store *store);
+
+/**
+ * Ends every session of user `user_id` in `store` ("log out everywhere"), except the one
+ * whose id is `except_sid` (NULL: none; pass the current request's `ks_session_id()` for "log
+ * out my other devices"), and writes how many sessions were ended into `*count_out`. Blocks
+ * the calling thread.
+ *
+ * Guarantee: every session committed under that user (with `ks_config_builder_set_user_field()`
+ * set on the engine) before this call was made is gone when it returns, and a request of
+ * such a session still in flight re-creates nothing: its commit writes no record and
+ * returns the cookie-clearing values. Sessions logged in while the call runs may survive it.
+ * On a failure part of the sessions may be gone already; calling it again goes on.
+ *
+ * `user_id`: NUL-terminated UTF-8, the user's id as the session's `userField` holds it (a
+ * number as its JSON text: "42"), non-empty, at most 512 bytes. `except_sid`: NUL-terminated
+ * UTF-8 or NULL. On a C store each callback is bounded by the default store timeout (5000 ms).
+ *
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_ARGUMENT (an
+ * empty or too long user id; a store without a user index: a C store without
+ * `ks_c_store_set_user_index()`), the store errors, KS_RESULT_BLOCKING_IN_RUNTIME (called from
+ * a callback run by the engine: use `ks_store_destroy_user_sessions_async()` there),
+ * KS_RESULT_RUNTIME_UNAVAILABLE. Thread-safety: any thread.
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; the strings are NULL or NUL-terminated;
+ * `count_out` is valid for writes.
+ */
+ks_result ks_store_destroy_user_sessions(const struct ks_store *store, const char *user_id, const char *except_sid, uint64_t *count_out);
+
+/**
+ * `ks_store_destroy_user_sessions()` without blocking: the arguments are checked and copied
+ * before this returns. On KS_RESULT_OK the call is under way and `callback` will be called
+ * exactly once, from a thread of the engine's runtime (never from inside this call), with
+ * `userdata`, the result and the count; the callback rules of `ks_session_load_async()`
+ * apply. On any other result the callback is never called. Errors: those of the blocking
+ * call found before any store work (KS_RESULT_NULL_PARAMETER, also a NULL callback;
+ * KS_RESULT_INVALID_UTF8; KS_RESULT_INVALID_ARGUMENT), KS_RESULT_RUNTIME_UNAVAILABLE; the
+ * store errors go to the callback. May be called from any thread, including a callback.
+ *
+ * # Safety
+ * As `ks_store_destroy_user_sessions()`; `userdata` must stay usable by the callback until
+ * it runs.
+ */
+ks_result ks_store_destroy_user_sessions_async(const struct ks_store *store, const char *user_id, const char *except_sid, ks_destroy_user_sessions_callback callback, void *userdata);
+
+/**
+ * Lists the live sessions of user `user_id` in `store` into a new `*list_out` (free it with
+ * `ks_user_sessions_free()`): the sessions indexed under that user whose record still
+ * names that user in `user_field` (the engines' `ks_config_builder_set_user_field()` value,
+ * e.g. "passport.user"), oldest login first. A session whose user changed is not listed (but
+ * `ks_store_destroy_user_sessions()` still ends it, erring on the side of a logout). Index
+ * entries of sessions gone for more than 25 hours are pruned on the way. Read the list with
+ * `ks_user_sessions_count()`, `ks_user_sessions_get()` and, mind the secret,
+ * `ks_user_sessions_id()`. Blocks the calling thread; one store read per indexed session. On a
+ * C store each callback is bounded by the default store timeout (5000 ms).
+ *
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_ARGUMENT (a
+ * `user_field` that `ks_config_builder_set_user_field()` refuses, an empty or too long user
+ * id, a store without a user index), the store errors, KS_RESULT_BLOCKING_IN_RUNTIME,
+ * KS_RESULT_RUNTIME_UNAVAILABLE. Thread-safety: any thread.
+ *
+ * # Safety
+ * `store` is NULL or a live store handle; the strings are NULL or NUL-terminated;
+ * `list_out` is valid for writes.
+ */
+ks_result ks_store_user_sessions(const struct ks_store *store, const char *user_field, const char *user_id, struct ks_user_sessions **list_out);
+
+/**
+ * `ks_store_user_sessions()` without blocking, as `ks_store_destroy_user_sessions_async()`
+ * is to its blocking call: arguments checked and copied before this returns, then `callback`
+ * called exactly once from a runtime thread on KS_RESULT_OK, never on any other result.
+ *
+ * # Safety
+ * As `ks_store_user_sessions()`; `userdata` must stay usable by the callback until it runs.
+ */
+ks_result ks_store_user_sessions_async(const struct ks_store *store, const char *user_field, const char *user_id, ks_user_sessions_callback callback, void *userdata);
+
+/**
+ * How many sessions the list holds. NULL gives 0.
+ *
+ * # Safety
+ * `list` is NULL or a live list.
+ */
+size_t ks_user_sessions_count(const struct ks_user_sessions *list);
+
+/**
+ * The metadata of session number `index` (from 0): `*since_ms_out` receives when it was put
+ * under the user (unix ms: the login), `*json_out` the session data as stored (a
+ * NUL-terminated JSON object, with its `cookie` field and whatever the application keeps
+ * there, e.g. the device it saw at login) and `*json_len_out` its length without the NUL. The
+ * string lives as long as `list`. This is what a "your devices" page shows.
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_OUT_OF_RANGE.
+ *
+ * # Safety
+ * `list` is NULL or a live list; the out-pointers are valid for writes.
+ */
+ks_result ks_user_sessions_get(const struct ks_user_sessions *list, size_t index, int64_t *since_ms_out, const char **json_out, size_t *json_len_out);
+
+/**
+ * Borrows the id of session number `index` (from 0): `*id_out` receives a NUL-terminated
+ * string and `*len_out` its length without the NUL, valid as long as `list`. The id is a
+ * secret (whoever holds it is logged in as this user): compare it, never show or log it.
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_OUT_OF_RANGE.
+ *
+ * # Safety
+ * `list` is NULL or a live list; the out-pointers are valid for writes.
+ */
+ks_result ks_user_sessions_id(const struct ks_user_sessions *list, size_t index, const char **id_out, size_t *len_out);
+
+/**
+ * Frees a list (and the strings borrowed from it). NULL is a no-op.
+ *
+ * # Safety
+ * `list` is NULL or a list not yet freed.
+ */
+void ks_user_sessions_free(struct ks_user_sessions *list);
 
 #ifdef __cplusplus
 }  // extern "C"

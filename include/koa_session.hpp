@@ -160,6 +160,9 @@ struct free_set_cookies {
 struct free_ids_cursor {
   void operator()(ks_ids_cursor *p) const noexcept { ks_ids_cursor_free(p); }
 };
+struct free_user_sessions {
+  void operator()(ks_user_sessions *p) const noexcept { ks_user_sessions_free(p); }
+};
 
 }  // namespace detail
 
@@ -286,6 +289,16 @@ class ConfigBuilder {
     detail::check(ks_config_builder_set_default_ttl_ms(handle_.get(), ttl.count()), "ks_config_builder_set_default_ttl_ms");
     return *this;
   }
+  /// The userField option (ks_config_builder_set_user_field): the field of the session data
+  /// that holds the user's id, a name or a dotted path such as "passport.user"; std::nullopt
+  /// (the default) turns it off. With it, Store::destroy_user_sessions() logs a user out
+  /// everywhere. The store needs compare-and-set and a user index (the memory and Redis
+  /// stores have both; a Store::custom() one has neither, so Engine's constructor refuses it).
+  ConfigBuilder &set_user_field(std::optional<std::string_view> field) {
+    const std::string copy(field.value_or(""));
+    detail::check(ks_config_builder_set_user_field(handle_.get(), field ? copy.c_str() : nullptr), "ks_config_builder_set_user_field");
+    return *this;
+  }
   /// Checks the settings as Engine's constructor would.
   void validate() const { detail::check(ks_config_builder_validate(handle_.get()), "ks_config_builder_validate"); }
 
@@ -364,6 +377,18 @@ class IdsCursor {
   }
 
   std::unique_ptr<ks_ids_cursor, detail::free_ids_cursor> handle_;
+};
+
+/// One live session of a user, from Store::user_sessions().
+struct UserSession {
+  /// The session id: a secret (whoever holds it is logged in as the user). Compare it with
+  /// Session::id() ("this device") or pass it to Store::destroy_user_sessions() as the one to
+  /// keep; never show or log it.
+  std::string id;
+  /// When the session was put under the user: the login.
+  std::chrono::system_clock::time_point since;
+  /// The session data as stored (a JSON object): what a "your devices" page shows, with `since`.
+  std::string json;
 };
 
 /// A session store (ks_store). Engines made from it hold their own reference, so a Store may
@@ -475,11 +500,81 @@ class Store {
     return IdsCursor(raw);
   }
 
+  // Each user's sessions (the userField option, ConfigBuilder::set_user_field), on a store
+  // with a user index (memory, Redis; else KS_RESULT_INVALID_ARGUMENT). A user id is the
+  // value of the user field, a number as its JSON text ("42"): non-empty, at most 512 bytes
+  // (else KS_RESULT_INVALID_ARGUMENT). They block the calling thread.
+
+  /// Logs user `user_id` out everywhere (ks_store_destroy_user_sessions): ends every session
+  /// committed under that user, but the one whose id is `except_id` (e.g. the current
+  /// Session::id(), to log out the other devices); returns how many were ended. Requests of
+  /// those sessions still in flight re-create nothing. After a failure part of them may be
+  /// gone already; calling it again goes on.
+  uint64_t destroy_user_sessions(std::string_view user_id, std::optional<std::string_view> except_id = std::nullopt) const {
+    std::error_code ec;
+    const uint64_t count = destroy_user_sessions(user_id, except_id, ec);
+    if (ec) detail::fail(static_cast<ks_result>(ec.value()), "ks_store_destroy_user_sessions");
+    return count;
+  }
+  /// As above, with failures in `ec` (then 0).
+  uint64_t destroy_user_sessions(std::string_view user_id, std::optional<std::string_view> except_id, std::error_code &ec) const {
+    const std::string user(user_id), except(except_id.value_or(""));
+    uint64_t count = 0;
+    return detail::report(ks_store_destroy_user_sessions(handle_.get(), user.c_str(), except_id ? except.c_str() : nullptr, &count), ec)
+               ? count
+               : 0;
+  }
+
+  /// The live sessions of user `user_id` (ks_store_user_sessions), oldest login first:
+  /// those whose data still names the user in `user_field` (the engines' set_user_field()).
+  /// The ids are secrets: see UserSession.
+  std::vector<UserSession> user_sessions(std::string_view user_field, std::string_view user_id) const {
+    std::error_code ec;
+    const char *function = nullptr;
+    std::vector<UserSession> sessions = list_user_sessions(user_field, user_id, ec, function);
+    if (ec) detail::fail(static_cast<ks_result>(ec.value()), function);
+    return sessions;
+  }
+  /// As above, with failures in `ec` (then the vector is empty).
+  std::vector<UserSession> user_sessions(std::string_view user_field, std::string_view user_id, std::error_code &ec) const {
+    const char *function = nullptr;
+    return list_user_sessions(user_field, user_id, ec, function);
+  }
+
   explicit operator bool() const noexcept { return handle_ != nullptr; }
   const ks_store *c_handle() const noexcept { return handle_.get(); }
 
  private:
   explicit Store(ks_store *raw) noexcept : handle_(raw) {}
+
+  std::vector<UserSession> list_user_sessions(std::string_view user_field, std::string_view user_id, std::error_code &ec,
+                                              const char *&function) const {
+    const std::string field(user_field), user(user_id);
+    std::vector<UserSession> sessions;
+    ks_user_sessions *raw = nullptr;
+    function = "ks_store_user_sessions";
+    if (!detail::report(ks_store_user_sessions(handle_.get(), field.c_str(), user.c_str(), &raw), ec)) return sessions;
+    const std::unique_ptr<ks_user_sessions, detail::free_user_sessions> list(raw);
+    const size_t count = ks_user_sessions_count(list.get());
+    sessions.reserve(count);
+    for (size_t i = 0; i < count; i++) {
+      const char *id = nullptr, *json = nullptr;
+      size_t id_len = 0, json_len = 0;
+      int64_t since_ms = 0;
+      ks_result rc = ks_user_sessions_id(list.get(), i, &id, &id_len);
+      if (rc == KS_RESULT_OK) rc = ks_user_sessions_get(list.get(), i, &since_ms, &json, &json_len);
+      if (!detail::report(rc, ec)) {
+        function = "ks_user_sessions_get";
+        sessions.clear();
+        return sessions;
+      }
+      sessions.push_back(UserSession{std::string(id, id_len),
+                                     std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                         std::chrono::milliseconds(since_ms))),
+                                     std::string(json, json_len)});
+    }
+    return sessions;
+  }
 
   static uint32_t timeout_ms(std::chrono::milliseconds t) noexcept {
     return t.count() <= 0 ? 0 : t.count() > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(t.count());

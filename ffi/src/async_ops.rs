@@ -1,5 +1,6 @@
 //! Non-blocking load and commit for event-loop servers: the work runs on the engine's
-//! runtime and a completion callback delivers the result.
+//! runtime and a completion callback delivers the result. (The store calls' `_async`
+//! variants, in users.rs, use the same `spawn_then`.)
 
 use crate::boundary::{arg, arg_mut, guard};
 use crate::engine::ks_engine;
@@ -23,7 +24,7 @@ pub type ks_load_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, r
 pub type ks_commit_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, result: ks_result, cookies: *mut ks_set_cookies)>;
 
 /// The caller's userdata, handed back untouched on a runtime thread.
-struct Userdata(*mut c_void);
+pub(crate) struct Userdata(pub(crate) *mut c_void);
 // SAFETY: the library never dereferences it; the documented contract makes it the caller's
 // job that their callback may use it on a runtime thread.
 unsafe impl Send for Userdata {}
@@ -31,7 +32,7 @@ unsafe impl Send for Userdata {}
 /// Runs `work` on the runtime, then `deliver`s its result exactly once from a runtime thread,
 /// a panic in `work` included (as KS_RESULT_PANIC). The failure's detail travels with it and
 /// becomes the delivering thread's last-error text just before `deliver` runs.
-fn spawn_then<T: Send + 'static>(
+pub(crate) fn spawn_then<T: Send + 'static>(
     work: impl Future<Output = Result<T, Failure>> + Send + 'static,
     deliver: impl FnOnce(Result<T, ks_result>) + Send + 'static,
 ) -> Result<(), ks_result> {

@@ -9,17 +9,18 @@
 //! to the pool and waits with a timer; only an engine configured without a deadline runs it
 //! inline on the caller's own thread, saving that hop.
 //!
-//! Two callbacks are optional and registered separately, after `ks_c_store_new()` and before
-//! the store is given to an engine (`ks_c_store_set_compare_and_set()`,
-//! `ks_c_store_set_touch()`), so the vtable of existing C code keeps its layout: a store
-//! registered without them works as before (whole-record writes, touch by rewrite).
+//! Optional callbacks are registered separately, after `ks_c_store_new()` and before the
+//! store is given to an engine (`ks_c_store_set_compare_and_set()`, `ks_c_store_set_touch()`,
+//! and the three of a user index with `ks_c_store_set_user_index()`), so the vtable of
+//! existing C code keeps its layout: a store registered without them works as before
+//! (whole-record writes, touch by rewrite, no `userField`).
 
-use crate::boundary::{arg, arg_mut, bytes, guard, opt_c_str, out};
+use crate::boundary::{arg, arg_mut, bytes, guard, opt_c_str, out, str_len};
 use crate::result::ks_result;
 use crate::runtime::in_blocking_call;
 use crate::store::ks_store;
 use koa_session_core::config::DEFAULT_STORE_TIMEOUT_MS;
-use koa_session_core::store::{touch_by_rewrite, CasResult, Store, StoreError, StoreErrorKind, StoreFuture};
+use koa_session_core::store::{touch_by_rewrite, CasResult, IndexEntry, Store, StoreError, StoreErrorKind, StoreFuture};
 use std::ffi::{c_char, c_void, CString};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -73,6 +74,35 @@ pub unsafe extern "C" fn ks_buffer_write(buffer: *mut ks_buffer, data: *const u8
     })
 }
 
+/// The output of a C store's `index_entries` callback: the callback adds each entry of the
+/// user's index with `ks_index_entries_add()`. Owned by the engine and valid only during that
+/// callback.
+pub struct ks_index_entries {
+    entries: Vec<IndexEntry>,
+}
+
+/// Adds one entry of a user's index to the list an `index_entries` callback was given: the
+/// session id `sid` (`sid_len` bytes of UTF-8, copied; no NUL needed) and `since_ms`, the
+/// stamp it was indexed with (the `since_ms` its `index_add` call was given). Errors:
+/// KS_RESULT_NULL_PARAMETER (`entries` or `sid` NULL), KS_RESULT_INVALID_UTF8,
+/// KS_RESULT_INVALID_ARGUMENT (`sid_len` 0).
+///
+/// # Safety
+/// `entries` is the list passed to the running `index_entries` callback; `sid` is valid for
+/// reads of `sid_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ks_index_entries_add(entries: *mut ks_index_entries, sid: *const c_char, sid_len: usize, since_ms: i64) -> ks_result {
+    guard(|| {
+        let entries = arg_mut(entries)?;
+        let sid = str_len(sid, sid_len)?;
+        if sid.is_empty() {
+            return Err(ks_result::InvalidArgument);
+        }
+        entries.entries.push(IndexEntry { sid: sid.to_owned(), since_ms });
+        Ok(())
+    })
+}
+
 /// Reads one record. `key` is the store key: the key prefix followed by the session id,
 /// NUL-terminated, `key_len` bytes without the NUL, valid only during the call. On a hit, copy
 /// the record's JSON with `ks_buffer_write(out, ...)` and return KS_STORE_STATUS_OK; on a miss
@@ -114,6 +144,32 @@ pub type ks_store_compare_and_set_fn = Option<
 /// nothing) when there is no record. Without it, a touch reads and rewrites the record.
 pub type ks_store_touch_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, key_len: usize, ttl_ms: u64) -> u32>;
 
+/// Optional, with its two siblings (`ks_c_store_set_user_index()`): adds session id `sid` to
+/// the index of user `user`, stamped `since_ms` (unix ms, the login), or, if the index holds
+/// it already, replaces its stamp; then writes how many ids that user's index holds into
+/// `*held_out` and returns KS_STORE_STATUS_OK. `user` is the user id (the value of the
+/// `userField`, a number as its JSON text), `sid` a session id without the key prefix; both
+/// NUL-terminated, lengths without the NUL, valid only during the call. The index of one user
+/// is a set of (sid, since_ms) pairs that only these three callbacks touch: keep it apart from
+/// the session records (and, if several stores share a backend, under the store's key
+/// prefix). It has no expiry of its own: the engine prunes entries of sessions that are gone.
+pub type ks_store_index_add_fn = Option<
+    unsafe extern "C" fn(ctx: *mut c_void, user: *const c_char, user_len: usize, sid: *const c_char, sid_len: usize, since_ms: i64, held_out: *mut u64) -> u32,
+>;
+/// Optional (`ks_c_store_set_user_index()`): gives every entry of the index of `user` (as
+/// `ks_store_index_add_fn` describes it) by calling `ks_index_entries_add(out, sid, sid_len,
+/// since_ms)` once per entry, in any order, and returns KS_STORE_STATUS_OK; a user with no
+/// index has no entries (KS_STORE_STATUS_OK or KS_STORE_STATUS_NOT_FOUND, adding nothing). On
+/// a failure status whatever was added is ignored.
+pub type ks_store_index_entries_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, user: *const c_char, user_len: usize, out: *mut ks_index_entries) -> u32>;
+/// Optional (`ks_c_store_set_user_index()`): removes `count` session ids from the index of
+/// `user` (ids it does not hold are ignored) and returns KS_STORE_STATUS_OK (or
+/// KS_STORE_STATUS_NOT_FOUND). `sids[i]` is NUL-terminated and `sid_lens[i]` bytes long without
+/// the NUL; the arrays and strings are valid only during the call. `count` is at least 1.
+pub type ks_store_index_remove_fn = Option<
+    unsafe extern "C" fn(ctx: *mut c_void, user: *const c_char, user_len: usize, sids: *const *const c_char, sid_lens: *const usize, count: usize) -> u32,
+>;
+
 /// A store implemented in C, registered with `ks_c_store_new()`.
 ///
 /// Guarantees the library gives the callbacks:
@@ -137,8 +193,9 @@ pub type ks_store_touch_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key: 
 ///
 /// This struct's layout is fixed. Optional callbacks are registered with their own
 /// functions after `ks_c_store_new()`: `ks_c_store_set_compare_and_set()` (commits merge
-/// instead of writing whole records) and `ks_c_store_set_touch()` (a TTL refresh without a
-/// rewrite). Same contract as above for both.
+/// instead of writing whole records), `ks_c_store_set_touch()` (a TTL refresh without a
+/// rewrite) and `ks_c_store_set_user_index()` (each user's sessions, for the `userField`
+/// option). Same contract as above for all of them, the deadline included.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -153,6 +210,14 @@ pub struct ks_store_vtable {
 type CasFn = unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const c_char, usize, *const c_char, usize, u64, *mut ks_buffer) -> u32;
 type TouchFn = unsafe extern "C" fn(*mut c_void, *const c_char, usize, u64) -> u32;
 
+/// The three callbacks of a user index, registered together.
+#[derive(Clone, Copy)]
+struct UserIndexFns {
+    add: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const c_char, usize, i64, *mut u64) -> u32,
+    entries: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut ks_index_entries) -> u32,
+    remove: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const *const c_char, *const usize, usize) -> u32,
+}
+
 pub(crate) struct Callbacks {
     ctx: *mut c_void,
     get: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut ks_buffer) -> u32,
@@ -162,6 +227,7 @@ pub(crate) struct Callbacks {
     /// Registered once, before any engine uses the store.
     compare_and_set: OnceLock<CasFn>,
     touch: OnceLock<TouchFn>,
+    user_index: OnceLock<UserIndexFns>,
 }
 
 // SAFETY: the vtable contract (documented on ks_store_vtable) makes the callbacks and ctx
@@ -264,6 +330,45 @@ impl Callbacks {
             STATUS_NOT_FOUND => Ok(false),
             s => Err(status_error("touch", s)),
         })
+    }
+}
+
+impl Callbacks {
+    fn user_index(&self) -> Result<UserIndexFns, StoreError> {
+        self.user_index.get().copied().ok_or_else(|| StoreError::new(StoreErrorKind::Backend, "C store: no user index callbacks were registered"))
+    }
+
+    fn index_add(&self, user: &CString, sid: &CString, since_ms: i64) -> Result<u64, StoreError> {
+        let add = self.user_index()?.add;
+        let mut held = 0u64;
+        // SAFETY: as above.
+        let status = unsafe { add(self.ctx, user.as_ptr(), user.as_bytes().len(), sid.as_ptr(), sid.as_bytes().len(), since_ms, &mut held) };
+        match status {
+            STATUS_OK => Ok(held),
+            s => Err(status_error("index_add", s)),
+        }
+    }
+
+    fn index_entries(&self, user: &CString) -> Result<Vec<IndexEntry>, StoreError> {
+        let entries = self.user_index()?.entries;
+        let mut out = ks_index_entries { entries: Vec::new() };
+        // SAFETY: as above.
+        match unsafe { entries(self.ctx, user.as_ptr(), user.as_bytes().len(), &mut out) } {
+            STATUS_OK => Ok(out.entries),
+            STATUS_NOT_FOUND => Ok(Vec::new()),
+            s => Err(status_error("index_entries", s)),
+        }
+    }
+
+    fn index_remove(&self, user: &CString, sids: &[CString]) -> Result<(), StoreError> {
+        let remove = self.user_index()?.remove;
+        let ptrs: Vec<*const c_char> = sids.iter().map(|s| s.as_ptr()).collect();
+        let lens: Vec<usize> = sids.iter().map(|s| s.as_bytes().len()).collect();
+        // SAFETY: as above; the arrays hold `sids.len()` elements and live for the call.
+        match unsafe { remove(self.ctx, user.as_ptr(), user.as_bytes().len(), ptrs.as_ptr(), lens.as_ptr(), sids.len()) } {
+            STATUS_OK | STATUS_NOT_FOUND => Ok(()),
+            s => Err(status_error("index_remove", s)),
+        }
     }
 }
 
@@ -377,6 +482,36 @@ impl Store for CStore {
     fn supports_compare_and_set(&self) -> bool {
         self.callbacks.compare_and_set.get().is_some()
     }
+
+    fn supports_user_index(&self) -> bool {
+        self.callbacks.user_index.get().is_some()
+    }
+
+    fn user_index_add<'a>(&'a self, user: &'a str, sid: &'a str, since_ms: i64) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            let user = c_string(user.to_owned(), "user id")?;
+            let sid = c_string(sid.to_owned(), "session id")?;
+            self.run("index_add", move |c| c.index_add(&user, &sid, since_ms)).await
+        })
+    }
+
+    fn user_index_entries<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<IndexEntry>> {
+        Box::pin(async move {
+            let user = c_string(user.to_owned(), "user id")?;
+            self.run("index_entries", move |c| c.index_entries(&user)).await
+        })
+    }
+
+    fn user_index_remove<'a>(&'a self, user: &'a str, sids: &'a [String]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if sids.is_empty() {
+                return Ok(());
+            }
+            let user = c_string(user.to_owned(), "user id")?;
+            let sids = sids.iter().map(|s| c_string(s.clone(), "session id")).collect::<Result<Vec<_>, _>>()?;
+            self.run("index_remove", move |c| c.index_remove(&user, &sids)).await
+        })
+    }
 }
 
 /// Registers a store implemented in C. The vtable is copied; `get`, `set` and `destroy` are
@@ -405,6 +540,7 @@ pub unsafe extern "C" fn ks_c_store_new(vtable: *const ks_store_vtable, key_pref
             drop: vt.drop,
             compare_and_set: OnceLock::new(),
             touch: OnceLock::new(),
+            user_index: OnceLock::new(),
         });
         let store = CStore { callbacks: Arc::clone(&callbacks), prefix, deadline: Some(Duration::from_millis(DEFAULT_STORE_TIMEOUT_MS)) };
         *store_out = ks_store::new_c(store, callbacks);
@@ -458,5 +594,34 @@ pub unsafe extern "C" fn ks_c_store_set_touch(store: *mut ks_store, touch: ks_st
         let store = arg_mut(store)?;
         let touch = touch.ok_or(ks_result::NullParameter)?;
         unshared_c_store(store)?.touch.set(touch).map_err(|_| ks_result::InvalidArgument)
+    })
+}
+
+/// Gives a C store made by `ks_c_store_new()` a user index: the three callbacks
+/// `ks_store_index_add_fn`, `ks_store_index_entries_fn` and `ks_store_index_remove_fn`, all
+/// required. Call it before making an engine from the store. The `userField` option
+/// (`ks_config_builder_set_user_field()`) needs it, and compare-and-set
+/// (`ks_c_store_set_compare_and_set()`): without them `ks_engine_new()` fails with
+/// KS_RESULT_INVALID_ARGUMENT and `ks_store_destroy_user_sessions()` /
+/// `ks_store_user_sessions()` fail too. Each callback is bounded like the others: by the
+/// engine's store timeout when the engine calls it (a login's `index_add`), by the default
+/// 5000 ms when a `ks_store_` call on the store itself does. Errors: KS_RESULT_NULL_PARAMETER
+/// (`store` or a callback NULL), KS_RESULT_INVALID_ARGUMENT (`store` is not a C store, an
+/// engine already uses it, or a user index was already registered).
+///
+/// # Safety
+/// As `ks_c_store_set_compare_and_set()`; the callbacks honour the contract of
+/// `ks_store_vtable` and their own.
+#[no_mangle]
+pub unsafe extern "C" fn ks_c_store_set_user_index(
+    store: *mut ks_store,
+    index_add: ks_store_index_add_fn,
+    index_entries: ks_store_index_entries_fn,
+    index_remove: ks_store_index_remove_fn,
+) -> ks_result {
+    guard(|| {
+        let store = arg_mut(store)?;
+        let (Some(add), Some(entries), Some(remove)) = (index_add, index_entries, index_remove) else { return Err(ks_result::NullParameter) };
+        unshared_c_store(store)?.user_index.set(UserIndexFns { add, entries, remove }).map_err(|_| ks_result::InvalidArgument)
     })
 }

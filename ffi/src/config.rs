@@ -7,6 +7,7 @@
 use crate::boundary::{arg, arg_mut, bytes, c_str, enum_arg, guard, guard_value, opt_c_str};
 use crate::result::ks_result;
 use koa_session_core::options::{check_cookie_name, check_default_ttl, check_domain, check_expires, check_keys, check_max_age, check_path};
+use koa_session_core::user_field::UserField;
 use koa_session_core::{ConfigError, ConfigErrorKind, DecisionLog, LogLevel, Priority, SameSite, SessionConfig, SessionConfigBuilder};
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
@@ -368,10 +369,12 @@ pub unsafe extern "C" fn ks_config_builder_set_default_ttl_ms(builder: *mut ks_c
     })
 }
 
-/// Bounds every call to a C store (`ks_c_store_new()`): a `get`, `set` or `destroy` callback
-/// that has not returned within `timeout_ms` milliseconds makes the `ks_` call that needed it
-/// fail with KS_RESULT_STORE_TIMEOUT ("session store get did not answer within N ms"), the
-/// asynchronous calls included. Default 5000 ms (the `storeTimeout` option of the Koa
+/// Bounds every call to a C store (`ks_c_store_new()`) made by the engines built from this
+/// builder: a callback (`get`, `set`, `destroy` or an optional one) that has not returned
+/// within `timeout_ms` milliseconds makes the `ks_` call that needed it fail with
+/// KS_RESULT_STORE_TIMEOUT ("session store get did not answer within N ms"), the
+/// asynchronous calls included. (Calls on the store itself, such as
+/// `ks_store_destroy_user_sessions()`, use the default.) Default 5000 ms (the `storeTimeout` option of the Koa
 /// middleware). The callback itself cannot be interrupted: it keeps running on a thread of the
 /// engine's pool, and what it returns is ignored. With a deadline, a blocking call runs the
 /// callback on that pool and waits with a timer; 0 turns the deadline off, and the callback
@@ -389,6 +392,37 @@ pub unsafe extern "C" fn ks_config_builder_set_store_timeout_ms(builder: *mut ks
             return Err(ks_result::InvalidArgument);
         }
         b.update(|x| x.store_timeout(Some(std::time::Duration::from_millis(timeout_ms))));
+        Ok(())
+    })
+}
+
+/// Sets the `userField` option: the field of the session data that holds the user's id, a
+/// top-level name ("uid") or a dotted path ("passport.user", where Passport keeps it); NULL
+/// (the default) clears it. With it, every commit that puts a session under a user (a login)
+/// first adds the session to that user's index in the store, so that
+/// `ks_store_destroy_user_sessions()` can end them all ("log out everywhere") and
+/// `ks_store_user_sessions()` can list them; and a stored session is never written blind (its
+/// changes are merged, an unchanged one is touched), so a request still in flight cannot bring
+/// a destroyed session back. The field must then hold a non-empty string (at most 512 bytes)
+/// or a number, or be absent or null (nobody logged in): anything else fails the commit with
+/// KS_RESULT_INVALID_USER_ID and writes nothing. `ks_engine_new()` refuses a store that lacks
+/// what this needs: compare-and-set and a user index (the memory and Redis stores have both; a
+/// C store needs `ks_c_store_set_compare_and_set()` and `ks_c_store_set_user_index()`).
+/// `field` is NUL-terminated UTF-8, copied. Errors: KS_RESULT_NULL_PARAMETER (`builder`),
+/// KS_RESULT_INVALID_UTF8, KS_RESULT_INVALID_ARGUMENT (empty, an empty name between dots, or
+/// more than 16 names deep; `ks_last_error_message()` says which).
+///
+/// # Safety
+/// `builder` is a live builder; `field` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_user_field(builder: *mut ks_config_builder, field: *const c_char) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        let field = opt_c_str(field)?.map(str::to_owned);
+        if let Some(f) = &field {
+            UserField::parse(f)?;
+        }
+        b.update(|x| x.user_field(field));
         Ok(())
     })
 }

@@ -90,6 +90,13 @@ impl From<koa_session_core::EngineError> for Failure {
     }
 }
 
+impl From<koa_session_core::StoreError> for Failure {
+    fn from(e: koa_session_core::StoreError) -> Self {
+        let detail = Some(e.message.clone());
+        Failure { code: e.into(), detail }
+    }
+}
+
 /// Sets the thread's last failure to what an async callback is about to be given.
 pub(crate) fn deliver(result: ks_result, detail: Option<&str>) {
     match detail {

@@ -23,6 +23,7 @@ mod session;
 mod session_data;
 mod set_cookies;
 mod store;
+mod users;
 
 pub use async_ops::*;
 pub use c_store::*;
@@ -36,3 +37,4 @@ pub use session::*;
 pub use session_data::*;
 pub use set_cookies::*;
 pub use store::*;
+pub use users::*;

@@ -58,12 +58,12 @@ static ks_config_builder *signed_builder(const char *key) {
 static void test_messages_and_version(void) {
   CHECK_STR(ks_version(), "0.1.0");
   CHECK_STR(ks_result_message(KS_RESULT_OK), "ok");
-  for (uint32_t code = 1; code <= KS_RESULT_INVALID_URL; code++) {
+  for (uint32_t code = 1; code <= KS_RESULT_INVALID_USER_ID; code++) {
     const char *m = ks_result_message(code);
     CHECK(m != NULL && strlen(m) > 5);
     CHECK(strcmp(m, "unknown ks_result code") != 0);
   }
-  CHECK_STR(ks_result_message(KS_RESULT_INVALID_URL + 1), "unknown ks_result code");
+  CHECK_STR(ks_result_message(KS_RESULT_INVALID_USER_ID + 1), "unknown ks_result code");
   CHECK_STR(ks_result_message(UINT32_MAX), "unknown ks_result code");
   CHECK_STR(ks_result_message(KS_RESULT_SECURE_COOKIE_OVER_HTTP),
             "Cannot send secure cookie over unencrypted connection");

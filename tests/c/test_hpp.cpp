@@ -351,6 +351,68 @@ void operator_calls() {
   EXPECT(taken.length() == 0);
 }
 
+// Log out everywhere: set_user_field, user_sessions (a vector of UserSession, ids and
+// metadata), destroy_user_sessions with and without an exception, on a memory store; a custom
+// store has no user index, so an engine with a user field refuses it.
+void user_sessions() {
+  ks::Store store = ks::Store::memory();
+  ks::Engine engine(ks::ConfigBuilder().add_key("k").set_user_field("passport.user"), store);
+  const auto t0 = std::chrono::system_clock::now() - 1s;
+  std::vector<std::string> ids, headers;
+  for (int i = 0; i < 3; i++) {
+    std::optional<ks::Session> s = engine.load("");
+    s->set_field("passport", R"({"user":"ann"})");
+    s->set_field("device", "\"phone " + std::to_string(i) + "\"");
+    ids.emplace_back(s->id());
+    headers.push_back(cookie_header(s->commit(true)));
+  }
+  std::vector<ks::UserSession> listed = store.user_sessions("passport.user", "ann");
+  EXPECT(listed.size() == 3);
+  std::set<std::string> listed_ids;
+  for (const ks::UserSession &u : listed) {
+    listed_ids.insert(u.id);
+    EXPECT(u.since >= t0 && u.since <= std::chrono::system_clock::now() + 1s);
+    EXPECT(contains(u.json, R"("device":"phone )"));
+  }
+  EXPECT(listed_ids == std::set<std::string>(ids.begin(), ids.end()));
+  EXPECT(store.user_sessions("passport.user", "bob").empty());
+
+  // All but the first, then the rest.
+  EXPECT(store.destroy_user_sessions("ann", ids[0]) == 2);
+  EXPECT(engine.load(headers[0])->load_report() == ks::LoadReport::loaded);
+  EXPECT(engine.load(headers[1])->load_report() == ks::LoadReport::missing);
+  listed = store.user_sessions("passport.user", "ann");
+  EXPECT(listed.size() == 1 && listed[0].id == ids[0]);
+  std::error_code ec = KS_RESULT_STORE_ERROR;
+  EXPECT(store.destroy_user_sessions("ann", std::nullopt, ec) == 1 && !ec);
+  EXPECT(engine.load(headers[0])->load_report() == ks::LoadReport::missing);
+  EXPECT(store.user_sessions("passport.user", "ann", ec).empty() && !ec);
+
+  // A user field holding no user id: the commit fails with KS_RESULT_INVALID_USER_ID.
+  std::optional<ks::Session> s = engine.load("");
+  s->set_field("passport", R"({"user":[1]})");
+  EXPECT(contains(EXPECT_ERROR(KS_RESULT_INVALID_USER_ID, s->commit(true)), "'passport.user'"));
+
+  // Bad arguments.
+  EXPECT(contains(EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, store.destroy_user_sessions("")), "ks_store_destroy_user_sessions: "));
+  EXPECT(store.destroy_user_sessions(std::string(513, 'x'), std::nullopt, ec) == 0 && ec == KS_RESULT_INVALID_ARGUMENT);
+  EXPECT(contains(EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, store.user_sessions("a..b", "ann")), "userField"));
+  EXPECT(store.user_sessions("uid", "", ec).empty() && ec == KS_RESULT_INVALID_ARGUMENT);
+  EXPECT(contains(EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, ks::ConfigBuilder().set_user_field("")), "userField"));
+  ks::ConfigBuilder().set_user_field("uid").set_user_field(std::nullopt).validate();
+
+  // A custom store has neither compare-and-set nor a user index.
+  std::atomic<bool> dropped{false};
+  ks::Store custom = ks::Store::custom(std::make_unique<MapBackend>(dropped), "u:");
+  const std::string what = EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, ks::Engine(ks::ConfigBuilder().set_user_field("uid"), custom));
+  EXPECT(contains(what, "ks_engine_new: ") && contains(what, "user index"));
+  EXPECT(contains(EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, custom.destroy_user_sessions("ann")), "no user index"));
+  EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, custom.user_sessions("uid", "ann"));
+  ks::Store taken = std::move(store);
+  EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, store.destroy_user_sessions("ann"));  // NOLINT(bugprone-use-after-move)
+  EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, store.user_sessions("uid", "ann"));   // NOLINT(bugprone-use-after-move)
+}
+
 }  // namespace
 
 int main() {
@@ -361,6 +423,7 @@ int main() {
   moves_transfer_ownership();
   custom_store();
   operator_calls();
+  user_sessions();
   ks::runtime_shutdown();
   std::puts("test_hpp: ok");
   return 0;
