@@ -116,6 +116,7 @@ pub fn run(data: &[u8]) {
                                 let replaced_first = i == 0 && Some(s.as_str()) == req.replaced_sid();
                                 assert!(own || replaced_first, "destroyed a foreign id");
                             }
+                            StoreOp::IndexUser { sid: s, .. } => assert_eq!(Some(s.as_str()), req.sid(), "indexed another id"),
                         }
                     }
                     for c in &o.set_cookies {
