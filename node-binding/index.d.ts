@@ -107,6 +107,12 @@ declare namespace session {
     set(sid: string, session: Session, ttl?: number): StoreResult<unknown>;
     destroy(sid: string): StoreResult<unknown>;
     touch?(sid: string, ttl: number): StoreResult<unknown>;
+    /**
+     * Needed (with `compareAndSet`) by the `userField` option: put `sid` in the index of
+     * `userId`, before the session's record is written. The store must then make its own
+     * `destroyUserSessions(userId)` end every session so indexed (README: Log out everywhere).
+     */
+    indexUserSession?(userId: string, sid: string): StoreResult<unknown>;
     on?(event: string, listener: (...args: any[]) => void): unknown;
     /**
      * Optional: `false` when the store is down right now (it emitted DISCONNECT and no
@@ -137,6 +143,28 @@ declare namespace session {
     maxEntries?: number;
   }
 
+  /** A live session of a user, as `userSessions` lists it. */
+  export interface UserSessionInfo {
+    /** The session id: a secret (whoever holds it is logged in). Show metadata, never this. */
+    id: string;
+    /** When the session was put under this user (the login), unix ms. */
+    since: number;
+    /** The session's data. */
+    session: Session;
+  }
+
+  /** Options of `destroyUserSessions`. */
+  export interface DestroyUserSessionsOptions {
+    /** A session id to keep, typically `ctx.sessionId` ("sign out of all other devices"). */
+    except?: string | null;
+  }
+
+  /** Options of `userSessions`. */
+  export interface UserSessionsOptions {
+    /** The field holding the user id (default: the `userField` of the middleware using this store). */
+    userField?: string;
+  }
+
   /** Options of a native store's `ids()`. */
   export interface StoreIdsOptions {
     /** Ids fetched per batch (1 to 1,000,000; default 1000). */
@@ -163,6 +191,16 @@ declare namespace session {
     ids(options?: StoreIdsOptions): AsyncIterableIterator<string>;
     /** Removes every session; resolves to how many went. */
     clear(): Promise<number>;
+    /**
+     * The live sessions of a user (`userField`), oldest login first. Their ids are secrets:
+     * a "your devices" page shows metadata, never ids.
+     */
+    userSessions(userId: string | number, options?: UserSessionsOptions): Promise<UserSessionInfo[]>;
+    /**
+     * Ends every session of a user (`userField`) but `except`; resolves to how many ended.
+     * A session saved under the user before the call is gone when it resolves.
+     */
+    destroyUserSessions(userId: string | number, options?: DestroyUserSessionsOptions): Promise<number>;
   }
 
   export interface RedisStoreOptions {
@@ -222,6 +260,16 @@ declare namespace session {
     ids(options?: StoreIdsOptions): AsyncIterableIterator<string>;
     /** Removes the keys under this store's prefix (only those), batch by batch; resolves to how many went. */
     clear(): Promise<number>;
+    /**
+     * The live sessions of a user (`userField`), oldest login first. Their ids are secrets:
+     * a "your devices" page shows metadata, never ids.
+     */
+    userSessions(userId: string | number, options?: UserSessionsOptions): Promise<UserSessionInfo[]>;
+    /**
+     * Ends every session of a user (`userField`) but `except`; resolves to how many ended.
+     * A session saved under the user before the call is gone when it resolves.
+     */
+    destroyUserSessions(userId: string | number, options?: DestroyUserSessionsOptions): Promise<number>;
     readonly status: 'connecting' | 'connected' | 'disconnected' | 'closed';
     /** false from a reported DISCONNECT until the next CONNECT; true otherwise. */
     readonly connected: boolean;
@@ -252,6 +300,13 @@ declare namespace session {
     rolling?: boolean;
     /** Save new sessions even when nothing was put in them. */
     allowEmpty?: boolean;
+    /**
+     * The field of the session data holding the user's id (a string or number): a name or a
+     * dotted path, `'passport.user'` for passport. The engine then keeps each user's index of
+     * sessions, for `store.userSessions(id)` and `store.destroyUserSessions(id, { except })`.
+     * The store must keep a user index (MemoryStore and RedisStore do).
+     */
+    userField?: string | null;
     /** Session id generator (default: 24 random bytes, base64url). May be async. */
     genSid?: (ctx: KoaContext, length: number) => string | PromiseLike<string>;
     /** Store errors; the default renames the error `session middleware <type> error` and rethrows. */

@@ -13,7 +13,7 @@ const { serialize, recordJson, parseObject } = require('./session-json');
 const { adoptParsed, adoptAssigned, release } = require('./session-object');
 const debug = require('./debug');
 
-const { STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_TOUCH } = native;
+const { STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_MERGE, STORE_OP_TOUCH, STORE_OP_INDEX_USER } = native;
 
 class ContextSession {
   /** `mw`: what the middleware shares with its requests (index.js). */
@@ -241,7 +241,10 @@ class ContextSession {
     return plan === null ? null : this.runOps(plan, json, 0);
   }
 
-  /** plan: [n, op, sid, ttlMs, ... (n times), ...setCookies]. Null when done at once. */
+  /**
+   * plan: [n, op, sid, ttlMs, ... (n times), ...setCookies] (for STORE_OP_INDEX_USER the third
+   * value is the user id). Null when done at once.
+   */
   runOps(plan, json, from) {
     const n = plan[0];
     for (let k = from; k < n; k++) {
@@ -254,7 +257,7 @@ class ContextSession {
         return failed(err);
       }
       // A touch or merge answers false when the record is gone.
-      const gone = (v) => v === false && op !== STORE_OP_DESTROY && op !== STORE_OP_SAVE;
+      const gone = (v) => v === false && (op === STORE_OP_TOUCH || op === STORE_OP_MERGE);
       if (isThenable(r)) return r.then((v) => (gone(v) ? this.gone() : this.runOps(plan, json, k + 1)), failed);
       if (gone(r)) return this.gone();
     }
@@ -267,6 +270,7 @@ class ContextSession {
     if (debug.enabled) debug.op(op, sid);
     if (op === STORE_OP_DESTROY) return access.destroy(sid);
     if (op === STORE_OP_SAVE) return access.set(sid, json, ttlMs);
+    if (op === STORE_OP_INDEX_USER) return access.indexUser(ttlMs, sid);
     return op === STORE_OP_TOUCH ? access.touch(sid, ttlMs) : access.merge(sid, this.original, json, ttlMs);
   }
 

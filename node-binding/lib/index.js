@@ -11,6 +11,7 @@ const { normalizeOptions } = require('./options');
 const { engineCache } = require('./keys');
 const { watch } = require('./availability');
 const { StoreAccess } = require('./store-access');
+const { registerUserField } = require('./stores/json-store');
 const { ContextSession } = require('./context-session');
 const { attach, isServed } = require('./context');
 
@@ -42,6 +43,12 @@ function session(options) {
       throw err;
     },
   };
+
+  if (typeof opts.userField === 'string') {
+    // The engine's rule: a store that cannot keep a user index (or compare-and-set) is refused now.
+    native.checkStoreCaps(opts.engineOptions, mw.access.caps());
+    registerUserField(store, opts.userField);
+  }
 
   return function sessionMiddleware(ctx, next) {
     if (isServed(ctx)) return next();

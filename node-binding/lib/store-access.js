@@ -6,7 +6,7 @@
 // With the package's own MemoryStore, the engine's calls read and write it themselves.
 
 const { JsonStore, kJsonStore } = require('./stores/json-store');
-const { STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH, MergeAttempt } = require('../loader');
+const { STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH, STORE_CAN_USER_INDEX, MergeAttempt } = require('../loader');
 const debug = require('./debug');
 
 const isThenable = (v) => v !== null && typeof v === 'object' && typeof v.then === 'function';
@@ -66,8 +66,9 @@ class StoreAccess {
   caps() {
     const fast = this.fast('set');
     if (fast !== undefined) return fast.caps;
-    const { compareAndSet, touch } = this.store;
-    return (typeof compareAndSet === 'function' ? STORE_CAN_COMPARE_AND_SET : 0) | (typeof touch === 'function' ? STORE_CAN_TOUCH : 0);
+    const { compareAndSet, touch, indexUserSession } = this.store;
+    const bit = (method, b) => (typeof method === 'function' ? b : 0);
+    return bit(compareAndSet, STORE_CAN_COMPARE_AND_SET) | bit(touch, STORE_CAN_TOUCH) | bit(indexUserSession, STORE_CAN_USER_INDEX);
   }
 
   /**
@@ -95,6 +96,14 @@ class StoreAccess {
   /** Refreshes the TTL: true, or false when the record is gone. */
   touch(sid, ttlMs) {
     return this.op('touch', 'set', (f) => f.touchJson(sid, ttlMs), () => this.store.touch(sid, ttlMs));
+  }
+
+  /**
+   * Puts `sid` in the index of `user` (`userField`; before the record is written). A store of
+   * the user's: its `indexUserSession(userId, sid)`, bounded by storeTimeout.
+   */
+  indexUser(user, sid) {
+    return this.op('indexUserSession', 'set', (f) => f.indexUserSession(user, sid, Date.now()), () => this.store.indexUserSession(user, sid));
   }
 
   /** Merges `loaded` → `json` into the stored record: true, or false when the record is gone. */

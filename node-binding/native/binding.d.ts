@@ -49,6 +49,15 @@ export declare class NativeMemoryStore {
    * when either JSON is not an object.
    */
   mergeJson(sid: string, loadedJson: string, json: string, ttlMs: number): 'merged' | 'gone'
+  /** Puts `sid` in the index of `user` (the plan's `IndexUser`), stamped `nowMs`. */
+  indexUserSession(user: string, sid: string, nowMs: number): void
+  /**
+   * The live sessions of `user` (records whose `field` names that user): `[id, sinceMs,
+   * json]` each, oldest login first. Ids are credentials: never show or log them.
+   */
+  userSessions(field: string, user: string, nowMs: number): Array<[string, number, string]>
+  /** Destroys every session indexed under `user` but `except`; how many there were. */
+  destroyUserSessions(user: string, except?: string | undefined | null): number
   /** Live sessions (expired ones not counted). */
   length(): number
   /**
@@ -104,6 +113,15 @@ export declare class NativeRedisStore {
    * `[ids, next cursor or null once every id was returned]`. Ids are credentials.
    */
   idsPage(cursor: string | undefined | null, count: number): Promise<[string[], string | null] | NativeRedisFailure>
+  /** Puts `sid` in the index of `user` (the plan's `IndexUser`), stamped `nowMs`; null when done. */
+  indexUserSession(user: string, sid: string, nowMs: number): Promise<null | NativeRedisFailure>
+  /**
+   * The live sessions of `user` (records whose `field` names that user): `[id, sinceMs,
+   * json]` each, oldest login first. Ids are credentials: never show or log them.
+   */
+  userSessions(field: string, user: string, nowMs: number): Promise<Array<[string, number, string]> | NativeRedisFailure>
+  /** Destroys every session indexed under `user` but `except`; how many there were. */
+  destroyUserSessions(user: string, except?: string | undefined | null): Promise<number | NativeRedisFailure>
   /** UNLINKs every key under the prefix (and no other), batch by batch; how many went. */
   clear(): Promise<number | NativeRedisFailure>
   /**
@@ -143,6 +161,8 @@ export interface CheckedOptions {
   reconnectTimeout: number
   /** `storeTimeout` in ms (default 5000; 0: no deadline). */
   storeTimeout: number
+  /** `userField` (null: no user index). */
+  userField?: string
   /** The options as JSON, for `new SessionEngine(engineOptions, app.keys)`. */
   engineOptions: string
 }
@@ -153,6 +173,13 @@ export interface CheckedOptions {
  * "cookieOptions.sameSite": ...`.
  */
 export declare function checkSessionOptions(options: unknown): CheckedOptions
+
+/**
+ * Refuses a store that cannot do what the options need (`caps`: the store's `STORE_CAN_*`
+ * bits): `userField` needs compare-and-set and a user index. Throws a `TypeError` naming
+ * what the store lacks.
+ */
+export declare function checkStoreCaps(engineOptions: string, caps: number): void
 
 /** Why the request's session cookie was taken or refused. */
 export declare function explainCookie(engine: number, cookieHeader?: string | undefined | null): string
@@ -231,8 +258,17 @@ export declare const STORE_CAN_COMPARE_AND_SET: number
 /** `requestFinish` caps bit: the store can refresh a TTL without a write. */
 export declare const STORE_CAN_TOUCH: number
 
+/** Caps bit: the store keeps a user index (`indexUserSession`), which `userField` needs. */
+export declare const STORE_CAN_USER_INDEX: number
+
 /** Plan operation: destroy the record. */
 export declare const STORE_OP_DESTROY: number
+
+/**
+ * Plan operation: put the session in its user's index (`userField`); the entry's third
+ * value is the user id, not a TTL.
+ */
+export declare const STORE_OP_INDEX_USER: number
 
 /** Plan operation: merge this request's changes into the stored record (compare-and-set). */
 export declare const STORE_OP_MERGE: number

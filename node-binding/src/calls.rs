@@ -88,7 +88,8 @@ pub fn caps_of(bits: u32) -> StoreCaps {
     StoreCaps { compare_and_set: bits & crate::codes::STORE_CAN_COMPARE_AND_SET != 0, touch: bits & crate::codes::STORE_CAN_TOUCH != 0 }
 }
 
-/// `null` when there is nothing to do, else `[n, op, sid, ttlMs, ..., ...setCookies]`.
+/// `null` when there is nothing to do, else `[n, op, sid, ttlMs, ..., ...setCookies]`
+/// (for `STORE_OP_INDEX_USER` the third value is the user id).
 unsafe fn plan(env: Env, outcome: &Outcome) -> Result<Value> {
     if outcome.is_empty() {
         return Ok(raw::null(env));
@@ -98,7 +99,10 @@ unsafe fn plan(env: Env, outcome: &Outcome) -> Result<Value> {
     for op in &outcome.ops {
         items.push(raw::number(env, f64::from(op.code())));
         items.push(raw::to_js_string(env, op.sid())?);
-        items.push(raw::number(env, op.ttl_ms() as f64));
+        items.push(match op {
+            StoreOp::IndexUser { user, .. } => raw::to_js_string(env, user)?,
+            _ => raw::number(env, op.ttl_ms() as f64),
+        });
     }
     for c in &outcome.set_cookies {
         items.push(raw::to_js_string(env, c)?);
@@ -258,7 +262,7 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
                 }
                 StoreOp::Touch { sid, .. } => store.touch_sync(sid, ttl),
                 StoreOp::IndexUser { user, sid } => {
-                    store.index_user_session_sync(user, sid, now_ms);
+                    store.index_user_session_sync(user, sid, now_ms).map_err(Fail::generic)?;
                     true
                 }
             };

@@ -48,12 +48,21 @@ pub const STORE_OP_MERGE: u32 = StoreOp::MERGE as u32;
 #[napi]
 pub const STORE_OP_TOUCH: u32 = StoreOp::TOUCH as u32;
 
+/// Plan operation: put the session in its user's index (`userField`); the entry's third
+/// value is the user id, not a TTL.
+#[napi]
+pub const STORE_OP_INDEX_USER: u32 = StoreOp::INDEX_USER as u32;
+
 /// `requestFinish` caps bit: the store can compare-and-set (merge).
 #[napi]
 pub const STORE_CAN_COMPARE_AND_SET: u32 = 1;
 /// `requestFinish` caps bit: the store can refresh a TTL without a write.
 #[napi]
 pub const STORE_CAN_TOUCH: u32 = 2;
+
+/// Caps bit: the store keeps a user index (`indexUserSession`), which `userField` needs.
+#[napi]
+pub const STORE_CAN_USER_INDEX: u32 = 4;
 
 /// Ids `store.ids()` fetches at a time without a `batch` option (the core's default).
 #[napi]

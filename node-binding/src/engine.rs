@@ -29,6 +29,8 @@ pub struct CheckedOptions {
     pub reconnect_timeout: f64,
     /// `storeTimeout` in ms (default 5000; 0: no deadline).
     pub store_timeout: f64,
+    /// `userField` (null: no user index).
+    pub user_field: Option<String>,
     /// The options as JSON, for `new SessionEngine(engineOptions, app.keys)`.
     pub engine_options: String,
 }
@@ -44,7 +46,9 @@ fn parse(env: &Env, options_json: &str) -> Result<SessionOptions> {
 pub fn check_session_options(env: Env, #[napi(ts_arg_type = "unknown")] options: Unknown) -> Result<CheckedOptions> {
     let json = unsafe { js_json::options_json(env.raw(), options.raw()) }.map_err(|f| f.into_napi(&env))?;
     let o = parse(&env, &json)?;
+    let config = o.config.clone().build().map_err(|e| type_error(&env, format!("koa-session-ts: {e}")))?;
     Ok(CheckedOptions {
+        user_field: config.user_field().map(|f| f.as_dotted()),
         key: o.key().to_owned(),
         signed: o.signed,
         defer: o.defer,
@@ -52,6 +56,18 @@ pub fn check_session_options(env: Env, #[napi(ts_arg_type = "unknown")] options:
         store_timeout: o.store_timeout_ms as f64,
         engine_options: json,
     })
+}
+
+/// Refuses a store that cannot do what the options need (`caps`: the store's `STORE_CAN_*`
+/// bits): `userField` needs compare-and-set and a user index. Throws a `TypeError` naming
+/// what the store lacks.
+#[napi(catch_unwind)]
+pub fn check_store_caps(env: Env, engine_options: String, caps: u32) -> Result<()> {
+    let config = parse(&env, &engine_options)?.config.build().map_err(|e| type_error(&env, format!("koa-session-ts: {e}")))?;
+    let has = |bit| caps & bit != 0;
+    config
+        .check_store(has(crate::codes::STORE_CAN_COMPARE_AND_SET), has(crate::codes::STORE_CAN_USER_INDEX))
+        .map_err(|e| type_error(&env, format!("koa-session-ts: {e}")))
 }
 
 fn build(env: &Env, options_json: &str, app_keys: Unknown) -> Result<(SessionConfig, Option<&'static str>)> {

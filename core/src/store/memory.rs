@@ -6,7 +6,8 @@
 //! Each id is hashed once, with SipHash under a random per-store key (so clients choosing ids
 //! cannot aim them at one slot or shard); that one hash picks the shard and the slot in it.
 
-use super::{CasResult, IndexEntry, Store, StoreFuture};
+use super::{CasResult, IndexEntry, Store, StoreError, StoreFuture, UserSession};
+use crate::user_field::UserField;
 use crate::merge::{MergeCommit, MergeOutcome, MergeStep};
 use crate::record::NotAnObject;
 use hashbrown::hash_table::{Entry as Slot, HashTable};
@@ -323,14 +324,19 @@ impl MemoryStore {
     }
 
     /// [`super::index_user_session`] without a runtime: the plan's `IndexUser` in a host's
-    /// synchronous fast path. The rule stays in `user_index`; this store answers at once.
-    pub fn index_user_session_sync(&self, user: &str, sid: &str, now_ms: i64) {
-        let mut f = std::pin::pin!(super::index_user_session(self, user, sid, now_ms));
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        // Every future of this store is ready when made, so one poll finishes the call (and it
-        // cannot fail: this store's index calls never do).
-        let finished = std::future::Future::poll(f.as_mut(), &mut cx).is_ready();
-        debug_assert!(finished);
+    /// synchronous fast path. The rules stay in `user_index`; this store answers at once.
+    pub fn index_user_session_sync(&self, user: &str, sid: &str, now_ms: i64) -> Result<(), StoreError> {
+        at_once(super::index_user_session(self, user, sid, now_ms))
+    }
+
+    /// [`super::user_sessions`] without a runtime.
+    pub fn user_sessions_sync(&self, field: &UserField, user: &str, now_ms: i64) -> Result<Vec<UserSession>, StoreError> {
+        at_once(super::user_sessions(self, field, user, now_ms))
+    }
+
+    /// [`super::destroy_user_sessions`] without a runtime.
+    pub fn destroy_user_sessions_sync(&self, user: &str, except: Option<&str>) -> Result<u64, StoreError> {
+        at_once(super::destroy_user_sessions(self, user, except))
     }
 
     fn users_locked(&self) -> MutexGuard<'_, HashMap<String, HashMap<String, i64>>> {
@@ -440,6 +446,17 @@ impl Store for MemoryStore {
             }
         }
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// Runs a call made only of this store's operations, whose futures are all ready when made:
+/// one poll finishes it. (Should one ever be pending, that is an error, not a hang.)
+fn at_once<T>(f: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(r) => r,
+        std::task::Poll::Pending => Err(StoreError::new(super::StoreErrorKind::Backend, "MemoryStore: a user-index call did not finish at once")),
     }
 }
 

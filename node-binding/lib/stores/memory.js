@@ -1,7 +1,7 @@
 'use strict';
 const { JsonStore, kJsonStore } = require('./json-store');
 const { batchOf, walkIds } = require('./operators');
-const { NativeMemoryStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../../loader');
+const { NativeMemoryStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH, STORE_CAN_USER_INDEX } = require('../../loader');
 
 /**
  * An in-process store on the engine's native MemoryStore: sessions are held as JSON (so
@@ -16,7 +16,7 @@ class MemoryStore extends JsonStore {
     super(o.prefix ?? 'koa:sess');
     // The native store has the JSON methods (synchronous; a merge runs under its lock and is
     // never a 'conflict'). Its id is read once: a native getter costs more than a data property.
-    const caps = STORE_CAN_COMPARE_AND_SET | STORE_CAN_TOUCH;
+    const caps = STORE_CAN_COMPARE_AND_SET | STORE_CAN_TOUCH | STORE_CAN_USER_INDEX;
     Object.defineProperty(this, kJsonStore, { value: Object.assign(native, { caps, memoryId: native.id }) });
   }
 

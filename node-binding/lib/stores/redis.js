@@ -2,7 +2,7 @@
 const { CONNECT, DISCONNECT } = require('../base-store');
 const { JsonStore, kJsonStore } = require('./json-store');
 const { batchOf, walkIds } = require('./operators');
-const { NativeRedisStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH } = require('../../loader');
+const { NativeRedisStore, STORE_CAN_COMPARE_AND_SET, STORE_CAN_TOUCH, STORE_CAN_USER_INDEX } = require('../../loader');
 
 const kNative = Symbol('koa-session-ts.nativeRedisStore');
 const kReported = Symbol('koa-session-ts.reportedState');
@@ -17,7 +17,7 @@ function report(store) {
 
 /** The native reply's value, or its failure thrown as an Error with the failure's stable `code`. */
 function settle(store, reply) {
-  const failed = reply !== null && typeof reply === 'object';
+  const failed = reply !== null && typeof reply === 'object' && !Array.isArray(reply);
   // A success while CONNECT is the last event reported has nothing new to report; the
   // native state read is skipped on that common path (it costs a native call).
   if (failed || store[kReported] !== 'connected') report(store);
@@ -61,7 +61,10 @@ class RedisStore extends JsonStore {
       destroyJson: (sid) => settled(native.destroyJson(sid)),
       mergeJson: (sid, loaded, json, ttlMs) => settled(native.mergeJson(sid, loaded, json, ttlMs)),
       touchJson: (sid, ttlMs) => settled(native.touchJson(sid, ttlMs)),
-      caps: STORE_CAN_COMPARE_AND_SET | STORE_CAN_TOUCH,
+      indexUserSession: (user, sid, nowMs) => settled(native.indexUserSession(user, sid, nowMs)),
+      userSessions: (field, user, nowMs) => settled(native.userSessions(field, user, nowMs)),
+      destroyUserSessions: (user, except) => settled(native.destroyUserSessions(user, except)),
+      caps: STORE_CAN_COMPARE_AND_SET | STORE_CAN_TOUCH | STORE_CAN_USER_INDEX,
     };
     Object.defineProperties(this, { [kNative]: { value: native }, [kJsonStore]: { value: json }, [kReported]: { value: null, writable: true } });
   }

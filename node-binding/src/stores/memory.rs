@@ -80,6 +80,28 @@ impl NativeMemoryStore {
             .map_err(|e| errors::invalid_arg(format!("MemoryStore#mergeJson: {e}")))
     }
 
+    /// Puts `sid` in the index of `user` (the plan's `IndexUser`), stamped `nowMs`.
+    #[napi(catch_unwind)]
+    pub fn index_user_session(&self, user: String, sid: String, now_ms: f64) -> Result<()> {
+        super::user_args(None, &user).map_err(errors::invalid_arg)?;
+        self.inner.index_user_session_sync(&user, &sid, now_ms as i64).map_err(errors::invalid_arg)
+    }
+
+    /// The live sessions of `user` (records whose `field` names that user): `[id, sinceMs,
+    /// json]` each, oldest login first. Ids are credentials: never show or log them.
+    #[napi(catch_unwind, ts_return_type = "Array<[string, number, string]>")]
+    pub fn user_sessions(&self, field: String, user: String, now_ms: f64) -> Result<super::UserSessionRows> {
+        let field = super::user_args(Some(&field), &user).map_err(errors::invalid_arg)?.ok_or_else(|| errors::invalid_arg("userField is missing"))?;
+        self.inner.user_sessions_sync(&field, &user, now_ms as i64).map(super::user_session_rows).map_err(errors::invalid_arg)
+    }
+
+    /// Destroys every session indexed under `user` but `except`; how many there were.
+    #[napi(catch_unwind)]
+    pub fn destroy_user_sessions(&self, user: String, except: Option<String>) -> Result<f64> {
+        super::user_args(None, &user).map_err(errors::invalid_arg)?;
+        self.inner.destroy_user_sessions_sync(&user, except.as_deref()).map(|n| n as f64).map_err(errors::invalid_arg)
+    }
+
     /// Live sessions (expired ones not counted).
     #[napi(catch_unwind)]
     pub fn length(&self) -> f64 {

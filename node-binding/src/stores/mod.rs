@@ -6,6 +6,8 @@ mod completions;
 pub mod memory;
 pub mod redis;
 
+use koa_session_core::store::UserSession;
+use koa_session_core::user_field::{check_user_id, UserField};
 use koa_session_core::MergeOutcome;
 use std::time::Duration;
 
@@ -17,6 +19,19 @@ fn merge_outcome(o: MergeOutcome) -> &'static str {
         MergeOutcome::TooManyConflicts => "conflict",
         MergeOutcome::Overwritten => "overwritten",
     }
+}
+
+/// The `userField` and user id of a user-index call, checked by core's rules.
+fn user_args(field: Option<&str>, user: &str) -> std::result::Result<Option<UserField>, String> {
+    check_user_id(user)?;
+    field.map(UserField::parse).transpose().map_err(|e| e.to_string())
+}
+
+/// A user's live sessions as JS gets them: `[id, sinceMs, json]` each.
+type UserSessionRows = Vec<(String, f64, String)>;
+
+fn user_session_rows(sessions: Vec<UserSession>) -> UserSessionRows {
+    sessions.into_iter().map(|s| (s.sid, s.since_ms as f64, s.json)).collect()
 }
 
 /// A TTL in ms from JS as a Duration. NaN and negatives mean "already expired": a zero TTL

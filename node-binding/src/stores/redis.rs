@@ -17,7 +17,7 @@ use super::completions::Completions;
 use crate::errors;
 use koa_session_core::store::redis::{ConnectionState, RedisStore};
 use koa_session_core::store::redis_options::{self, Target};
-use koa_session_core::store::{merge_into_store, Store, StoreError, StoreErrorKind, StoreOperator};
+use koa_session_core::store::{destroy_user_sessions, index_user_session, merge_into_store, user_sessions, Store, StoreError, StoreErrorKind, StoreOperator};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
@@ -47,6 +47,8 @@ pub enum Reply {
     Count(f64),
     /// `idsPage`: `[ids, next cursor or null]` (an array: not a failure, see lib/stores/redis.js).
     Page(Vec<String>, Option<String>),
+    /// `userSessions`: `[[id, sinceMs, json], ...]` (an array too).
+    Sessions(super::UserSessionRows),
     /// The others: null.
     Done,
     Failed(NativeRedisFailure),
@@ -60,6 +62,7 @@ impl ToNapiValue for Reply {
             Reply::Text(text) => <&str>::to_napi_value(env, text),
             Reply::Count(n) => f64::to_napi_value(env, n),
             Reply::Page(ids, cursor) => <(Vec<String>, Option<String>)>::to_napi_value(env, (ids, cursor)),
+            Reply::Sessions(rows) => super::UserSessionRows::to_napi_value(env, rows),
             Reply::Done => Null::to_napi_value(env, Null),
             Reply::Failed(failure) => NativeRedisFailure::to_napi_value(env, failure),
         }
@@ -239,6 +242,28 @@ impl NativeRedisStore {
     #[napi(catch_unwind, ts_return_type = "Promise<[string[], string | null] | NativeRedisFailure>")]
     pub fn ids_page<'env>(&self, env: &'env Env, cursor: Option<String>, count: u32) -> Result<PromiseRaw<'env, Reply>> {
         self.run(env, move |s| async move { reply(s.ids_page(cursor.as_deref(), count as usize).await, |p| Reply::Page(p.ids, p.cursor)) })
+    }
+
+    /// Puts `sid` in the index of `user` (the plan's `IndexUser`), stamped `nowMs`; null when done.
+    #[napi(catch_unwind, ts_return_type = "Promise<null | NativeRedisFailure>")]
+    pub fn index_user_session<'env>(&self, env: &'env Env, user: String, sid: String, now_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
+        super::user_args(None, &user).map_err(errors::invalid_arg)?;
+        self.run(env, move |s| async move { reply(index_user_session(&s, &user, &sid, now_ms as i64).await, done) })
+    }
+
+    /// The live sessions of `user` (records whose `field` names that user): `[id, sinceMs,
+    /// json]` each, oldest login first. Ids are credentials: never show or log them.
+    #[napi(catch_unwind, ts_return_type = "Promise<Array<[string, number, string]> | NativeRedisFailure>")]
+    pub fn user_sessions<'env>(&self, env: &'env Env, field: String, user: String, now_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
+        let field = super::user_args(Some(&field), &user).map_err(errors::invalid_arg)?.ok_or_else(|| errors::invalid_arg("userField is missing"))?;
+        self.run(env, move |s| async move { reply(user_sessions(&s, &field, &user, now_ms as i64).await, |v| Reply::Sessions(super::user_session_rows(v))) })
+    }
+
+    /// Destroys every session indexed under `user` but `except`; how many there were.
+    #[napi(catch_unwind, ts_return_type = "Promise<number | NativeRedisFailure>")]
+    pub fn destroy_user_sessions<'env>(&self, env: &'env Env, user: String, except: Option<String>) -> Result<PromiseRaw<'env, Reply>> {
+        super::user_args(None, &user).map_err(errors::invalid_arg)?;
+        self.run(env, move |s| async move { reply(destroy_user_sessions(&s, &user, except.as_deref()).await, |n| Reply::Count(n as f64)) })
     }
 
     /// UNLINKs every key under the prefix (and no other), batch by batch; how many went.

@@ -2,7 +2,7 @@
 // This file is CommonJS (package.json has no "type"): koa-session-ts resolves to index.d.ts.
 import Koa from 'koa';
 import session, { BaseStore, MemoryStore, RedisStore, CONNECT, DISCONNECT } from 'koa-session-ts';
-import type { Session, SessionObject, SessionOptions, SessionStore, RedisStoreOptions, StoreIdsOptions } from 'koa-session-ts';
+import type { Session, SessionObject, SessionOptions, SessionStore, RedisStoreOptions, StoreIdsOptions, UserSessionInfo } from 'koa-session-ts';
 
 class MapStore extends BaseStore {
   private data = new Map<string, string>();
@@ -157,3 +157,16 @@ void redisUp;
 new RedisStore();
 // @ts-expect-error: sessionSave is boolean or null
 app.use(async (ctx) => { ctx.sessionSave = 'x'; });
+
+// Log out everywhere: userField, and the user-index calls of the native stores.
+app.use(session({ store: redis, userField: 'passport.user' }));
+app.use(async (ctx) => {
+  const others: number = await redis.destroyUserSessions('42', { except: ctx.sessionId ?? null });
+  const mine: UserSessionInfo[] = await mem.userSessions(42);
+  for (const s of mine) void [s.since satisfies number, s.session.cookie, s.id satisfies string];
+  void others;
+  // @ts-expect-error: except is a session id
+  await redis.destroyUserSessions('42', { except: 5 });
+});
+const indexing: SessionStore = { ...thunkStore, indexUserSession: async (_user: string, _sid: string) => undefined };
+void indexing;
