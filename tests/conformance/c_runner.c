@@ -22,6 +22,7 @@
 #define MAX_COOKIES 8
 #define MAX_ACTIONS 64
 #define TEXT_MAX 8192
+#define MAX_INDEX 64
 
 static void die(const char *fmt, ...) {
   va_list ap;
@@ -56,10 +57,19 @@ typedef struct {
   char *json;
 } record;
 
+/* One entry of a user's index (the `userField` option): session `sid` of user `user`. */
+typedef struct {
+  char *user;
+  char *sid;
+  int64_t since_ms;
+} index_entry;
+
 typedef struct {
   pthread_mutex_t mu;
   record records[MAX_RECORDS];
-  bool fail_get, fail_set, fail_destroy;
+  /* In the order first indexed, as the Koa runner's store keeps them. */
+  index_entry index[MAX_INDEX];
+  bool fail_get, fail_set, fail_destroy, fail_cas, fail_index_add;
 } recording_store;
 
 /* Called with the lock held. */
@@ -129,6 +139,115 @@ static uint32_t rs_destroy(void *ctx, const char *key, size_t key_len) {
   return fail ? KS_STORE_STATUS_ERROR : KS_STORE_STATUS_OK;
 }
 
+/* With `userField` (the `userindex` command): compare-and-set and a user index, which that
+ * option needs, recorded like the rest. */
+
+static uint32_t rs_compare_and_set(void *ctx, const char *key, size_t key_len, const char *expected, size_t expected_len,
+                                   const char *json, size_t json_len, uint64_t ttl_ms, ks_buffer *current) {
+  (void)key_len;
+  (void)json_len;
+  recording_store *rs = ctx;
+  uint32_t status = KS_STORE_STATUS_ERROR;
+  const char *said = "FAIL";
+  pthread_mutex_lock(&rs->mu);
+  record *r = find(rs, key);
+  if (rs->fail_cas) {
+    /* an injected failure: "FAIL", KS_STORE_STATUS_ERROR */
+  } else if (!r) {
+    said = "miss";
+    status = KS_STORE_STATUS_NOT_FOUND;
+  } else if (strlen(r->json) != expected_len || memcmp(r->json, expected, expected_len) != 0) {
+    said = "changed";
+    must(ks_buffer_write(current, (const uint8_t *)r->json, strlen(r->json)), "ks_buffer_write");
+    status = KS_STORE_STATUS_CHANGED;
+  } else {
+    put(rs, key, json);
+    said = "ok";
+    status = KS_STORE_STATUS_OK;
+  }
+  printf("store cas %s ttl=%llu %s -> %s\n", key, (unsigned long long)ttl_ms, json, said);
+  pthread_mutex_unlock(&rs->mu);
+  return status;
+}
+
+static uint32_t rs_index_add(void *ctx, const char *user, size_t user_len, const char *sid, size_t sid_len, int64_t since_ms,
+                             uint64_t *held_out) {
+  (void)user_len;
+  (void)sid_len;
+  recording_store *rs = ctx;
+  pthread_mutex_lock(&rs->mu);
+  bool fail = rs->fail_index_add;
+  if (!fail) {
+    index_entry *slot = NULL;
+    uint64_t held = 0;
+    for (int i = 0; i < MAX_INDEX; i++) {
+      index_entry *e = &rs->index[i];
+      if (e->user && strcmp(e->user, user) == 0) {
+        held++;
+        if (strcmp(e->sid, sid) == 0) slot = e;
+      }
+    }
+    if (!slot) {
+      /* A new entry goes after every other (the first free slot past the last used one). */
+      int last = -1;
+      for (int i = 0; i < MAX_INDEX; i++)
+        if (rs->index[i].user) last = i;
+      if (last + 1 == MAX_INDEX) die("the recording store's index is full");
+      slot = &rs->index[last + 1];
+      slot->user = dup_str(user);
+      slot->sid = dup_str(sid);
+      held++;
+    }
+    slot->since_ms = since_ms;
+    *held_out = held;
+  }
+  printf("store index-add %s %s -> %s\n", user, sid, fail ? "FAIL" : "ok");
+  pthread_mutex_unlock(&rs->mu);
+  return fail ? KS_STORE_STATUS_ERROR : KS_STORE_STATUS_OK;
+}
+
+static uint32_t rs_index_entries(void *ctx, const char *user, size_t user_len, ks_index_entries *out) {
+  (void)user_len;
+  recording_store *rs = ctx;
+  pthread_mutex_lock(&rs->mu);
+  printf("store index-entries %s ->", user);
+  int n = 0;
+  for (int i = 0; i < MAX_INDEX; i++) {
+    index_entry *e = &rs->index[i];
+    if (e->user && strcmp(e->user, user) == 0) {
+      must(ks_index_entries_add(out, e->sid, strlen(e->sid), e->since_ms), "ks_index_entries_add");
+      printf(" %s", e->sid);
+      n++;
+    }
+  }
+  printf("%s\n", n ? "" : " (none)");
+  pthread_mutex_unlock(&rs->mu);
+  return KS_STORE_STATUS_OK;
+}
+
+static uint32_t rs_index_remove(void *ctx, const char *user, size_t user_len, const char *const *sids, const size_t *sid_lens,
+                                size_t count) {
+  (void)user_len;
+  (void)sid_lens;
+  recording_store *rs = ctx;
+  pthread_mutex_lock(&rs->mu);
+  printf("store index-remove %s", user);
+  for (size_t k = 0; k < count; k++) {
+    printf(" %s", sids[k]);
+    for (int i = 0; i < MAX_INDEX; i++) {
+      index_entry *e = &rs->index[i];
+      if (e->user && strcmp(e->user, user) == 0 && strcmp(e->sid, sids[k]) == 0) {
+        free(e->user);
+        free(e->sid);
+        e->user = e->sid = NULL;
+      }
+    }
+  }
+  printf(" -> ok\n");
+  pthread_mutex_unlock(&rs->mu);
+  return KS_STORE_STATUS_OK;
+}
+
 /* ---- JSON text helpers for the handler's `cookiefield` action. The library prints compact
  * JSON (no spaces), which is all these read. ---- */
 
@@ -193,6 +312,7 @@ static void iso_date(long long ms, char *buf, size_t cap) {
 typedef struct {
   ks_config_builder *builder;
   ks_engine *engine;
+  ks_store *store_handle;
   recording_store store;
   /* The request being described; it runs at `end`. */
   char *path;
@@ -275,8 +395,29 @@ static ks_result set_cookie_field(ks_session *s, const char *name, const char *v
   return rc;
 }
 
+/* ks_store_destroy_user_sessions on the engine's store, between this request's load and its
+ * commit: `except` is NULL, "except-current" (this session's id) or "except <sid>". */
+static ks_result destroy_user_sessions(const ks_store *store, ks_session *s, const char *user, const char *except) {
+  const char *except_sid = NULL;
+  if (except && strcmp(except, "except-current") == 0) {
+    size_t len;
+    ks_result rc = ks_session_id(s, &except_sid, &len);
+    if (rc != KS_RESULT_OK) return rc;
+  } else if (except && strncmp(except, "except ", 7) == 0) {
+    except_sid = except + 7;
+  } else if (except) {
+    die("destroyusers: unknown argument %s", except);
+  }
+  uint64_t count = 0;
+  ks_result rc = ks_store_destroy_user_sessions(store, user, except_sid, &count);
+  if (rc != KS_RESULT_OK) return rc;
+  printf("handler destroyUserSessions %s%s%s -> %llu\n", user, except_sid ? " except " : "", except_sid ? except_sid : "",
+         (unsigned long long)count);
+  return KS_RESULT_OK;
+}
+
 /* One handler action: `name` and the rest of its line. */
-static ks_result run_action(ks_session *s, char *action) {
+static ks_result run_action(const ks_store *store, ks_session *s, char *action) {
   char *arg = strchr(action, ' ');
   if (arg) *arg++ = 0;
   char *value = arg ? strchr(arg, ' ') : NULL;
@@ -307,6 +448,7 @@ static ks_result run_action(ks_session *s, char *action) {
   }
   if (strcmp(action, "regenerate") == 0) return ks_session_regenerate(s);
   if (strcmp(action, "destroy") == 0) return ks_session_mark_destroyed(s);
+  if (strcmp(action, "destroyusers") == 0) return destroy_user_sessions(store, s, arg, value);
   if (strcmp(action, "save") == 0)
     return ks_session_set_save(s, strcmp(arg, "force") == 0 ? KS_SAVE_MODE_FORCE : KS_SAVE_MODE_SKIP);
   die("unknown action %s", action);
@@ -340,7 +482,7 @@ static void run_request(runner *r) {
       break;
     }
     if (!s) continue;
-    rc = run_action(s, r->actions[i]);
+    rc = run_action(r->store_handle, s, r->actions[i]);
     if (rc != KS_RESULT_OK) {
       print_failure("handler", rc);
       end = NULL;
@@ -373,6 +515,7 @@ static void run_request(runner *r) {
 
 static void end_request(runner *r) {
   r->store.fail_get = r->store.fail_set = r->store.fail_destroy = false;
+  r->store.fail_cas = r->store.fail_index_add = false;
   free(r->path);
   free(r->cookie);
   r->path = r->cookie = NULL;
@@ -404,6 +547,7 @@ static void config(runner *r, char *setting) {
   else if (strcmp(setting, "samesite") == 0) must(ks_config_builder_set_same_site(b, same_site(v)), "samesite");
   else if (strcmp(setting, "rolling") == 0) must(ks_config_builder_set_rolling(b, atoi(v) != 0), "rolling");
   else if (strcmp(setting, "allowempty") == 0) must(ks_config_builder_set_allow_empty(b, atoi(v) != 0), "allow empty");
+  else if (strcmp(setting, "userfield") == 0) must(ks_config_builder_set_user_field(b, v), "user field");
   else die("unknown config %s", setting);
 }
 
@@ -415,6 +559,7 @@ int main(void) {
   ks_store_vtable vt = {&r.store, rs_get, rs_set, rs_destroy, NULL};
   ks_store *store = NULL;
   must(ks_c_store_new(&vt, NULL, &store), "ks_c_store_new");
+  r.store_handle = store;
 
   char *line = NULL;
   size_t cap = 0;
@@ -425,6 +570,10 @@ int main(void) {
     if (rest) *rest++ = 0;
     if (strcmp(line, "config") == 0) config(&r, rest);
     else if (strcmp(line, "engine") == 0) must(ks_engine_new(r.builder, store, &r.engine), "ks_engine_new");
+    else if (strcmp(line, "userindex") == 0) {
+      must(ks_c_store_set_compare_and_set(store, rs_compare_and_set), "ks_c_store_set_compare_and_set");
+      must(ks_c_store_set_user_index(store, rs_index_add, rs_index_entries, rs_index_remove), "ks_c_store_set_user_index");
+    }
     else if (strcmp(line, "put") == 0) {
       char *raw = strchr(rest, ' ');
       if (!raw) die("put needs a sid and a record");
@@ -437,6 +586,8 @@ int main(void) {
       if (strcmp(rest, "get") == 0) r.store.fail_get = true;
       else if (strcmp(rest, "set") == 0) r.store.fail_set = true;
       else if (strcmp(rest, "destroy") == 0) r.store.fail_destroy = true;
+      else if (strcmp(rest, "cas") == 0) r.store.fail_cas = true;
+      else if (strcmp(rest, "index-add") == 0) r.store.fail_index_add = true;
       else die("unknown fault %s", rest);
     } else if (strcmp(line, "end") == 0) {
       if (!r.engine || !r.path) die("end without engine or request");
@@ -460,6 +611,10 @@ int main(void) {
   for (int i = 0; i < MAX_RECORDS; i++) {
     free(r.store.records[i].key);
     free(r.store.records[i].json);
+  }
+  for (int i = 0; i < MAX_INDEX; i++) {
+    free(r.store.index[i].user);
+    free(r.store.index[i].sid);
   }
   must(ks_runtime_shutdown(), "ks_runtime_shutdown");
   return 0;

@@ -59,6 +59,10 @@ def config_lines(cfg):
     for name, cmd in (("rolling", "rolling"), ("allowEmpty", "allowempty")):
         if name in cfg:
             lines.append(f"config {cmd} {1 if cfg[name] else 0}")
+    if cfg.get("userField") is not None:
+        lines.append(f"config userfield {word(cfg['userField'], 'config.userField')}")
+        # The recording store then opts in to what userField needs, as the Koa runner's does.
+        lines.append("userindex")
     return lines
 
 
@@ -92,6 +96,16 @@ def action_lines(action):
         return ["save force" if arg else "save skip"]
     if name == "throw":
         return ["throw"]
+    if name == "destroyUserSessions":
+        unknown = set(arg) - {"user", "except", "exceptCurrent"}
+        if unknown or "user" not in arg or ("except" in arg and arg.get("exceptCurrent")):
+            raise ValueError(f"destroyUserSessions takes user and at most one of except / exceptCurrent: {arg!r}")
+        line = f"destroyusers {word(arg['user'], 'user id')}"
+        if arg.get("exceptCurrent"):
+            line += " except-current"
+        elif "except" in arg:
+            line += f" except {word(arg['except'], 'except sid')}"
+        return [line]
     raise ValueError(f"unknown action {name!r}")
 
 
@@ -109,7 +123,7 @@ def script(scenario):
         if req.get("https"):
             lines.append("https")
         for op in req.get("storeFaults") or []:
-            if op not in ("get", "set", "destroy"):
+            if op not in ("get", "set", "destroy", "cas", "index-add"):
                 raise ValueError(f"unknown store fault {op!r}")
             lines.append(f"fail {op}")
         if req.get("cookie"):

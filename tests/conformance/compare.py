@@ -63,9 +63,17 @@ class Normaliser:
         self.clock_ttl = bool(scenario.get("clockTtl"))
 
     def sids_in(self, line):
-        m = re.match(r"store (?:get|set|destroy) (\S+)", line) or re.match(r"handler sessionId = (\S+)$", line)
+        m = re.match(r"store (?:get|set|destroy|cas) (\S+)", line) or re.match(r"handler sessionId = (\S+)$", line)
         if m:
             return [m.group(1)] if m.group(1) not in ("undefined", "null") else []
+        # The user index: `store index-add|index-remove <user> <sid>... -> ...`,
+        # `store index-entries <user> -> <sid>... | (none) | FAIL`.
+        m = re.match(r"store index-(?:add|remove) \S+ (.+?) -> ", line) or re.match(r"store index-entries \S+ -> (.+)$", line)
+        if m:
+            return [s for s in m.group(1).split() if s not in ("(none)", "FAIL")]
+        m = re.match(r"handler destroyUserSessions \S+ except (\S+) -> ", line)
+        if m:
+            return [m.group(1)]
         if line.startswith("set-cookie "):
             pairs = list(cookie_pairs(line[len("set-cookie "):].split(";", 1)[0]))
         elif " cookie: " in line and line.startswith("request "):

@@ -62,6 +62,82 @@ class RecordingStore extends BaseStore {
   }
 }
 
+/**
+ * With `userField`: the recording store opts in to what that option needs, compare-and-set
+ * and a user index (README: Log out everywhere), and records those calls too. The index of a
+ * user is its session ids in the order they were first indexed.
+ */
+class IndexingRecordingStore extends RecordingStore {
+  constructor(records) {
+    super(records);
+    this.index = new Map(); // user id → Map(sid → since, unix ms)
+  }
+
+  compareAndSet(sid, expected, json, ttl) {
+    if (this.faults.has('cas')) {
+      emit(`store cas ${sid} ttl=${ttl} ${json} -> FAIL`);
+      throw new Error('injected cas failure');
+    }
+    const now = this.records.get(sid);
+    if (now === undefined) {
+      emit(`store cas ${sid} ttl=${ttl} ${json} -> miss`);
+      return null;
+    }
+    if (now !== expected) {
+      emit(`store cas ${sid} ttl=${ttl} ${json} -> changed`);
+      return now;
+    }
+    this.records.set(sid, json);
+    emit(`store cas ${sid} ttl=${ttl} ${json} -> ok`);
+    return true;
+  }
+
+  indexUserSession(userId, sid) {
+    if (this.faults.has('index-add')) {
+      emit(`store index-add ${userId} ${sid} -> FAIL`);
+      throw new Error('injected index-add failure');
+    }
+    const user = String(userId);
+    if (!this.index.has(user)) this.index.set(user, new Map());
+    this.index.get(user).set(sid, Date.now());
+    emit(`store index-add ${user} ${sid} -> ok`);
+  }
+
+  indexEntries(user) {
+    const sids = [...(this.index.get(user) || new Map()).keys()];
+    emit(`store index-entries ${user} -> ${sids.length === 0 ? '(none)' : sids.join(' ')}`);
+    return sids;
+  }
+
+  indexRemove(user, sids) {
+    const held = this.index.get(user);
+    for (const sid of sids) if (held !== undefined) held.delete(sid);
+    emit(`store index-remove ${user} ${sids.join(' ')} -> ok`);
+  }
+
+  /**
+   * What a JS store of one's own must provide with `indexUserSession` (README: Log out
+   * everywhere, step 2): read the user's index, destroy each record listed (but `except`),
+   * and only then remove those entries; resolves to how many records there were. Written
+   * with the same store calls the C API's ks_store_destroy_user_sessions makes on a C store
+   * (core/src/store/user_index.rs: a get per entry, to count), so the traces line up.
+   */
+  destroyUserSessions(userId, options) {
+    const user = String(userId);
+    const except = options && options.except;
+    const gone = [];
+    let ended = 0;
+    for (const sid of this.indexEntries(user)) {
+      if (sid === except) continue;
+      if (this.get(sid) !== null) ended += 1;
+      this.destroy(sid);
+      gone.push(sid);
+    }
+    if (gone.length > 0) this.indexRemove(user, gone);
+    return ended;
+  }
+}
+
 /** `{name@N}` → the value of cookie `name` in the Set-Cookie values of response N. */
 function resolveCookie(template, responses) {
   return template.replace(/\{([^@{}]+)@(\d+)\}/g, (_, name, n) => {
@@ -104,6 +180,12 @@ const ACTIONS = {
   save(ctx, value) {
     ctx.sessionSave = value;
   },
+  // A store-level call made by the handler, between this request's load and its commit.
+  async destroyUserSessions(ctx, arg) {
+    const except = arg.exceptCurrent ? ctx.sessionId : arg.except;
+    const ended = await ctx.sessionStore.destroyUserSessions(arg.user, except === undefined ? undefined : { except });
+    emit(`handler destroyUserSessions ${arg.user}${except === undefined ? '' : ` except ${except}`} -> ${ended}`);
+  },
 };
 
 const kRecorded = Symbol('recorded');
@@ -143,7 +225,7 @@ function buildApp(scenario, store, current) {
       throw err;
     },
   };
-  for (const name of ['key', 'cookieOptions', 'rolling', 'allowEmpty']) if (name in cfg) opts[name] = cfg[name];
+  for (const name of ['key', 'cookieOptions', 'rolling', 'allowEmpty', 'userField']) if (name in cfg) opts[name] = cfg[name];
   if ('validReturns' in cfg) opts.valid = () => cfg.validReturns;
   app.use(session(opts));
   app.use(async (ctx) => {
@@ -195,7 +277,8 @@ function send(port, req, cookie) {
 
 async function run(file) {
   const scenario = require(path.resolve(file));
-  const store = new RecordingStore(scenario.store);
+  const Store = (scenario.config || {}).userField === undefined ? RecordingStore : IndexingRecordingStore;
+  const store = new Store(scenario.store);
   const current = { phase: 'load', request: null };
   const app = buildApp(scenario, store, current);
   const server = http.createServer(app.callback());

@@ -73,6 +73,34 @@ class NormaliseTest(unittest.TestCase):
         c = norm(trace("AAAA", "BBBB", extra=["handler returned"]))
         self.assertFalse(same_trace(a, c))
 
+    def test_user_index_ids_are_named_and_which_id_is_indexed_is_kept(self):
+        def login(indexed, saved, user="ann"):
+            return "\n".join(
+                [
+                    "request 1 GET /",
+                    f"now {NOW}",
+                    f"store index-add {user} {indexed} -> ok",
+                    f'store set {saved} ttl=86400000 {{"passport":{{"user":"ann"}}}} -> ok',
+                    f"store index-entries {user} -> {indexed} {saved}",
+                    f"store index-remove {user} {indexed} -> ok",
+                    f"handler destroyUserSessions {user} except {saved} -> 1",
+                    f"store cas {saved} ttl=86400000 {{}} -> miss",
+                    "status 200",
+                ]
+            )
+
+        a = norm(login("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"))
+        self.assertIn("store index-add ann sid1 -> ok", a)
+        self.assertIn("store index-entries ann -> sid1 sid2", a)
+        self.assertIn("store index-remove ann sid1 -> ok", a)
+        self.assertIn("handler destroyUserSessions ann except sid2 -> 1", a)
+        self.assertIn("store cas sid2 ttl=86400000 {} -> miss", a)
+        self.assertTrue(same_trace(a, norm(login("x-Ck_9PqcvZ3dE1xYtmJ4wq0bB7nD2sR", "r4nd0m-1d_Z"))))
+        # Indexing one id and writing another, or indexing under another user, differs.
+        self.assertFalse(same_trace(norm(login("AAAA", "AAAA")), a))
+        self.assertFalse(same_trace(norm(login("AAAA", "BBBB", user="bob")), a))
+        self.assertEqual(norm("store index-entries ann -> (none)"), ["store index-entries ann -> (none)"])
+
 
 if __name__ == "__main__":
     unittest.main()
