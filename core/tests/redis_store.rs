@@ -469,7 +469,7 @@ fn passport(user: &str) -> String {
 /// do not count; "log out everywhere" but one session ends exactly the other four.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_index_lists_and_destroys_one_users_sessions() {
-    use koa_session_core::store::{destroy_user_sessions, index_user_session, user_sessions};
+    use koa_session_core::store::{destroy_user_sessions, index_user_session, user_sessions, PRUNE_GRACE_MS};
     use koa_session_core::user_field::UserField;
     use koa_session_core::StoreOperator;
     let server = RedisServer::start(ServerOptions::default());
@@ -517,8 +517,12 @@ async fn user_index_lists_and_destroys_one_users_sessions() {
     // are found missing and old).
     assert_eq!(store.clear().await.unwrap(), 2);
     assert_eq!(server.cli(&["DBSIZE"]).trim(), "2");
-    // The last session of a user destroyed: its index goes with its last entry.
+    // ann-2's record is gone now: a destroy keeps its entry (a missing record may be a login
+    // under way, whose record lands later)...
     assert_eq!(destroy_user_sessions(&*store, "ann", None).await.unwrap(), 0);
+    assert_eq!(server.cli(&["ZCARD", &key]).trim(), "1");
+    // ... and pruning drops it once old; the index goes with its last entry.
+    assert!(user_sessions(&*store, &field, "ann", now + 2 + PRUNE_GRACE_MS + 1).await.unwrap().is_empty());
     assert_eq!(server.cli(&["EXISTS", &key]).trim(), "0");
 }
 

@@ -16,7 +16,7 @@ pub use crate::merge::MergeOutcome;
 pub use memory::{MemoryStore, MemoryStoreOptions};
 pub use merge_into::{merge_into_store, merge_request_into_store};
 pub use operator::{IdsPage, IdsWalk, StoreOperator, DEFAULT_IDS_BATCH};
-pub use user_index::{destroy_user_sessions, index_user_session, user_sessions, IndexEntry, UserSession};
+pub use user_index::{destroy_user_sessions, index_user_session, user_sessions, IndexEntry, UserSession, PRUNE_GRACE_MS};
 
 use std::fmt;
 use std::future::Future;

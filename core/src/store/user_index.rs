@@ -14,8 +14,11 @@
 //!    `StoreOp::IndexUser` comes first, and a failure there fails the commit with nothing
 //!    written. So once a commit under U is acknowledged, U's index holds its id.
 //! 2. **Destroy reads the index after.** `destroy_user_sessions(U)` reads U's index when it
-//!    starts, destroys every record listed, and only then removes those entries. Entries are
-//!    removed by nothing else but pruning (4), so every id of (1) is destroyed.
+//!    starts, destroys every record listed, and only then removes the entries of the records
+//!    it found. An entry whose record was missing stays: it may be a login between its index
+//!    write and its record write, whose record lands after this call looked, and a later call
+//!    must find it. Entries are removed by nothing else but pruning (4), so every id of (1)
+//!    is destroyed, by this call or, for a login it overlapped, by the next.
 //! 3. **Nothing brings a destroyed record back.** With `userField`, the engine never writes a
 //!    stored session blind: changes are merged by compare-and-set on the bytes loaded, and an
 //!    unchanged session is touched; both find no record and write nothing (the response
@@ -122,7 +125,8 @@ pub async fn user_sessions<S: Store + ?Sized>(store: &S, field: &UserField, user
 }
 
 /// Ends every session indexed under `user` but `except`; returns how many records there were
-/// to destroy. The entries go after their records (see the module's argument).
+/// to destroy. The entries of the records found go after those records; the entries of
+/// missing records stay for pruning (see the module's argument).
 pub async fn destroy_user_sessions<S: Store + ?Sized>(store: &S, user: &str, except: Option<&str>) -> Result<u64, StoreError> {
     let entries = store.user_index_entries(user).await?;
     let mut gone = Vec::with_capacity(entries.len());
@@ -131,11 +135,15 @@ pub async fn destroy_user_sessions<S: Store + ?Sized>(store: &S, user: &str, exc
         if Some(e.sid.as_str()) == except {
             continue;
         }
-        if store.get(&e.sid).await?.is_some() {
-            destroyed += 1;
-        }
+        let found = store.get(&e.sid).await?.is_some();
         store.destroy(&e.sid).await?;
-        gone.push(e.sid);
+        // A missing record may be a login between its index write and its record write: its
+        // entry must outlive this call, or that session would escape every later one. Such
+        // entries go by pruning, once older than PRUNE_GRACE_MS.
+        if found {
+            destroyed += 1;
+            gone.push(e.sid);
+        }
     }
     if !gone.is_empty() {
         store.user_index_remove(user, &gone).await?;
@@ -175,6 +183,21 @@ mod tests {
             assert!(s.get("d").await.unwrap().is_some());
             let left: Vec<String> = s.user_index_entries("ann").await.unwrap().into_iter().map(|e| e.sid).collect();
             assert_eq!(left, ["b"]);
+        });
+    }
+
+    #[test]
+    fn a_login_overlapping_a_destroy_is_ended_by_the_next_one() {
+        block(async {
+            let s = MemoryStore::default();
+            // The login has written its index entry; its record is not written yet.
+            index_user_session(&s, "ann", "late", 1000).await.unwrap();
+            assert_eq!(destroy_user_sessions(&s, "ann", None).await.unwrap(), 0);
+            // Then the record lands and the login is acknowledged.
+            s.set("late", r#"{"uid":"ann"}"#, HOUR).await.unwrap();
+            assert_eq!(destroy_user_sessions(&s, "ann", None).await.unwrap(), 1);
+            assert_eq!(s.get("late").await.unwrap(), None);
+            assert!(s.user_index_entries("ann").await.unwrap().is_empty());
         });
     }
 
