@@ -1,7 +1,8 @@
 'use strict';
 // koa-session-ts demo: a small Koa app with a login form (koa-passport + passport-local), CSRF
-// protection on every POST (koa-csrf), a counter kept in the session, logout by POST, and a page
-// that sends 20 parallel writes to one session and shows that none is lost.
+// protection on every POST (koa-csrf), a counter kept in the session, logout by POST, a page
+// that sends 20 parallel writes to one session and shows that none is lost, and a "your devices"
+// page that lists the user's sessions and signs out all the others (userField).
 //   node app.js                         MemoryStore, http://127.0.0.1:3000/ (PORT=8080 for another port)
 //   node app.js --redis redis://127.0.0.1:6380    or REDIS_URL=...; REDIS_PREFIX (default koa:sess:)
 //   SESSION_KEY=...                     the cookie signing key (app.keys)
@@ -40,6 +41,14 @@ const STATIC = {
   '/static/parallel.js': ['application/javascript', fs.readFileSync(path.join(__dirname, 'public', 'parallel.js'))],
 };
 
+/** A short name for a browser, from its User-Agent: what a devices page shows. */
+function deviceName(agent) {
+  const browser = /(Firefox|Edg|OPR|Chrome|Safari)\/[\d.]+/.exec(agent || '');
+  const os = /(Windows|Android|iPhone|iPad|Mac OS X|Linux)/.exec(agent || '');
+  const name = browser ? browser[1].replace('Edg', 'Edge').replace('OPR', 'Opera') : 'a browser';
+  return `${/Headless/.test(agent || '') ? 'headless ' : ''}${name}${os ? ` on ${os[1]}` : ''}`;
+}
+
 function createApp(users) {
   const app = new Koa();
   app.keys = [process.env.SESSION_KEY || 'demo-only-key-change-me'];
@@ -76,7 +85,9 @@ function createApp(users) {
     ctx.body = file[1];
   });
 
-  app.use(session({ store, cookieOptions: { maxAge: 30 * 60 * 1000, sameSite: 'lax' } }));
+  // userField: the engine indexes each session under passport's user (session.passport.user),
+  // so that the devices page can list them and sign out all but this one.
+  app.use(session({ store, userField: 'passport.user', cookieOptions: { maxAge: 30 * 60 * 1000, sameSite: 'lax' } }));
   app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '16kb', jsonLimit: '16kb' }));
   setUpPassport(passport, users);
   app.use(passport.initialize());
@@ -129,6 +140,7 @@ function createApp(users) {
       await ctx.login(user);
       if (count) ctx.session.views = count; // the counter carries over, as a cart would
       ctx.session.user = user.username; // what the C and C++ example servers show
+      ctx.session.device = deviceName(ctx.get('user-agent')); // for the devices page
       ctx.redirect('/');
     })(ctx, next);
   });
@@ -138,6 +150,21 @@ function createApp(users) {
     // destroyed, so a copy of the old cookie logs no one in).
     await ctx.logout();
     ctx.redirect('/');
+  });
+
+  // The user's sessions: when each logged in and from what, never the ids (they are secrets).
+  router.get('/devices', async (ctx) => {
+    if (!ctx.state.user) return ctx.redirect('/login');
+    const list = await ctx.sessionStore.userSessions(ctx.state.user.username);
+    const devices = list.map((s) => ({ since: s.since, device: s.session.device || 'unknown', current: s.id === ctx.sessionId }));
+    const ended = /^\d+$/.test(String(ctx.query.ended)) ? Number(ctx.query.ended) : null;
+    views.devicesPage(ctx, devices, ended);
+  });
+
+  router.post('/devices/sign-out-others', async (ctx) => {
+    if (!ctx.state.user) return ctx.redirect('/login');
+    const ended = await ctx.sessionStore.destroyUserSessions(ctx.state.user.username, { except: ctx.sessionId });
+    ctx.redirect(`/devices?ended=${ended}`);
   });
 
   router.get('/parallel', (ctx) => views.parallelPage(ctx, PARALLEL));

@@ -19,6 +19,7 @@ function layout(ctx, title, body, { scripts = [] } = {}) {
   const nav = [
     ['/', 'Counter'],
     ['/parallel', '20 parallel writes'],
+    ...(user ? [['/devices', 'Your devices']] : []),
   ].map(([href, label]) => `<a href="${href}"${ctx.path === href ? ' aria-current="page"' : ''}>${label}</a>`).join('');
   const account = user
     ? `<span class="who" id="who">Logged in as <b>${escape(user.username)}</b></span>${postButton(ctx, '/logout', 'Log out')}`
@@ -93,9 +94,26 @@ request changed and merges it into the stored session: all ${count} keys are kep
 <ol id="keys" class="keys"></ol>`, { scripts: ['/static/parallel.js'] });
 }
 
+function devicesPage(ctx, devices, ended) {
+  const rows = devices.map((d) => `<li class="${d.current ? 'current' : 'other'}"><b>${escape(d.device)}</b>, ` +
+    `logged in ${escape(new Date(d.since).toISOString().replace('T', ' ').slice(0, 19))} UTC` +
+    `${d.current ? ' <em>(this one)</em>' : ''}</li>`).join('');
+  const others = devices.filter((d) => !d.current).length;
+  layout(ctx, 'Your devices', `
+${ended === null ? '' : `<p class="notice" id="ended" role="status">${ended} other session(s) signed out.</p>`}
+<p id="device-count">You are logged in on ${devices.length} device(s).</p>
+<ul id="devices" class="devices">${rows}</ul>
+${others ? postButton(ctx, '/devices/sign-out-others', 'Sign out of all other devices') : ''}
+<p class="hint">The list comes from <code>ctx.sessionStore.userSessions(user)</code> and the button
+calls <code>destroyUserSessions(user, { except: ctx.sessionId })</code>: the app sets
+<code>userField: 'passport.user'</code> and the session engine keeps each user's sessions
+indexed. A session id is a secret, so the page shows when and from what each session logged in,
+never its id. Do the same after a password change.</p>`);
+}
+
 function errorPage(ctx, status, title, message) {
   ctx.status = status;
   layout(ctx, title, `<p class="error" role="alert">${escape(message)}</p><p><a href="/">Back to the counter</a></p>`);
 }
 
-module.exports = { escape, layout, counterPage, loginPage, parallelPage, errorPage };
+module.exports = { escape, layout, counterPage, loginPage, parallelPage, devicesPage, errorPage };

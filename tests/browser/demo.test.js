@@ -1,7 +1,8 @@
 'use strict';
 // The demo app (examples/koa-app, MemoryStore) in a real browser: Debian's chromium, headless,
 // driven by puppeteer-core. The tests run in order on one browser, as one visitor would: count,
-// fail to log in, log in through the form, count on, run the parallel-writes page, log out, and
+// fail to log in, log in through the form, count on, run the parallel-writes page, sign out of
+// another device logged in as the same user, log out, and
 // check that nothing from before the logout logs in again (back button, an old tab, the old
 // cookie replayed).
 //   node --test --test-reporter=tap demo.test.js     (make test-browser)
@@ -234,6 +235,47 @@ browserTest(`the parallel page: ${PARALLEL} fetch POSTs at once each set their o
     assert.match(String(session[key]), new RegExp(`^set by request ${n} at `), `${key} in the session`);
   }
   assert.equal(session.views, 5, 'the parallel writes left the counter alone');
+});
+
+browserTest('your devices: a second browser logs in as the same user, and "sign out of all other devices" ends it', async () => {
+  const other = await browser.createBrowserContext(); // another device: its own cookie jar
+  try {
+    const tab = await other.newPage();
+    assert.equal(await goto('/login', tab), 200);
+    await tab.type('input[name=username]', 'alice');
+    await tab.type('input[name=password]', 'wonderland');
+    assert.equal(await submit('#login-form button[type=submit]', tab), 200);
+    assert.equal(await text('#who', tab), 'Logged in as alice');
+    const otherCookies = Object.fromEntries((await other.cookies()).map((c) => [c.name, c]));
+    const otherSid = otherCookies['koa.sid'].value;
+
+    assert.equal(await goto('/devices'), 200);
+    assert.equal(await text('#device-count'), 'You are logged in on 2 device(s).');
+    const rows = await page.$$eval('#devices li', (lis) => lis.map((li) => [li.className, li.textContent]));
+    assert.deepEqual(rows.map(([cls]) => cls).sort(), ['current', 'other']);
+    for (const [, row] of rows) assert.match(row, /^headless Chrome on Linux, logged in \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+    const html = await page.content();
+    const ownSid = (await sessionCookies())['koa.sid'].value;
+    for (const sid of [ownSid, otherSid]) assert.ok(!html.includes(sid), 'the devices page shows no session id');
+
+    assert.equal(await submit('form[action="/devices/sign-out-others"] button'), 200);
+    assert.equal(await text('#ended'), '1 other session(s) signed out.');
+    assert.equal(await text('#device-count'), 'You are logged in on 1 device(s).');
+    assert.equal(await page.$('form[action="/devices/sign-out-others"]'), null, 'no button when there is no other device');
+
+    // The other device is logged out at its next request, and its cookie is worth nothing.
+    await tab.reload({ waitUntil: 'load' });
+    assert.equal(await text('#who', tab), 'Not logged in', 'the other device after sign-out');
+    const replayed = await replay(otherCookies);
+    assert.equal(replayed.user, null, `the other device's old cookie: ${JSON.stringify(replayed)}`);
+    assert.equal(replayed.session.passport, undefined);
+    // This one keeps its login and its data.
+    assert.equal(await goto('/'), 200);
+    assert.equal(await text('#who'), 'Logged in as alice');
+    assert.equal(await text('#views'), 'You have seen this page 6 time(s).');
+  } finally {
+    await other.close();
+  }
 });
 
 browserTest('logout is a POST: a GET /logout (a link, an image) does not log out', async () => {
