@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::redis_harness::{ClusterOptions, RedisCluster};
+use support::log_out_everywhere::{clears_cookies, login_with};
 
 const TTL: Duration = Duration::from_secs(600);
 
@@ -330,29 +331,10 @@ fn slot_owners(cluster: &RedisCluster) -> Vec<Option<usize>> {
     owners
 }
 
-/// The Cookie header a browser sends back after these `Set-Cookie` values.
-fn cookie_header(set_cookies: &[String]) -> Vec<u8> {
-    set_cookies.iter().map(|c| c.split(';').next().unwrap()).collect::<Vec<_>>().join("; ").into_bytes()
-}
-
-/// `Set-Cookie` values that only clear the cookies (the session is gone).
-fn clears_cookies(set_cookies: &[String]) -> bool {
-    !set_cookies.is_empty() && set_cookies.iter().all(|c| c.contains("expires=Thu, 01 Jan 1970 00:00:00 GMT"))
-}
-
 /// A login through the engine: a new session saved with `uid` = `user`; its id and the Cookie
 /// header that names it.
 async fn login(engine: &Engine, user: &str, n: usize) -> (String, Vec<u8>) {
-    let mut s = engine.load(None, Some("/")).await.unwrap().unwrap();
-    assert!(s.is_new());
-    let mut data: serde_json::Value = serde_json::from_str(s.json().unwrap()).unwrap();
-    data["uid"] = user.into();
-    data["n"] = n.into();
-    s.update_json(data.to_string()).unwrap();
-    let sid = s.sid().to_owned();
-    let cookies = engine.commit(s, false).await.unwrap();
-    assert!(cookies.iter().any(|c| c.starts_with(&format!("koa.sid={sid};"))), "{cookies:?}");
-    (sid, cookie_header(&cookies))
+    login_with(engine, serde_json::json!({ "uid": user, "n": n })).await
 }
 
 /// The store `destroy_user_sessions` runs on: the RedisStore, with a tripwire that SIGKILLs the

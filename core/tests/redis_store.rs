@@ -619,10 +619,6 @@ async fn user_index_calls_single_node() {
     assert!(started.elapsed() < GENEROUS);
 }
 
-/// The Cookie header a browser sends back after these `Set-Cookie` values.
-fn cookie_header(set_cookies: &[String]) -> Vec<u8> {
-    set_cookies.iter().map(|c| c.split(';').next().unwrap()).collect::<Vec<_>>().join("; ").into_bytes()
-}
 
 /// The engine with `userField` on one server: five logins of ann, one of bob; a request of
 /// ann's loaded before "log out everywhere" and committed after it re-creates nothing and
@@ -631,79 +627,8 @@ fn cookie_header(set_cookies: &[String]) -> Vec<u8> {
 async fn engine_log_out_everywhere_single_node() {
     let server = RedisServer::start(ServerOptions::default());
     let store = RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap();
-    user_field_scenario(&store).await;
+    support::log_out_everywhere::engine_scenario(&store).await;
     assert_eq!(server.cli(&["EXISTS", &store.user_index_key("ann")]).trim(), "0", "ann's index is gone with her sessions");
     assert_eq!(server.cli(&["ZCARD", &store.user_index_key("bob")]).trim(), "1");
 }
 
-/// The engine scenario of [`engine_log_out_everywhere_single_node`] on `store`.
-async fn user_field_scenario(store: &RedisStore) {
-    use koa_session_core::store::destroy_user_sessions;
-    let config = SessionConfig::builder().keys(["redis-test-key"]).user_field(Some("passport.user".into())).build().unwrap();
-    let engine = Engine::new(config, Arc::new(store.clone())).expect("a Redis store has what userField needs");
-    let login = |user: &'static str, n: usize| {
-        let engine = &engine;
-        async move {
-            let mut s = engine.load(None, Some("/")).await.unwrap().unwrap();
-            assert!(s.is_new());
-            // The fresh session's JSON (its cookie field) with the user added.
-            let mut data: serde_json::Value = serde_json::from_str(s.json().unwrap()).unwrap();
-            data["passport"] = serde_json::json!({ "user": user });
-            data["n"] = n.into();
-            s.update_json(data.to_string()).unwrap();
-            let sid = s.sid().to_owned();
-            let cookies = engine.commit(s, false).await.unwrap();
-            assert!(cookies.iter().any(|c| c.starts_with(&format!("koa.sid={sid};"))), "{cookies:?}");
-            (sid, cookie_header(&cookies))
-        }
-    };
-    let mut ann = Vec::new();
-    for n in 0..5 {
-        ann.push(login("ann", n).await);
-    }
-    let (bob_sid, bob_cookie) = login("bob", 0).await;
-    let mut indexed: Vec<String> = store.user_index_entries("ann").await.unwrap().into_iter().map(|e| e.sid).collect();
-    indexed.sort();
-    let mut sids: Vec<String> = ann.iter().map(|(sid, _)| sid.clone()).collect();
-    sids.sort();
-    assert_eq!(indexed, sids, "every login indexed");
-
-    // Requests of ann's first session, loaded before the logout and still in flight: one
-    // changes a field, one saves it unchanged (sessionSave: a touch), one only reads it.
-    let mut in_flight = Vec::new();
-    for _ in 0..3 {
-        let s = engine.load(Some(&ann[0].1), Some("/")).await.unwrap().unwrap();
-        assert_eq!(s.load_report(), LoadReport::Loaded);
-        in_flight.push(s);
-    }
-    let [mut changing, mut saving, reading] = <[_; 3]>::try_from(in_flight).unwrap();
-
-    assert_eq!(destroy_user_sessions(store, "ann", None).await.unwrap(), 5);
-    for (sid, _) in &ann {
-        assert_eq!(store.get(sid).await.unwrap(), None);
-    }
-
-    // The in-flight requests finish: nothing written, cookies cleared.
-    let mut data: serde_json::Value = serde_json::from_str(changing.json().unwrap()).unwrap();
-    data["n"] = 99.into();
-    changing.update_json(data.to_string()).unwrap();
-    saving.set_save(Some(true));
-    for s in [changing, saving] {
-        let cookies = engine.commit(s, false).await.unwrap();
-        assert!(!cookies.is_empty() && cookies.iter().all(|c| c.contains("expires=Thu, 01 Jan 1970 00:00:00 GMT")), "{cookies:?}");
-        assert_eq!(store.get(&ann[0].0).await.unwrap(), None, "a request in flight re-created a destroyed session");
-    }
-    assert_eq!(engine.commit(reading, false).await.unwrap(), Vec::<String>::new(), "an unchanged session: nothing to do");
-    assert_eq!(store.get(&ann[0].0).await.unwrap(), None);
-    for (sid, cookie) in &ann {
-        let s = engine.load(Some(cookie), Some("/")).await.unwrap().unwrap();
-        assert_eq!(s.load_report(), LoadReport::Missing);
-        assert!(s.is_new());
-        assert_ne!(s.sid(), sid);
-    }
-    assert_eq!(store.user_index_entries("ann").await.unwrap(), []);
-    let s = engine.load(Some(&bob_cookie), Some("/")).await.unwrap().unwrap();
-    assert_eq!(s.load_report(), LoadReport::Loaded, "the other user's session is untouched");
-    assert_eq!(s.sid(), bob_sid);
-    assert_eq!(store.user_index_entries("bob").await.unwrap().len(), 1);
-}
