@@ -226,10 +226,6 @@ async fn operator_calls_on_a_cluster() {
     assert_eq!(other.length().await.unwrap(), 30);
 }
 
-/// A session record of `user` as passport keeps it (`userField: 'passport.user'`).
-fn passport(user: &str) -> String {
-    format!(r#"{{"passport":{{"user":"{user}"}}}}"#)
-}
 
 /// Issue 19 on the 3-master cluster: each user's index is one key in its own slot (here on
 /// another master than some of the user's sessions); listing and "log out everywhere" but one
@@ -237,21 +233,13 @@ fn passport(user: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn user_index_on_a_cluster() {
     use koa_session_core::store::redis::key_slot;
-    use koa_session_core::store::{destroy_user_sessions, index_user_session, user_sessions};
-    use koa_session_core::user_field::UserField;
     use koa_session_core::{IdsWalk, StoreOperator};
+    use support::log_out_everywhere::{list_then_destroy_all_but_one, seed_two_users};
     let cluster = RedisCluster::start(3);
     let store = Arc::new(RedisStore::open_cluster(&cluster.urls()[..1], RedisStoreOptions::default()).unwrap());
     assert!(store.supports_user_index());
-    let ttl = Duration::from_secs(600);
     let now = koa_session_core::now_unix_ms();
-    let ann: Vec<String> = (0..5).map(|i| format!("ann-{i}")).collect();
-    for (i, sid) in ann.iter().enumerate() {
-        index_user_session(&*store, "ann", sid, now + i as i64).await.unwrap();
-        store.set(sid, &passport("ann"), ttl).await.unwrap();
-    }
-    index_user_session(&*store, "bob", "bob-0", now).await.unwrap();
-    store.set("bob-0", &passport("bob"), ttl).await.unwrap();
+    let ann = seed_two_users(&store, now).await;
 
     // The index is a key of its own, on the master of its own slot.
     let key = store.user_index_key("ann");
@@ -280,20 +268,7 @@ async fn user_index_on_a_cluster() {
     assert_eq!(ids.len(), 6, "no index key among the ids");
     assert!(ann.iter().all(|sid| ids.contains(sid)) && ids.contains("bob-0"));
 
-    let field = UserField::parse("passport.user").unwrap();
-    let listed = user_sessions(&*store, &field, "ann", now + 10).await.unwrap();
-    assert_eq!(listed.iter().map(|u| u.sid.as_str()).collect::<Vec<_>>(), ann);
-    assert!(listed.iter().enumerate().all(|(i, u)| u.json == passport("ann") && u.since_ms == now + i as i64));
-
-    assert_eq!(destroy_user_sessions(&*store, "ann", Some("ann-2")).await.unwrap(), 4);
-    for sid in &ann {
-        assert_eq!(store.get(sid).await.unwrap().is_some(), sid == "ann-2", "{sid}");
-    }
-    assert_eq!(store.get("bob-0").await.unwrap().as_deref(), Some(passport("bob").as_str()));
-    let left = store.user_index_entries("ann").await.unwrap();
-    assert_eq!(left.iter().map(|e| (e.sid.as_str(), e.since_ms)).collect::<Vec<_>>(), [("ann-2", now + 2)]);
-    assert_eq!(store.user_index_entries("bob").await.unwrap().len(), 1);
-    assert_eq!(store.length().await.unwrap(), 2);
+    list_then_destroy_all_but_one(&store, &ann, now).await;
     assert_eq!(cluster_dbsize(&cluster), 4);
 
     // Odd user ids (a hash tag picks the slot, as for any key) and a removal in batches.

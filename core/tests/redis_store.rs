@@ -459,31 +459,21 @@ async fn operator_calls_single_node() {
     assert_eq!(store.clear().await.unwrap(), 0);
 }
 
-/// A session record of `user` as passport keeps it (`userField: 'passport.user'`).
-fn passport(user: &str) -> String {
-    format!(r#"{{"passport":{{"user":"{user}"}}}}"#)
-}
 
 /// Issue 19 on one server: five sessions of one user and one of another, indexed as the
 /// engine indexes them; the index is a sorted set beside the sessions that the operator calls
 /// do not count; "log out everywhere" but one session ends exactly the other four.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_index_lists_and_destroys_one_users_sessions() {
-    use koa_session_core::store::{destroy_user_sessions, index_user_session, user_sessions, PRUNE_GRACE_MS};
+    use koa_session_core::store::{destroy_user_sessions, user_sessions, PRUNE_GRACE_MS};
     use koa_session_core::user_field::UserField;
     use koa_session_core::StoreOperator;
+    use support::log_out_everywhere::{list_then_destroy_all_but_one, seed_two_users};
     let server = RedisServer::start(ServerOptions::default());
     let store = Arc::new(RedisStore::open(&server.url(), RedisStoreOptions::default()).unwrap());
     assert!(store.supports_user_index());
-    let ttl = Duration::from_secs(600);
     let now = koa_session_core::now_unix_ms();
-    let ann: Vec<String> = (0..5).map(|i| format!("ann-{i}")).collect();
-    for (i, sid) in ann.iter().enumerate() {
-        index_user_session(&*store, "ann", sid, now + i as i64).await.unwrap();
-        store.set(sid, &passport("ann"), ttl).await.unwrap();
-    }
-    index_user_session(&*store, "bob", "bob-0", now).await.unwrap();
-    store.set("bob-0", &passport("bob"), ttl).await.unwrap();
+    let ann = seed_two_users(&store, now).await;
 
     // In Redis: one sorted set per user, outside the prefix, scored in unix ms, no expiry.
     let key = store.user_index_key("ann");
@@ -499,20 +489,7 @@ async fn user_index_lists_and_destroys_one_users_sessions() {
     assert_eq!(ids.len(), 6, "no index key among the ids");
     assert!(ann.iter().all(|sid| ids.contains(sid)) && ids.contains("bob-0"));
 
-    let field = UserField::parse("passport.user").unwrap();
-    let listed = user_sessions(&*store, &field, "ann", now + 10).await.unwrap();
-    assert_eq!(listed.iter().map(|u| u.sid.as_str()).collect::<Vec<_>>(), ann);
-    assert!(listed.iter().enumerate().all(|(i, u)| u.json == passport("ann") && u.since_ms == now + i as i64));
-
-    assert_eq!(destroy_user_sessions(&*store, "ann", Some("ann-2")).await.unwrap(), 4);
-    for sid in &ann {
-        assert_eq!(store.get(sid).await.unwrap().is_some(), sid == "ann-2", "{sid}");
-    }
-    assert_eq!(store.get("bob-0").await.unwrap().as_deref(), Some(passport("bob").as_str()));
-    let left = store.user_index_entries("ann").await.unwrap();
-    assert_eq!(left.iter().map(|e| (e.sid.as_str(), e.since_ms)).collect::<Vec<_>>(), [("ann-2", now + 2)]);
-    assert_eq!(store.user_index_entries("bob").await.unwrap().len(), 1);
-    assert_eq!(store.length().await.unwrap(), 2);
+    list_then_destroy_all_but_one(&store, &ann, now).await;
     // `clear` walks the prefix: the indexes stay (their entries are pruned once the records
     // are found missing and old).
     assert_eq!(store.clear().await.unwrap(), 2);
@@ -522,6 +499,7 @@ async fn user_index_lists_and_destroys_one_users_sessions() {
     assert_eq!(destroy_user_sessions(&*store, "ann", None).await.unwrap(), 0);
     assert_eq!(server.cli(&["ZCARD", &key]).trim(), "1");
     // ... and pruning drops it once old; the index goes with its last entry.
+    let field = UserField::parse("passport.user").unwrap();
     assert!(user_sessions(&*store, &field, "ann", now + 2 + PRUNE_GRACE_MS + 1).await.unwrap().is_empty());
     assert_eq!(server.cli(&["EXISTS", &key]).trim(), "0");
 }

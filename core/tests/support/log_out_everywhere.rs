@@ -1,13 +1,16 @@
 //! The engine with `userField` on a RedisStore (one server or a Cluster): five logins of ann,
 //! one of bob; requests of ann's loaded before "log out everywhere" and committed after it
 //! re-create nothing (a change and a forced save clear the cookies, a read does nothing); none
-//! of ann's cookies loads a session afterwards, and bob's is untouched.
+//! of ann's cookies loads a session afterwards, and bob's is untouched. And the same at store
+//! level, on one server or a Cluster.
 #![allow(dead_code)]
 
-use koa_session_core::store::destroy_user_sessions;
 use koa_session_core::store::redis::RedisStore;
-use koa_session_core::{Engine, LoadReport, SessionConfig, Store};
+use koa_session_core::store::{destroy_user_sessions, index_user_session, user_sessions};
+use koa_session_core::user_field::UserField;
+use koa_session_core::{Engine, LoadReport, SessionConfig, Store, StoreOperator};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The Cookie header a browser sends back after these `Set-Cookie` values.
 pub fn cookie_header(set_cookies: &[String]) -> Vec<u8> {
@@ -90,4 +93,42 @@ pub async fn engine_scenario(store: &RedisStore) {
     assert_eq!(s.load_report(), LoadReport::Loaded, "the other user's session is untouched");
     assert_eq!(s.sid(), bob_sid);
     assert_eq!(store.user_index_entries("bob").await.unwrap().len(), 1);
+}
+
+/// A session record of `user` as passport keeps it (`userField: 'passport.user'`).
+pub fn passport(user: &str) -> String {
+    format!(r#"{{"passport":{{"user":"{user}"}}}}"#)
+}
+
+/// Store level, as the engine indexes logins: five sessions of ann (`ann-0`..`ann-4`, indexed
+/// at `now` + i ms) and one of bob (`bob-0`); returns ann's ids.
+pub async fn seed_two_users(store: &RedisStore, now: i64) -> Vec<String> {
+    let ttl = Duration::from_secs(600);
+    let ann: Vec<String> = (0..5).map(|i| format!("ann-{i}")).collect();
+    for (i, sid) in ann.iter().enumerate() {
+        index_user_session(store, "ann", sid, now + i as i64).await.unwrap();
+        store.set(sid, &passport("ann"), ttl).await.unwrap();
+    }
+    index_user_session(store, "bob", "bob-0", now).await.unwrap();
+    store.set("bob-0", &passport("bob"), ttl).await.unwrap();
+    ann
+}
+
+/// After [`seed_two_users`]: ann's sessions listed in login order, then "log out everywhere"
+/// but `ann-2` ends exactly the other four; bob's session and index are untouched.
+pub async fn list_then_destroy_all_but_one(store: &RedisStore, ann: &[String], now: i64) {
+    let field = UserField::parse("passport.user").unwrap();
+    let listed = user_sessions(store, &field, "ann", now + 10).await.unwrap();
+    assert_eq!(listed.iter().map(|u| u.sid.as_str()).collect::<Vec<_>>(), ann);
+    assert!(listed.iter().enumerate().all(|(i, u)| u.json == passport("ann") && u.since_ms == now + i as i64));
+
+    assert_eq!(destroy_user_sessions(store, "ann", Some("ann-2")).await.unwrap(), 4);
+    for sid in ann {
+        assert_eq!(store.get(sid).await.unwrap().is_some(), sid == "ann-2", "{sid}");
+    }
+    assert_eq!(store.get("bob-0").await.unwrap().as_deref(), Some(passport("bob").as_str()));
+    let left = store.user_index_entries("ann").await.unwrap();
+    assert_eq!(left.iter().map(|e| (e.sid.as_str(), e.since_ms)).collect::<Vec<_>>(), [("ann-2", now + 2)]);
+    assert_eq!(store.user_index_entries("bob").await.unwrap().len(), 1);
+    assert_eq!(store.length().await.unwrap(), 2);
 }
