@@ -113,6 +113,16 @@ declare namespace session {
      * `destroyUserSessions(userId)` end every session so indexed (README: Log out everywhere).
      */
     indexUserSession?(userId: string, sid: string): StoreResult<unknown>;
+    /**
+     * Log out everywhere: `MemoryStore` and `RedisStore` have it; a store of your own with
+     * `indexUserSession` must. Ends every session of the user but `except`; resolves to how
+     * many ended. Through `ctx.sessionStore` in TypeScript, assert it is there
+     * (`ctx.sessionStore.destroyUserSessions!(...)`) or keep a typed reference to your store:
+     * never call it with `?.`, which would silently end nothing.
+     */
+    destroyUserSessions?(userId: string | number, options?: DestroyUserSessionsOptions): Promise<number>;
+    /** The live sessions of a user (`MemoryStore`, `RedisStore`): ids are secrets, show metadata. */
+    userSessions?(userId: string | number, options?: UserSessionsOptions): Promise<UserSessionInfo[]>;
     on?(event: string, listener: (...args: any[]) => void): unknown;
     /**
      * Optional: `false` when the store is down right now (it emitted DISCONNECT and no

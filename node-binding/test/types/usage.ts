@@ -167,6 +167,12 @@ app.use(async (ctx) => {
   void others;
   // @ts-expect-error: except is a session id
   await redis.destroyUserSessions('42', { except: 5 });
+  // Through ctx.sessionStore: optional on the store interface, so asserted.
+  const ended: number = await ctx.sessionStore.destroyUserSessions!('42', { except: ctx.sessionId });
+  const listed: UserSessionInfo[] | undefined = await ctx.sessionStore.userSessions?.('42');
+  void [ended, listed];
+  // @ts-expect-error: a store need not have it
+  await ctx.sessionStore.destroyUserSessions('42');
 });
 const indexing: SessionStore = { ...thunkStore, indexUserSession: async (_user: string, _sid: string) => undefined };
 void indexing;
