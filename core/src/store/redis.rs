@@ -439,7 +439,11 @@ impl Inner {
         let cluster = matches!(self.backend, Backend::Cluster { .. });
         let started = Instant::now();
         let mut pause = FAILOVER_MIN_PAUSE;
+        let mut attempts = 0u32;
+        // The last error that said more than a timeout: a give-up after retries names it.
+        let mut cause: Option<String> = None;
         loop {
+            attempts += 1;
             // A cluster operation ends within its failover budget (or one deadline, if longer).
             let budget = Duration::from_millis(self.failover_ms.load(Ordering::Relaxed));
             let limit = if cluster { self.deadline.min(budget.saturating_sub(started.elapsed()).max(FAILOVER_MIN_PAUSE)) } else { self.deadline };
@@ -464,7 +468,10 @@ impl Inner {
             // the cluster as a whole is gone (then waiting here is pointless).
             self.check_now.notify_one();
             if *self.state.borrow() == ConnectionState::Disconnected || started.elapsed() + pause > budget {
-                return result;
+                return result.map_err(|e| gave_up(e, attempts, started.elapsed(), cause));
+            }
+            if e.kind != StoreErrorKind::Timeout {
+                cause = Some(e.message.clone());
             }
             self.waiting.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(jitter(pause)).await;
@@ -1043,6 +1050,20 @@ fn is_redirect(e: &RedisError) -> bool {
     )
 }
 
+/// The error of a cluster operation that retried through a failover until its budget ran
+/// out: the last attempt's error, with how long it waited in all and, when that last error is
+/// a bare timeout, the cause seen before it (a refused master, an unacknowledged write).
+fn gave_up(last: StoreError, attempts: u32, waited: Duration, cause: Option<String>) -> StoreError {
+    if attempts < 2 {
+        return last;
+    }
+    let before = match cause {
+        Some(c) if last.kind == StoreErrorKind::Timeout && c != last.message => format!("; before that: {c}"),
+        _ => String::new(),
+    };
+    StoreError::new(last.kind, format!("{} (gave up after {attempts} attempts in {} ms of failover waiting{before})", last.message, waited.as_millis()))
+}
+
 /// Somewhere between half and all of `d`.
 fn jitter(d: Duration) -> Duration {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
@@ -1215,6 +1236,22 @@ fn map_error(op: &str, target: &str, e: RedisError) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_give_up_after_failover_retries_says_how_long_and_why() {
+        let timeout = || StoreError::new(StoreErrorKind::Timeout, "redis DEL: no answer from c within 1301 ms");
+        let one = gave_up(timeout(), 1, Duration::from_millis(1301), None);
+        assert_eq!(one.message, "redis DEL: no answer from c within 1301 ms");
+        let e = gave_up(timeout(), 4, Duration::from_millis(4012), Some("redis DEL: no replica acknowledged the write within 1000 ms (waitForReplica); it is on the master only".into()));
+        assert_eq!(e.kind, StoreErrorKind::Timeout);
+        assert_eq!(
+            e.message,
+            "redis DEL: no answer from c within 1301 ms (gave up after 4 attempts in 4012 ms of failover waiting; before that: redis DEL: no replica acknowledged the write within 1000 ms (waitForReplica); it is on the master only)"
+        );
+        let refused = StoreError::new(StoreErrorKind::Unavailable, "redis DEL: cannot reach h:1, the master of slot 7: connection refused");
+        let e = gave_up(refused, 3, Duration::from_millis(2000), Some("other".into()));
+        assert_eq!(e.message, "redis DEL: cannot reach h:1, the master of slot 7: connection refused (gave up after 3 attempts in 2000 ms of failover waiting)");
+    }
 
     #[test]
     fn redacts_passwords() {
