@@ -4,12 +4,23 @@
 //   /new    a new visitor whose handler writes the session
 //   /read   a returning visitor that only reads
 //   /write  a returning visitor that writes every request
+//   /login  a new visitor who logs in: the handler puts a user id (`uid`) in the session, a
+//           new user each request (`/login?u=NAME`: that user)
+//
+// KS_BENCH_PACKAGE=DIR loads koa-session-ts from DIR instead of this repository's
+// node-binding/ (to compare two builds, e.g. a worktree of an older commit, with the same
+// harness).
 const path = require('path');
 
+const PACKAGE = process.env.KS_BENCH_PACKAGE || path.join(__dirname, '..', '..', 'node-binding');
+
 function ours() {
-  const m = require(path.join(__dirname, '..', '..', 'node-binding'));
+  const m = require(path.resolve(PACKAGE));
   return { session: m.default || m, RedisStore: m.RedisStore };
 }
+
+// Distinct user ids for /login, per process.
+let logins = 0;
 
 // What any session layer's JS must do at the least, with the record and cookies ours makes
 // (same JSON, same cookie lengths): read the Cookie header, parse the session, stringify and
@@ -31,9 +42,16 @@ const variants = {
     if (JSON.stringify(ctx.session) !== json) ctx.res.setHeader('Set-Cookie', FLOOR_COOKIES);
   },
   'ours-memory': () => ours().session(),
+  // MemoryStore with each user's index of sessions (README "Log out everywhere").
+  'ours-memory-user': () => ours().session({ userField: 'uid' }),
   'ours-redis': (app, redisPort) => {
     const { session, RedisStore } = ours();
     return session({ store: new RedisStore({ url: `redis://127.0.0.1:${redisPort}` }) });
+  },
+  // The same with each user's index of sessions kept in the store (README "Log out everywhere").
+  'ours-redis-user': (app, redisPort) => {
+    const { session, RedisStore } = ours();
+    return session({ store: new RedisStore({ url: `redis://127.0.0.1:${redisPort}` }), userField: 'uid' });
   },
   'koa-session-ts-0.2.3': () => require('koa-session-ts-0.2.3').default(),
   'koa-generic-session-memory': () => require('koa-generic-session')(),
@@ -70,6 +88,13 @@ function setUp(app, variant, redisPort) {
       case '/read':
         ctx.body = String(ctx.session.count);
         break;
+      case '/login': {
+        const s = ctx.session;
+        s.uid = ctx.query.u || `u${++logins}`;
+        s.count = 1;
+        ctx.body = 'ok';
+        break;
+      }
       default:
         ctx.status = 404;
     }
