@@ -18,7 +18,7 @@
 // MONITOR connection on the run's own redis-server records every command: those a client
 // sent (round trips; an EVALSHA is one) apart from those its Lua script ran. INFO
 // commandstats (after CONFIG RESETSTAT) is read too, as a cross-check: there a script's
-// commands count as well. With login, also counts the 16th and the 17th login of one user
+// commands count as well. With login, also counts logins #31-#33 and #34-#96 of one user (pruning at #32 and #64)
 // (past 16 index entries a login prunes the user's index).
 //
 // --idle-poll NS (root, Linux guests with the cpuidle-haltpoll driver): let an idle vCPU poll
@@ -283,12 +283,16 @@ async function countCommands(variant, redisPort) {
       });
     }
     if (scenarios.includes('login')) {
-      // One user logging in from 17 devices: the 16th login leaves 16 entries, the 17th one more.
+      // One user logging in from 96 devices, all live: the 32nd and the 64th login prune the
+      // user's index (a read per entry), the others do not; logins 33-96 give the average.
       const user = `many-${variant}`;
-      for (let i = 1; i <= 15; i++) await get(port, `/login?u=${user}`);
-      for (const k of [16, 17]) {
-        await measureWindow(`login, ${k}th of one user`, 1, async () => { await get(port, `/login?u=${user}`); });
+      for (let i = 1; i <= 30; i++) await get(port, `/login?u=${user}`);
+      for (const k of [31, 32, 33]) {
+        await measureWindow(`login #${k} of one user`, 1, async () => { await get(port, `/login?u=${user}`); });
       }
+      await measureWindow('logins #34-#96 of one user', 63, async () => {
+        for (let i = 34; i <= 96; i++) await get(port, `/login?u=${user}`);
+      });
     }
   } finally {
     mon.close();

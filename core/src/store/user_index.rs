@@ -35,9 +35,9 @@
 //! index until pruned: destroying that user's sessions ends it too. That errs on the safe
 //! side (a logout), and [`user_sessions`] lists only sessions whose record names the user.
 //!
-//! Entries of expired or destroyed sessions do not pile up: a login that leaves a user with
-//! more than [`PRUNE_AT`] entries prunes that user's index, and so does every
-//! [`user_sessions`] call.
+//! Entries of expired or destroyed sessions do not pile up: a destroy removes the entries of
+//! the records it ended, a login that brings a user's index to [`PRUNE_AT`] entries (or a
+//! power of two above) prunes it, and so does every [`user_sessions`] call.
 
 use super::{Store, StoreError};
 use crate::user_field::{user_of, UserField};
@@ -45,8 +45,11 @@ use crate::user_field::{user_of, UserField};
 /// An entry whose record is missing is pruned only when older than this (25 hours: longer
 /// than any store call may take, `storeTimeout` being at most one day).
 pub const PRUNE_GRACE_MS: i64 = 25 * 3_600_000;
-/// A login that leaves a user's index with more entries than this prunes it.
-pub const PRUNE_AT: u64 = 16;
+/// A login that brings a user's index to this many entries, or to a power of two above it,
+/// prunes it. Pruning reads every entry's record, so it runs once per doubling, not at every
+/// login of a user with many live sessions: on average a constant per login, and an index
+/// holds at most about twice its live entries.
+pub const PRUNE_AT: u64 = 32;
 
 /// One id in a user's index.
 #[derive(Clone, PartialEq, Eq)]
@@ -81,10 +84,10 @@ impl std::fmt::Debug for UserSession {
 }
 
 /// Indexes `sid` under `user` (the plan's `IndexUser`), pruning the user's index when it has
-/// grown past [`PRUNE_AT`].
+/// grown to [`PRUNE_AT`] or a power of two above it.
 pub async fn index_user_session<S: Store + ?Sized>(store: &S, user: &str, sid: &str, now_ms: i64) -> Result<(), StoreError> {
     let held = store.user_index_add(user, sid, now_ms).await?;
-    if held > PRUNE_AT {
+    if held >= PRUNE_AT && held.is_power_of_two() {
         prune(store, user, &store.user_index_entries(user).await?, now_ms).await?;
     }
     Ok(())
@@ -223,12 +226,39 @@ mod tests {
     }
 
     #[test]
+    fn only_logins_that_double_the_index_prune_it() {
+        block(async {
+            let s = MemoryStore::default();
+            // 40 live sessions: the 32nd login prunes (and keeps all), the ones after do not.
+            for i in 0..40 {
+                let sid = format!("live{i}");
+                index_user_session(&s, "ann", &sid, 0).await.unwrap();
+                s.set(&sid, r#"{"uid":"ann"}"#, HOUR).await.unwrap();
+            }
+            // A dead old entry added at 41 stays until the index reaches 64.
+            index_user_session(&s, "ann", "dead", 0).await.unwrap();
+            let now = PRUNE_GRACE_MS + 1;
+            for i in 42..64 {
+                index_user_session(&s, "ann", &format!("young{i}"), now).await.unwrap();
+                assert!(s.user_index_entries("ann").await.unwrap().iter().any(|e| e.sid == "dead"), "pruned at {i}");
+            }
+            index_user_session(&s, "ann", "young64", now).await.unwrap();
+            let left = s.user_index_entries("ann").await.unwrap();
+            assert!(left.iter().all(|e| e.sid != "dead"), "the 64th entry prunes");
+            assert_eq!(left.len(), 63, "the live and the young entries stay");
+        });
+    }
+
+    #[test]
     fn logins_prune_a_grown_index() {
         block(async {
             let s = MemoryStore::default();
-            for i in 0..PRUNE_AT {
+            for i in 0..PRUNE_AT - 1 {
                 index_user_session(&s, "ann", &format!("old{i}"), 0).await.unwrap();
             }
+            // Below PRUNE_AT a login prunes nothing (it costs one index write).
+            assert_eq!(s.user_index_entries("ann").await.unwrap().len() as u64, PRUNE_AT - 1);
+            // The login that brings the index to PRUNE_AT prunes the old missing entries.
             index_user_session(&s, "ann", "new", PRUNE_GRACE_MS + 1).await.unwrap();
             s.set("new", r#"{"uid":"ann"}"#, HOUR).await.unwrap();
             let left: Vec<String> = s.user_index_entries("ann").await.unwrap().into_iter().map(|e| e.sid).collect();
