@@ -18,8 +18,8 @@
 // MONITOR connection on the run's own redis-server records every command: those a client
 // sent (round trips; an EVALSHA is one) apart from those its Lua script ran. INFO
 // commandstats (after CONFIG RESETSTAT) is read too, as a cross-check: there a script's
-// commands count as well. With login, also counts logins #31-#33 and #34-#96 of one user (pruning at #32 and #64)
-// (past 16 index entries a login prunes the user's index).
+// commands count as well. With login, also counts logins #31-#33 and #34-#96 of one user
+// (the logins that bring the index to 32 and 64 entries prune it).
 //
 // --idle-poll NS (root, Linux guests with the cpuidle-haltpoll driver): let an idle vCPU poll
 // for up to NS ns before halting, for the run only (the setting is restored afterwards). On
