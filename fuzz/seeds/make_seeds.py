@@ -84,31 +84,80 @@ recs = {
 for name, j in recs.items():
     write("session_record", name, j)
 
-# request_machine: flags, then per request: header choice (0 jar, 1 forged|, 2 tampered,
-# 3 raw|, 4 none), operations (0 commit, 1 abandon, 2 set record idx, 3 destroy,
-# 4 regenerate, 5 save override, 6/7 set {"n":x}) ending in 0 or 1.
+# request_machine: flags (1 rolling, 2 allowEmpty, 4 userField, 8 its path is passport.user,
+# 16 compare-and-set, 32 touch), then steps: low nibble the step, bits 4-5 the request slot.
+# 0 load (browser, header: 0 jar, 1 forged|, 2 tampered, 3 raw|, 4 none, 5 another browser's
+# jar + browser), 1 commit, 2 abandon, 3 set record idx, 4 destroy, 5 regenerate, 6 save
+# override, 7 set {"n":x}, 8 login with a new record (user idx, n), 9 user changed in place
+# (user idx), 10 change n in place, 11 logout in place, 12 destroy_user_sessions (user,
+# except: 0-3 + slot, 4-5 + browser, else none), 13 the same armed for the next commit (store
+# calls to let through first, user, except), 14 user_sessions (user), 15 reload (browser).
+# Users: 0 "ann", 1 "bob", 2 7, 3 "7", 4 "\u00e9", 5 512 bytes, 6 null, 7 true (passport: a
+# string where the object goes), 8 object, 9 array, 10 "", 11 513 bytes.
 rm = {
-    "login-then-visit": bytes([0, 4, 6, 1, 0, 0, 6, 2, 0, 0, 0]),
-    "destroy": bytes([0, 4, 6, 1, 0, 0, 3, 0, 0, 0]),
-    "regenerate": bytes([0, 4, 2, 1, 0, 0, 4, 6, 9, 0, 0, 0]),
-    "forged": b"\x00\x01AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|\x06\x01\x00\x03koa.sid=AAAA|\x00",
-    "tampered": bytes([0, 4, 6, 1, 0, 2, 6, 3, 0, 0, 0]),
-    "save-false-destroy": bytes([1, 4, 6, 1, 0, 0, 3, 5, 2, 0, 0, 0]),
-    "rolling-expired": bytes([3, 4, 2, 3, 0, 4, 2, 4, 0, 0, 0]),
+    "login-then-visit": bytes([0, 0x00, 0, 4, 0x07, 1, 0x01, 0x00, 0, 0, 0x07, 2, 0x01]),
+    "destroy": bytes([0, 0x00, 0, 4, 0x07, 1, 0x01, 0x00, 0, 0, 0x04, 0x01, 0x0F, 0]),
+    "regenerate": bytes([0, 0x00, 0, 4, 0x03, 1, 0x01, 0x00, 0, 0, 0x05, 0x07, 9, 0x01, 0x0F, 0]),
+    "forged": b"\x00\x00\x00\x01AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|\x07\x01\x01\x00\x00\x03koa.sid=AAAA|\x01",
+    "tampered": bytes([0, 0x00, 0, 4, 0x07, 1, 0x01, 0x00, 0, 2, 0x07, 3, 0x01]),
+    "save-false-destroy": bytes([1, 0x00, 0, 4, 0x07, 1, 0x01, 0x00, 0, 0, 0x04, 0x06, 2, 0x01]),
+    "rolling-expired": bytes([3, 0x00, 0, 4, 0x03, 3, 0x01, 0x00, 0, 4, 0x03, 4, 0x01]),
+    "concurrent-merge": bytes([16, 0x00, 0, 4, 0x07, 1, 0x01, 0x10, 0, 0, 0x20, 0, 0, 0x1A, 5, 0x2A, 6, 0x11, 0x21, 0x0F, 0]),
+    # Log out everywhere (issue 19): ann on browsers 0 and 1, bob on 2; ann's sessions
+    # ended but browser 1's; every browser reloads.
+    "users-destroy-except": bytes([4, 0x00, 0, 4, 0x08, 0, 1, 0x01, 0x10, 1, 4, 0x18, 0, 2, 0x11, 0x20, 2, 4, 0x28, 1, 3, 0x21,
+                                   0x0C, 0, 4, 1, 0x0E, 0, 0x0E, 1, 0x0F, 0, 0x0F, 1, 0x0F, 2]),
+    # A request of ann's session in flight (loaded, changed) when her sessions are ended: its
+    # commit must not bring the session back.
+    "users-in-flight": bytes([4, 0x00, 0, 4, 0x08, 0, 1, 0x01, 0x10, 0, 0, 0x1A, 5, 0x0C, 0, 7, 0x11, 0x0F, 0, 0x0E, 0]),
+    # The same, unchanged and rolling with touch: the touch finds no record.
+    "users-in-flight-touch": bytes([37, 0x00, 0, 4, 0x08, 0, 1, 0x01, 0x10, 0, 0, 0x0C, 0, 7, 0x11, 0x0F, 0]),
+    # A login whose index entry is written when destroy_user_sessions runs, before its record
+    # is: the entry must outlive that call, or the session escapes the next one (fixed in
+    # 71fa51e: against the engine before it, this input fails).
+    "users-login-during-destroy": bytes([4, 0x00, 0, 4, 0x08, 0, 1, 0x0D, 1, 0, 7, 0x01, 0x0E, 0, 0x0C, 0, 7, 0x0F, 0]),
+    # destroy_user_sessions armed before the merge of an in-flight change.
+    "users-destroy-before-merge": bytes([4, 0x00, 0, 4, 0x08, 0, 1, 0x01, 0x00, 0, 0, 0x0A, 9, 0x0D, 0, 0, 7, 0x01, 0x0F, 0]),
+    # passport.user: an anonymous session logs in in place, then switches to bob in place;
+    # ending ann's sessions ends it too (it stays in her index).
+    "users-passport-switch": bytes([12, 0x00, 0, 4, 0x07, 1, 0x01, 0x00, 0, 0, 0x09, 0, 0x01, 0x00, 0, 0, 0x09, 1, 0x01,
+                                    0x0E, 0, 0x0E, 1, 0x0C, 0, 7, 0x0F, 0]),
+    # 7 and "7" are one user.
+    "users-number": bytes([4, 0x00, 0, 4, 0x08, 2, 1, 0x01, 0x10, 1, 4, 0x18, 3, 1, 0x11, 0x0E, 2, 0x0C, 2, 7, 0x0F, 0, 0x0F, 1]),
+    # Ids that are not user ids: true, an object, an array, "", 513 bytes; and a logout.
+    "users-invalid": bytes([4, 0x00, 0, 4, 0x08, 7, 1, 0x01, 0x00, 0, 4, 0x08, 8, 1, 0x01, 0x00, 0, 4, 0x08, 9, 1, 0x01,
+                            0x00, 0, 4, 0x08, 10, 1, 0x01, 0x00, 0, 4, 0x08, 11, 1, 0x01, 0x00, 0, 4, 0x08, 5, 1, 0x01,
+                            0x00, 0, 0, 0x0B, 0, 0x01, 0x0E, 5]),
+    "users-passport-not-object": bytes([12, 0x00, 0, 4, 0x08, 7, 1, 0x01, 0x00, 0, 4, 0x07, 1, 0x01, 0x00, 0, 0, 0x09, 7, 0x01]),
 }
 for name, b in rm.items():
     write("request_machine", name, b)
 
-# c_api: flags, store size, then ops (op % 16; op >> 5 picks the slot).
+# c_api: flags (1 key, 2 rolling, 4 cookie name|, 8 and 16 userField choices), store size,
+# then ops (op % 16; op >> 5 picks the slot; 15 + a byte: the user calls, see src/c_api.rs).
 c = {
     "load-set-commit": bytes([1, 0, 0, 2]) + b'{"views":1}|' + bytes([0, 10, 0, 0, 0, 0, 11, 1]),
     "fields": bytes([1, 0, 0, 2, 0, 4, 0]) + b"3|" + bytes([5, 0, 4, 2]) + b'"ann"|' + bytes([6, 0, 10, 1]),
     "limits": bytes([0, 0, 0, 2, 0, 3, 0, 3, 1, 3, 2, 3, 3, 10, 0]),
     "destroy": bytes([1, 0, 0, 2, 0, 7, 4, 0]) + b"1|" + bytes([10, 0, 1]),
-    "bad-args": bytes([0, 1, 0, 2, 12, 13, 5, 200, 15, 9, 7, 0, 1, 2]),
+    "bad-args": bytes([0, 1, 0, 2, 12, 13, 5, 200, 15, 0, 9, 7, 0, 1, 2]),
     "engine-freed": bytes([1, 0, 0, 2, 14, 2]) + b'{"a":[]}|' + bytes([10, 0, 0, 0]),
     "hostile-name": bytes([5]) + b"bad name;x|" + bytes([0, 0, 2, 10, 0]),
     "two-sessions": bytes([1, 2, 0, 2, 32, 2, 2]) + b'{"a":1}|' + bytes([34]) + b'{"b":2}|' + bytes([10, 0, 42, 1, 0, 0]),
+    # userField "user": ann logs in, a second request loads her session; her sessions are
+    # ended (it no longer loads), listed, the list read and freed; the second request then
+    # commits a change, which must not bring the session back.
+    "users-login-destroy": bytes([9, 0, 0, 0, 2, 1, 15, 5, 0, 10, 0, 32, 0, 1, 15, 1, 0, 5, 1, 15, 2, 0, 0, 0, 1, 15, 6, 0, 15, 3, 0,
+                                  36, 0]) + b"7|" + bytes([42, 0]),
+    # A user id that is not one (true): INVALID_USER_ID, then a valid one commits.
+    "users-invalid": bytes([8, 0, 0, 0, 2, 1, 15, 5, 6, 10, 0, 15, 5, 0, 10, 0]),
+    # passport.user; the second session puts a string where the passport object goes.
+    "users-passport": bytes([8, 1, 0, 0, 2, 1, 15, 5, 0, 0, 10, 0, 32, 2, 1, 47, 5, 2, 1, 42, 0, 15, 2, 1, 0, 0, 1, 15, 1, 0, 5, 1]),
+    # Wrong arguments: a refused field, empty / invalid UTF-8 / NULL user ids, NULL outs,
+    # a freed store handle, the builder call on its own.
+    "users-bad-args": bytes([24, 3, 0, 0, 15, 1, 6, 5, 1, 15, 1, 8, 3, 1, 15, 1, 9, 5, 1, 15, 1, 0, 5, 0, 15, 2, 2, 0, 0, 1,
+                             15, 2, 6, 0, 0, 1, 15, 2, 0, 7, 0, 1, 15, 2, 0, 0, 0, 0, 15, 4, 15, 1, 0, 5, 1, 15, 2, 0, 0, 0, 1,
+                             15, 7, 5, 15, 0]),
 }
 for name, b in c.items():
     write("c_api", name, b)

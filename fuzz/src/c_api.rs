@@ -10,12 +10,27 @@
 //!   as compact JSON), data over the limits is refused with INVALID_JSON and a `cookie`
 //!   that is not an object with INVALID_COOKIE_ATTRIBUTE, and whatever was accepted commits;
 //! - every Set-Cookie value is well-formed;
+//! - users (issue 19; op 15 and a byte choose among the user calls, 0 being the NULL-handle
+//!   checks): `ks_config_builder_set_user_field` accepts a name or a dotted path (and NULL,
+//!   which clears it) and refuses an empty one, an empty name between dots or more than 16
+//!   names (INVALID_ARGUMENT), and invalid UTF-8; with it, a commit may also fail with
+//!   INVALID_USER_ID, and only when the session's user field holds what the target's own
+//!   oracle reads as no user id; the last error message then names the field and the session
+//!   is unchanged (the commit may be retried);
+//! - `ks_store_destroy_user_sessions` / `ks_store_user_sessions` answer one of the argument
+//!   errors that apply (NULL_PARAMETER, INVALID_UTF8, INVALID_ARGUMENT for an empty or
+//!   over-512-byte user id or a refused field) or OK, and write no out-parameter on failure;
+//!   after a destroy of user U no session committed under U (but `except`) loads again, then
+//!   or after any later commit (a request of it in flight re-creates nothing), and U's listing
+//!   holds `except` at most; a listing names only sessions whose data names the user under
+//!   the field asked, once each, with valid ids; its getters give OUT_OF_RANGE at and past the
+//!   end and NULL_PARAMETER for NULL; lists live across later calls until freed;
 //! - every handle is freed at the end (run under valgrind by `make fuzz-c-api-leaks`).
 
 use crate::input::Input;
-use crate::oracle::{check_set_cookie, Allowed};
+use crate::oracle::{check_set_cookie, is_sid, keygrip_sign, record_user, Allowed};
 use koa_session::*;
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, CString};
 use std::ptr::{null, null_mut};
 
 const BAD_UTF8: &CStr = c"\xff\xfe";
@@ -55,6 +70,125 @@ unsafe fn field(s: *const ks_session, key: &CStr) -> Result<String, ks_result> {
     Ok(String::from_utf8(std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), got).to_vec()).unwrap())
 }
 
+/// `userField` values for the builder: (value, what setting it gives, the path it sets).
+fn user_field_choice(i: u8) -> (Option<CString>, ks_result, Option<&'static [&'static str]>) {
+    let c = |s: &str| Some(CString::new(s).unwrap());
+    match i % 8 {
+        0 => (c("user"), ks_result::Ok, Some(&["user"])),
+        1 => (c("passport.user"), ks_result::Ok, Some(&["passport", "user"])),
+        2 => (c(""), ks_result::InvalidArgument, None),
+        3 => (c("a..b"), ks_result::InvalidArgument, None),
+        4 => (c(".user"), ks_result::InvalidArgument, None),
+        5 => (c(&["a"; 17].join(".")), ks_result::InvalidArgument, None),
+        6 => (Some(BAD_UTF8.to_owned()), ks_result::InvalidUtf8, None),
+        // NULL clears the option.
+        _ => (None, ks_result::Ok, None),
+    }
+}
+
+/// A user id argument: the value, and the argument error it gives (if any).
+fn user_id_choice(i: u8) -> (Option<CString>, Option<ks_result>) {
+    let c = |s: &str| Some(CString::new(s).unwrap());
+    match i % 10 {
+        0 | 1 => (c("ann"), None),
+        2 => (c("bob"), None),
+        3 => (c("7"), None),
+        4 => (c("\u{e9}"), None),
+        5 => (c(&"u".repeat(512)), None),
+        6 => (c(""), Some(ks_result::InvalidArgument)),
+        7 => (c(&"u".repeat(513)), Some(ks_result::InvalidArgument)),
+        8 => (Some(BAD_UTF8.to_owned()), Some(ks_result::InvalidUtf8)),
+        _ => (None, Some(ks_result::NullParameter)),
+    }
+}
+
+/// A value for the session's user field (JSON): valid ids (`7` and `"7"` are one user), no
+/// user, and ids that are not ones.
+fn user_value(i: u8) -> String {
+    match i % 11 {
+        0 => r#""ann""#.into(),
+        1 => r#""bob""#.into(),
+        2 => "7".into(),
+        3 => r#""7""#.into(),
+        4 => r#""\u00e9""#.into(),
+        5 => "null".into(),
+        6 => "true".into(),
+        7 => r#"{"id":"ann"}"#.into(),
+        8 => "[7]".into(),
+        9 => r#""""#.into(),
+        _ => format!(r#""{}""#, "u".repeat(513)),
+    }
+}
+
+fn opt_ptr(c: &Option<CString>) -> *const c_char {
+    c.as_ref().map_or(null(), |c| c.as_ptr())
+}
+
+/// The calling thread's last error message.
+unsafe fn last_error() -> String {
+    let mut buf = vec![0 as c_char; 4096];
+    let mut len = 0;
+    assert!(ok(ks_last_error_message(buf.as_mut_ptr(), buf.len(), &mut len)));
+    String::from_utf8_lossy(std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len)).into_owned()
+}
+
+unsafe fn session_id(s: *const ks_session) -> Option<String> {
+    let (mut p, mut len) = (null(), 0);
+    if !ok(ks_session_id(s, &mut p, &mut len)) {
+        return None;
+    }
+    Some(String::from_utf8(std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec()).expect("an ASCII id"))
+}
+
+/// Reads a whole user list through its getters, checking them: (id, data) of each session.
+unsafe fn read_list(list: *const ks_user_sessions) -> Vec<(String, String)> {
+    let n = ks_user_sessions_count(list);
+    let mut items = Vec::with_capacity(n);
+    let (mut since, mut p, mut len) = (0i64, null(), 0usize);
+    for i in 0..n {
+        assert!(ok(ks_user_sessions_get(list, i, &mut since, &mut p, &mut len)));
+        assert!(since > 0, "a login before 1970");
+        assert_eq!(CStr::from_ptr(p).to_bytes().len(), len);
+        let json = String::from_utf8(std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec()).expect("UTF-8 data");
+        assert!(ok(ks_user_sessions_id(list, i, &mut p, &mut len)));
+        let id = CStr::from_ptr(p).to_bytes();
+        assert!(id.len() == len && is_sid(id), "a listed id that is not one");
+        items.push((String::from_utf8(id.to_vec()).unwrap(), json));
+    }
+    let past = if list.is_null() { ks_result::NullParameter } else { ks_result::OutOfRange };
+    for i in [n, n + 1, usize::MAX] {
+        assert_eq!(ks_user_sessions_get(list, i, &mut since, &mut p, &mut len), past);
+        assert_eq!(ks_user_sessions_id(list, i, &mut p, &mut len), past);
+    }
+    if n > 0 {
+        assert_eq!(ks_user_sessions_get(list, 0, null_mut(), &mut p, &mut len), ks_result::NullParameter);
+        assert_eq!(ks_user_sessions_get(list, 0, &mut since, null_mut(), &mut len), ks_result::NullParameter);
+        assert_eq!(ks_user_sessions_get(list, 0, &mut since, &mut p, null_mut()), ks_result::NullParameter);
+        assert_eq!(ks_user_sessions_id(list, 0, null_mut(), &mut len), ks_result::NullParameter);
+        assert_eq!(ks_user_sessions_id(list, 0, &mut p, null_mut()), ks_result::NullParameter);
+    }
+    items
+}
+
+/// Every id of `dead` (sessions ended by `ks_store_destroy_user_sessions`) loads as a new
+/// session, never as itself.
+unsafe fn check_gone(engine: *const ks_engine, dead: &[String], cookie_name: &str, sign: bool) {
+    if engine.is_null() {
+        return;
+    }
+    for sid in dead {
+        let mut header = format!("{cookie_name}={sid}");
+        if sign {
+            header = format!("{header}; {cookie_name}.sig={}", keygrip_sign(b"c key", header.as_bytes()));
+        }
+        let mut out = null_mut();
+        assert!(ok(ks_session_load(engine, header.as_ptr(), header.len(), null(), &mut out)));
+        assert!(ks_session_is_new(out), "a session of a destroyed user loaded again");
+        assert_ne!(session_id(out).as_ref(), Some(sid), "a session of a destroyed user loaded again");
+        ks_session_free(out);
+    }
+}
+
 fn deep(depth: usize) -> String {
     format!("{{\"d\":{}{}}}", "[".repeat(depth.saturating_sub(1)), "]".repeat(depth.saturating_sub(1)))
 }
@@ -83,6 +217,18 @@ unsafe fn run_unsafe(data: &[u8]) {
         }
     }
     let sig_name = format!("{cookie_name}.sig");
+    // The `userField` option (issue 19), set up to twice (a NULL clears it).
+    let mut user_path: Option<&'static [&'static str]> = None;
+    for bit in [8, 16] {
+        if flags & bit != 0 {
+            let (field, want, path) = user_field_choice(input.byte());
+            assert_eq!(ks_config_builder_set_user_field(b, opt_ptr(&field)), want, "{field:?}");
+            if want == ks_result::Ok {
+                user_path = path;
+            }
+        }
+    }
+    assert_eq!(ks_config_builder_set_user_field(null_mut(), c"user".as_ptr()), ks_result::NullParameter);
     let mut store = null_mut();
     assert!(ok(ks_memory_store_new(input.byte() as usize % 3, &mut store)));
     let mut engine = null_mut();
@@ -90,10 +236,18 @@ unsafe fn run_unsafe(data: &[u8]) {
     assert_eq!(engine_ok, !engine.is_null());
     assert_eq!(ks_engine_new(null(), store, &mut engine), ks_result::NullParameter);
     ks_config_builder_free(b);
-    ks_store_free(store);
+    // The caller's store handle lives on for the user calls (an op frees it early).
+    let sign = flags & 1 != 0;
 
     let mut sessions: [*mut ks_session; 4] = [null_mut(); 4];
     let mut finished = [false; 4];
+    // Per slot: the save mode is SKIP.
+    let mut skip = [false; 4];
+    // (id, user) of every session committed under a user.
+    let mut acked: Vec<(String, String)> = Vec::new();
+    // Ids ended by a destroy of their user: they never load again.
+    let mut dead: Vec<String> = Vec::new();
+    let mut lists: [*mut ks_user_sessions; 2] = [null_mut(); 2];
     let mut jar: Vec<u8> = Vec::new();
     let mut steps = 0;
     while !input.is_empty() && steps < 64 {
@@ -121,6 +275,7 @@ unsafe fn run_unsafe(data: &[u8]) {
                     ks_session_free(sessions[slot]);
                     sessions[slot] = out;
                     finished[slot] = false;
+                    skip[slot] = false;
                 }
             }
             1 => {
@@ -198,12 +353,21 @@ unsafe fn run_unsafe(data: &[u8]) {
                 if !s.is_null() && !finished[slot] {
                     assert_eq!(r == ks_result::InvalidArgument, mode == 3);
                 }
+                if ok(r) {
+                    skip[slot] = mode == 2;
+                }
             }
             10 => {
                 let mut cookies = null_mut();
+                let json = json_of(s);
+                let sid = session_id(s);
+                let user = json.as_deref().zip(user_path).map(|(j, path)| record_user(j, path));
                 let r = ks_session_commit(s, input.bool(), &mut cookies);
                 if ok(r) {
                     finished[slot] = true;
+                    if let (Some(Ok(Some(u))), Some(sid), false) = (&user, &sid, skip[slot]) {
+                        acked.push((sid.clone(), u.clone()));
+                    }
                     let allowed = Allowed { names: &[&cookie_name, &sig_name], path: Some("/"), domain: None };
                     let n = ks_set_cookies_count(cookies);
                     let mut sent = Vec::new();
@@ -220,6 +384,17 @@ unsafe fn run_unsafe(data: &[u8]) {
                         jar = sent.join("; ").into_bytes();
                     }
                     assert_eq!(ks_session_commit(s, false, &mut cookies), ks_result::SessionFinished);
+                    check_gone(engine, &dead, &cookie_name, sign);
+                } else if r == ks_result::InvalidUserId {
+                    // Only for a user field holding something that is not a user id; nothing
+                    // changes, and the commit may be retried.
+                    assert!(matches!(user, Some(Err(_))), "INVALID_USER_ID for {json:?}");
+                    let message = last_error();
+                    let dotted = user_path.unwrap().join(".");
+                    assert!(message.contains(&format!("'{dotted}'")), "the error does not name the field: {message}");
+                    assert!(cookies.is_null(), "an out-parameter written on failure");
+                    assert_eq!(json_of(s), json, "a refused commit changed the session");
+                    assert_eq!(session_id(s), sid, "a refused commit changed the session id");
                 } else {
                     assert!(cookies.is_null(), "an out-parameter written on failure");
                     assert!(
@@ -258,17 +433,140 @@ unsafe fn run_unsafe(data: &[u8]) {
                 ks_engine_free(engine);
                 engine = null_mut();
             }
-            _ => {
-                let (mut p, mut len) = (null(), 0);
-                assert_eq!(ks_set_cookies_get(null(), 0, &mut p, &mut len), ks_result::NullParameter);
-                assert_eq!(ks_set_cookies_count(null()), 0);
-                ks_set_cookies_free(null_mut());
-                ks_session_free(null_mut());
-            }
+            _ => match input.byte() % 8 {
+                0 => {
+                    let (mut p, mut len) = (null(), 0);
+                    assert_eq!(ks_set_cookies_get(null(), 0, &mut p, &mut len), ks_result::NullParameter);
+                    assert_eq!(ks_set_cookies_count(null()), 0);
+                    ks_set_cookies_free(null_mut());
+                    ks_session_free(null_mut());
+                    assert_eq!(ks_user_sessions_count(null()), 0);
+                    read_list(null());
+                    ks_user_sessions_free(null_mut());
+                }
+                1 => {
+                    // Log out everywhere, with arguments right and wrong.
+                    let (user, user_err) = user_id_choice(input.byte());
+                    let except: Option<CString> = match input.byte() % 6 {
+                        0..=2 => session_id(sessions[input.byte() as usize % 4]).map(|id| CString::new(id).unwrap()),
+                        3 => Some(BAD_UTF8.to_owned()),
+                        4 => Some(c"not-a-session".to_owned()),
+                        _ => None,
+                    };
+                    let except_err = except.as_deref().is_some_and(|e| e.to_str().is_err()).then_some(ks_result::InvalidUtf8);
+                    let mut count = u64::MAX;
+                    let count_out: *mut u64 = if input.byte() % 8 == 0 { null_mut() } else { &mut count };
+                    let r = ks_store_destroy_user_sessions(store, opt_ptr(&user), opt_ptr(&except), count_out);
+                    let errors: Vec<ks_result> = [store.is_null().then_some(ks_result::NullParameter), count_out.is_null().then_some(ks_result::NullParameter), user_err, except_err]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    if errors.is_empty() {
+                        assert!(ok(r), "destroy_user_sessions: {r:?}");
+                        assert_ne!(count, u64::MAX, "no count written");
+                        let user = user.unwrap().into_string().unwrap();
+                        let except = except.map(|e| e.into_string().unwrap());
+                        // No session committed under the user (but `except`) loads again, now
+                        // or after any later commit (a request of it in flight included).
+                        for (sid, _) in acked.iter().filter(|(sid, u)| *u == user && Some(sid) != except.as_ref()) {
+                            dead.push(sid.clone());
+                        }
+                        check_gone(engine, &dead, &cookie_name, sign);
+                        // The user's listing holds `except` at most.
+                        if let Some(path) = user_path {
+                            let field = CString::new(path.join(".")).unwrap();
+                            let user = CString::new(user).unwrap();
+                            let mut list = null_mut();
+                            assert!(ok(ks_store_user_sessions(store, field.as_ptr(), user.as_ptr(), &mut list)));
+                            let items = read_list(list);
+                            assert!(items.iter().all(|(id, _)| Some(id) == except.as_ref()), "a session outlived destroy_user_sessions");
+                            ks_user_sessions_free(list);
+                        }
+                    } else {
+                        assert!(errors.contains(&r), "destroy_user_sessions gave {r:?}, not one of {errors:?}");
+                        assert_eq!(count, u64::MAX, "an out-parameter written on failure");
+                    }
+                }
+                2 => {
+                    // A listing (kept in a list slot, to be read and freed later).
+                    let (field, field_want, path) = user_field_choice(input.byte());
+                    let field_err = match field_want {
+                        ks_result::Ok if field.is_none() => Some(ks_result::NullParameter),
+                        ks_result::Ok => None,
+                        e => Some(e),
+                    };
+                    let (user, user_err) = user_id_choice(input.byte());
+                    let keep = input.byte() as usize % 2;
+                    let out_null = input.byte() % 8 == 0;
+                    let mut list = null_mut();
+                    let list_out: *mut *mut ks_user_sessions = if out_null { null_mut() } else { &mut list };
+                    let r = ks_store_user_sessions(store, opt_ptr(&field), opt_ptr(&user), list_out);
+                    let errors: Vec<ks_result> = [store.is_null().then_some(ks_result::NullParameter), out_null.then_some(ks_result::NullParameter), field_err, user_err]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    if errors.is_empty() {
+                        assert!(ok(r) && !list.is_null(), "user_sessions: {r:?}");
+                        let user = user.unwrap().into_string().unwrap();
+                        let path = path.unwrap();
+                        let items = read_list(list);
+                        let mut ids: Vec<&String> = items.iter().map(|(id, _)| id).collect();
+                        ids.sort();
+                        ids.dedup();
+                        assert_eq!(ids.len(), items.len(), "a session listed twice");
+                        for (_, json) in &items {
+                            assert_eq!(record_user(json, path), Ok(Some(user.clone())), "a listed session that does not name the user");
+                        }
+                        ks_user_sessions_free(lists[keep]);
+                        lists[keep] = list;
+                    } else {
+                        assert!(errors.contains(&r), "user_sessions gave {r:?}, not one of {errors:?}");
+                        assert!(list.is_null(), "an out-parameter written on failure");
+                    }
+                }
+                3 => {
+                    let i = input.byte() as usize % 2;
+                    ks_user_sessions_free(lists[i]);
+                    lists[i] = null_mut();
+                }
+                4 => {
+                    // The store handle goes; engines keep their own reference.
+                    ks_store_free(store);
+                    store = null_mut();
+                }
+                5 => {
+                    // Log a user in (or out): the user field set to a value right or wrong.
+                    let v = user_value(input.byte());
+                    let (key, value) = match user_path {
+                        Some([outer, _]) if input.bool() => (CString::new(*outer).unwrap(), r#""not an object""#.to_owned()),
+                        Some([outer, inner]) => (CString::new(*outer).unwrap(), format!(r#"{{"{inner}":{v}}}"#)),
+                        _ => (c"user".to_owned(), v),
+                    };
+                    let r = ks_session_set_field(s, key.as_ptr(), value.as_ptr().cast(), value.len());
+                    if !s.is_null() && !finished[slot] && !ks_session_is_destroyed(s) {
+                        assert!(ok(r), "set_field {key:?} {value}: {r:?}");
+                    }
+                }
+                6 => {
+                    // A kept list read again: it outlives the store calls after it.
+                    read_list(lists[input.byte() as usize % 2]);
+                }
+                _ => {
+                    // Set the option on a builder of its own, and drop it.
+                    let (field, want, _) = user_field_choice(input.byte());
+                    let b = ks_config_builder_new();
+                    assert_eq!(ks_config_builder_set_user_field(b, opt_ptr(&field)), want);
+                    ks_config_builder_free(b);
+                }
+            },
         }
     }
     for s in sessions {
         ks_session_free(s);
     }
+    for l in lists {
+        ks_user_sessions_free(l);
+    }
     ks_engine_free(engine);
+    ks_store_free(store);
 }

@@ -112,3 +112,38 @@ pub fn record_cookie_flags(json: &str) -> (Option<bool>, Option<bool>) {
     };
     (flag("secure"), flag("httpOnly"))
 }
+
+/// The user a session record names under the `userField` path `path` (issue 19), read as the
+/// README states the rule, with serde's own maps of raw values rather than the engine's
+/// reader: `Ok(None)` when the field, or an object on its path, is absent or `null`;
+/// `Ok(Some(id))` for a non-empty string of at most 512 bytes (its value) or a number (its
+/// JSON text: `42` and `"42"` are one user); `Err` for anything else (a boolean, an object,
+/// an array, an empty or too long string, or a non-object where the path goes on).
+/// `json` must be a record `check_record` accepted (a JSON object).
+pub fn record_user(json: &str, path: &[&str]) -> Result<Option<String>, &'static str> {
+    use serde_json::value::RawValue;
+    type Object<'a> = HashMap<String, &'a RawValue>;
+    let mut object: Object = serde_json::from_str(json).expect("an accepted record is an object");
+    let (last, walk) = path.split_last().expect("a non-empty path");
+    for name in walk {
+        let Some(raw) = object.get(*name).map(|r| r.get()) else { return Ok(None) };
+        if raw == "null" {
+            return Ok(None);
+        }
+        object = serde_json::from_str(raw).map_err(|_| "not an object on the path")?;
+    }
+    let Some(raw) = object.get(*last).map(|r| r.get()) else { return Ok(None) };
+    match raw.as_bytes()[0] {
+        b'n' => Ok(None),
+        b'"' => {
+            let s: String = serde_json::from_str(raw).expect("a JSON string");
+            if s.is_empty() || s.len() > 512 {
+                Err("an empty or too long string")
+            } else {
+                Ok(Some(s))
+            }
+        }
+        b'-' | b'0'..=b'9' => Ok(Some(raw.to_owned())),
+        _ => Err("a boolean, an object or an array"),
+    }
+}
