@@ -147,35 +147,22 @@ function suite(name, makeStore) {
 
 suite('the default MemoryStore', async () => new session.MemoryStore());
 
-describe('RedisStore', () => {
-  let redis;
-  before(async () => {
-    redis = await startRedis();
+for (const [group, name, cluster] of [['RedisStore', 'RedisStore (one redis-server)', false], ['Redis Cluster', 'RedisStore (3-master cluster)', true]]) {
+  describe(group, () => {
+    let redis;
+    before(async () => {
+      redis = await startRedis({ cluster });
+    });
+    after(async () => {
+      if (redis) await redis.stop();
+    });
+    suite(name, async () => {
+      const store = new session.RedisStore({ ...redis.target(), prefix: 'users:' });
+      await connected(store);
+      return store;
+    });
   });
-  after(async () => {
-    if (redis) await redis.stop();
-  });
-  suite('RedisStore (one redis-server)', async () => {
-    const store = new session.RedisStore({ ...redis.target(), prefix: 'users:' });
-    await connected(store);
-    return store;
-  });
-});
-
-describe('Redis Cluster', () => {
-  let redis;
-  before(async () => {
-    redis = await startRedis({ cluster: true });
-  });
-  after(async () => {
-    if (redis) await redis.stop();
-  });
-  suite('RedisStore (3-master cluster)', async () => {
-    const store = new session.RedisStore({ ...redis.target(), prefix: 'users:' });
-    await connected(store);
-    return store;
-  });
-});
+}
 
 describe('userField options and stores', () => {
   test('a store without a user index (or compare-and-set) is refused when the middleware is created, naming what it lacks', () => {

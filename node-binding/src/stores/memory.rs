@@ -5,6 +5,7 @@
 
 use crate::{errors, registry};
 use koa_session_core::store::{MemoryStore, MemoryStoreOptions};
+use koa_session_core::user_field::check_user_id;
 use napi::bindgen_prelude::{Env, Result, Unknown, ValueType};
 use napi_derive::napi;
 use std::sync::Arc;
@@ -83,7 +84,7 @@ impl NativeMemoryStore {
     /// Puts `sid` in the index of `user` (the plan's `IndexUser`), stamped `nowMs`.
     #[napi(catch_unwind)]
     pub fn index_user_session(&self, user: String, sid: String, now_ms: f64) -> Result<()> {
-        super::user_args(None, &user).map_err(errors::invalid_arg)?;
+        check_user_id(&user).map_err(errors::invalid_arg)?;
         self.inner.index_user_session_sync(&user, &sid, now_ms as i64).map_err(errors::invalid_arg)
     }
 
@@ -91,14 +92,14 @@ impl NativeMemoryStore {
     /// json]` each, oldest login first. Ids are credentials: never show or log them.
     #[napi(catch_unwind, ts_return_type = "Array<[string, number, string]>")]
     pub fn user_sessions(&self, field: String, user: String, now_ms: f64) -> Result<super::UserSessionRows> {
-        let field = super::user_args(Some(&field), &user).map_err(errors::invalid_arg)?.ok_or_else(|| errors::invalid_arg("userField is missing"))?;
+        let field = super::user_field_args(&field, &user).map_err(errors::invalid_arg)?;
         self.inner.user_sessions_sync(&field, &user, now_ms as i64).map(super::user_session_rows).map_err(errors::invalid_arg)
     }
 
     /// Destroys every session indexed under `user` but `except`; how many there were.
     #[napi(catch_unwind)]
     pub fn destroy_user_sessions(&self, user: String, except: Option<String>) -> Result<f64> {
-        super::user_args(None, &user).map_err(errors::invalid_arg)?;
+        check_user_id(&user).map_err(errors::invalid_arg)?;
         self.inner.destroy_user_sessions_sync(&user, except.as_deref()).map(|n| n as f64).map_err(errors::invalid_arg)
     }
 

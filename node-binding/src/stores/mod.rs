@@ -21,10 +21,10 @@ fn merge_outcome(o: MergeOutcome) -> &'static str {
     }
 }
 
-/// The `userField` and user id of a user-index call, checked by core's rules.
-fn user_args(field: Option<&str>, user: &str) -> std::result::Result<Option<UserField>, String> {
+/// The `userField` and user id of a `userSessions` call, checked by core's rules.
+fn user_field_args(field: &str, user: &str) -> std::result::Result<UserField, String> {
     check_user_id(user)?;
-    field.map(UserField::parse).transpose().map_err(|e| e.to_string())
+    UserField::parse(field).map_err(|e| e.to_string())
 }
 
 /// A user's live sessions as JS gets them: `[id, sinceMs, json]` each.

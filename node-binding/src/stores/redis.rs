@@ -18,6 +18,7 @@ use crate::errors;
 use koa_session_core::store::redis::{ConnectionState, RedisStore};
 use koa_session_core::store::redis_options::{self, Target};
 use koa_session_core::store::{destroy_user_sessions, index_user_session, merge_into_store, user_sessions, Store, StoreError, StoreErrorKind, StoreOperator};
+use koa_session_core::user_field::check_user_id;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
@@ -247,7 +248,7 @@ impl NativeRedisStore {
     /// Puts `sid` in the index of `user` (the plan's `IndexUser`), stamped `nowMs`; null when done.
     #[napi(catch_unwind, ts_return_type = "Promise<null | NativeRedisFailure>")]
     pub fn index_user_session<'env>(&self, env: &'env Env, user: String, sid: String, now_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
-        super::user_args(None, &user).map_err(errors::invalid_arg)?;
+        check_user_id(&user).map_err(errors::invalid_arg)?;
         self.run(env, move |s| async move { reply(index_user_session(&s, &user, &sid, now_ms as i64).await, done) })
     }
 
@@ -255,14 +256,14 @@ impl NativeRedisStore {
     /// json]` each, oldest login first. Ids are credentials: never show or log them.
     #[napi(catch_unwind, ts_return_type = "Promise<Array<[string, number, string]> | NativeRedisFailure>")]
     pub fn user_sessions<'env>(&self, env: &'env Env, field: String, user: String, now_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
-        let field = super::user_args(Some(&field), &user).map_err(errors::invalid_arg)?.ok_or_else(|| errors::invalid_arg("userField is missing"))?;
+        let field = super::user_field_args(&field, &user).map_err(errors::invalid_arg)?;
         self.run(env, move |s| async move { reply(user_sessions(&s, &field, &user, now_ms as i64).await, |v| Reply::Sessions(super::user_session_rows(v))) })
     }
 
     /// Destroys every session indexed under `user` but `except`; how many there were.
     #[napi(catch_unwind, ts_return_type = "Promise<number | NativeRedisFailure>")]
     pub fn destroy_user_sessions<'env>(&self, env: &'env Env, user: String, except: Option<String>) -> Result<PromiseRaw<'env, Reply>> {
-        super::user_args(None, &user).map_err(errors::invalid_arg)?;
+        check_user_id(&user).map_err(errors::invalid_arg)?;
         self.run(env, move |s| async move { reply(destroy_user_sessions(&s, &user, except.as_deref()).await, |n| Reply::Count(n as f64)) })
     }
 
