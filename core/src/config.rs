@@ -2,7 +2,8 @@
 //! validated once, then shared read-only by every request.
 
 pub use crate::options::{ConfigError, ConfigErrorKind};
-use crate::options::{check_cookie, check_cookie_name, check_default_ttl, check_keys};
+use crate::lifetime::Lifetimes;
+use crate::options::{check_cookie, check_cookie_name, check_default_ttl, check_keys, check_timeout, ABSOLUTE_TIMEOUT, IDLE_TIMEOUT};
 use crate::set_cookie::{CookieAttributes, Priority, SameSite};
 use crate::signing::Keys;
 use crate::user_field::UserField;
@@ -31,6 +32,8 @@ pub struct SessionConfig {
     pub(crate) store_timeout: Option<std::time::Duration>,
     /// `userField`: where the session data holds the user's id (`None`: no user index).
     pub(crate) user_field: Option<UserField>,
+    /// `idleTimeout` and `absoluteTimeout` (see [`crate::lifetime`]).
+    pub(crate) lifetimes: Lifetimes,
     /// The JSON of a brand-new session: `{"cookie":{...}}`, as the original package makes it.
     pub(crate) fresh_json: String,
 }
@@ -62,10 +65,26 @@ impl SessionConfig {
     pub fn user_field(&self) -> Option<&UserField> {
         self.user_field.as_ref()
     }
+    /// The idle and absolute timeouts.
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.lifetimes
+    }
     /// Refuses a store that cannot do what these settings need, naming what it lacks
     /// (`has_*`: what the store offers). `userField` needs compare-and-set (a stored session
-    /// is never written blind) and a user index.
+    /// is never written blind) and a user index. The timeouts need compare-and-set: the
+    /// activity time is written on reads too, and such a write must never undo a change
+    /// another request made meanwhile.
     pub fn check_store(&self, has_compare_and_set: bool, has_user_index: bool) -> Result<(), ConfigError> {
+        if !has_compare_and_set {
+            let option = if self.lifetimes.idle_ms.is_some() { Some(IDLE_TIMEOUT) } else { self.lifetimes.absolute_ms.map(|_| ABSOLUTE_TIMEOUT) };
+            if let Some(option) = option {
+                return Err(ConfigError::new(
+                    option,
+                    ConfigErrorKind::InvalidValue,
+                    "needs a store with compare-and-set (compareAndSet): the session's activity time is written on reads too, and must never undo another request's change; this store lacks it",
+                ));
+            }
+        }
         let Some(field) = &self.user_field else { return Ok(()) };
         let lacks: Vec<&str> = [(!has_compare_and_set, "compare-and-set (compareAndSet)"), (!has_user_index, "a user index (indexUserSession)")]
             .into_iter()
@@ -98,6 +117,7 @@ pub struct SessionConfigBuilder {
     default_ttl_ms: i64,
     store_timeout: Option<std::time::Duration>,
     user_field: Option<String>,
+    lifetimes: Lifetimes,
 }
 
 impl Default for SessionConfigBuilder {
@@ -111,6 +131,7 @@ impl Default for SessionConfigBuilder {
             default_ttl_ms: DEFAULT_SESSION_TTL_MS,
             store_timeout: Some(std::time::Duration::from_millis(DEFAULT_STORE_TIMEOUT_MS)),
             user_field: None,
+            lifetimes: Lifetimes::default(),
         }
     }
 }
@@ -206,12 +227,31 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// `idleTimeout` in ms: a session not used for this long is gone (`None` or 0: off).
+    pub fn idle_timeout_ms(mut self, ms: Option<i64>) -> Self {
+        self.lifetimes.idle_ms = ms.filter(|&ms| ms != 0);
+        self
+    }
+
+    /// `absoluteTimeout` in ms: a session this old since it began or was regenerated is gone,
+    /// however active (`None` or 0: off).
+    pub fn absolute_timeout_ms(mut self, ms: Option<i64>) -> Self {
+        self.lifetimes.absolute_ms = ms.filter(|&ms| ms != 0);
+        self
+    }
+
     /// Checks every setting with the rules of [`crate::options`] (the error names the
     /// option as a Koa user writes it).
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         check_cookie_name(&self.cookie_name)?;
         check_cookie(&self.cookie)?;
         check_default_ttl(self.default_ttl_ms)?;
+        if let Some(ms) = self.lifetimes.idle_ms {
+            check_timeout(IDLE_TIMEOUT, ms)?;
+        }
+        if let Some(ms) = self.lifetimes.absolute_ms {
+            check_timeout(ABSOLUTE_TIMEOUT, ms)?;
+        }
         let keys = match self.keys {
             None => None,
             Some(k) => {
@@ -231,6 +271,7 @@ impl SessionConfigBuilder {
             default_ttl_ms: self.default_ttl_ms,
             store_timeout: self.store_timeout,
             user_field,
+            lifetimes: self.lifetimes,
             fresh_json,
         })
     }

@@ -54,6 +54,10 @@ pub enum LogLevel {
     Warn = 2,
 }
 
+/// The engine's clock: unix milliseconds. The timeouts, cookie dates and TTLs follow it; a
+/// test or a conformance runner may set its own ([`Engine::with_clock`]).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
 /// Hears why the engine decided what it did, one line per decision. A line never holds
 /// session data, and shows ids only as tags (`log_id::log_id`: a keyed hash).
 pub type DecisionLog = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
@@ -63,6 +67,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     gen_sid: SidGenerator,
     log: Option<DecisionLog>,
+    clock: Clock,
 }
 
 
@@ -122,7 +127,7 @@ impl Engine {
     /// needs compare-and-set and a user index) is refused, naming what it lacks.
     pub fn new(config: SessionConfig, store: Arc<dyn Store>) -> Result<Engine, ConfigError> {
         config.check_store(store.supports_compare_and_set(), store.supports_user_index())?;
-        Ok(Engine { config, store, gen_sid: Arc::new(|| generate_sid().map_err(|e| e.to_string())), log: None })
+        Ok(Engine { config, store, gen_sid: Arc::new(|| generate_sid().map_err(|e| e.to_string())), log: None, clock: Arc::new(crate::now_unix_ms) })
     }
 
     /// Logs every decision (see [`DecisionLog`]); without it nothing is formatted.
@@ -135,6 +140,17 @@ impl Engine {
         if let Some(log) = &self.log {
             log(level, &line());
         }
+    }
+
+    /// Reads the time from `clock` instead of the system's (see [`Clock`]).
+    pub fn with_clock(mut self, clock: Clock) -> Engine {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, on the engine's clock.
+    pub fn now_ms(&self) -> i64 {
+        (self.clock)()
     }
 
     pub fn with_sid_generator(mut self, gen_sid: SidGenerator) -> Engine {
@@ -169,7 +185,7 @@ impl Engine {
             match request.next() {
                 Next::Load(sid) => {
                     let found = self.store.get(sid).await?;
-                    report = request.loaded(found.map_or(Loaded::Missing, Loaded::Found))?;
+                    report = request.loaded(&self.config, found.map_or(Loaded::Missing, Loaded::Found), self.now_ms())?;
                 }
                 Next::NeedSid => request.set_new_sid(self.new_sid()?)?,
                 Next::Ready => break,
@@ -177,7 +193,7 @@ impl Engine {
         }
         let level = if report == LoadReport::Corrupt { LogLevel::Warn } else { LogLevel::Info };
         self.note(level, || format!("{} (session {})", report.describe(), log_id(request.sid().unwrap_or(""))));
-        let json = Some(request.session_json(&self.config).to_owned());
+        let json = Some(request.session_json(&self.config).into_owned());
         Ok(Some(ActiveSession { request, json, save: None, replaced_whole: false, report }))
     }
 
@@ -203,7 +219,9 @@ impl Engine {
         let ending = Ending { json: json.as_deref(), save, replaced: replaced_whole };
         let loaded = request.loaded_json().map(str::to_owned);
         self.note(LogLevel::Info, || format!("{} (session {})", request.explain_decision(&self.config, &ending), log_id(request.sid().unwrap_or(""))));
-        let outcome = request.finish(&self.config, &ending, self.store_caps(), plain_http, crate::now_unix_ms())?;
+        let mut outcome = request.finish(&self.config, &ending, self.store_caps(), plain_http, self.now_ms())?;
+        // With lifetimes the plan writes the session with the engine's times in it.
+        let json = outcome.json.take().or(json);
         self.execute(outcome, json.as_deref(), loaded).await
     }
 
@@ -232,7 +250,7 @@ impl Engine {
                         return self.gone(sid);
                     }
                 }
-                StoreOp::IndexUser { user, sid } => index_user_session(&*self.store, user, sid, crate::now_unix_ms()).await?,
+                StoreOp::IndexUser { user, sid } => index_user_session(&*self.store, user, sid, self.now_ms()).await?,
             }
         }
         Ok(outcome.set_cookies)

@@ -9,6 +9,7 @@
 //! - [`request`]: the sans-I/O state machine that makes every per-request decision.
 //! - [`store`]: the async `Store` trait, `MemoryStore`, and a conformance suite for any store.
 //! - [`user_field`]: whose session it is (`userField`); [`store::user_index`]: each user's sessions.
+//! - [`lifetime`]: idle and absolute timeouts, and the engine's times in the record.
 //! - [`driver`]: runs the state machine and executes its plan against a `Store` (used by the C API).
 //!
 //! No FFI and no JavaScript here: the bindings translate, the core decides.
@@ -18,6 +19,7 @@ pub mod cookie_header;
 pub mod driver;
 pub mod http_date;
 pub mod json_field;
+pub mod lifetime;
 pub mod limits;
 pub mod log_id;
 pub mod merge;
@@ -32,7 +34,7 @@ pub mod user_field;
 
 pub use config::{SessionConfig, SessionConfigBuilder};
 pub use options::{ConfigError, ConfigErrorKind, SessionOptions};
-pub use driver::{ActiveSession, DecisionLog, Engine, EngineError, LogLevel, SidGenerator};
+pub use driver::{ActiveSession, Clock, DecisionLog, Engine, EngineError, LogLevel, SidGenerator};
 pub use request::{Decision, Ending, LoadReport, Loaded, Next, Outcome, RequestError, RequestParts, SessionRequest, StoreCaps, StoreOp, TokenStep};
 pub use set_cookie::{CookieAttributes, CookieError, Priority, SameSite};
 pub use signing::Keys;

@@ -77,6 +77,8 @@ const EXPIRES: &str = "cookieOptions.expires";
 const SAME_SITE: &str = "cookieOptions.sameSite";
 const PRIORITY: &str = "cookieOptions.priority";
 const DEFAULT_TTL: &str = "defaultSessionTtl";
+pub const IDLE_TIMEOUT: &str = "idleTimeout";
+pub const ABSOLUTE_TIMEOUT: &str = "absoluteTimeout";
 
 /// Top-level options whose values belong to the host (a store object, functions): known
 /// here so they are not "unknown". The store is the host's to check; the functions arrive
@@ -92,7 +94,8 @@ fn host_function(name: &str, v: &Value) -> Result<(), ConfigError> {
         _ => Err(wrong_type(name.to_owned(), "a function", v)),
     }
 }
-const DATA_OPTIONS: [&str; 8] = [KEY, RECONNECT_TIMEOUT, STORE_TIMEOUT, COOKIE_OPTIONS, "defer", "rolling", "allowEmpty", "userField"];
+const DATA_OPTIONS: [&str; 10] =
+    [KEY, RECONNECT_TIMEOUT, STORE_TIMEOUT, COOKIE_OPTIONS, "defer", "rolling", "allowEmpty", "userField", IDLE_TIMEOUT, ABSOLUTE_TIMEOUT];
 const COOKIE_FIELDS: [&str; 11] =
     ["httpOnly", "maxAge", "expires", "overwrite", "path", "domain", "secure", "signed", "sameSite", "priority", "partitioned"];
 
@@ -215,6 +218,19 @@ pub fn check_default_ttl(ms: i64) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// `idleTimeout` / `absoluteTimeout` in ms (`option` names which): from 1 ms to ten years
+/// (0 is off, and never reaches this check).
+pub fn check_timeout(option: &'static str, ms: i64) -> Result<(), ConfigError> {
+    if !(1..=crate::record::MAX_TTL_MS).contains(&ms) {
+        return Err(ConfigError::new(
+            option,
+            ConfigErrorKind::InvalidValue,
+            format!("must be a number of milliseconds from 1 to {} (ten years), or 0 for none; got {ms}", crate::record::MAX_TTL_MS),
+        ));
+    }
+    Ok(())
+}
+
 /// Signing keys: at least one, none empty.
 pub fn check_keys<K: AsRef<[u8]>>(keys: &[K]) -> Result<(), ConfigError> {
     if keys.is_empty() {
@@ -311,6 +327,20 @@ fn whole_ms(v: &Value) -> Option<i64> {
     Some(f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
 }
 
+/// A timeout option: a whole number of ms (checked by [`check_timeout`]), or 0 / null: off.
+fn timeout_ms(option: &'static str, v: &Value) -> Result<Option<i64>, ConfigError> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let ms = v.as_f64().filter(|f| f.is_finite() && f.fract() == 0.0);
+    let ms = ms.ok_or_else(|| wrong_type(option, "a whole number of milliseconds, or 0 / null for none", v))?;
+    let ms = ms.clamp(i64::MIN as f64, i64::MAX as f64) as i64;
+    if ms != 0 {
+        check_timeout(option, ms)?;
+    }
+    Ok(Some(ms))
+}
+
 /// A string that is empty or `null`: no attribute.
 fn optional_string(option: &'static str, v: &Value) -> Result<Option<String>, ConfigError> {
     match v {
@@ -387,6 +417,8 @@ impl SessionOptions {
                     };
                     o.config = o.config.user_field(field);
                 }
+                IDLE_TIMEOUT => o.config = o.config.idle_timeout_ms(timeout_ms(IDLE_TIMEOUT, v)?),
+                ABSOLUTE_TIMEOUT => o.config = o.config.absolute_timeout_ms(timeout_ms(ABSOLUTE_TIMEOUT, v)?),
                 COOKIE_OPTIONS => o.cookie_options(v)?,
                 "store" => {}
                 n if HOST_OPTIONS.contains(&n) => host_function(n, v)?,

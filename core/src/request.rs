@@ -22,11 +22,13 @@
 
 use crate::config::SessionConfig;
 use crate::cookie_header::get_cookie;
+use crate::lifetime::{app_json, read_times, with_times, AtLoad, Times};
 use crate::record::{check_record, session_cookie, ttl_ms, RecordError};
 use crate::set_cookie::{format_clear_cookie, format_set_cookie, CookieAttributes, CookieError};
 use crate::sid::is_valid_sid;
 use crate::user_field::{user_of, UserIdError};
 use crate::signing::Verified;
+use std::borrow::Cow;
 use std::fmt;
 
 /// What the session cookie the client sent turned out to be.
@@ -59,7 +61,7 @@ pub enum Next<'a> {
 }
 
 /// How many distinct [`SessionRequest::state_code`] values exist (codes are `0..STATE_CODES`).
-pub const STATE_CODES: u8 = 32;
+pub const STATE_CODES: u8 = 64;
 
 /// The store's answer for the id being loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +88,8 @@ pub enum LoadReport {
     Rejected = 3,
     /// The store holds something under that id that is not a usable session record.
     Corrupt = 4,
+    /// The record passed its idle or absolute timeout: a new session, the record destroyed.
+    Expired = 5,
 }
 
 impl LoadReport {
@@ -97,11 +101,12 @@ impl LoadReport {
             LoadReport::Missing => "new session: the cookie's id is unknown or expired",
             LoadReport::Rejected => "new session: valid() refused the stored session",
             LoadReport::Corrupt => "new session: the store holds an unusable record under the cookie's id",
+            LoadReport::Expired => "new session: the stored session passed its idle or absolute timeout (it is destroyed)",
         }
     }
 
     /// Every report, in code order.
-    pub const ALL: [LoadReport; 5] = [LoadReport::NoCookie, LoadReport::Loaded, LoadReport::Missing, LoadReport::Rejected, LoadReport::Corrupt];
+    pub const ALL: [LoadReport; 6] = [LoadReport::NoCookie, LoadReport::Loaded, LoadReport::Missing, LoadReport::Rejected, LoadReport::Corrupt, LoadReport::Expired];
 
     pub fn code(self) -> u8 {
         self as u8
@@ -194,6 +199,9 @@ impl StoreOp {
 pub struct Outcome {
     pub ops: Vec<StoreOp>,
     pub set_cookies: Vec<String>,
+    /// The JSON that `Save` and `Merge` write when it is not the host's: with lifetimes the
+    /// engine's times go into it ([`crate::lifetime`]). `None`: write the host's JSON.
+    pub json: Option<String>,
 }
 
 impl Outcome {
@@ -293,8 +301,12 @@ pub struct SessionRequest {
     stored: bool,
     original: Option<String>,
     cookie: ClientCookie,
-    /// The stored id a regenerate replaced: destroyed first at the end of the request.
+    /// The stored id a regenerate replaced, or of a record that was over (timed out):
+    /// destroyed first at the end of the request.
     replaced: Option<String>,
+    /// Lifetimes: the loaded record's activity time is due to be written even when nothing
+    /// else changes (see [`crate::lifetime::AtLoad`]).
+    touch_due: bool,
 }
 
 /// What the session cookie of a request is, in detail (for [`explain_cookie`]).
@@ -378,6 +390,7 @@ impl SessionRequest {
             original: None,
             cookie,
             replaced: None,
+            touch_due: false,
         })
     }
 
@@ -389,19 +402,31 @@ impl SessionRequest {
         }
     }
 
-    /// Feeds the store's answer for [`Next::Load`]. Anything but a valid record (a JSON
-    /// object within the limits, see [`check_record`]) starts a new session under a new id: a
-    /// client-chosen id is never adopted.
-    pub fn loaded(&mut self, result: Loaded) -> Result<LoadReport, RequestError> {
+    /// Feeds the store's answer for [`Next::Load`], at `now_ms` on the host's clock (what the
+    /// timeouts are checked against). Anything but a valid record (a JSON object within the
+    /// limits, see [`check_record`]) starts a new session under a new id: a client-chosen id
+    /// is never adopted. A record past its idle or absolute timeout starts one too, and is
+    /// destroyed at the end of the request.
+    pub fn loaded(&mut self, cfg: &SessionConfig, result: Loaded, now_ms: i64) -> Result<LoadReport, RequestError> {
         if self.step != Step::Load {
             return Err(RequestError::WrongStep);
         }
         let report = match result {
             Loaded::Found(json) if check_record(&json).is_ok() => {
-                self.original = Some(json);
-                self.stored = true;
-                self.step = Step::Ready;
-                return Ok(LoadReport::Loaded);
+                let lifetimes = cfg.lifetimes;
+                match lifetimes.is_on().then(|| lifetimes.at_load(read_times(&json), now_ms)) {
+                    Some(AtLoad::Expired(_)) => {
+                        self.replaced.clone_from(&self.sid);
+                        LoadReport::Expired
+                    }
+                    verdict => {
+                        self.touch_due = verdict == Some(AtLoad::Live { refresh: true });
+                        self.original = Some(json);
+                        self.stored = true;
+                        self.step = Step::Ready;
+                        return Ok(LoadReport::Loaded);
+                    }
+                }
             }
             Loaded::Found(_) => LoadReport::Corrupt,
             Loaded::Missing => LoadReport::Missing,
@@ -448,9 +473,18 @@ impl SessionRequest {
         !self.stored
     }
 
-    /// The session JSON to hand to the application: the loaded record, or a fresh session.
-    pub fn session_json<'a>(&'a self, cfg: &'a SessionConfig) -> &'a str {
-        self.original.as_deref().unwrap_or(&cfg.fresh_json)
+    /// The session JSON to hand to the application: the loaded record (with lifetimes,
+    /// without the engine's times), or a fresh session.
+    pub fn session_json<'a>(&'a self, cfg: &'a SessionConfig) -> Cow<'a, str> {
+        match &self.original {
+            Some(loaded) => app_json(cfg, loaded),
+            None => Cow::Borrowed(&cfg.fresh_json),
+        }
+    }
+
+    /// Whether the application handed back the session as it was given.
+    fn unchanged(&self, cfg: &SessionConfig, json: &str) -> bool {
+        self.original.as_deref().is_some_and(|loaded| app_json(cfg, loaded) == json)
     }
 
     /// Replaces the session with a fresh one under `new_sid` (e.g. at login, against session
@@ -471,6 +505,7 @@ impl SessionRequest {
         }
         self.stored = false;
         self.original = None;
+        self.touch_due = false;
         if self.cookie != ClientCookie::Absent {
             self.cookie = ClientCookie::Stale;
         }
@@ -486,6 +521,7 @@ impl SessionRequest {
         self.step == Step::Ready
             && self.stored
             && !cfg.rolling
+            && !self.touch_due
             && !matches!(self.cookie, ClientCookie::Stale | ClientCookie::Current { resign: true })
     }
 
@@ -517,8 +553,10 @@ impl SessionRequest {
                 }
             }
             (None, Some(j)) => {
-                if Some(j) != self.original.as_deref() {
+                if !self.unchanged(cfg, j) {
                     (Decision::Save, "saved: the session changed")
+                } else if self.touch_due {
+                    (Decision::Save, "saved: its activity time is refreshed (idleTimeout: more than half the window passed, or the record had no times yet)")
                 } else if cfg.rolling {
                     (Decision::Save, "saved: rolling (unchanged data: its expiry is refreshed)")
                 } else {
@@ -539,6 +577,7 @@ impl SessionRequest {
             _ => return Err(RequestError::WrongStep),
         };
         let mut ops = Vec::new();
+        let mut stamped = None;
         if let Some(old) = self.replaced.clone() {
             ops.push(StoreOp::Destroy { sid: old });
         }
@@ -562,18 +601,32 @@ impl SessionRequest {
             Decision::Save => {
                 let json = end.json.ok_or(RequestError::WrongStep)?;
                 let attrs = session_cookie(json, &cfg.cookie)?;
-                let ttl = ttl_ms(&attrs, now_ms, cfg.default_ttl_ms);
+                let mut ttl = ttl_ms(&attrs, now_ms, cfg.default_ttl_ms);
+                let unchanged = self.unchanged(cfg, json) && !end.replaced;
+                if cfg.lifetimes.is_on() {
+                    // The engine's times, from the loaded record: written anew (activity now)
+                    // whenever the record is written; a touch keeps them.
+                    let loaded = self.original.as_deref().filter(|_| self.stored).and_then(read_times);
+                    let mut times = loaded.unwrap_or(Times::starting(now_ms));
+                    if !(unchanged && !self.touch_due) {
+                        times.active = now_ms;
+                    }
+                    if let Some(left) = cfg.lifetimes.remaining_ms(times, now_ms) {
+                        ttl = ttl.min(left);
+                    }
+                    stamped = Some(with_times(json, times)?);
+                }
                 if ttl <= 0 {
                     // The session's own cookie says it has expired: end it rather than store it.
                     if self.stored {
                         ops.push(StoreOp::Destroy { sid });
                     }
-                    return Ok(Outcome { ops, set_cookies: clear_cookies(cfg)? });
+                    return Ok(Outcome { ops, set_cookies: clear_cookies(cfg)?, json: None });
                 }
                 check_transport(&attrs, plain_http)?;
                 let set_cookies = session_cookies(cfg, &sid, &attrs, now_ms)?;
                 let ttl_ms = ttl as u64;
-                let unchanged = self.original.as_deref() == Some(json);
+                let unchanged = unchanged && !self.touch_due;
                 // With a user index a stored session is never written blind, so that a record
                 // destroyed meanwhile (log out everywhere) is never re-created.
                 let indexed = cfg.user_field.is_some() && caps.compare_and_set;
@@ -589,7 +642,7 @@ impl SessionRequest {
                 set_cookies
             }
         };
-        Ok(Outcome { ops, set_cookies })
+        Ok(Outcome { ops, set_cookies, json: stamped })
     }
 
     /// With `userField`: the user to index this session under before writing `json`, when the
@@ -622,7 +675,7 @@ impl SessionRequest {
             ClientCookie::Current { resign: true } => 2,
             ClientCookie::Stale => 3,
         };
-        step | (u8::from(self.stored) << 2) | (cookie << 3)
+        step | (u8::from(self.stored) << 2) | (cookie << 3) | (u8::from(self.touch_due) << 5)
     }
 
     /// The request as plain parts, to rebuild it later with [`from_parts`](Self::from_parts).
@@ -646,7 +699,8 @@ impl SessionRequest {
             _ => return Err(RequestError::WrongStep),
         };
         let stored = code & 4 != 0;
-        let cookie = match code >> 3 {
+        let touch_due = code & 32 != 0;
+        let cookie = match (code >> 3) & 3 {
             0 => ClientCookie::Absent,
             1 => ClientCookie::Current { resign: false },
             2 => ClientCookie::Current { resign: true },
@@ -657,15 +711,16 @@ impl SessionRequest {
             Step::NeedSid => None,
             _ => Some(sid.filter(|s| is_valid_sid(s)).ok_or(RequestError::InvalidSid)?),
         };
-        if stored != original.is_some() || (stored && step != Step::Ready) {
+        if stored != original.is_some() || (stored && step != Step::Ready) || (touch_due && !stored) {
             return Err(RequestError::WrongStep);
         }
         if let Some(r) = &replaced {
-            if !is_valid_sid(r) || stored || step != Step::Ready {
+            // A regenerated session is ready; a timed-out record's request may await its new id.
+            if !is_valid_sid(r) || stored || step == Step::Load {
                 return Err(RequestError::WrongStep);
             }
         }
-        Ok(SessionRequest { sid, step, stored, original, cookie, replaced })
+        Ok(SessionRequest { sid, step, stored, original, cookie, replaced, touch_due })
     }
 
     /// The request as one short string, for hosts that keep it in their own variables

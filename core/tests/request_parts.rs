@@ -45,7 +45,7 @@ fn run(cookie: Option<&str>, record: Option<&str>, valid: bool, regenerate: bool
                     Some(_) if !valid => Loaded::Rejected,
                     Some(r) => Loaded::Found(r.to_owned()),
                 };
-                report = Some(req.loaded(answer).unwrap());
+                report = Some(req.loaded(&cfg, answer, 0).unwrap());
             }
             Next::NeedSid => req.set_new_sid(NEW_SID.to_owned()).unwrap(),
             Next::Ready => break,
@@ -53,7 +53,7 @@ fn run(cookie: Option<&str>, record: Option<&str>, valid: bool, regenerate: bool
         req = hop(req);
     }
     let is_new = req.is_new();
-    let shown = req.session_json(&cfg).to_owned();
+    let shown = req.session_json(&cfg).into_owned();
     let mut destroyed = None;
     if regenerate {
         destroyed = req.regenerate("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC".to_owned()).unwrap();
@@ -104,7 +104,7 @@ fn state_codes_tell_states_apart() {
         codes.insert(begun.state_code());
         let mut loaded = begun.clone();
         if let Next::Load(_) = loaded.next() {
-            assert_eq!(loaded.loaded(Loaded::Found(RECORD.to_owned())).unwrap(), LoadReport::Loaded);
+            assert_eq!(loaded.loaded(&cfg, Loaded::Found(RECORD.to_owned()), 0).unwrap(), LoadReport::Loaded);
             codes.insert(loaded.state_code());
         }
     }
@@ -120,7 +120,7 @@ fn impossible_parts_are_refused() {
     let ready = SessionRequest::begin(&cfg, None, None, Some(SID)).unwrap();
     let load_code = ready.clone().into_parts().code;
     let mut loaded = ready;
-    loaded.loaded(Loaded::Found(RECORD.to_owned())).unwrap();
+    loaded.loaded(&cfg, Loaded::Found(RECORD.to_owned()), 0).unwrap();
     let stored_code = loaded.clone().into_parts().code;
 
     assert_eq!(refused(STATE_CODES, Some(SID), None), RequestError::WrongStep);

@@ -71,7 +71,7 @@ fn run_with(cfg: &SessionConfig, store: &MemoryStore, cookie: Option<&str>, app:
                     Some(j) => Loaded::Found(j),
                     None => Loaded::Missing,
                 };
-                report = Some(req.loaded(loaded).unwrap());
+                report = Some(req.loaded(cfg, loaded, NOW).unwrap());
             }
             Next::NeedSid => {
                 n += 1;
@@ -80,7 +80,7 @@ fn run_with(cfg: &SessionConfig, store: &MemoryStore, cookie: Option<&str>, app:
             Next::Ready => break,
         }
     }
-    let mut json = Some(req.session_json(cfg).to_owned());
+    let mut json = Some(req.session_json(cfg).into_owned());
     let mut destroyed_by_regenerate = None;
     match app {
         App::Nothing => {}
@@ -90,7 +90,7 @@ fn run_with(cfg: &SessionConfig, store: &MemoryStore, cookie: Option<&str>, app:
             req.regenerate("regenerated-xxxxxxxxxxxxxxxxxxxxxx".into()).unwrap();
             // The old record is destroyed by the plan, at the end of the request.
             destroyed_by_regenerate = req.replaced_sid().map(str::to_owned);
-            json = Some(req.session_json(cfg).to_owned());
+            json = Some(req.session_json(cfg).into_owned());
             if let App::RegenerateThenWrite(j) = app {
                 json = Some(j.to_owned());
             }
@@ -297,9 +297,9 @@ fn outside_the_cookie_path_no_session() {
     // The cookie is cleared with the configured path, not `/`.
     let mut req = SessionRequest::begin(&cfg, Some(b"koa.sid=unknownsid"), Some("/app"), None).unwrap();
     assert_eq!(req.next(), Next::Load("unknownsid"));
-    req.loaded(Loaded::Missing).unwrap();
+    req.loaded(&cfg, Loaded::Missing, NOW).unwrap();
     req.set_new_sid("n".repeat(32)).unwrap();
-    let json = req.session_json(&cfg).to_owned();
+    let json = req.session_json(&cfg).into_owned();
     let out = req.finish(&cfg, &Ending::new(Some(&json)), StoreCaps::default(), false, NOW).unwrap();
     assert_eq!(out.set_cookies, ["koa.sid=; path=/app; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly"]);
 }
@@ -359,7 +359,7 @@ fn errors_come_before_any_write() {
     assert_eq!(bad.set_new_sid("a;b".into()).unwrap_err(), RequestError::InvalidSid);
     assert_eq!(bad.set_new_sid("a\r\nSet-Cookie: x".into()).unwrap_err(), RequestError::InvalidSid);
     assert_eq!(bad.clone().finish(&cfg, &Ending::new(Some("{}")), caps, false, NOW).unwrap_err(), RequestError::WrongStep);
-    assert_eq!(bad.loaded(Loaded::Missing).unwrap_err(), RequestError::WrongStep);
+    assert_eq!(bad.loaded(&cfg, Loaded::Missing, NOW).unwrap_err(), RequestError::WrongStep);
 }
 
 #[test]
@@ -381,7 +381,7 @@ fn plan_uses_merge_and_touch_where_the_store_has_them() {
     let all = CAPS[1];
     let loaded = || {
         let mut req = SessionRequest::begin(&cfg, Some(good().as_bytes()), None, None).unwrap();
-        req.loaded(Loaded::Found(RECORD.to_owned())).unwrap();
+        req.loaded(&cfg, Loaded::Found(RECORD.to_owned()), NOW).unwrap();
         req
     };
     let op = |req: SessionRequest, json: &str, replaced: bool, caps: StoreCaps| {
@@ -409,7 +409,7 @@ fn regenerate_destroys_the_old_record_whatever_follows() {
     let cfg = config();
     for (json, save) in [(Some(RECORD), Some(false)), (None, None), (Some(FRESH_PLUS), None)] {
         let mut req = SessionRequest::begin(&cfg, Some(good().as_bytes()), None, None).unwrap();
-        req.loaded(Loaded::Found(RECORD.to_owned())).unwrap();
+        req.loaded(&cfg, Loaded::Found(RECORD.to_owned()), NOW).unwrap();
         req.regenerate("regenerated-xxxxxxxxxxxxxxxxxxxxxx".into()).unwrap();
         let out = req.finish(&cfg, &Ending { json, save, replaced: false }, CAPS[1], false, NOW).unwrap();
         assert_eq!(out.ops.first(), Some(&StoreOp::Destroy { sid: SID.into() }), "{json:?} {save:?}");
