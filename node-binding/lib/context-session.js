@@ -23,6 +23,7 @@ class ContextSession {
     this.engine = null; // { id, freshJson }: holding it keeps the engine alive while the request runs
     this.token = null; // the engine's state of this request: `<step><state><sid>[ <replaced sid>]`
     this.original = null; // the loaded record's JSON (null for a new session): the engine compares against it
+    this.given = null; // the JSON the app was given: `original`, without the engine's times when it keeps some
     this.upstream = upstream; // ctx.sessionId set before the middleware ran
     this.path = null; // the path the engine checked against the cookie path (set by begin)
     this.outside = false; // defer mode: the path left the cookie path before the session was first used
@@ -58,15 +59,21 @@ class ContextSession {
     if (debug.enabled) debug.cookie(ctx, engine.id, header);
     const memoryId = mw.defer ? -1 : mw.access.memoryId(mw.valid);
     this.path = ctx.path;
-    const r = native.requestBegin(engine.id, header, this.path, this.upstream, mw.nativeSid, memoryId);
+    const r = native.requestBegin(engine.id, header, this.path, this.upstream, mw.nativeSid, memoryId, Date.now());
     if (r === null) return false;
     const nl = r.indexOf('\n');
     this.engine = engine;
-    this.original = nl < 0 ? null : r.slice(nl + 1);
+    this.setOriginal(nl < 0 ? null : r.slice(nl + 1));
     this.token = nl < 0 ? r.slice(1) : r.slice(1, nl);
     const report = r.charCodeAt(0) - 48; // a LOAD_REPORT_* digit, or '-' (nothing read)
     if (report >= 0 && (debug.enabled || report === native.LOAD_REPORT_CORRUPT)) this.loadedReport(report, this.original !== null ? this.sid() : null);
     return true;
+  }
+
+  /** The loaded record (null: none), and what the app sees of it. */
+  setOriginal(record) {
+    this.original = record;
+    this.given = record !== null && this.engine.timeouts ? native.sessionJson(this.engine.id, record) : record;
   }
 
   /** The id in the token, null while one is needed. */
@@ -124,7 +131,7 @@ class ContextSession {
     const step = this.token.charCodeAt(0);
     if (step === STEP_LOAD) return (this.loading = this.loadFromStore());
     if (step === STEP_NEED_SID) return (this.loading = this.withNewSid());
-    this.loadDone(this.original !== null ? JSON.parse(this.original) : null);
+    this.loadDone(this.given !== null ? JSON.parse(this.given) : null);
     return null;
   }
 
@@ -150,14 +157,16 @@ class ContextSession {
       if (isStoreUnavailable(err)) throw err;
       if (!(err && err.code === 'ENOENT')) await this.storeFailed(err, 'get');
     }
-    const session = json === null ? null : parseObject(json);
+    let session = json === null ? null : parseObject(json);
     if (session === undefined) json = ''; // the engine reports it corrupt
+    // With timeouts the app (and its valid hook) never sees the engine's times.
+    else if (session !== null && this.engine.timeouts) session = parseObject(native.sessionJson(this.engine.id, json));
     let ok = true;
     if (session && this.mw.valid !== null) ok = await this.mw.valid(this.ctx, session);
-    const r = native.requestLoaded(this.engine.id, this.token, json, !!ok, this.mw.nativeSid);
+    const r = native.requestLoaded(this.engine.id, this.token, json, !!ok, this.mw.nativeSid, Date.now());
     this.token = r.slice(1);
     const report = r.charCodeAt(0) - 48;
-    if (report === LOAD_REPORT_LOADED) this.original = json;
+    if (report === LOAD_REPORT_LOADED) this.setOriginal(json);
     this.loadedReport(report, sid);
     if (this.token.charCodeAt(0) === STEP_NEED_SID) await this.withNewSid();
     else this.loadDone(report === LOAD_REPORT_LOADED ? session : null);
@@ -169,7 +178,7 @@ class ContextSession {
     if (this.outside) throw new Error('koa-session-ts: cannot regenerate: the request left cookieOptions.path before the session was used');
     const sid = await this.mw.newSid(this.ctx);
     this.token = native.requestRegenerate(this.engine.id, this.token, this.original, sid);
-    this.original = null;
+    this.setOriginal(null);
     this.replaced = false;
     this.session = adoptParsed(JSON.parse(this.engine.freshJson), this);
     return this.session;
@@ -221,7 +230,7 @@ class ContextSession {
     if (debug.enabled) debug.decision(this, json, save);
     // The engine said at load time that the loaded JSON handed back unchanged (and no
     // sessionSave override) ends with nothing to do: skip the call.
-    if (save === null && json === this.original && this.token.charCodeAt(0) === STEP_QUIET) return null;
+    if (save === null && json === this.given && this.token.charCodeAt(0) === STEP_QUIET) return null;
     if (this.mw.beforeSave !== null && native.requestWillSave(this.engine.id, this.token, this.original, json, save)) {
       const finish = () => this.runPlan(this.session === null ? null : serialize(this.session), save);
       const r = this.mw.beforeSave(this.ctx, this.session);
@@ -242,11 +251,14 @@ class ContextSession {
   }
 
   /**
-   * plan: [n, op, sid, ttlMs, ... (n times), ...setCookies] (for STORE_OP_INDEX_USER the third
-   * value is the user id). Null when done at once.
+   * plan: [n, op, sid, ttlMs, ... (n times), stored, ...setCookies] (for STORE_OP_INDEX_USER the
+   * third value is the user id; `stored`: the JSON to write when it is not `json`, or null).
+   * Null when done at once.
    */
   runOps(plan, json, from) {
     const n = plan[0];
+    const stored = plan[1 + 3 * n];
+    if (stored !== null) json = stored;
     for (let k = from; k < n; k++) {
       const op = plan[1 + 3 * k];
       const failed = (err) => this.storeFailed(err, op === STORE_OP_DESTROY ? 'destroy' : 'set');
@@ -261,7 +273,7 @@ class ContextSession {
       if (isThenable(r)) return r.then((v) => (gone(v) ? this.gone() : this.runOps(plan, json, k + 1)), failed);
       if (gone(r)) return this.gone();
     }
-    if (plan.length > 1 + 3 * n) this.send(plan.slice(1 + 3 * n));
+    if (plan.length > 2 + 3 * n) this.send(plan.slice(2 + 3 * n));
     return null;
   }
 

@@ -44,11 +44,10 @@ function session(options) {
     },
   };
 
-  if (typeof opts.userField === 'string') {
-    // The engine's rule: a store that cannot keep a user index (or compare-and-set) is refused now.
-    native.checkStoreCaps(opts.engineOptions, mw.access.caps());
-    registerUserField(store, opts.userField);
-  }
+  // The engine's rule: a store that cannot do what the options need (userField: a user index
+  // and compare-and-set; the timeouts: compare-and-set) is refused now.
+  native.checkStoreCaps(opts.engineOptions, mw.access.caps());
+  if (typeof opts.userField === 'string') registerUserField(store, opts.userField);
 
   return function sessionMiddleware(ctx, next) {
     if (isServed(ctx)) return next();

@@ -7,7 +7,7 @@ const { SessionEngine } = require('../loader');
 
 const warned = new Set();
 
-/** Returns `app => { engine, id, freshJson }` (id: the engine's id for the request calls) for options JSON checked by options.js. */
+/** Returns `app => { engine, id, freshJson, timeouts }` (id: the engine's id for the request calls) for options JSON checked by options.js. */
 function engineCache(engineOptions) {
   let source;
   let snapshot = null;
@@ -23,7 +23,7 @@ function engineCache(engineOptions) {
     }
     source = keys;
     snapshot = Array.isArray(keys) ? keys.slice() : null;
-    current = { engine, id: engine.id, freshJson: engine.freshSessionJson };
+    current = { engine, id: engine.id, freshJson: engine.freshSessionJson, timeouts: engine.hasTimeouts };
     return current;
   };
 }

@@ -145,6 +145,11 @@ export declare class SessionEngine {
   get warning(): string | null
   /** The JSON of a brand-new session (`{"cookie":{...}}`). */
   get freshSessionJson(): string
+  /**
+   * Whether `idleTimeout` or `absoluteTimeout` is set: the engine then keeps its times in
+   * each record, and a loaded record reaches the app through `sessionJson`.
+   */
+  get hasTimeouts(): boolean
   /** The engine's id for the per-request calls (`requestBegin(id, ...)`, see calls.rs). */
   get id(): number
 }
@@ -176,7 +181,7 @@ export declare function checkSessionOptions(options: unknown): CheckedOptions
 
 /**
  * Refuses a store that cannot do what the options need (`caps`: the store's `STORE_CAN_*`
- * bits): `userField` needs compare-and-set and a user index. Throws a `TypeError` naming
+ * bits): `userField` needs compare-and-set and a user index, the timeouts compare-and-set. Throws a `TypeError` naming
  * what the store lacks.
  */
 export declare function checkStoreCaps(engineOptions: string, caps: number): void
@@ -201,6 +206,9 @@ export declare const IDS_DEFAULT_BATCH: number
 
 /** Load report: the store held an unusable record. */
 export declare const LOAD_REPORT_CORRUPT: number
+
+/** Load report: the record passed its idle or absolute timeout (destroyed at commit). */
+export declare const LOAD_REPORT_EXPIRED: number
 
 /** Load report: the record was loaded. */
 export declare const LOAD_REPORT_LOADED: number

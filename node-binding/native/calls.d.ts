@@ -6,16 +6,21 @@
 /** `<step><state><sid>[ <replaced sid>]`: a request between calls (the core's request token). */
 export type RequestToken = string
 
-/** `[n, op, sid, ttlMs, ... (n times), ...setCookies]`, `op` a `STORE_OP_*` code. */
-export type Plan = Array<number | string>
+/**
+ * `[n, op, sid, ttlMs, ... (n times), json | null, ...setCookies]`, `op` a `STORE_OP_*` code,
+ * `json` what `STORE_OP_SAVE` / `STORE_OP_MERGE` write when it is not the JSON handed in.
+ */
+export type Plan = Array<number | string | null>
 
 /**
  * `<report digit or "-"><token>`, then `"\n" + record JSON` when a record was loaded. `store`: a
  * native MemoryStore's id to read the record from, or -1.
  */
-export declare function requestBegin(engine: number, cookieHeader: string | null, path: string, upstreamSid: string | null, newSid: boolean, store: number): string | null
+export declare function requestBegin(engine: number, cookieHeader: string | null, path: string, upstreamSid: string | null, newSid: boolean, store: number, nowMs: number): string | null
 /** `<report digit><token>`. */
-export declare function requestLoaded(engine: number, token: RequestToken, json: string | null, valid: boolean, newSid: boolean): string
+export declare function requestLoaded(engine: number, token: RequestToken, json: string | null, valid: boolean, newSid: boolean, nowMs: number): string
+/** A loaded record as the app sees it (with idleTimeout / absoluteTimeout: without the engine's times). */
+export declare function sessionJson(engine: number, record: string): string
 export declare function requestSetSid(engine: number, token: RequestToken, sid: string): RequestToken
 export declare function requestRegenerate(engine: number, token: RequestToken, original: string | null, sid: string): RequestToken
 export declare function requestWillSave(engine: number, token: RequestToken, original: string | null, json: string | null, save: boolean | null): boolean

@@ -7,8 +7,9 @@
 //! code is the core's (exported by codes.rs); this file converts values and nothing else.
 //!
 //! ```text
-//! requestBegin(engine, cookieHeader, path, upstreamSid, newSid, store) → null | begun
-//! requestLoaded(engine, token, json | null, valid, newSid)           → <report><token>
+//! requestBegin(engine, cookieHeader, path, upstreamSid, newSid, store, nowMs) → null | begun
+//! requestLoaded(engine, token, json | null, valid, newSid, nowMs)    → <report><token>
+//! sessionJson(engine, record)                                        → the JSON the app sees
 //! requestSetSid(engine, token, sid)                                  → token
 //! requestRegenerate(engine, token, original, sid)                    → token
 //! requestWillSave(engine, token, original, json | null, save)        → boolean
@@ -22,8 +23,11 @@
 //! nothing was read><token>`, then `"\n" + record JSON` when a record was loaded (a token never
 //! holds a newline). `<report>`: one digit, a `LOAD_REPORT_*` code. `requestWillSave`: the
 //! core's decision is to write (a `beforeSave` hook runs first). `caps`: `STORE_CAN_*` bits.
-//! plan: `[n, op, sid, ttlMs, ... (n times), ...setCookies]`, `op` a `STORE_OP_*` code; null
-//! when there is nothing to do. A `STORE_OP_MERGE` or `STORE_OP_TOUCH` that finds the record
+//! plan: `[n, op, sid, ttlMs, ... (n times), json | null, ...setCookies]`, `op` a `STORE_OP_*`
+//! code, `json` what `STORE_OP_SAVE` and `STORE_OP_MERGE` write when it is not the JSON handed
+//! in (the engine's times are in it, `idleTimeout` / `absoluteTimeout`); null when there is
+//! nothing to do. `nowMs`: the host's clock (`Date.now()`), what the timeouts are checked
+//! against. `sessionJson`: with timeouts the engine's times in a record are not the app's. A `STORE_OP_MERGE` or `STORE_OP_TOUCH` that finds the record
 //! gone ends the plan: the host sends `clearingCookies(engine)` instead of the plan's cookies.
 //!
 //! With the native MemoryStore the plan is executed in place, so a request is one call at
@@ -88,13 +92,13 @@ pub fn caps_of(bits: u32) -> StoreCaps {
     StoreCaps { compare_and_set: bits & crate::codes::STORE_CAN_COMPARE_AND_SET != 0, touch: bits & crate::codes::STORE_CAN_TOUCH != 0 }
 }
 
-/// `null` when there is nothing to do, else `[n, op, sid, ttlMs, ..., ...setCookies]`
+/// `null` when there is nothing to do, else `[n, op, sid, ttlMs, ..., json | null, ...setCookies]`
 /// (for `STORE_OP_INDEX_USER` the third value is the user id).
 unsafe fn plan(env: Env, outcome: &Outcome) -> Result<Value> {
     if outcome.is_empty() {
         return Ok(raw::null(env));
     }
-    let mut items = Vec::with_capacity(1 + 3 * outcome.ops.len() + outcome.set_cookies.len());
+    let mut items = Vec::with_capacity(2 + 3 * outcome.ops.len() + outcome.set_cookies.len());
     items.push(raw::number(env, outcome.ops.len() as f64));
     for op in &outcome.ops {
         items.push(raw::number(env, f64::from(op.code())));
@@ -104,6 +108,10 @@ unsafe fn plan(env: Env, outcome: &Outcome) -> Result<Value> {
             _ => raw::number(env, op.ttl_ms() as f64),
         });
     }
+    items.push(match &outcome.json {
+        Some(j) => raw::to_js_string(env, j)?,
+        None => raw::null(env),
+    });
     for c in &outcome.set_cookies {
         items.push(raw::to_js_string(env, c)?);
     }
@@ -140,7 +148,7 @@ unsafe fn begin(env: Env, cfg: &SessionConfig, header: Value, path: Value, upstr
 
 unsafe extern "C" fn request_loaded(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
-        let [e, t, json, valid, new_sid] = raw::args::<5>(env, info)?;
+        let [e, t, json, valid, new_sid, now] = raw::args::<6>(env, info)?;
         let cfg = engine(env, e)?;
         let mut req = token_arg(env, t, raw::null(env))?;
         let answer = match (raw::opt_string(env, json, "json")?, raw::boolean(env, valid, "valid")?) {
@@ -148,7 +156,7 @@ unsafe extern "C" fn request_loaded(env: Env, info: sys::napi_callback_info) -> 
             (Some(_), false) => Loaded::Rejected,
             (Some(j), true) => Loaded::Found(j),
         };
-        let report = req.loaded(answer).map_err(Fail::generic)?;
+        let report = req.loaded(&cfg, answer, raw::float(env, now, "nowMs")? as i64).map_err(Fail::generic)?;
         maybe_new_sid(&mut req, raw::boolean(env, new_sid, "newSid")?)?;
         let mut out = String::from(report_digit(report));
         out.push_str(&req.token(&cfg));
@@ -158,7 +166,7 @@ unsafe extern "C" fn request_loaded(env: Env, info: sys::napi_callback_info) -> 
 
 unsafe extern "C" fn request_begin(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
-        let [e, header, path, upstream, new_sid, s] = raw::args::<6>(env, info)?;
+        let [e, header, path, upstream, new_sid, s, now] = raw::args::<7>(env, info)?;
         let cfg = engine(env, e)?;
         let new_sid = raw::boolean(env, new_sid, "newSid")?;
         let store = opt_memory_store(env, s)?;
@@ -169,7 +177,7 @@ unsafe extern "C" fn request_begin(env: Env, info: sys::napi_callback_info) -> V
                 Some(j) => Loaded::Found(j),
                 None => Loaded::Missing,
             };
-            report = report_digit(req.loaded(answer).map_err(Fail::generic)?);
+            report = report_digit(req.loaded(&cfg, answer, raw::float(env, now, "nowMs")? as i64).map_err(Fail::generic)?);
         }
         maybe_new_sid(&mut req, new_sid)?;
         let t = req.token(&cfg);
@@ -239,7 +247,9 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
         let [e, s, rest @ ..] = raw::args::<9>(env, info)?;
         let store = memory_store(env, s)?;
         let argv = [e, rest[0], rest[1], rest[2], rest[3], rest[4], rest[5], rest[6]];
-        let (outcome, cfg, mut json, mut loaded) = finish(env, &argv, MEMORY_CAPS)?;
+        let (mut outcome, cfg, json, mut loaded) = finish(env, &argv, MEMORY_CAPS)?;
+        // With timeouts the plan writes the session with the engine's times in it.
+        let mut json = outcome.json.take().or(json);
         let now_ms = raw::float(env, rest[6], "nowMs")? as i64;
         let out_of_order = || Fail::generic("session request used out of order");
         let mut cookies = outcome.set_cookies;
@@ -279,6 +289,15 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
     })
 }
 
+unsafe extern "C" fn session_json(env: Env, info: sys::napi_callback_info) -> Value {
+    raw::run(env, || {
+        let [e, record] = raw::args::<2>(env, info)?;
+        let cfg = engine(env, e)?;
+        let record = raw::string(env, record, "record")?;
+        raw::to_js_string(env, &koa_session_core::lifetime::app_json(&cfg, &record))
+    })
+}
+
 unsafe extern "C" fn clearing_cookies(env: Env, info: sys::napi_callback_info) -> Value {
     raw::run(env, || {
         let [e] = raw::args::<1>(env, info)?;
@@ -291,7 +310,7 @@ unsafe extern "C" fn clearing_cookies(env: Env, info: sys::napi_callback_info) -
 
 /// Adds the calls above to the addon's exports.
 pub fn export(env: Env, exports: Value) -> napi::Result<()> {
-    let calls: [(&std::ffi::CStr, raw::Callback); 8] = [
+    let calls: [(&std::ffi::CStr, raw::Callback); 9] = [
         (c"requestBegin", request_begin),
         (c"requestLoaded", request_loaded),
         (c"requestSetSid", request_set_sid),
@@ -300,6 +319,7 @@ pub fn export(env: Env, exports: Value) -> napi::Result<()> {
         (c"requestFinish", request_finish),
         (c"memoryFinish", memory_finish),
         (c"clearingCookies", clearing_cookies),
+        (c"sessionJson", session_json),
     ];
     for (name, f) in calls {
         unsafe { raw::export(env, exports, name, f) }?;

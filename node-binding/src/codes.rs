@@ -34,6 +34,9 @@ pub const LOAD_REPORT_REJECTED: u32 = LoadReport::Rejected as u32;
 /// Load report: the store held an unusable record.
 #[napi]
 pub const LOAD_REPORT_CORRUPT: u32 = LoadReport::Corrupt as u32;
+/// Load report: the record passed its idle or absolute timeout (destroyed at commit).
+#[napi]
+pub const LOAD_REPORT_EXPIRED: u32 = LoadReport::Expired as u32;
 
 /// Plan operation: destroy the record.
 #[napi]

@@ -59,7 +59,7 @@ pub fn check_session_options(env: Env, #[napi(ts_arg_type = "unknown")] options:
 }
 
 /// Refuses a store that cannot do what the options need (`caps`: the store's `STORE_CAN_*`
-/// bits): `userField` needs compare-and-set and a user index. Throws a `TypeError` naming
+/// bits): `userField` needs compare-and-set and a user index, the timeouts compare-and-set. Throws a `TypeError` naming
 /// what the store lacks.
 #[napi(catch_unwind)]
 pub fn check_store_caps(env: Env, engine_options: String, caps: u32) -> Result<()> {
@@ -122,6 +122,13 @@ impl SessionEngine {
     #[napi(getter, catch_unwind)]
     pub fn fresh_session_json(&self) -> String {
         self.config.fresh_session_json().to_owned()
+    }
+
+    /// Whether `idleTimeout` or `absoluteTimeout` is set: the engine then keeps its times in
+    /// each record, and a loaded record reaches the app through `sessionJson`.
+    #[napi(getter, catch_unwind)]
+    pub fn has_timeouts(&self) -> bool {
+        self.config.lifetimes().is_on()
     }
 
     /// The engine's id for the per-request calls (`requestBegin(id, ...)`, see calls.rs).

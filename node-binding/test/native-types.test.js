@@ -21,7 +21,7 @@ test('every export of the addon is declared in the .d.ts files', () => {
 
 test('the load report codes are the C header\'s', () => {
   const header = read('../include/koa_session.h');
-  const names = ['NO_COOKIE', 'LOADED', 'MISSING', 'REJECTED', 'CORRUPT'];
+  const names = ['NO_COOKIE', 'LOADED', 'MISSING', 'REJECTED', 'CORRUPT', 'EXPIRED'];
   for (const n of names) {
     const m = header.match(new RegExp(`KS_LOAD_REPORT_${n} = (\\d+)`));
     assert.ok(m, `KS_LOAD_REPORT_${n} in the header`);
