@@ -3,7 +3,7 @@
 
 pub use crate::options::{ConfigError, ConfigErrorKind};
 use crate::lifetime::Lifetimes;
-use crate::options::{check_cookie, check_cookie_name, check_default_ttl, check_keys, check_timeout, ABSOLUTE_TIMEOUT, IDLE_TIMEOUT};
+use crate::options::{check_cookie, check_cookie_name, check_default_ttl, check_keys, check_timeout, ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, RENEW_GRACE, RENEW_INTERVAL};
 use crate::set_cookie::{CookieAttributes, Priority, SameSite};
 use crate::signing::Keys;
 use crate::user_field::UserField;
@@ -32,7 +32,7 @@ pub struct SessionConfig {
     pub(crate) store_timeout: Option<std::time::Duration>,
     /// `userField`: where the session data holds the user's id (`None`: no user index).
     pub(crate) user_field: Option<UserField>,
-    /// `idleTimeout` and `absoluteTimeout` (see [`crate::lifetime`]).
+    /// `idleTimeout`, `absoluteTimeout`, `renewInterval`, `renewGrace` (see [`crate::lifetime`]).
     pub(crate) lifetimes: Lifetimes,
     /// The JSON of a brand-new session: `{"cookie":{...}}`, as the original package makes it.
     pub(crate) fresh_json: String,
@@ -65,7 +65,7 @@ impl SessionConfig {
     pub fn user_field(&self) -> Option<&UserField> {
         self.user_field.as_ref()
     }
-    /// The idle and absolute timeouts.
+    /// The idle and absolute timeouts and id renewal.
     pub fn lifetimes(&self) -> Lifetimes {
         self.lifetimes
     }
@@ -76,7 +76,10 @@ impl SessionConfig {
     /// another request made meanwhile.
     pub fn check_store(&self, has_compare_and_set: bool, has_user_index: bool) -> Result<(), ConfigError> {
         if !has_compare_and_set {
-            let option = if self.lifetimes.idle_ms.is_some() { Some(IDLE_TIMEOUT) } else { self.lifetimes.absolute_ms.map(|_| ABSOLUTE_TIMEOUT) };
+            let l = &self.lifetimes;
+            let option = [(l.idle_ms, IDLE_TIMEOUT), (l.absolute_ms, ABSOLUTE_TIMEOUT), (l.renew_interval_ms, RENEW_INTERVAL)]
+                .into_iter()
+                .find_map(|(set, name)| set.map(|_| name));
             if let Some(option) = option {
                 return Err(ConfigError::new(
                     option,
@@ -131,7 +134,7 @@ impl Default for SessionConfigBuilder {
             default_ttl_ms: DEFAULT_SESSION_TTL_MS,
             store_timeout: Some(std::time::Duration::from_millis(DEFAULT_STORE_TIMEOUT_MS)),
             user_field: None,
-            lifetimes: Lifetimes::default(),
+            lifetimes: Lifetimes { renew_grace_ms: crate::lifetime::DEFAULT_RENEW_GRACE_MS, ..Lifetimes::default() },
         }
     }
 }
@@ -240,6 +243,20 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// `renewInterval` in ms: a session whose cookie id is older gets a new id at the end of
+    /// the request (`None` or 0: off).
+    pub fn renew_interval_ms(mut self, ms: Option<i64>) -> Self {
+        self.lifetimes.renew_interval_ms = ms.filter(|&ms| ms != 0);
+        self
+    }
+
+    /// `renewGrace` in ms: how long the id a renewal replaced stays usable (`None` or 0: the
+    /// default, [`crate::lifetime::DEFAULT_RENEW_GRACE_MS`]).
+    pub fn renew_grace_ms(mut self, ms: Option<i64>) -> Self {
+        self.lifetimes.renew_grace_ms = ms.filter(|&ms| ms != 0).unwrap_or(crate::lifetime::DEFAULT_RENEW_GRACE_MS);
+        self
+    }
+
     /// Checks every setting with the rules of [`crate::options`] (the error names the
     /// option as a Koa user writes it).
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
@@ -252,6 +269,10 @@ impl SessionConfigBuilder {
         if let Some(ms) = self.lifetimes.absolute_ms {
             check_timeout(ABSOLUTE_TIMEOUT, ms)?;
         }
+        if let Some(ms) = self.lifetimes.renew_interval_ms {
+            check_timeout(RENEW_INTERVAL, ms)?;
+        }
+        check_timeout(RENEW_GRACE, self.lifetimes.renew_grace_ms)?;
         let keys = match self.keys {
             None => None,
             Some(k) => {

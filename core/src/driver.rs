@@ -235,6 +235,7 @@ impl Engine {
             match op {
                 StoreOp::Destroy { sid } => self.store.destroy(sid).await?,
                 StoreOp::Save { sid, .. } => self.store.set(sid, data()?, ttl).await?,
+                StoreOp::Alias { sid, json, .. } => self.store.set(sid, json, ttl).await?,
                 StoreOp::Merge { sid, .. } => {
                     // A plan holds one Merge at most: the loaded record moves into it.
                     let loaded = loaded.take().ok_or(EngineError::Request(RequestError::WrongStep))?;

@@ -13,14 +13,28 @@
 //! Keeping a read-only session alive must not cost a write per request: `active` is written
 //! only when more than half of the idle window has passed ([`Lifetimes::at_load`]), so a
 //! session lives at least half the window after any request, and at most the whole window.
+//!
+//! Renewal (`renewInterval`, `renewGrace`): the record stays under the id it was created with
+//! (its key: merges, logout, `destroyUserSessions` and the user index all keep working on it),
+//! and what changes is the id the cookie carries. A renewal writes an alias record under a new
+//! id, `{"_ks":{"of":"<key>"}}`, and records in the session's times that the new id is the
+//! current one (`sid`, `issued`) and until when the ids it replaces stay usable (`old`). A
+//! request whose cookie names a replaced id within its grace loads the same record (its changes
+//! merge like any other) and gets the current id's cookie; after the grace it loads nothing.
+//! Two requests that renew at once both write their id; merging the times keeps one current and
+//! the other in grace ([`merge_times`]), so the session stays one.
 
 use crate::json_field::{field_of, with_field, without_field};
 use crate::record::RecordError;
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 /// The record's top-level field that holds the engine's times.
 pub const TIMES_FIELD: &str = "_ks";
+
+/// How long a replaced id stays usable when `renewGrace` is not given.
+pub const DEFAULT_RENEW_GRACE_MS: i64 = 60_000;
 
 /// The lifetime options; `None` is off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,22 +43,99 @@ pub struct Lifetimes {
     pub idle_ms: Option<i64>,
     /// `absoluteTimeout` (ms): the longest a session lives from its creation or regenerate.
     pub absolute_ms: Option<i64>,
+    /// `renewInterval` (ms): a session whose cookie id is older gets a new one.
+    pub renew_interval_ms: Option<i64>,
+    /// `renewGrace` (ms): how long a replaced id stays usable (set when renewal is on).
+    pub renew_grace_ms: i64,
 }
 
-/// The engine's times of one session (unix ms).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+/// The engine's times of one session (unix ms), and its cookie ids when renewal is on.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Times {
     /// When the session began, or was last regenerated (a login).
     pub created: i64,
     /// When a request last wrote the session (the idle window starts here).
     pub active: i64,
+    /// When the current cookie id was issued (`None`: at `created`).
+    #[serde(default)]
+    pub issued: Option<i64>,
+    /// The current cookie id when it is not the record's key (the session was renewed).
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// Ids the session was renewed from, each usable until its time.
+    #[serde(default)]
+    pub old: BTreeMap<String, i64>,
 }
 
 impl Times {
     /// The times of a session that begins at `now_ms`.
     pub fn starting(now_ms: i64) -> Times {
-        Times { created: now_ms, active: now_ms }
+        Times { created: now_ms, active: now_ms, issued: None, sid: None, old: BTreeMap::new() }
     }
+
+    /// When the current cookie id was issued.
+    pub fn issued_at(&self) -> i64 {
+        self.issued.unwrap_or(self.created)
+    }
+
+    /// The id the cookie must carry for the record under `key`.
+    pub fn cookie_id<'a>(&'a self, key: &'a str) -> &'a str {
+        self.sid.as_deref().unwrap_or(key)
+    }
+
+    /// Whether a cookie naming `id` may load the record under `key` at `now_ms`.
+    pub fn standing(&self, key: &str, id: &str, now_ms: i64) -> Standing {
+        if id == self.cookie_id(key) {
+            Standing::Current
+        } else if self.old.get(id).is_some_and(|&until| now_ms < until) {
+            Standing::Graced
+        } else {
+            Standing::Dead
+        }
+    }
+
+    /// The times after a renewal at `now_ms` to `new_id`: the id replaced stays usable for
+    /// `grace_ms`, ids whose grace is over are dropped (and returned, the record's key aside:
+    /// their alias records can go).
+    pub fn renewed(&mut self, key: &str, new_id: &str, now_ms: i64, grace_ms: i64) -> Vec<String> {
+        let replaced = self.cookie_id(key).to_owned();
+        let over: Vec<String> = self.old.iter().filter(|(_, &until)| until <= now_ms).map(|(id, _)| id.clone()).collect();
+        for id in &over {
+            self.old.remove(id);
+        }
+        self.old.insert(replaced, now_ms.saturating_add(grace_ms));
+        self.sid = Some(new_id.to_owned());
+        self.issued = Some(now_ms);
+        self.active = now_ms;
+        over.into_iter().filter(|id| id != key).collect()
+    }
+
+    fn to_json(&self) -> String {
+        let mut out = format!(r#"{{"created":{},"active":{}"#, self.created, self.active);
+        if let Some(at) = self.issued {
+            out.push_str(&format!(r#","issued":{at}"#));
+        }
+        if let Some(sid) = &self.sid {
+            out.push_str(&format!(r#","sid":{}"#, serde_json::Value::from(sid.as_str())));
+        }
+        if !self.old.is_empty() {
+            out.push_str(r#","old":"#);
+            out.push_str(&serde_json::to_string(&self.old).unwrap_or_else(|_| "{}".into()));
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// Whether a cookie's id may load a record ([`Times::standing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// The session's current id.
+    Current,
+    /// An id the session was renewed from, within its grace: load it, send the current id.
+    Graced,
+    /// Not (or no longer) an id of this session: it loads nothing.
+    Dead,
 }
 
 /// Why a stored session is over.
@@ -54,43 +145,64 @@ pub enum Expiry {
     Absolute,
 }
 
+/// What a live session is due for at the end of the request, even when nothing else changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    Nothing,
+    /// Write its activity time (more than half the idle window passed, or the record has no
+    /// times yet: a record from before the options were set starts its clock now).
+    Refresh,
+    /// A new cookie id (its id is older than `renewInterval`).
+    Renewal,
+}
+
 /// What the lifetimes say of a stored session when it is loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AtLoad {
-    /// Usable. `refresh`: write its activity time at the end of the request even when
-    /// nothing else changed (more than half the idle window passed, or the record has no
-    /// times yet: a record from before the options were set starts its clock now).
-    Live { refresh: bool },
+    Live(Due),
     Expired(Expiry),
 }
 
 impl Lifetimes {
     pub fn is_on(&self) -> bool {
-        self.idle_ms.is_some() || self.absolute_ms.is_some()
+        self.idle_ms.is_some() || self.absolute_ms.is_some() || self.renew_interval_ms.is_some()
     }
 
     /// The verdict on a stored session with `times` (`None`: the record has none) at `now_ms`.
-    pub fn at_load(&self, times: Option<Times>, now_ms: i64) -> AtLoad {
-        let Some(t) = times else { return AtLoad::Live { refresh: true } };
+    pub fn at_load(&self, times: Option<&Times>, now_ms: i64) -> AtLoad {
+        let Some(t) = times else { return AtLoad::Live(Due::Refresh) };
         if self.absolute_ms.is_some_and(|abs| now_ms >= t.created.saturating_add(abs)) {
             return AtLoad::Expired(Expiry::Absolute);
         }
-        let Some(idle) = self.idle_ms else { return AtLoad::Live { refresh: false } };
-        if now_ms >= t.active.saturating_add(idle) {
+        if self.idle_ms.is_some_and(|idle| now_ms >= t.active.saturating_add(idle)) {
             return AtLoad::Expired(Expiry::Idle);
         }
-        AtLoad::Live { refresh: now_ms.saturating_sub(t.active) > idle / 2 }
+        if self.renew_interval_ms.is_some_and(|every| now_ms >= t.issued_at().saturating_add(every)) {
+            return AtLoad::Live(Due::Renewal);
+        }
+        match self.idle_ms {
+            Some(idle) if now_ms.saturating_sub(t.active) > idle / 2 => AtLoad::Live(Due::Refresh),
+            _ => AtLoad::Live(Due::Nothing),
+        }
     }
 
     /// How long a record with `times` may live from `now_ms`: until its first deadline
-    /// (`None` when no lifetime is set). 0 or less: it is over.
-    pub fn remaining_ms(&self, t: Times, now_ms: i64) -> Option<i64> {
+    /// (`None` when neither timeout is set). 0 or less: it is over.
+    pub fn remaining_ms(&self, t: &Times, now_ms: i64) -> Option<i64> {
         let idle = self.idle_ms.map(|ms| t.active.saturating_add(ms).saturating_sub(now_ms));
         let absolute = self.absolute_ms.map(|ms| t.created.saturating_add(ms).saturating_sub(now_ms));
         match (idle, absolute) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The TTL of an alias written at a renewal whose record is written for `record_ttl_ms`:
+    /// it must outlive the record until the next renewal (the first request after
+    /// `renewInterval`, the record then refreshed for at most as long again) and its grace.
+    pub fn alias_ttl_ms(&self, record_ttl_ms: i64) -> i64 {
+        let interval = self.renew_interval_ms.unwrap_or(0);
+        interval.saturating_add(record_ttl_ms).saturating_add(self.renew_grace_ms).min(crate::record::MAX_TTL_MS)
     }
 }
 
@@ -100,12 +212,18 @@ pub fn read_times(json: &str) -> Option<Times> {
     field_of::<Option<Times>>(json, TIMES_FIELD).ok().flatten().flatten()
 }
 
-/// The record as the application sees it: without the engine's times.
-pub fn without_times(json: &str) -> Cow<'_, str> {
-    match without_field(json, TIMES_FIELD) {
-        Ok(Some(stripped)) => Cow::Owned(stripped),
-        _ => Cow::Borrowed(json),
+/// The record's key when `json` is an alias record (a renewed session's cookie id).
+pub fn alias_of(json: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Alias {
+        of: String,
     }
+    field_of::<Alias>(json, TIMES_FIELD).ok().flatten().map(|a| a.of)
+}
+
+/// The alias record that makes a cookie id load the record under `key`.
+pub fn alias_json(key: &str) -> String {
+    format!(r#"{{"{TIMES_FIELD}":{{"of":{}}}}}"#, serde_json::Value::from(key))
 }
 
 /// A loaded record as the application sees it: with lifetimes on, without the engine's times.
@@ -117,54 +235,139 @@ pub fn app_json<'a>(cfg: &crate::config::SessionConfig, record: &'a str) -> Cow<
     }
 }
 
+/// The record as the application sees it: without the engine's times.
+pub fn without_times(json: &str) -> Cow<'_, str> {
+    match without_field(json, TIMES_FIELD) {
+        Ok(Some(stripped)) => Cow::Owned(stripped),
+        _ => Cow::Borrowed(json),
+    }
+}
+
 /// `json` (the application's session, a valid record) with the engine's times set.
-pub fn with_times(json: &str, t: Times) -> Result<String, RecordError> {
-    with_field(json, TIMES_FIELD, &format!(r#"{{"created":{},"active":{}}}"#, t.created, t.active))
+pub fn with_times(json: &str, t: &Times) -> Result<String, RecordError> {
+    with_field(json, TIMES_FIELD, &t.to_json())
+}
+
+/// The times a merge writes when the stored record's times are `stored` and a request wrote
+/// `mine` (both the JSON text of the field): the later activity; the later renewal's id
+/// current, the other one's in grace (until the latest grace either gave); the ids in grace
+/// of both, those over dropped. A side that is no readable times loses to the other.
+pub fn merge_times(stored: &str, mine: &str) -> String {
+    let parse = |t: &str| serde_json::from_str::<Times>(t).ok();
+    let (Some(a), Some(mut b)) = (parse(stored), parse(mine)) else {
+        return if parse(mine).is_some() { mine.to_owned() } else { stored.to_owned() };
+    };
+    b.created = a.created;
+    b.active = b.active.max(a.active);
+    let until = a.old.values().chain(b.old.values()).copied().max();
+    let (winner, loser) = if a.issued_at() > b.issued_at() { (&a, &b) } else { (&b, &a) };
+    let mut old = a.old.clone();
+    for (id, &t) in &b.old {
+        let e = old.entry(id.clone()).or_insert(t);
+        *e = (*e).max(t);
+    }
+    if let (Some(lost), Some(until)) = (loser.sid.as_ref().filter(|s| Some(*s) != winner.sid.as_ref()), until) {
+        old.entry(lost.clone()).or_insert(until);
+    }
+    if let Some(current) = &winner.sid {
+        old.remove(current);
+    }
+    let active = b.active;
+    old.retain(|_, until| *until > active);
+    Times { created: b.created, active, issued: winner.issued, sid: winner.sid.clone(), old }.to_json()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const IDLE: Lifetimes = Lifetimes { idle_ms: Some(1000), absolute_ms: None };
+    const IDLE: Lifetimes = Lifetimes { idle_ms: Some(1000), absolute_ms: None, renew_interval_ms: None, renew_grace_ms: 0 };
 
     #[test]
     fn idle_refreshes_past_half_and_expires_at_the_window() {
-        let t = Times { created: 0, active: 10_000 };
-        assert_eq!(IDLE.at_load(Some(t), 10_500), AtLoad::Live { refresh: false });
-        assert_eq!(IDLE.at_load(Some(t), 10_501), AtLoad::Live { refresh: true });
-        assert_eq!(IDLE.at_load(Some(t), 10_999), AtLoad::Live { refresh: true });
-        assert_eq!(IDLE.at_load(Some(t), 11_000), AtLoad::Expired(Expiry::Idle));
-        assert_eq!(IDLE.at_load(None, 0), AtLoad::Live { refresh: true });
-        assert_eq!(IDLE.remaining_ms(t, 10_200), Some(800));
+        let t = Times { active: 10_000, ..Times::starting(0) };
+        assert_eq!(IDLE.at_load(Some(&t), 10_500), AtLoad::Live(Due::Nothing));
+        assert_eq!(IDLE.at_load(Some(&t), 10_501), AtLoad::Live(Due::Refresh));
+        assert_eq!(IDLE.at_load(Some(&t), 10_999), AtLoad::Live(Due::Refresh));
+        assert_eq!(IDLE.at_load(Some(&t), 11_000), AtLoad::Expired(Expiry::Idle));
+        assert_eq!(IDLE.at_load(None, 0), AtLoad::Live(Due::Refresh));
+        assert_eq!(IDLE.remaining_ms(&t, 10_200), Some(800));
     }
 
     #[test]
     fn absolute_wins_over_activity() {
-        let both = Lifetimes { idle_ms: Some(1000), absolute_ms: Some(5000) };
-        let t = Times { created: 0, active: 4900 };
-        assert_eq!(both.at_load(Some(t), 4950), AtLoad::Live { refresh: false });
-        assert_eq!(both.at_load(Some(t), 5000), AtLoad::Expired(Expiry::Absolute));
-        assert_eq!(both.remaining_ms(t, 4950), Some(50));
-        assert_eq!(Lifetimes::default().remaining_ms(t, 0), None);
+        let both = Lifetimes { absolute_ms: Some(5000), ..IDLE };
+        let t = Times { active: 4900, ..Times::starting(0) };
+        assert_eq!(both.at_load(Some(&t), 4950), AtLoad::Live(Due::Nothing));
+        assert_eq!(both.at_load(Some(&t), 5000), AtLoad::Expired(Expiry::Absolute));
+        assert_eq!(both.remaining_ms(&t, 4950), Some(50));
+        assert_eq!(Lifetimes::default().remaining_ms(&t, 0), None);
         // Times far from now never overflow.
-        let far = Lifetimes { idle_ms: Some(i64::MAX), absolute_ms: Some(i64::MAX) };
-        assert_eq!(far.at_load(Some(Times { created: i64::MAX, active: i64::MAX }), i64::MIN), AtLoad::Live { refresh: false });
+        let far = Lifetimes { idle_ms: Some(i64::MAX), absolute_ms: Some(i64::MAX), renew_interval_ms: Some(i64::MAX), renew_grace_ms: i64::MAX };
+        assert_eq!(far.at_load(Some(&Times::starting(i64::MAX)), i64::MIN), AtLoad::Live(Due::Nothing));
+        assert_eq!(far.alias_ttl_ms(i64::MAX), crate::record::MAX_TTL_MS);
     }
 
     #[test]
     fn times_travel_in_the_record_and_hide() {
-        let json = with_times(r#"{"a":1,"n":1e400}"#, Times { created: 5, active: 7 }).unwrap();
+        let json = with_times(r#"{"a":1,"n":1e400}"#, &Times { active: 7, ..Times::starting(5) }).unwrap();
         assert_eq!(json, r#"{"a":1,"n":1e400,"_ks":{"created":5,"active":7}}"#);
-        assert_eq!(read_times(&json), Some(Times { created: 5, active: 7 }));
+        assert_eq!(read_times(&json), Some(Times { active: 7, ..Times::starting(5) }));
         assert_eq!(without_times(&json), r#"{"a":1,"n":1e400}"#);
         // Replaced in place, never repeated.
-        let again = with_times(&json, Times { created: 5, active: 9 }).unwrap();
+        let again = with_times(&json, &Times { active: 9, ..Times::starting(5) }).unwrap();
         assert_eq!(again, r#"{"a":1,"n":1e400,"_ks":{"created":5,"active":9}}"#);
         // Unreadable times are no times.
         for bad in [r#"{"_ks":1}"#, r#"{"_ks":{"created":"x","active":1}}"#, r#"{"_ks":null}"#, r#"{}"#] {
             assert_eq!(read_times(bad), None, "{bad}");
         }
         assert!(matches!(without_times(r#"{"a":1}"#), Cow::Borrowed(_)));
+    }
+
+    const RENEW: Lifetimes = Lifetimes { idle_ms: None, absolute_ms: None, renew_interval_ms: Some(1000), renew_grace_ms: 100 };
+
+    #[test]
+    fn renewal_is_due_after_the_interval_and_keeps_the_replaced_id_for_its_grace() {
+        let mut t = Times::starting(0);
+        assert_eq!(RENEW.at_load(Some(&t), 999), AtLoad::Live(Due::Nothing));
+        assert_eq!(RENEW.at_load(Some(&t), 1000), AtLoad::Live(Due::Renewal));
+        assert_eq!(t.standing("K", "K", 5), Standing::Current);
+        assert!(t.renewed("K", "N1", 1000, 100).is_empty());
+        assert_eq!(t.cookie_id("K"), "N1");
+        assert_eq!(t.standing("K", "N1", 1050), Standing::Current);
+        assert_eq!(t.standing("K", "K", 1099), Standing::Graced);
+        assert_eq!(t.standing("K", "K", 1100), Standing::Dead);
+        assert_eq!(t.standing("K", "X", 1000), Standing::Dead);
+        assert_eq!(RENEW.at_load(Some(&t), 1999), AtLoad::Live(Due::Nothing));
+        // The next renewal drops what is over; the key is no alias to destroy.
+        assert!(t.renewed("K", "N2", 2000, 100).is_empty());
+        assert_eq!(t.renewed("K", "N3", 3000, 100), ["N1".to_owned()]);
+        assert_eq!(t.old.keys().collect::<Vec<_>>(), ["N2"]);
+        let json = with_times("{}", &t).unwrap();
+        assert_eq!(read_times(&json), Some(t));
+        assert_eq!(alias_of(&alias_json("K\"1")), Some("K\"1".to_owned()));
+        assert_eq!(alias_of(&json), None);
+    }
+
+    #[test]
+    fn two_renewals_merge_into_one_current_id_and_one_in_grace() {
+        let loaded = Times::starting(0);
+        let (mut a, mut b) = (loaded.clone(), loaded.clone());
+        a.renewed("K", "A", 1000, 100);
+        b.renewed("K", "B", 1001, 100);
+        for (stored, mine) in [(&a, &b), (&b, &a)] {
+            let merged: Times = serde_json::from_str(&merge_times(&stored.to_json(), &mine.to_json())).unwrap();
+            assert_eq!(merged.cookie_id("K"), "B", "the later renewal is current");
+            assert_eq!(merged.standing("K", "A", 1050), Standing::Graced);
+            assert_eq!(merged.standing("K", "K", 1050), Standing::Graced);
+            assert_eq!(merged.active, 1001);
+        }
+        // A refresh merged over a renewal keeps the renewal.
+        let mut refresh = loaded.clone();
+        refresh.active = 1200;
+        let merged: Times = serde_json::from_str(&merge_times(&a.to_json(), &refresh.to_json())).unwrap();
+        assert_eq!((merged.cookie_id("K"), merged.active), ("A", 1200));
+        assert_eq!(merge_times("1", &a.to_json()), a.to_json());
+        assert_eq!(merge_times(&a.to_json(), "[]"), a.to_json());
     }
 }

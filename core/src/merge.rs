@@ -14,6 +14,7 @@
 //! text. A record with a repeated key reads as `JSON.parse` reads it: the key keeps its first
 //! position and takes its last value, and is written back once.
 
+use crate::lifetime::{merge_times, TIMES_FIELD};
 use crate::record::NotAnObject;
 use crate::store::CasResult;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -170,6 +171,7 @@ impl Changes {
         for s in later.set {
             self.removed.retain(|r| *r != s.id);
             match self.set.iter_mut().find(|m| m.id == s.id) {
+                Some(m) if is_times_key(&s.id) => m.value = merge_times(&m.value, &s.value),
                 Some(m) => *m = s,
                 None => self.set.push(s),
             }
@@ -192,6 +194,11 @@ impl Changes {
     pub fn removed_count(&self) -> usize {
         self.removed.len()
     }
+}
+
+/// Whether a key is the engine's times ([`crate::lifetime::TIMES_FIELD`]).
+fn is_times_key(id: &KeyId<'_>) -> bool {
+    matches!(id, KeyId::Text(k) if k == TIMES_FIELD)
 }
 
 /// `record` with `changes` applied: its members in their order, each set key's value replaced
@@ -220,6 +227,11 @@ pub fn apply(record: &str, changes: &Changes) -> Result<String, NotAnObject> {
             continue;
         }
         match set.get(&m.id) {
+            // The engine's times merge by their own rule (a renewal made meanwhile is kept).
+            Some(&i) if is_times_key(&m.id) => {
+                used[i] = true;
+                push(m.key, &merge_times(m.value, &changes.set[i].value));
+            }
             Some(&i) => {
                 used[i] = true;
                 push(m.key, &changes.set[i].value);

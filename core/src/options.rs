@@ -79,6 +79,8 @@ const PRIORITY: &str = "cookieOptions.priority";
 const DEFAULT_TTL: &str = "defaultSessionTtl";
 pub const IDLE_TIMEOUT: &str = "idleTimeout";
 pub const ABSOLUTE_TIMEOUT: &str = "absoluteTimeout";
+pub const RENEW_INTERVAL: &str = "renewInterval";
+pub const RENEW_GRACE: &str = "renewGrace";
 
 /// Top-level options whose values belong to the host (a store object, functions): known
 /// here so they are not "unknown". The store is the host's to check; the functions arrive
@@ -94,8 +96,9 @@ fn host_function(name: &str, v: &Value) -> Result<(), ConfigError> {
         _ => Err(wrong_type(name.to_owned(), "a function", v)),
     }
 }
-const DATA_OPTIONS: [&str; 10] =
-    [KEY, RECONNECT_TIMEOUT, STORE_TIMEOUT, COOKIE_OPTIONS, "defer", "rolling", "allowEmpty", "userField", IDLE_TIMEOUT, ABSOLUTE_TIMEOUT];
+const DATA_OPTIONS: [&str; 12] = [
+    KEY, RECONNECT_TIMEOUT, STORE_TIMEOUT, COOKIE_OPTIONS, "defer", "rolling", "allowEmpty", "userField", IDLE_TIMEOUT, ABSOLUTE_TIMEOUT, RENEW_INTERVAL, RENEW_GRACE,
+];
 const COOKIE_FIELDS: [&str; 11] =
     ["httpOnly", "maxAge", "expires", "overwrite", "path", "domain", "secure", "signed", "sameSite", "priority", "partitioned"];
 
@@ -218,14 +221,14 @@ pub fn check_default_ttl(ms: i64) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// `idleTimeout` / `absoluteTimeout` in ms (`option` names which): from 1 ms to ten years
-/// (0 is off, and never reaches this check).
+/// `idleTimeout` / `absoluteTimeout` / `renewInterval` / `renewGrace` in ms (`option` names
+/// which): from 1 ms to ten years (0 is off, or the default grace, and never reaches this check).
 pub fn check_timeout(option: &'static str, ms: i64) -> Result<(), ConfigError> {
     if !(1..=crate::record::MAX_TTL_MS).contains(&ms) {
         return Err(ConfigError::new(
             option,
             ConfigErrorKind::InvalidValue,
-            format!("must be a number of milliseconds from 1 to {} (ten years), or 0 for none; got {ms}", crate::record::MAX_TTL_MS),
+            format!("must be a number of milliseconds from 1 to {} (ten years), or 0 to leave it unset; got {ms}", crate::record::MAX_TTL_MS),
         ));
     }
     Ok(())
@@ -419,6 +422,8 @@ impl SessionOptions {
                 }
                 IDLE_TIMEOUT => o.config = o.config.idle_timeout_ms(timeout_ms(IDLE_TIMEOUT, v)?),
                 ABSOLUTE_TIMEOUT => o.config = o.config.absolute_timeout_ms(timeout_ms(ABSOLUTE_TIMEOUT, v)?),
+                RENEW_INTERVAL => o.config = o.config.renew_interval_ms(timeout_ms(RENEW_INTERVAL, v)?),
+                RENEW_GRACE => o.config = o.config.renew_grace_ms(timeout_ms(RENEW_GRACE, v)?),
                 COOKIE_OPTIONS => o.cookie_options(v)?,
                 "store" => {}
                 n if HOST_OPTIONS.contains(&n) => host_function(n, v)?,

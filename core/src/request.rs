@@ -22,7 +22,7 @@
 
 use crate::config::SessionConfig;
 use crate::cookie_header::get_cookie;
-use crate::lifetime::{app_json, read_times, with_times, AtLoad, Times};
+use crate::lifetime::{alias_json, alias_of, app_json, read_times, with_times, AtLoad, Due, Standing, Times};
 use crate::record::{check_record, session_cookie, ttl_ms, RecordError};
 use crate::set_cookie::{format_clear_cookie, format_set_cookie, CookieAttributes, CookieError};
 use crate::sid::is_valid_sid;
@@ -40,6 +40,9 @@ enum ClientCookie {
     Current { resign: bool },
     /// A cookie that must go: bad signature, unknown or invalid id, or a regenerated session.
     Stale,
+    /// A well-signed cookie naming an id the session was renewed from, within its grace: the
+    /// session loads, and the current id's cookie is sent.
+    Graced,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +93,8 @@ pub enum LoadReport {
     Corrupt = 4,
     /// The record passed its idle or absolute timeout: a new session, the record destroyed.
     Expired = 5,
+    /// The cookie's id is a renewed session's (an alias record): its record is loaded next.
+    Alias = 6,
 }
 
 impl LoadReport {
@@ -102,11 +107,13 @@ impl LoadReport {
             LoadReport::Rejected => "new session: valid() refused the stored session",
             LoadReport::Corrupt => "new session: the store holds an unusable record under the cookie's id",
             LoadReport::Expired => "new session: the stored session passed its idle or absolute timeout (it is destroyed)",
+            LoadReport::Alias => "the cookie's id belongs to a renewed session: loading its record",
         }
     }
 
     /// Every report, in code order.
-    pub const ALL: [LoadReport; 6] = [LoadReport::NoCookie, LoadReport::Loaded, LoadReport::Missing, LoadReport::Rejected, LoadReport::Corrupt, LoadReport::Expired];
+    pub const ALL: [LoadReport; 7] =
+        [LoadReport::NoCookie, LoadReport::Loaded, LoadReport::Missing, LoadReport::Rejected, LoadReport::Corrupt, LoadReport::Expired, LoadReport::Alias];
 
     pub fn code(self) -> u8 {
         self as u8
@@ -147,6 +154,9 @@ pub enum StoreOp {
     /// Put `sid` in the index of `user` (the `userField` option), before the record is
     /// written: see `store::user_index` for why first.
     IndexUser { user: String, sid: String },
+    /// Write `json`, an alias record, under `sid`: the new id a renewal gives the session
+    /// (`renewInterval`), written before the record names it as current.
+    Alias { sid: String, json: String, ttl_ms: u64 },
 }
 
 impl StoreOp {
@@ -156,6 +166,7 @@ impl StoreOp {
     pub const MERGE: u8 = 2;
     pub const TOUCH: u8 = 3;
     pub const INDEX_USER: u8 = 4;
+    pub const ALIAS: u8 = 5;
 
     /// What an operation of code `code` did, for a debug log.
     pub fn describe(code: u8) -> Option<&'static str> {
@@ -165,6 +176,7 @@ impl StoreOp {
             StoreOp::MERGE => "store: changes merged into the stored record",
             StoreOp::TOUCH => "store: expiry refreshed (data unchanged)",
             StoreOp::INDEX_USER => "store: session added to its user's index",
+            StoreOp::ALIAS => "store: the session's new id written (renewal)",
             _ => return None,
         })
     }
@@ -177,18 +189,24 @@ impl StoreOp {
             StoreOp::Merge { .. } => StoreOp::MERGE,
             StoreOp::Touch { .. } => StoreOp::TOUCH,
             StoreOp::IndexUser { .. } => StoreOp::INDEX_USER,
+            StoreOp::Alias { .. } => StoreOp::ALIAS,
         }
     }
     pub fn sid(&self) -> &str {
         match self {
-            StoreOp::Destroy { sid } | StoreOp::Save { sid, .. } | StoreOp::Merge { sid, .. } | StoreOp::Touch { sid, .. } | StoreOp::IndexUser { sid, .. } => sid,
+            StoreOp::Destroy { sid }
+            | StoreOp::Save { sid, .. }
+            | StoreOp::Merge { sid, .. }
+            | StoreOp::Touch { sid, .. }
+            | StoreOp::IndexUser { sid, .. }
+            | StoreOp::Alias { sid, .. } => sid,
         }
     }
     /// The TTL to write (0 for `Destroy` and `IndexUser`).
     pub fn ttl_ms(&self) -> u64 {
         match self {
             StoreOp::Destroy { .. } | StoreOp::IndexUser { .. } => 0,
-            StoreOp::Save { ttl_ms, .. } | StoreOp::Merge { ttl_ms, .. } | StoreOp::Touch { ttl_ms, .. } => *ttl_ms,
+            StoreOp::Save { ttl_ms, .. } | StoreOp::Merge { ttl_ms, .. } | StoreOp::Touch { ttl_ms, .. } | StoreOp::Alias { ttl_ms, .. } => *ttl_ms,
         }
     }
 }
@@ -304,9 +322,12 @@ pub struct SessionRequest {
     /// The stored id a regenerate replaced, or of a record that was over (timed out):
     /// destroyed first at the end of the request.
     replaced: Option<String>,
-    /// Lifetimes: the loaded record's activity time is due to be written even when nothing
-    /// else changes (see [`crate::lifetime::AtLoad`]).
-    touch_due: bool,
+    /// Lifetimes: what the loaded session is due for even when nothing else changes.
+    due: Due,
+    /// While loading through an alias: the id the cookie named (a renewed session's).
+    via: Option<String>,
+    /// The new id of a renewal (`due` is `Renewal`), once the host gave one.
+    renew_to: Option<String>,
 }
 
 /// What the session cookie of a request is, in detail (for [`explain_cookie`]).
@@ -390,13 +411,17 @@ impl SessionRequest {
             original: None,
             cookie,
             replaced: None,
-            touch_due: false,
+            due: Due::Nothing,
+            via: None,
+            renew_to: None,
         })
     }
 
     pub fn next(&self) -> Next<'_> {
         match (self.step, &self.sid) {
             (Step::Load, Some(sid)) => Next::Load(sid),
+            // A renewal needs its new id: asked for once the session is loaded.
+            (Step::Ready, _) if self.due == Due::Renewal && self.renew_to.is_none() => Next::NeedSid,
             (Step::Ready, _) => Next::Ready,
             _ => Next::NeedSid,
         }
@@ -411,27 +436,58 @@ impl SessionRequest {
         if self.step != Step::Load {
             return Err(RequestError::WrongStep);
         }
+        let lifetimes = cfg.lifetimes;
         let report = match result {
-            Loaded::Found(json) if check_record(&json).is_ok() => {
-                let lifetimes = cfg.lifetimes;
-                match lifetimes.is_on().then(|| lifetimes.at_load(read_times(&json), now_ms)) {
-                    Some(AtLoad::Expired(_)) => {
-                        self.replaced.clone_from(&self.sid);
-                        LoadReport::Expired
+            Loaded::Found(json) if check_record(&json).is_ok() && lifetimes.is_on() => {
+                let times = read_times(&json);
+                let key = self.sid.clone().unwrap_or_default();
+                let cookie_id = self.via.clone().unwrap_or_else(|| key.clone());
+                match (alias_of(&json), &times) {
+                    // An alias: the cookie names a renewed session; its record comes next (one hop).
+                    (Some(of), None) if self.via.is_none() && is_valid_sid(&of) => {
+                        self.via = self.sid.replace(of);
+                        return Ok(LoadReport::Alias);
                     }
-                    verdict => {
-                        self.touch_due = verdict == Some(AtLoad::Live { refresh: true });
-                        self.original = Some(json);
-                        self.stored = true;
-                        self.step = Step::Ready;
-                        return Ok(LoadReport::Loaded);
-                    }
+                    (Some(_), _) => LoadReport::Corrupt,
+                    (None, _) => match times.as_ref().map_or(Standing::Current, |t| t.standing(&key, &cookie_id, now_ms)) {
+                        // Not (or no longer) one of this session's ids: it loads nothing.
+                        Standing::Dead => LoadReport::Missing,
+                        standing => match lifetimes.at_load(times.as_ref(), now_ms) {
+                            AtLoad::Expired(_) => {
+                                self.replaced = Some(key);
+                                LoadReport::Expired
+                            }
+                            AtLoad::Live(due) => {
+                                if standing == Standing::Graced && self.cookie != ClientCookie::Absent {
+                                    self.cookie = ClientCookie::Graced;
+                                }
+                                self.due = if due == Due::Renewal && standing == Standing::Graced {
+                                    // Renewed already: a request with a replaced id renews nothing.
+                                    Due::Nothing
+                                } else {
+                                    due
+                                };
+                                self.via = None;
+                                self.original = Some(json);
+                                self.stored = true;
+                                self.step = Step::Ready;
+                                return Ok(LoadReport::Loaded);
+                            }
+                        },
+                    },
                 }
+            }
+            Loaded::Found(json) if check_record(&json).is_ok() => {
+                self.original = Some(json);
+                self.stored = true;
+                self.step = Step::Ready;
+                return Ok(LoadReport::Loaded);
             }
             Loaded::Found(_) => LoadReport::Corrupt,
             Loaded::Missing => LoadReport::Missing,
             Loaded::Rejected => LoadReport::Rejected,
         };
+        self.via = None;
         self.sid = None;
         self.step = Step::NeedSid;
         if self.cookie != ClientCookie::Absent {
@@ -442,20 +498,37 @@ impl SessionRequest {
 
     /// Gives a new session its id (after [`Next::NeedSid`]).
     pub fn set_new_sid(&mut self, sid: String) -> Result<(), RequestError> {
-        if self.step != Step::NeedSid {
+        if self.next() != Next::NeedSid {
             return Err(RequestError::WrongStep);
         }
         if !is_valid_sid(&sid) {
             return Err(RequestError::InvalidSid);
+        }
+        if self.step == Step::Ready {
+            // A renewal's new id (see `next`).
+            self.renew_to = Some(sid);
+            return Ok(());
         }
         self.sid = Some(sid);
         self.step = Step::Ready;
         Ok(())
     }
 
-    /// The session id, once known.
+    /// The session id, once known: the key of its record (with `renewInterval` the cookie
+    /// may carry another id of the session, see [`cookie_id`](Self::cookie_id)).
     pub fn sid(&self) -> Option<&str> {
         self.sid.as_deref()
+    }
+
+    /// The id the session's cookie carries: a renewal's new id, else the current id the
+    /// record names, else its key.
+    pub fn cookie_id(&self) -> Option<Cow<'_, str>> {
+        if let Some(to) = &self.renew_to {
+            return Some(Cow::Borrowed(to));
+        }
+        let key = self.sid.as_deref()?;
+        let renamed = self.original.as_deref().filter(|_| self.stored).and_then(read_times).and_then(|t| t.sid);
+        Some(renamed.map_or(Cow::Borrowed(key), Cow::Owned))
     }
 
     /// The record's JSON exactly as the store gave it (what a `Merge` compares against).
@@ -505,7 +578,8 @@ impl SessionRequest {
         }
         self.stored = false;
         self.original = None;
-        self.touch_due = false;
+        self.due = Due::Nothing;
+        self.renew_to = None;
         if self.cookie != ClientCookie::Absent {
             self.cookie = ClientCookie::Stale;
         }
@@ -521,8 +595,8 @@ impl SessionRequest {
         self.step == Step::Ready
             && self.stored
             && !cfg.rolling
-            && !self.touch_due
-            && !matches!(self.cookie, ClientCookie::Stale | ClientCookie::Current { resign: true })
+            && self.due == Due::Nothing
+            && !matches!(self.cookie, ClientCookie::Stale | ClientCookie::Graced | ClientCookie::Current { resign: true })
     }
 
     /// Decides what the end of the request does with the session (before any cookie is
@@ -555,7 +629,9 @@ impl SessionRequest {
             (None, Some(j)) => {
                 if !self.unchanged(cfg, j) {
                     (Decision::Save, "saved: the session changed")
-                } else if self.touch_due {
+                } else if self.due == Due::Renewal {
+                    (Decision::Save, "saved: renewed: the session gets a new id (renewInterval)")
+                } else if self.due == Due::Refresh {
                     (Decision::Save, "saved: its activity time is refreshed (idleTimeout: more than half the window passed, or the record had no times yet)")
                 } else if cfg.rolling {
                     (Decision::Save, "saved: rolling (unchanged data: its expiry is refreshed)")
@@ -572,10 +648,12 @@ impl SessionRequest {
     /// the host's clock (JavaScript's `Date.now()` in Node, so fake timers apply).
     pub fn finish(self, cfg: &SessionConfig, end: &Ending<'_>, caps: StoreCaps, plain_http: bool, now_ms: i64) -> Result<Outcome, RequestError> {
         let decision = self.decide(cfg, end);
-        let sid = match (self.step, &self.sid) {
-            (Step::Ready, Some(sid)) => sid.clone(),
+        let sid = match (self.next(), &self.sid) {
+            (Next::Ready, Some(sid)) => sid.clone(),
             _ => return Err(RequestError::WrongStep),
         };
+        // The id the cookie carries: the record's key, or the id a renewal gave it.
+        let cookie_id = self.cookie_id().map(Cow::into_owned).unwrap_or_else(|| sid.clone());
         let mut ops = Vec::new();
         let mut stamped = None;
         if let Some(old) = self.replaced.clone() {
@@ -589,12 +667,13 @@ impl SessionRequest {
             }
             Decision::Nothing => match self.cookie {
                 ClientCookie::Stale => clear_cookies(cfg)?,
-                ClientCookie::Current { resign: true } => {
+                ClientCookie::Current { resign: true } | ClientCookie::Graced => {
                     let json = self.original.as_deref().unwrap_or(&cfg.fresh_json);
                     let attrs = session_cookie(json, &cfg.cookie).unwrap_or_else(|_| cfg.cookie.clone());
                     check_transport(&attrs, plain_http)?;
-                    let mut cookies = session_cookies(cfg, &sid, &attrs, now_ms)?;
-                    cookies.split_off(1)
+                    let mut cookies = session_cookies(cfg, &cookie_id, &attrs, now_ms)?;
+                    // Re-signed: the signature only. A replaced id: the current id's cookie.
+                    if self.cookie == ClientCookie::Graced { cookies } else { cookies.split_off(1) }
                 }
                 _ => vec![],
             },
@@ -602,19 +681,20 @@ impl SessionRequest {
                 let json = end.json.ok_or(RequestError::WrongStep)?;
                 let attrs = session_cookie(json, &cfg.cookie)?;
                 let mut ttl = ttl_ms(&attrs, now_ms, cfg.default_ttl_ms);
-                let unchanged = self.unchanged(cfg, json) && !end.replaced;
+                let unchanged = self.unchanged(cfg, json) && !end.replaced && self.due == Due::Nothing;
+                let mut times = None;
                 if cfg.lifetimes.is_on() {
                     // The engine's times, from the loaded record: written anew (activity now)
                     // whenever the record is written; a touch keeps them.
                     let loaded = self.original.as_deref().filter(|_| self.stored).and_then(read_times);
-                    let mut times = loaded.unwrap_or(Times::starting(now_ms));
-                    if !(unchanged && !self.touch_due) {
-                        times.active = now_ms;
+                    let mut t = loaded.unwrap_or(Times::starting(now_ms));
+                    if !unchanged {
+                        t.active = now_ms;
                     }
-                    if let Some(left) = cfg.lifetimes.remaining_ms(times, now_ms) {
+                    if let Some(left) = cfg.lifetimes.remaining_ms(&t, now_ms) {
                         ttl = ttl.min(left);
                     }
-                    stamped = Some(with_times(json, times)?);
+                    times = Some(t);
                 }
                 if ttl <= 0 {
                     // The session's own cookie says it has expired: end it rather than store it.
@@ -623,10 +703,19 @@ impl SessionRequest {
                     }
                     return Ok(Outcome { ops, set_cookies: clear_cookies(cfg)?, json: None });
                 }
+                if let (Some(t), Some(to)) = (times.as_mut(), &self.renew_to) {
+                    // Renewal: the new id's alias first, then the record naming it current.
+                    for over in t.renewed(&sid, to, now_ms, cfg.lifetimes.renew_grace_ms) {
+                        ops.push(StoreOp::Destroy { sid: over });
+                    }
+                    ops.push(StoreOp::Alias { sid: to.clone(), json: alias_json(&sid), ttl_ms: cfg.lifetimes.alias_ttl_ms(ttl) as u64 });
+                }
+                if let Some(t) = &times {
+                    stamped = Some(with_times(json, t)?);
+                }
                 check_transport(&attrs, plain_http)?;
-                let set_cookies = session_cookies(cfg, &sid, &attrs, now_ms)?;
+                let set_cookies = session_cookies(cfg, &cookie_id, &attrs, now_ms)?;
                 let ttl_ms = ttl as u64;
-                let unchanged = unchanged && !self.touch_due;
                 // With a user index a stored session is never written blind, so that a record
                 // destroyed meanwhile (log out everywhere) is never re-created.
                 let indexed = cfg.user_field.is_some() && caps.compare_and_set;
@@ -636,7 +725,8 @@ impl SessionRequest {
                 ops.push(match (self.stored, unchanged) {
                     (true, true) if caps.touch => StoreOp::Touch { sid, ttl_ms },
                     (true, true) if indexed => StoreOp::Merge { sid, ttl_ms },
-                    (true, false) if caps.compare_and_set && (!end.replaced || indexed) => StoreOp::Merge { sid, ttl_ms },
+                    // With renewal a replaced session is merged too: its times must merge with a renewal made meanwhile.
+                    (true, false) if caps.compare_and_set && (!end.replaced || indexed || cfg.lifetimes.renew_interval_ms.is_some()) => StoreOp::Merge { sid, ttl_ms },
                     _ => StoreOp::Save { sid, ttl_ms },
                 });
                 set_cookies
@@ -664,23 +754,28 @@ impl SessionRequest {
     /// [`from_parts`](Self::from_parts) a host can keep a request in its own plain variables
     /// between calls (the Node addon keeps no native object per request).
     pub fn state_code(&self) -> u8 {
-        let step = match self.step {
-            Step::Load => 0,
-            Step::NeedSid => 1,
-            Step::Ready => 2,
+        // A stored session is always ready: its two low bits say what it is due for instead.
+        let low = match (self.stored, self.step, self.due) {
+            (true, _, Due::Nothing) => 0,
+            (true, _, Due::Refresh) => 1,
+            (true, _, Due::Renewal) => 2,
+            (false, Step::Load, _) => 0,
+            (false, Step::NeedSid, _) => 1,
+            (false, Step::Ready, _) => 2,
         };
         let cookie = match self.cookie {
             ClientCookie::Absent => 0,
             ClientCookie::Current { resign: false } => 1,
             ClientCookie::Current { resign: true } => 2,
             ClientCookie::Stale => 3,
+            ClientCookie::Graced => 4,
         };
-        step | (u8::from(self.stored) << 2) | (cookie << 3) | (u8::from(self.touch_due) << 5)
+        low | (u8::from(self.stored) << 2) | (cookie << 3)
     }
 
     /// The request as plain parts, to rebuild it later with [`from_parts`](Self::from_parts).
     pub fn into_parts(self) -> RequestParts {
-        RequestParts { code: self.state_code(), sid: self.sid, original: self.original, replaced: self.replaced }
+        RequestParts { code: self.state_code(), sid: self.sid, original: self.original, replaced: self.replaced, via: self.via, renew_to: self.renew_to }
     }
 
     /// Rebuilds a request from [`into_parts`](Self::into_parts). Parts that no request can
@@ -688,45 +783,53 @@ impl SessionRequest {
     /// without a stored record or the reverse, a replaced id that cannot be one) are refused,
     /// so a host's slip is an error rather than a wrong decision.
     pub fn from_parts(parts: RequestParts) -> Result<SessionRequest, RequestError> {
-        let RequestParts { code, sid, original, replaced } = parts;
+        let RequestParts { code, sid, original, replaced, via, renew_to } = parts;
         if code >= STATE_CODES {
             return Err(RequestError::WrongStep);
         }
-        let step = match code & 3 {
-            0 => Step::Load,
-            1 => Step::NeedSid,
-            2 => Step::Ready,
+        let stored = code & 4 != 0;
+        let (step, due) = match (stored, code & 3) {
+            (true, 0) => (Step::Ready, Due::Nothing),
+            (true, 1) => (Step::Ready, Due::Refresh),
+            (true, 2) => (Step::Ready, Due::Renewal),
+            (false, 0) => (Step::Load, Due::Nothing),
+            (false, 1) => (Step::NeedSid, Due::Nothing),
+            (false, 2) => (Step::Ready, Due::Nothing),
             _ => return Err(RequestError::WrongStep),
         };
-        let stored = code & 4 != 0;
-        let touch_due = code & 32 != 0;
-        let cookie = match (code >> 3) & 3 {
+        let cookie = match code >> 3 {
             0 => ClientCookie::Absent,
             1 => ClientCookie::Current { resign: false },
             2 => ClientCookie::Current { resign: true },
-            _ => ClientCookie::Stale,
+            3 => ClientCookie::Stale,
+            4 => ClientCookie::Graced,
+            _ => return Err(RequestError::WrongStep),
         };
         let sid = match step {
             // Waiting for an id: whatever id the host kept is no longer the session's.
             Step::NeedSid => None,
             _ => Some(sid.filter(|s| is_valid_sid(s)).ok_or(RequestError::InvalidSid)?),
         };
-        if stored != original.is_some() || (stored && step != Step::Ready) || (touch_due && !stored) {
+        if stored != original.is_some() || (cookie == ClientCookie::Graced && !stored) {
             return Err(RequestError::WrongStep);
         }
-        if let Some(r) = &replaced {
-            // A regenerated session is ready; a timed-out record's request may await its new id.
-            if !is_valid_sid(r) || stored || step == Step::Load {
-                return Err(RequestError::WrongStep);
-            }
+        let valid = |id: &Option<String>| id.as_deref().is_none_or(is_valid_sid);
+        // A regenerated session is ready; a timed-out record's request may await its new id.
+        let replaced_ok = replaced.is_none() || (!stored && step != Step::Load);
+        let via_ok = via.is_none() || step == Step::Load;
+        let renew_ok = renew_to.is_none() || due == Due::Renewal;
+        if !(replaced_ok && via_ok && renew_ok && valid(&replaced) && valid(&via) && valid(&renew_to)) {
+            return Err(RequestError::WrongStep);
         }
-        Ok(SessionRequest { sid, step, stored, original, cookie, replaced, touch_due })
+        Ok(SessionRequest { sid, step, stored, original, cookie, replaced, due, via, renew_to })
     }
 
     /// The request as one short string, for hosts that keep it in their own variables
-    /// between calls (the Node middleware): `<step><state><sid>[ <replaced sid>]`, where
-    /// `<step>` is a [`TokenStep`] byte and `<state>` is `'@' + state_code()`. Ids hold no
-    /// space, so the form is unambiguous. The loaded JSON travels separately.
+    /// between calls (the Node middleware): `<step><state><sid>[ <other id>]`, where `<step>`
+    /// is a [`TokenStep`] byte and `<state>` is `'@' + state_code()`; the other id is, by the
+    /// state, the id a regenerate or a timeout replaced, the id an alias was reached by, or a
+    /// renewal's new id (a request has one of them at most). Ids hold no space, so the form
+    /// is unambiguous. The loaded JSON travels separately.
     pub fn token(&self, cfg: &SessionConfig) -> String {
         let step = match self.next() {
             Next::Load(_) => TokenStep::Load,
@@ -735,12 +838,12 @@ impl SessionRequest {
             Next::Ready => TokenStep::Ready,
         };
         let sid = self.sid.as_deref().unwrap_or("");
-        let replaced = self.replaced.as_deref();
-        let mut t = String::with_capacity(2 + sid.len() + replaced.map_or(0, |r| 1 + r.len()));
+        let other = self.replaced.as_deref().or(self.via.as_deref()).or(self.renew_to.as_deref());
+        let mut t = String::with_capacity(2 + sid.len() + other.map_or(0, |r| 1 + r.len()));
         t.push(char::from(step as u8));
         t.push(char::from(b'@' + self.state_code()));
         t.push_str(sid);
-        if let Some(r) = replaced {
+        if let Some(r) = other {
             t.push(' ');
             t.push_str(r);
         }
@@ -754,26 +857,37 @@ impl SessionRequest {
         if b.len() < 2 || TokenStep::from_byte(b[0]).is_none() || !(b'@'..b'@' + STATE_CODES).contains(&b[1]) {
             return Err(RequestError::WrongStep);
         }
+        let code = b[1] - b'@';
         let rest = &token[2..];
-        let (sid, replaced) = match rest.split_once(' ') {
-            Some((sid, replaced)) => (sid, Some(replaced.to_owned())),
+        let (sid, other) = match rest.split_once(' ') {
+            Some((sid, other)) => (sid, Some(other.to_owned())),
             None => (rest, None),
         };
         let sid = Some(sid).filter(|s| !s.is_empty()).map(str::to_owned);
-        SessionRequest::from_parts(RequestParts { code: b[1] - b'@', sid, original, replaced })
+        let mut parts = RequestParts { code, sid, original, ..RequestParts::default() };
+        match (code & 4 != 0, code & 3) {
+            (true, _) => parts.renew_to = other,
+            (false, 0) => parts.via = other,
+            (false, _) => parts.replaced = other,
+        }
+        SessionRequest::from_parts(parts)
     }
 }
 
 /// A request as plain values (see [`SessionRequest::into_parts`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct RequestParts {
     /// [`SessionRequest::state_code`].
     pub code: u8,
     pub sid: Option<String>,
     /// The loaded record's JSON.
     pub original: Option<String>,
-    /// The stored id a regenerate replaced.
+    /// The stored id a regenerate or a timeout replaced.
     pub replaced: Option<String>,
+    /// While loading through an alias: the id the cookie named.
+    pub via: Option<String>,
+    /// A renewal's new id.
+    pub renew_to: Option<String>,
 }
 
 /// The first byte of a request token: what the host does next.
@@ -848,8 +962,12 @@ mod tests {
         for rolling in [false, true] {
             let cfg = SessionConfig::builder().keys(["k"]).rolling(rolling).build().unwrap();
             for code in 0..STATE_CODES {
-                let parts = RequestParts { code, sid: Some(SID.to_owned()), original: Some(RECORD.to_owned()), replaced: None };
+                let parts = RequestParts { code, sid: Some(SID.to_owned()), original: Some(RECORD.to_owned()), ..RequestParts::default() };
                 let Ok(req) = SessionRequest::from_parts(parts) else { continue };
+                if req.next() != Next::Ready {
+                    // A renewal awaiting its new id: not finishable yet.
+                    continue;
+                }
                 let quiet = req.quiet_when_unchanged(&cfg);
                 let outcome = req.finish(&cfg, &Ending::new(Some(RECORD)), StoreCaps::default(), true, 0).unwrap();
                 let nothing = outcome.is_empty();
@@ -858,7 +976,7 @@ mod tests {
             }
             // Without a loaded record there is nothing to be unchanged from.
             for code in 0..STATE_CODES {
-                if let Ok(req) = SessionRequest::from_parts(RequestParts { code, sid: Some(SID.to_owned()), original: None, replaced: None }) {
+                if let Ok(req) = SessionRequest::from_parts(RequestParts { code, sid: Some(SID.to_owned()), original: None, ..RequestParts::default() }) {
                     assert!(!req.quiet_when_unchanged(&cfg), "code {code}");
                 }
             }

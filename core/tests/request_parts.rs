@@ -114,7 +114,7 @@ fn state_codes_tell_states_apart() {
 
 #[test]
 fn impossible_parts_are_refused() {
-    let parts = |code, sid: Option<&str>, original: Option<&str>| RequestParts { code, sid: sid.map(str::to_owned), original: original.map(str::to_owned), replaced: None };
+    let parts = |code, sid: Option<&str>, original: Option<&str>| RequestParts { code, sid: sid.map(str::to_owned), original: original.map(str::to_owned), ..RequestParts::default() };
     let refused = |code, sid: Option<&str>, original: Option<&str>| SessionRequest::from_parts(parts(code, sid, original)).unwrap_err();
     let cfg = config();
     let ready = SessionRequest::begin(&cfg, None, None, Some(SID)).unwrap();

@@ -50,6 +50,7 @@ fn execute(store: &MemoryStore, outcome: &Outcome, json: Option<&str>) {
             StoreOp::Save { sid, .. } | StoreOp::Merge { sid, .. } => store.set_sync(sid, json.unwrap(), ttl),
             StoreOp::Touch { sid, .. } => assert!(store.touch_sync(sid, ttl)),
             StoreOp::IndexUser { user, sid } => store.index_user_session_sync(user, sid, 0).expect("index"),
+            StoreOp::Alias { sid, json, .. } => store.set_sync(sid, json, ttl),
         }
     }
 }

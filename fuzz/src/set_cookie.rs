@@ -47,7 +47,7 @@ pub fn run(data: &[u8]) {
     let allowed = Allowed { names: &["koa.sid", "koa.sid.sig"], path: Some("/"), domain: (flags & 0x80 != 0).then_some(DOMAIN) };
 
     // A new session (state code 2: ready, nothing stored, no client cookie) forced to save.
-    let req = SessionRequest::from_parts(RequestParts { code: 2, sid: Some(SID.into()), original: None, replaced: None }).unwrap();
+    let req = SessionRequest::from_parts(RequestParts { code: 2, sid: Some(SID.into()), original: None, ..RequestParts::default() }).unwrap();
     let accepted = check_record(json);
     let ending = Ending { json: Some(json), save: Some(true), replaced: false };
     let outcome = req.finish(&cfg, &ending, StoreCaps::default(), false, now_ms);
