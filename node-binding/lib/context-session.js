@@ -13,7 +13,7 @@ const { serialize, recordJson, parseObject } = require('./session-json');
 const { adoptParsed, adoptAssigned, release } = require('./session-object');
 const debug = require('./debug');
 
-const { STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_MERGE, STORE_OP_TOUCH, STORE_OP_INDEX_USER } = native;
+const { STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, LOAD_REPORT_ALIAS, STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_MERGE, STORE_OP_TOUCH, STORE_OP_INDEX_USER, STORE_OP_ALIAS } = native;
 
 class ContextSession {
   /** `mw`: what the middleware shares with its requests (index.js). */
@@ -76,11 +76,11 @@ class ContextSession {
     this.given = record !== null && this.engine.timeouts ? native.sessionJson(this.engine.id, record) : record;
   }
 
-  /** The id in the token, null while one is needed. */
+  /** The id in the token (the key of the session's record), null while one is needed. */
   sid() {
-    if (this.token.charCodeAt(0) === STEP_NEED_SID) return null;
     const end = this.token.indexOf(' ', 2);
-    return end < 0 ? this.token.slice(2) : this.token.slice(2, end);
+    const sid = end < 0 ? this.token.slice(2) : this.token.slice(2, end);
+    return sid === '' ? null : sid;
   }
 
   /** ctx.sessionId: the id once loaded (defer mode: until then only an upstream id). */
@@ -140,9 +140,10 @@ class ContextSession {
     this.loaded = true;
   }
 
+  /** A new session's id, or a renewal's new id (renewInterval) for the loaded one. */
   async withNewSid() {
     this.token = native.requestSetSid(this.engine.id, this.token, await this.mw.newSid(this.ctx));
-    this.loadDone(null);
+    this.loadDone(this.given !== null ? JSON.parse(this.given) : null);
   }
 
   /** The general load: any store, the valid hook, outages. */
@@ -166,6 +167,8 @@ class ContextSession {
     const r = native.requestLoaded(this.engine.id, this.token, json, !!ok, this.mw.nativeSid, Date.now());
     this.token = r.slice(1);
     const report = r.charCodeAt(0) - 48;
+    // A renewed session's cookie named an alias: its record is read next.
+    if (report === LOAD_REPORT_ALIAS) return this.loadFromStore();
     if (report === LOAD_REPORT_LOADED) this.setOriginal(json);
     this.loadedReport(report, sid);
     if (this.token.charCodeAt(0) === STEP_NEED_SID) await this.withNewSid();
@@ -251,20 +254,20 @@ class ContextSession {
   }
 
   /**
-   * plan: [n, op, sid, ttlMs, ... (n times), stored, ...setCookies] (for STORE_OP_INDEX_USER the
-   * third value is the user id; `stored`: the JSON to write when it is not `json`, or null).
-   * Null when done at once.
+   * plan: [n, op, sid, ttlMs, data, ... (n times), stored, ...setCookies] (`data`: the user id
+   * of STORE_OP_INDEX_USER, the record of STORE_OP_ALIAS, else null; `stored`: the JSON to
+   * write when it is not `json`, or null). Null when done at once.
    */
   runOps(plan, json, from) {
     const n = plan[0];
-    const stored = plan[1 + 3 * n];
+    const stored = plan[1 + 4 * n];
     if (stored !== null) json = stored;
     for (let k = from; k < n; k++) {
-      const op = plan[1 + 3 * k];
+      const op = plan[1 + 4 * k];
       const failed = (err) => this.storeFailed(err, op === STORE_OP_DESTROY ? 'destroy' : 'set');
       let r;
       try {
-        r = this.runOp(op, plan[2 + 3 * k], plan[3 + 3 * k], json);
+        r = this.runOp(op, plan[2 + 4 * k], plan[3 + 4 * k], plan[4 + 4 * k], json);
       } catch (err) {
         return failed(err);
       }
@@ -273,16 +276,17 @@ class ContextSession {
       if (isThenable(r)) return r.then((v) => (gone(v) ? this.gone() : this.runOps(plan, json, k + 1)), failed);
       if (gone(r)) return this.gone();
     }
-    if (plan.length > 2 + 3 * n) this.send(plan.slice(2 + 3 * n));
+    if (plan.length > 2 + 4 * n) this.send(plan.slice(2 + 4 * n));
     return null;
   }
 
-  runOp(op, sid, ttlMs, json) {
+  runOp(op, sid, ttlMs, data, json) {
     const access = this.mw.access;
     if (debug.enabled) debug.op(op, sid);
     if (op === STORE_OP_DESTROY) return access.destroy(sid);
     if (op === STORE_OP_SAVE) return access.set(sid, json, ttlMs);
-    if (op === STORE_OP_INDEX_USER) return access.indexUser(ttlMs, sid);
+    if (op === STORE_OP_ALIAS) return access.set(sid, data, ttlMs);
+    if (op === STORE_OP_INDEX_USER) return access.indexUser(data, sid);
     return op === STORE_OP_TOUCH ? access.touch(sid, ttlMs) : access.merge(sid, this.original, json, ttlMs);
   }
 

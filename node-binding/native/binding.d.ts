@@ -204,6 +204,9 @@ export declare function generateSid(): string
 /** Ids `store.ids()` fetches at a time without a `batch` option (the core's default). */
 export declare const IDS_DEFAULT_BATCH: number
 
+/** Load report: the cookie named a renewed session's alias; its record is read next. */
+export declare const LOAD_REPORT_ALIAS: number
+
 /** Load report: the store held an unusable record. */
 export declare const LOAD_REPORT_CORRUPT: number
 
@@ -268,6 +271,9 @@ export declare const STORE_CAN_TOUCH: number
 
 /** Caps bit: the store keeps a user index (`indexUserSession`), which `userField` needs. */
 export declare const STORE_CAN_USER_INDEX: number
+
+/** Plan operation: write a renewed session's new id (an alias of its record; renewInterval). */
+export declare const STORE_OP_ALIAS: number
 
 /** Plan operation: destroy the record. */
 export declare const STORE_OP_DESTROY: number

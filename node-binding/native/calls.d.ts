@@ -3,12 +3,13 @@
  * function the addon exports is declared here or in binding.d.ts. Codes (`STEP_*`,
  * `LOAD_REPORT_*`, `STORE_OP_*`, `STORE_CAN_*`) are in binding.d.ts. */
 
-/** `<step><state><sid>[ <replaced sid>]`: a request between calls (the core's request token). */
+/** `<step><state><sid>[ <other id>]`: a request between calls (the core's request token). */
 export type RequestToken = string
 
 /**
- * `[n, op, sid, ttlMs, ... (n times), json | null, ...setCookies]`, `op` a `STORE_OP_*` code,
- * `json` what `STORE_OP_SAVE` / `STORE_OP_MERGE` write when it is not the JSON handed in.
+ * `[n, op, sid, ttlMs, data, ... (n times), json | null, ...setCookies]`, `op` a `STORE_OP_*`
+ * code, `data` the user id of `STORE_OP_INDEX_USER` or the record of `STORE_OP_ALIAS` (else
+ * null), `json` what `STORE_OP_SAVE` / `STORE_OP_MERGE` write when it is not the JSON handed in.
  */
 export type Plan = Array<number | string | null>
 

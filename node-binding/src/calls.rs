@@ -23,8 +23,9 @@
 //! nothing was read><token>`, then `"\n" + record JSON` when a record was loaded (a token never
 //! holds a newline). `<report>`: one digit, a `LOAD_REPORT_*` code. `requestWillSave`: the
 //! core's decision is to write (a `beforeSave` hook runs first). `caps`: `STORE_CAN_*` bits.
-//! plan: `[n, op, sid, ttlMs, ... (n times), json | null, ...setCookies]`, `op` a `STORE_OP_*`
-//! code, `json` what `STORE_OP_SAVE` and `STORE_OP_MERGE` write when it is not the JSON handed
+//! plan: `[n, op, sid, ttlMs, data, ... (n times), json | null, ...setCookies]`, `op` a
+//! `STORE_OP_*` code, `data` the user id of `STORE_OP_INDEX_USER` or the record
+//! `STORE_OP_ALIAS` writes (else null), `json` what `STORE_OP_SAVE` and `STORE_OP_MERGE` write when it is not the JSON handed
 //! in (the engine's times are in it, `idleTimeout` / `absoluteTimeout`); null when there is
 //! nothing to do. `nowMs`: the host's clock (`Date.now()`), what the timeouts are checked
 //! against. `sessionJson`: with timeouts the engine's times in a record are not the app's. A `STORE_OP_MERGE` or `STORE_OP_TOUCH` that finds the record
@@ -92,20 +93,22 @@ pub fn caps_of(bits: u32) -> StoreCaps {
     StoreCaps { compare_and_set: bits & crate::codes::STORE_CAN_COMPARE_AND_SET != 0, touch: bits & crate::codes::STORE_CAN_TOUCH != 0 }
 }
 
-/// `null` when there is nothing to do, else `[n, op, sid, ttlMs, ..., json | null, ...setCookies]`
-/// (for `STORE_OP_INDEX_USER` the third value is the user id).
+/// `null` when there is nothing to do, else
+/// `[n, op, sid, ttlMs, data, ..., json | null, ...setCookies]` (see the module's comment).
 unsafe fn plan(env: Env, outcome: &Outcome) -> Result<Value> {
     if outcome.is_empty() {
         return Ok(raw::null(env));
     }
-    let mut items = Vec::with_capacity(2 + 3 * outcome.ops.len() + outcome.set_cookies.len());
+    let mut items = Vec::with_capacity(2 + 4 * outcome.ops.len() + outcome.set_cookies.len());
     items.push(raw::number(env, outcome.ops.len() as f64));
     for op in &outcome.ops {
         items.push(raw::number(env, f64::from(op.code())));
         items.push(raw::to_js_string(env, op.sid())?);
+        items.push(raw::number(env, op.ttl_ms() as f64));
         items.push(match op {
             StoreOp::IndexUser { user, .. } => raw::to_js_string(env, user)?,
-            _ => raw::number(env, op.ttl_ms() as f64),
+            StoreOp::Alias { json, .. } => raw::to_js_string(env, json)?,
+            _ => raw::null(env),
         });
     }
     items.push(match &outcome.json {
@@ -172,7 +175,8 @@ unsafe extern "C" fn request_begin(env: Env, info: sys::napi_callback_info) -> V
         let store = opt_memory_store(env, s)?;
         let Some(mut req) = begin(env, &cfg, header, path, upstream)? else { return Ok(raw::null(env)) };
         let mut report = '-';
-        if let (Some(store), Next::Load(sid)) = (&store, req.next()) {
+        // (A renewed session's cookie names an alias, then its record: two reads.)
+        while let (Some(store), Next::Load(sid)) = (&store, req.next()) {
             let answer = match store.get_sync(sid) {
                 Some(j) => Loaded::Found(j),
                 None => Loaded::Missing,
@@ -262,6 +266,10 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
                 }
                 StoreOp::Save { sid, .. } => {
                     store.set_sync(sid, json.as_deref().ok_or_else(out_of_order)?, ttl);
+                    true
+                }
+                StoreOp::Alias { sid, json, .. } => {
+                    store.set_sync(sid, json, ttl);
                     true
                 }
                 StoreOp::Merge { sid, .. } => {

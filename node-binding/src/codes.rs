@@ -37,6 +37,9 @@ pub const LOAD_REPORT_CORRUPT: u32 = LoadReport::Corrupt as u32;
 /// Load report: the record passed its idle or absolute timeout (destroyed at commit).
 #[napi]
 pub const LOAD_REPORT_EXPIRED: u32 = LoadReport::Expired as u32;
+/// Load report: the cookie named a renewed session's alias; its record is read next.
+#[napi]
+pub const LOAD_REPORT_ALIAS: u32 = LoadReport::Alias as u32;
 
 /// Plan operation: destroy the record.
 #[napi]
@@ -55,6 +58,9 @@ pub const STORE_OP_TOUCH: u32 = StoreOp::TOUCH as u32;
 /// value is the user id, not a TTL.
 #[napi]
 pub const STORE_OP_INDEX_USER: u32 = StoreOp::INDEX_USER as u32;
+/// Plan operation: write a renewed session's new id (an alias of its record; renewInterval).
+#[napi]
+pub const STORE_OP_ALIAS: u32 = StoreOp::ALIAS as u32;
 
 /// `requestFinish` caps bit: the store can compare-and-set (merge).
 #[napi]
