@@ -1,6 +1,7 @@
 //! koa-session-core: the session engine shared by the Koa middleware and the C API.
 //!
-//! - [`cookie_header`], [`set_cookie`], [`signing`]: cookies on the wire, byte-compatible with Koa.
+//! - [`cookie_header`], [`set_cookie`], [`signing`]: cookies on the wire, byte-compatible with Koa;
+//!   [`cache_headers`]: what a response that sets the session cookie tells caches.
 //! - [`sid`]: session ids. [`options`]: every option's rules and defaults, errors naming the
 //!   option. [`config`]: validated settings. [`record`]: the `cookie` field inside
 //!   session JSON and the store TTL that follows from it.
@@ -14,6 +15,7 @@
 //!
 //! No FFI and no JavaScript here: the bindings translate, the core decides.
 
+pub mod cache_headers;
 pub mod config;
 pub mod cookie_header;
 pub mod driver;

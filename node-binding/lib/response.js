@@ -1,5 +1,11 @@
 'use strict';
-// The engine's Set-Cookie values on a Koa response, also when the app threw.
+// The engine's Set-Cookie values on a Koa response, also when the app threw, with the cache
+// headers that keep a shared cache from handing them to someone else (core's rule).
+
+const { cacheHeaders } = require('../loader');
+
+/** A header's value as one string, or null when unset. */
+const headerText = (v) => (v === undefined || v === null ? null : Array.isArray(v) ? v.join(', ') : String(v));
 
 /**
  * Adds the Set-Cookie values as Koa's cookies module does with `overwrite: true`: earlier
@@ -13,6 +19,9 @@ function sendCookies(ctx, values, names) {
     ctx.app.emit('error', Object.assign(new Error(message), { expose: false }), ctx);
     return;
   }
+  const [cacheControl, vary] = cacheHeaders(headerText(res.getHeader('Cache-Control')), headerText(res.getHeader('Vary')));
+  if (cacheControl !== null) res.setHeader('Cache-Control', cacheControl);
+  if (vary !== null) res.setHeader('Vary', vary);
   const prev = res.getHeader('Set-Cookie');
   if (prev === undefined) return res.setHeader('Set-Cookie', values);
   const kept = (Array.isArray(prev) ? prev : [String(prev)]).filter((v) => !names.some((n) => v.startsWith(n)));
@@ -28,9 +37,20 @@ function keepCookiesOnError(error, cookies) {
   try {
     const headers = {};
     let prev = [];
+    let cc = null;
+    let vary = null;
     for (const [name, v] of Object.entries(typeof error.headers === 'object' ? error.headers ?? {} : {})) {
-      if (name.toLowerCase() === 'set-cookie') prev = prev.concat(v);
+      const lower = name.toLowerCase();
+      if (lower === 'set-cookie') prev = prev.concat(v);
       else headers[name] = v;
+      if (lower === 'cache-control') cc = headerText(v);
+      if (lower === 'vary') vary = headerText(v);
+    }
+    const [cacheControl, varyOut] = cacheHeaders(cc, vary);
+    for (const [name, v] of [['Cache-Control', cacheControl], ['Vary', varyOut]]) {
+      if (v === null) continue;
+      for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
+      headers[name] = v;
     }
     error.headers = { ...headers, 'Set-Cookie': prev.concat(cookies) };
   } catch {

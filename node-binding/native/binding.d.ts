@@ -154,6 +154,13 @@ export declare class SessionEngine {
   get id(): number
 }
 
+/**
+ * The headers to set beside the session's `Set-Cookie`, given the response's own
+ * `Cache-Control` and `Vary`: `[cacheControl, vary]`, each null to leave that header as it is
+ * (the core's rule: core/src/cache_headers.rs).
+ */
+export declare function cacheHeaders(cacheControl?: string | undefined | null, vary?: string | undefined | null): Array<string | undefined | null>
+
 /** The options the middleware itself uses, with core's defaults filled in. */
 export interface CheckedOptions {
   /** Cookie name (`key`, default `koa.sid`). */

@@ -61,6 +61,15 @@ pub fn session_ttl_ms(session_json: String, default_ttl_ms: Option<f64>, now_ms:
     Ok(koa_session_core::record::ttl_ms(&attrs, now, default) as f64)
 }
 
+/// The headers to set beside the session's `Set-Cookie`, given the response's own
+/// `Cache-Control` and `Vary`: `[cacheControl, vary]`, each null to leave that header as it is
+/// (the core's rule: core/src/cache_headers.rs).
+#[napi(catch_unwind)]
+pub fn cache_headers(cache_control: Option<String>, vary: Option<String>) -> Vec<Option<String>> {
+    let h = koa_session_core::cache_headers::cache_headers(cache_control.as_deref(), vary.as_deref());
+    vec![h.cache_control, h.vary]
+}
+
 /// Adds the per-request calls, which napi-rs does not generate (see raw.rs for why).
 #[napi(module_exports)]
 pub fn export_calls(exports: Object, env: Env) -> Result<()> {
