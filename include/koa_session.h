@@ -244,6 +244,17 @@ enum ks_load_report
    * object): a new session. Worth a log line.
    */
   KS_LOAD_REPORT_CORRUPT = 4,
+  /**
+   * The record passed its idle or absolute timeout
+   * (`ks_config_builder_set_idle_timeout_ms()`, `ks_config_builder_set_absolute_timeout_ms()`):
+   * a new session; the old record is destroyed at commit.
+   */
+  KS_LOAD_REPORT_EXPIRED = 5,
+  /**
+   * The cookie named an id the session was renewed from (an alias record): the engine goes
+   * on to load the session's own record, so a finished load reports what that gave instead.
+   */
+  KS_LOAD_REPORT_ALIAS = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -585,6 +596,15 @@ typedef uint32_t (*ks_store_index_entries_fn)(void *ctx, const char *user, size_
 typedef uint32_t (*ks_store_index_remove_fn)(void *ctx, const char *user, size_t user_len, const char *const *sids, const size_t *sid_lens, size_t count);
 
 /**
+ * The engine's clock, for `ks_config_builder_set_clock()`: returns the current time in unix
+ * milliseconds (ms since 1970-01-01 UTC, as `ks_config_builder_set_expires_ms()` takes it).
+ * `userdata` is the pointer given to the setter, unchanged. Called from whichever thread
+ * runs a request (the calling thread of a blocking call, a runtime thread of an asynchronous
+ * one), possibly from several at once, several times per request.
+ */
+typedef int64_t (*ks_clock_fn)(void *userdata);
+
+/**
  * Hears why the engine decided what it did. `message` is `len` bytes of UTF-8 (and
  * NUL-terminated), valid only during the call; it never holds session data, and shows an id
  * only as a tag (`#` and 12 hex digits: a keyed hash under a random key made once per process,
@@ -924,6 +944,64 @@ ks_result ks_config_builder_set_store_timeout_ms(struct ks_config_builder *build
 ks_result ks_config_builder_set_user_field(struct ks_config_builder *builder, const char *field);
 
 /**
+ * Sets the `idleTimeout` option in milliseconds: a session not used for this long is gone.
+ * Reads count as use, so a session read at least once per window lives on; without a change
+ * to save, its activity time is written only when more than half of the window has passed
+ * since it was last written (so a session read often costs about one store write per half
+ * window, not one per request, and lives from half a window to a whole one after its last
+ * request). Loading a session past its timeout gives a new one (KS_LOAD_REPORT_EXPIRED) and
+ * the old record is destroyed at commit. The times are kept in the record, under the
+ * top-level field `_ks` (`{"created":ms,"active":ms}`, unix ms of the engine's clock), which
+ * `ks_session_json()` and the other session data functions never show and the application
+ * cannot change (the store's own views, such as `ks_store_user_sessions()`, give records as
+ * stored, with it); a record without it (written before the option was set) loads and starts
+ * its clock then. The store's TTL never outlives the first deadline. 0 (the default) turns it off.
+ * `ks_engine_new()` refuses a store without compare-and-set when a timeout is set (the
+ * activity time is written on reads too, and must never undo another request's change): the
+ * memory and Redis stores have it, a C store needs `ks_c_store_set_compare_and_set()`.
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (over 315360000000, ten
+ * years; `ks_last_error_message()` names `idleTimeout`).
+ *
+ * # Safety
+ * `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
+ */
+ks_result ks_config_builder_set_idle_timeout_ms(struct ks_config_builder *builder, uint64_t timeout_ms);
+
+/**
+ * Sets the `absoluteTimeout` option in milliseconds: a session this old, counted from its
+ * creation or its last `ks_session_regenerate()` (a login), is gone however active it is.
+ * Loading it then gives a new session (KS_LOAD_REPORT_EXPIRED) and the old record is
+ * destroyed at commit. The creation time is kept in the record as for
+ * `ks_config_builder_set_idle_timeout_ms()` (a record without it starts its clock at its first
+ * load), and the store needs compare-and-set in the same way. 0 (the default) turns it off.
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (over 315360000000, ten
+ * years; `ks_last_error_message()` names `absoluteTimeout`).
+ *
+ * # Safety
+ * `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
+ */
+ks_result ks_config_builder_set_absolute_timeout_ms(struct ks_config_builder *builder, uint64_t timeout_ms);
+
+/**
+ * Sets the clock of the engines made from this builder: `clock(userdata)` gives the current
+ * time in unix milliseconds, read wherever the engine needs the time: the idle and absolute
+ * timeouts, the times kept in the record, cookie `Expires` dates, the TTLs handed to the
+ * store (durations from now) and the user index's login times. For tests and conformance
+ * runners, which move time on by hand instead of sleeping. NULL `clock` (the default) is the
+ * system clock. The stores keep their own time: a TTL the store was given runs out on the
+ * store's clock (the memory store's and Redis's are real time), so a record may vanish early
+ * when real time runs ahead of this clock, and one kept past a timeout on this clock is still
+ * refused by the engine. The callback may be called from any thread, several at once (see
+ * `ks_clock_fn`); it must be thread-safe, return quickly, and must not call blocking `ks_`
+ * functions. Errors: KS_RESULT_NULL_PARAMETER (`builder` NULL).
+ *
+ * # Safety
+ * `builder` is a live builder; `clock` and `userdata` stay valid while any engine made from
+ * the builder lives, including the sessions and asynchronous calls that keep it alive.
+ */
+ks_result ks_config_builder_set_clock(struct ks_config_builder *builder, ks_clock_fn clock, void *userdata);
+
+/**
  * Sets a callback that hears every decision of the engines made from this builder, in the
  * style of rustls-ffi's log callback: the session cookie taken, refused (unsigned, bad
  * signature, invalid id) or re-signed; the id unknown or expired; a corrupt record; the
@@ -950,8 +1028,11 @@ ks_result ks_config_builder_validate(const struct ks_config_builder *builder);
 /**
  * Makes an engine from the builder's settings (copied; the builder stays the caller's) and a
  * store (the engine takes its own reference; the caller still frees its handle). On success
- * `*engine_out` receives the engine. Errors: KS_RESULT_NULL_PARAMETER, and the settings errors
- * of `ks_config_builder_validate()`.
+ * `*engine_out` receives the engine. Errors: KS_RESULT_NULL_PARAMETER, the settings errors
+ * of `ks_config_builder_validate()`, and KS_RESULT_INVALID_ARGUMENT for a store that cannot do
+ * what the settings need (`ks_last_error_message()` names the option and what the store
+ * lacks): the user field and the idle and absolute timeouts need compare-and-set, the user
+ * field also a user index.
  *
  * # Safety
  * `config` and `store` are live handles; `engine_out` is valid for writes.

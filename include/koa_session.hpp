@@ -192,6 +192,8 @@ enum class LoadReport : uint32_t {
   missing = KS_LOAD_REPORT_MISSING,
   rejected = KS_LOAD_REPORT_REJECTED,
   corrupt = KS_LOAD_REPORT_CORRUPT,
+  expired = KS_LOAD_REPORT_EXPIRED,
+  alias = KS_LOAD_REPORT_ALIAS,  // a step inside a load: a finished load never reports it
 };
 
 enum class ConnectionState : uint32_t {
@@ -299,12 +301,48 @@ class ConfigBuilder {
     detail::check(ks_config_builder_set_user_field(handle_.get(), field ? copy.c_str() : nullptr), "ks_config_builder_set_user_field");
     return *this;
   }
+  /// The idleTimeout option (ks_config_builder_set_idle_timeout_ms): a session not used for
+  /// this long is gone (reads count as use) and loads as a new one, LoadReport::expired.
+  /// Zero (the default) turns it off. Up to ten years; the store needs compare-and-set (the
+  /// memory and Redis stores have it; a Store::custom() one has not, so Engine's constructor
+  /// refuses it).
+  ConfigBuilder &set_idle_timeout(std::chrono::milliseconds timeout) {
+    const char *function = "ks_config_builder_set_idle_timeout_ms";
+    detail::check(ks_config_builder_set_idle_timeout_ms(handle_.get(), timeout_ms(timeout, "idleTimeout", function)), function);
+    return *this;
+  }
+  /// The absoluteTimeout option (ks_config_builder_set_absolute_timeout_ms): a session this old
+  /// since its creation or its last Session::regenerate() is gone however active it is. Zero
+  /// (the default) turns it off. Limits and store as for set_idle_timeout().
+  ConfigBuilder &set_absolute_timeout(std::chrono::milliseconds timeout) {
+    const char *function = "ks_config_builder_set_absolute_timeout_ms";
+    detail::check(ks_config_builder_set_absolute_timeout_ms(handle_.get(), timeout_ms(timeout, "absoluteTimeout", function)), function);
+    return *this;
+  }
+  /// The engines' clock (ks_config_builder_set_clock), for tests: `clock(userdata)` gives
+  /// unix milliseconds; nullptr (the default) is the system clock. It may be called from any
+  /// thread, several at once. `clock` and `userdata` must outlive every Engine made from this
+  /// builder and every Session loaded from one (the wrapper does not own them: a function
+  /// and an object with static storage, or one that outlives the server, are the usual choice).
+  ConfigBuilder &set_clock(ks_clock_fn clock, void *userdata) {
+    detail::check(ks_config_builder_set_clock(handle_.get(), clock, userdata), "ks_config_builder_set_clock");
+    return *this;
+  }
   /// Checks the settings as Engine's constructor would.
   void validate() const { detail::check(ks_config_builder_validate(handle_.get()), "ks_config_builder_validate"); }
 
   const ks_config_builder *c_handle() const noexcept { return handle_.get(); }
 
  private:
+  /// A timeout for the C setters, which take unsigned ms: a negative one is refused here,
+  /// naming the option as the library does.
+  static uint64_t timeout_ms(std::chrono::milliseconds timeout, const char *option, const char *function) {
+    if (timeout.count() < 0)
+      throw error(KS_RESULT_INVALID_ARGUMENT, function,
+                  std::string("option \"") + option + "\": must not be negative (0 turns it off); got " + std::to_string(timeout.count()));
+    return static_cast<uint64_t>(timeout.count());
+  }
+
   std::unique_ptr<ks_config_builder, detail::free_config> handle_;
 };
 

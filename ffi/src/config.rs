@@ -6,9 +6,12 @@
 
 use crate::boundary::{arg, arg_mut, bytes, c_str, enum_arg, guard, guard_value, opt_c_str};
 use crate::result::ks_result;
-use koa_session_core::options::{check_cookie_name, check_default_ttl, check_domain, check_expires, check_keys, check_max_age, check_path};
+use koa_session_core::options::{
+    check_cookie_name, check_default_ttl, check_domain, check_expires, check_keys, check_max_age, check_path, check_timeout, ABSOLUTE_TIMEOUT,
+    IDLE_TIMEOUT,
+};
 use koa_session_core::user_field::UserField;
-use koa_session_core::{ConfigError, ConfigErrorKind, DecisionLog, LogLevel, Priority, SameSite, SessionConfig, SessionConfigBuilder};
+use koa_session_core::{Clock, ConfigError, ConfigErrorKind, DecisionLog, LogLevel, Priority, SameSite, SessionConfig, SessionConfigBuilder};
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 
@@ -49,6 +52,7 @@ pub struct ks_config_builder {
     builder: SessionConfigBuilder,
     keys: Vec<Vec<u8>>,
     pub(crate) log: Option<LogCallback>,
+    pub(crate) clock: Option<ClockCallback>,
 }
 
 /// How much a log line matters, for a `ks_log_fn`.
@@ -98,6 +102,37 @@ impl LogCallback {
     }
 }
 
+/// The engine's clock, for `ks_config_builder_set_clock()`: returns the current time in unix
+/// milliseconds (ms since 1970-01-01 UTC, as `ks_config_builder_set_expires_ms()` takes it).
+/// `userdata` is the pointer given to the setter, unchanged. Called from whichever thread
+/// runs a request (the calling thread of a blocking call, a runtime thread of an asynchronous
+/// one), possibly from several at once, several times per request.
+pub type ks_clock_fn = Option<unsafe extern "C" fn(userdata: *mut c_void) -> i64>;
+
+/// A registered clock callback and its userdata.
+#[derive(Clone, Copy)]
+pub(crate) struct ClockCallback {
+    callback: unsafe extern "C" fn(*mut c_void) -> i64,
+    userdata: *mut c_void,
+}
+
+// SAFETY: `ks_config_builder_set_clock` documents that the callback and userdata may be used
+// from any thread, concurrently.
+unsafe impl Send for ClockCallback {}
+unsafe impl Sync for ClockCallback {}
+
+impl ClockCallback {
+    /// The core's clock over this callback.
+    pub(crate) fn clock(self) -> Clock {
+        Arc::new(move || self.now())
+    }
+
+    fn now(&self) -> i64 {
+        // SAFETY: the contract of ks_config_builder_set_clock.
+        unsafe { (self.callback)(self.userdata) }
+    }
+}
+
 impl ks_config_builder {
     pub(crate) fn build(&self) -> Result<SessionConfig, ks_result> {
         let b = self.builder.clone();
@@ -115,7 +150,7 @@ impl ks_config_builder {
 #[no_mangle]
 pub extern "C" fn ks_config_builder_new() -> *mut ks_config_builder {
     guard_value(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(ks_config_builder { builder: SessionConfig::builder(), keys: Vec::new(), log: None }))
+        Box::into_raw(Box::new(ks_config_builder { builder: SessionConfig::builder(), keys: Vec::new(), log: None, clock: None }))
     })
 }
 
@@ -423,6 +458,101 @@ pub unsafe extern "C" fn ks_config_builder_set_user_field(builder: *mut ks_confi
             UserField::parse(f)?;
         }
         b.update(|x| x.user_field(field));
+        Ok(())
+    })
+}
+
+/// A timeout setter's value: 0 is off; anything else is checked by core's rule for `option`
+/// (1 ms to ten years), whose message names the option.
+fn timeout_value(option: &'static str, ms: u64) -> Result<Option<i64>, ks_result> {
+    if ms == 0 {
+        return Ok(None);
+    }
+    match i64::try_from(ms) {
+        Ok(ms) => {
+            check_timeout(option, ms)?;
+            Ok(Some(ms))
+        }
+        // Past i64::MAX, and so past ten years: core's message, with the value as given.
+        Err(_) => {
+            let e = check_timeout(option, i64::MAX).expect_err("i64::MAX is over ten years");
+            let message = e.message().replace(&i64::MAX.to_string(), &ms.to_string());
+            Err(ConfigError::new(option, e.kind(), message).into())
+        }
+    }
+}
+
+/// Sets the `idleTimeout` option in milliseconds: a session not used for this long is gone.
+/// Reads count as use, so a session read at least once per window lives on; without a change
+/// to save, its activity time is written only when more than half of the window has passed
+/// since it was last written (so a session read often costs about one store write per half
+/// window, not one per request, and lives from half a window to a whole one after its last
+/// request). Loading a session past its timeout gives a new one (KS_LOAD_REPORT_EXPIRED) and
+/// the old record is destroyed at commit. The times are kept in the record, under the
+/// top-level field `_ks` (`{"created":ms,"active":ms}`, unix ms of the engine's clock), which
+/// `ks_session_json()` and the other session data functions never show and the application
+/// cannot change (the store's own views, such as `ks_store_user_sessions()`, give records as
+/// stored, with it); a record without it (written before the option was set) loads and starts
+/// its clock then. The store's TTL never outlives the first deadline. 0 (the default) turns it off.
+/// `ks_engine_new()` refuses a store without compare-and-set when a timeout is set (the
+/// activity time is written on reads too, and must never undo another request's change): the
+/// memory and Redis stores have it, a C store needs `ks_c_store_set_compare_and_set()`.
+/// Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (over 315360000000, ten
+/// years; `ks_last_error_message()` names `idleTimeout`).
+///
+/// # Safety
+/// `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_idle_timeout_ms(builder: *mut ks_config_builder, timeout_ms: u64) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        let ms = timeout_value(IDLE_TIMEOUT, timeout_ms)?;
+        b.update(|x| x.idle_timeout_ms(ms));
+        Ok(())
+    })
+}
+
+/// Sets the `absoluteTimeout` option in milliseconds: a session this old, counted from its
+/// creation or its last `ks_session_regenerate()` (a login), is gone however active it is.
+/// Loading it then gives a new session (KS_LOAD_REPORT_EXPIRED) and the old record is
+/// destroyed at commit. The creation time is kept in the record as for
+/// `ks_config_builder_set_idle_timeout_ms()` (a record without it starts its clock at its first
+/// load), and the store needs compare-and-set in the same way. 0 (the default) turns it off.
+/// Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (over 315360000000, ten
+/// years; `ks_last_error_message()` names `absoluteTimeout`).
+///
+/// # Safety
+/// `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_absolute_timeout_ms(builder: *mut ks_config_builder, timeout_ms: u64) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        let ms = timeout_value(ABSOLUTE_TIMEOUT, timeout_ms)?;
+        b.update(|x| x.absolute_timeout_ms(ms));
+        Ok(())
+    })
+}
+
+/// Sets the clock of the engines made from this builder: `clock(userdata)` gives the current
+/// time in unix milliseconds, read wherever the engine needs the time: the idle and absolute
+/// timeouts, the times kept in the record, cookie `Expires` dates, the TTLs handed to the
+/// store (durations from now) and the user index's login times. For tests and conformance
+/// runners, which move time on by hand instead of sleeping. NULL `clock` (the default) is the
+/// system clock. The stores keep their own time: a TTL the store was given runs out on the
+/// store's clock (the memory store's and Redis's are real time), so a record may vanish early
+/// when real time runs ahead of this clock, and one kept past a timeout on this clock is still
+/// refused by the engine. The callback may be called from any thread, several at once (see
+/// `ks_clock_fn`); it must be thread-safe, return quickly, and must not call blocking `ks_`
+/// functions. Errors: KS_RESULT_NULL_PARAMETER (`builder` NULL).
+///
+/// # Safety
+/// `builder` is a live builder; `clock` and `userdata` stay valid while any engine made from
+/// the builder lives, including the sessions and asynchronous calls that keep it alive.
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_clock(builder: *mut ks_config_builder, clock: ks_clock_fn, userdata: *mut c_void) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        b.clock = clock.map(|callback| ClockCallback { callback, userdata });
         Ok(())
     })
 }

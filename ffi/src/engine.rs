@@ -17,8 +17,11 @@ pub struct ks_engine {
 
 /// Makes an engine from the builder's settings (copied; the builder stays the caller's) and a
 /// store (the engine takes its own reference; the caller still frees its handle). On success
-/// `*engine_out` receives the engine. Errors: KS_RESULT_NULL_PARAMETER, and the settings errors
-/// of `ks_config_builder_validate()`.
+/// `*engine_out` receives the engine. Errors: KS_RESULT_NULL_PARAMETER, the settings errors
+/// of `ks_config_builder_validate()`, and KS_RESULT_INVALID_ARGUMENT for a store that cannot do
+/// what the settings need (`ks_last_error_message()` names the option and what the store
+/// lacks): the user field and the idle and absolute timeouts need compare-and-set, the user
+/// field also a user index.
 ///
 /// # Safety
 /// `config` and `store` are live handles; `engine_out` is valid for writes.
@@ -26,7 +29,7 @@ pub struct ks_engine {
 pub unsafe extern "C" fn ks_engine_new(config: *const ks_config_builder, store: *const ks_store, engine_out: *mut *mut ks_engine) -> ks_result {
     guard(|| {
         let config = arg(config)?;
-        let log = config.log;
+        let (log, clock) = (config.log, config.clock);
         let store = arg(store)?;
         let engine_out = out(engine_out)?;
         let config = config.build()?;
@@ -34,6 +37,9 @@ pub unsafe extern "C" fn ks_engine_new(config: *const ks_config_builder, store: 
         let mut engine = Engine::new(config, store)?;
         if let Some(log) = log {
             engine = engine.with_log(log.decision_log());
+        }
+        if let Some(clock) = clock {
+            engine = engine.with_clock(clock.clock());
         }
         *engine_out = Box::into_raw(Box::new(ks_engine { inner: Arc::new(engine) }));
         Ok(())

@@ -27,6 +27,13 @@ pub enum ks_load_report {
     /// object, over 1 MiB or nested deeper than 64 levels, or a `cookie` field that is not an
     /// object): a new session. Worth a log line.
     Corrupt = 4,
+    /// The record passed its idle or absolute timeout
+    /// (`ks_config_builder_set_idle_timeout_ms()`, `ks_config_builder_set_absolute_timeout_ms()`):
+    /// a new session; the old record is destroyed at commit.
+    Expired = 5,
+    /// The cookie named an id the session was renewed from (an alias record): the engine goes
+    /// on to load the session's own record, so a finished load reports what that gave instead.
+    Alias = 6,
 }
 
 impl From<LoadReport> for ks_load_report {
@@ -37,6 +44,8 @@ impl From<LoadReport> for ks_load_report {
             LoadReport::Missing => ks_load_report::Missing,
             LoadReport::Rejected => ks_load_report::Rejected,
             LoadReport::Corrupt => ks_load_report::Corrupt,
+            LoadReport::Expired => ks_load_report::Expired,
+            LoadReport::Alias => ks_load_report::Alias,
         }
     }
 }
