@@ -413,6 +413,52 @@ void user_sessions() {
   EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, store.user_sessions("uid", "ann"));   // NOLINT(bugprone-use-after-move)
 }
 
+// Session lifetimes: set_idle_timeout and set_absolute_timeout on an engine clock the test
+// moves (set_clock), LoadReport::expired, the errors naming the option, a custom store (no
+// compare-and-set) refused.
+std::atomic<int64_t> fake_now{1750000000000};
+int64_t fake_clock(void *userdata) { return static_cast<std::atomic<int64_t> *>(userdata)->load(); }
+
+void lifetimes() {
+  ks::Store store = ks::Store::memory();
+  ks::Engine engine(ks::ConfigBuilder().add_key("k").set_idle_timeout(1s).set_absolute_timeout(10s).set_clock(fake_clock, &fake_now),
+                    store);
+  std::optional<ks::Session> s = engine.load("");
+  s->set_field("n", "1");
+  std::string header = cookie_header(s->commit(true));
+  // Reads 600 ms apart keep it; the times never show.
+  for (int i = 0; i < 4; i++) {
+    fake_now += 600;
+    s = engine.load(header);
+    EXPECT(s->load_report() == ks::LoadReport::loaded && s->field("n") == "1");
+    EXPECT(!contains(s->json(), "_ks") && !s->field("_ks"));
+    s->commit(true);
+  }
+  // A whole idle window without a request: over (well within the absolute timeout).
+  fake_now += 1000;
+  s = engine.load(header);
+  EXPECT(s->load_report() == ks::LoadReport::expired && s->is_new() && !s->field("n"));
+  s->commit(true);
+  EXPECT(engine.load(header)->load_report() == ks::LoadReport::missing);
+  EXPECT(store.length() == 0);
+
+  // Settings: zero is off, negative or over ten years refused, naming the option.
+  ks::ConfigBuilder().set_idle_timeout(0ms).set_absolute_timeout(0ms).set_clock(nullptr, nullptr).validate();
+  std::string what = EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, ks::ConfigBuilder().set_idle_timeout(-1ms));
+  EXPECT(contains(what, "ks_config_builder_set_idle_timeout_ms: ") && contains(what, "\"idleTimeout\"") && contains(what, "got -1"));
+  what = EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, ks::ConfigBuilder().set_absolute_timeout(std::chrono::hours(24 * 3651)));
+  EXPECT(contains(what, "ks_config_builder_set_absolute_timeout_ms: ") && contains(what, "\"absoluteTimeout\"") &&
+         contains(what, "ten years"));
+  std::atomic<bool> dropped{false};
+  ks::Store custom = ks::Store::custom(std::make_unique<MapBackend>(dropped), "l:");
+  what = EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, ks::Engine(ks::ConfigBuilder().set_idle_timeout(1s), custom));
+  EXPECT(contains(what, "ks_engine_new: ") && contains(what, "idleTimeout") && contains(what, "compare-and-set"));
+  ks::ConfigBuilder moved;
+  ks::ConfigBuilder taken = std::move(moved);
+  EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, moved.set_idle_timeout(1s));  // NOLINT(bugprone-use-after-move)
+  EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, moved.set_clock(fake_clock, &fake_now));  // NOLINT(bugprone-use-after-move)
+}
+
 }  // namespace
 
 int main() {
@@ -424,6 +470,7 @@ int main() {
   custom_store();
   operator_calls();
   user_sessions();
+  lifetimes();
   ks::runtime_shutdown();
   std::puts("test_hpp: ok");
   return 0;
