@@ -983,6 +983,41 @@ ks_result ks_config_builder_set_idle_timeout_ms(struct ks_config_builder *builde
 ks_result ks_config_builder_set_absolute_timeout_ms(struct ks_config_builder *builder, uint64_t timeout_ms);
 
 /**
+ * Sets the `renewInterval` option in milliseconds: a session whose cookie id is older than this
+ * gets a new id at the end of its next request (the cookie changes; the session, its data and
+ * `ks_session_id()`, which names the record's key, stay). The renewing commit writes an alias
+ * record `{"_ks":{"of":"<key>"}}` under the new id and returns the Set-Cookie values of the
+ * new id; the ids a renewal replaced stay usable for `renewGrace`
+ * (`ks_config_builder_set_renew_grace_ms()`): a request whose cookie names one loads the same
+ * session (its changes merge with the others'), and its commit returns the current id's
+ * cookie even when nothing changed; after the grace such a cookie loads a new session. Two
+ * requests that renew at once keep one session: one id stays current, the other is in grace.
+ * Ending the session (`ks_session_mark_destroyed()` then a commit, with any of its ids, or
+ * `ks_store_destroy_user_sessions()`) ends all its ids. The times are kept in the record's
+ * `_ks` field, as for `ks_config_builder_set_idle_timeout_ms()`, and the store needs
+ * compare-and-set in the same way. 0 (the default) turns it off. Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_INVALID_ARGUMENT (over 315360000000, ten years; `ks_last_error_message()` names
+ * `renewInterval`).
+ *
+ * # Safety
+ * `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
+ */
+ks_result ks_config_builder_set_renew_interval_ms(struct ks_config_builder *builder, uint64_t interval_ms);
+
+/**
+ * Sets the `renewGrace` option in milliseconds: how long an id replaced by a renewal
+ * (`ks_config_builder_set_renew_interval_ms()`) stays usable, for the requests already on
+ * their way with the old cookie. 0 (the default) is the default grace, 60000 (one minute).
+ * Without a renewal interval it does nothing. Errors: KS_RESULT_NULL_PARAMETER,
+ * KS_RESULT_INVALID_ARGUMENT (over 315360000000, ten years; `ks_last_error_message()` names
+ * `renewGrace`).
+ *
+ * # Safety
+ * `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
+ */
+ks_result ks_config_builder_set_renew_grace_ms(struct ks_config_builder *builder, uint64_t grace_ms);
+
+/**
  * Sets the clock of the engines made from this builder: `clock(userdata)` gives the current
  * time in unix milliseconds, read wherever the engine needs the time: the idle and absolute
  * timeouts, the times kept in the record, cookie `Expires` dates, the TTLs handed to the
@@ -1031,8 +1066,8 @@ ks_result ks_config_builder_validate(const struct ks_config_builder *builder);
  * `*engine_out` receives the engine. Errors: KS_RESULT_NULL_PARAMETER, the settings errors
  * of `ks_config_builder_validate()`, and KS_RESULT_INVALID_ARGUMENT for a store that cannot do
  * what the settings need (`ks_last_error_message()` names the option and what the store
- * lacks): the user field and the idle and absolute timeouts need compare-and-set, the user
- * field also a user index.
+ * lacks): the user field, the idle and absolute timeouts and the renewal interval need
+ * compare-and-set, the user field also a user index.
  *
  * # Safety
  * `config` and `store` are live handles; `engine_out` is valid for writes.

@@ -319,6 +319,22 @@ class ConfigBuilder {
     detail::check(ks_config_builder_set_absolute_timeout_ms(handle_.get(), timeout_ms(timeout, "absoluteTimeout", function)), function);
     return *this;
   }
+  /// The renewInterval option (ks_config_builder_set_renew_interval_ms): a session whose cookie
+  /// id is older gets a new id at the end of its next request (Session::id() stays the
+  /// record's key; the cookie changes). Zero (the default) turns it off. Limits and store as for
+  /// set_idle_timeout().
+  ConfigBuilder &set_renew_interval(std::chrono::milliseconds interval) {
+    const char *function = "ks_config_builder_set_renew_interval_ms";
+    detail::check(ks_config_builder_set_renew_interval_ms(handle_.get(), timeout_ms(interval, "renewInterval", function)), function);
+    return *this;
+  }
+  /// The renewGrace option (ks_config_builder_set_renew_grace_ms): how long an id a renewal
+  /// replaced still loads the session. Zero is the default, one minute; up to ten years.
+  ConfigBuilder &set_renew_grace(std::chrono::milliseconds grace) {
+    const char *function = "ks_config_builder_set_renew_grace_ms";
+    detail::check(ks_config_builder_set_renew_grace_ms(handle_.get(), timeout_ms(grace, "renewGrace", function, "0 is the default")), function);
+    return *this;
+  }
   /// The engines' clock (ks_config_builder_set_clock), for tests: `clock(userdata)` gives
   /// unix milliseconds; nullptr (the default) is the system clock. It may be called from any
   /// thread, several at once. `clock` and `userdata` must outlive every Engine made from this
@@ -334,12 +350,13 @@ class ConfigBuilder {
   const ks_config_builder *c_handle() const noexcept { return handle_.get(); }
 
  private:
-  /// A timeout for the C setters, which take unsigned ms: a negative one is refused here,
+  /// A duration for the C setters, which take unsigned ms: a negative one is refused here,
   /// naming the option as the library does.
-  static uint64_t timeout_ms(std::chrono::milliseconds timeout, const char *option, const char *function) {
+  static uint64_t timeout_ms(std::chrono::milliseconds timeout, const char *option, const char *function,
+                             const char *zero = "0 turns it off") {
     if (timeout.count() < 0)
       throw error(KS_RESULT_INVALID_ARGUMENT, function,
-                  std::string("option \"") + option + "\": must not be negative (0 turns it off); got " + std::to_string(timeout.count()));
+                  std::string("option \"") + option + "\": must not be negative (" + zero + "); got " + std::to_string(timeout.count()));
     return static_cast<uint64_t>(timeout.count());
   }
 

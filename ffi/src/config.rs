@@ -8,7 +8,7 @@ use crate::boundary::{arg, arg_mut, bytes, c_str, enum_arg, guard, guard_value, 
 use crate::result::ks_result;
 use koa_session_core::options::{
     check_cookie_name, check_default_ttl, check_domain, check_expires, check_keys, check_max_age, check_path, check_timeout, ABSOLUTE_TIMEOUT,
-    IDLE_TIMEOUT,
+    IDLE_TIMEOUT, RENEW_GRACE, RENEW_INTERVAL,
 };
 use koa_session_core::user_field::UserField;
 use koa_session_core::{Clock, ConfigError, ConfigErrorKind, DecisionLog, LogLevel, Priority, SameSite, SessionConfig, SessionConfigBuilder};
@@ -529,6 +529,53 @@ pub unsafe extern "C" fn ks_config_builder_set_absolute_timeout_ms(builder: *mut
         let b = arg_mut(builder)?;
         let ms = timeout_value(ABSOLUTE_TIMEOUT, timeout_ms)?;
         b.update(|x| x.absolute_timeout_ms(ms));
+        Ok(())
+    })
+}
+
+/// Sets the `renewInterval` option in milliseconds: a session whose cookie id is older than this
+/// gets a new id at the end of its next request (the cookie changes; the session, its data and
+/// `ks_session_id()`, which names the record's key, stay). The renewing commit writes an alias
+/// record `{"_ks":{"of":"<key>"}}` under the new id and returns the Set-Cookie values of the
+/// new id; the ids a renewal replaced stay usable for `renewGrace`
+/// (`ks_config_builder_set_renew_grace_ms()`): a request whose cookie names one loads the same
+/// session (its changes merge with the others'), and its commit returns the current id's
+/// cookie even when nothing changed; after the grace such a cookie loads a new session. Two
+/// requests that renew at once keep one session: one id stays current, the other is in grace.
+/// Ending the session (`ks_session_mark_destroyed()` then a commit, with any of its ids, or
+/// `ks_store_destroy_user_sessions()`) ends all its ids. The times are kept in the record's
+/// `_ks` field, as for `ks_config_builder_set_idle_timeout_ms()`, and the store needs
+/// compare-and-set in the same way. 0 (the default) turns it off. Errors: KS_RESULT_NULL_PARAMETER,
+/// KS_RESULT_INVALID_ARGUMENT (over 315360000000, ten years; `ks_last_error_message()` names
+/// `renewInterval`).
+///
+/// # Safety
+/// `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_renew_interval_ms(builder: *mut ks_config_builder, interval_ms: u64) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        let ms = timeout_value(RENEW_INTERVAL, interval_ms)?;
+        b.update(|x| x.renew_interval_ms(ms));
+        Ok(())
+    })
+}
+
+/// Sets the `renewGrace` option in milliseconds: how long an id replaced by a renewal
+/// (`ks_config_builder_set_renew_interval_ms()`) stays usable, for the requests already on
+/// their way with the old cookie. 0 (the default) is the default grace, 60000 (one minute).
+/// Without a renewal interval it does nothing. Errors: KS_RESULT_NULL_PARAMETER,
+/// KS_RESULT_INVALID_ARGUMENT (over 315360000000, ten years; `ks_last_error_message()` names
+/// `renewGrace`).
+///
+/// # Safety
+/// `builder` is a live builder or NULL (KS_RESULT_NULL_PARAMETER).
+#[no_mangle]
+pub unsafe extern "C" fn ks_config_builder_set_renew_grace_ms(builder: *mut ks_config_builder, grace_ms: u64) -> ks_result {
+    guard(|| {
+        let b = arg_mut(builder)?;
+        let ms = timeout_value(RENEW_GRACE, grace_ms)?;
+        b.update(|x| x.renew_grace_ms(ms));
         Ok(())
     })
 }

@@ -20,8 +20,8 @@ pub struct ks_engine {
 /// `*engine_out` receives the engine. Errors: KS_RESULT_NULL_PARAMETER, the settings errors
 /// of `ks_config_builder_validate()`, and KS_RESULT_INVALID_ARGUMENT for a store that cannot do
 /// what the settings need (`ks_last_error_message()` names the option and what the store
-/// lacks): the user field and the idle and absolute timeouts need compare-and-set, the user
-/// field also a user index.
+/// lacks): the user field, the idle and absolute timeouts and the renewal interval need
+/// compare-and-set, the user field also a user index.
 ///
 /// # Safety
 /// `config` and `store` are live handles; `engine_out` is valid for writes.
