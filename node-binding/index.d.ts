@@ -317,6 +317,19 @@ declare namespace session {
      * The store must keep a user index (MemoryStore and RedisStore do).
      */
     userField?: string | null;
+    /**
+     * Ends a session not used for this long, in ms (reads count as use): the next request
+     * gets a new, empty session and the old record is destroyed. A whole number of ms from 1
+     * to ten years; 0 or null: off (the default). Needs a store with compare-and-set
+     * (`compareAndSet`; MemoryStore and RedisStore have it).
+     */
+    idleTimeout?: number | null;
+    /**
+     * Ends a session this long after it began or was last regenerated (a login), in ms,
+     * however active it is. A whole number of ms from 1 to ten years; 0 or null: off (the
+     * default). Needs a store with compare-and-set, as `idleTimeout`.
+     */
+    absoluteTimeout?: number | null;
     /** Session id generator (default: 24 random bytes, base64url). May be async. */
     genSid?: (ctx: KoaContext, length: number) => string | PromiseLike<string>;
     /** Store errors; the default renames the error `session middleware <type> error` and rethrows. */

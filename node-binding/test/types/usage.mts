@@ -39,3 +39,6 @@ app.use(async (ctx, next) => {
   api.sessionSave = true;
   await next();
 });
+
+const timed: SessionOptions = { store: new MemoryStore(), idleTimeout: 15 * 60 * 1000, absoluteTimeout: null };
+app.use(session(timed));

@@ -176,3 +176,12 @@ app.use(async (ctx) => {
 });
 const indexing: SessionStore = { ...thunkStore, indexUserSession: async (_user: string, _sid: string) => undefined };
 void indexing;
+
+// Session lifetimes (ms; 0 or null: off).
+app.use(session({ store: mem, idleTimeout: 30 * 60 * 1000, absoluteTimeout: 8 * 60 * 60 * 1000 }));
+const lifetimes: SessionOptions = { idleTimeout: null, absoluteTimeout: 0 };
+void lifetimes;
+// @ts-expect-error: a number of ms
+session({ idleTimeout: '30m' });
+// @ts-expect-error: a number of ms
+session({ absoluteTimeout: true });
