@@ -5,9 +5,10 @@
 use crate::config::{ConfigError, SessionConfig};
 use crate::log_id::log_id;
 use crate::record::check_record;
-use crate::request::{clear_cookies, explain_cookie, Ending, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreCaps, StoreOp};
+use crate::lifetime::renamed_to;
+use crate::request::{clear_cookies, explain_cookie, renamed_cookies, Ending, LoadReport, Loaded, Next, Outcome, RequestError, SessionRequest, StoreCaps, StoreOp};
 use crate::sid::generate_sid;
-use crate::store::{index_user_session, merge_request_into_store, MergeOutcome, Store, StoreError, StoreErrorKind};
+use crate::store::{index_user_session, merge_request_into_store_written, MergeOutcome, Store, StoreError, StoreErrorKind};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,12 +223,13 @@ impl Engine {
         let mut outcome = request.finish(&self.config, &ending, self.store_caps(), plain_http, self.now_ms())?;
         // With lifetimes the plan writes the session with the engine's times in it.
         let json = outcome.json.take().or(json);
-        self.execute(outcome, json.as_deref(), loaded).await
+        self.execute(outcome, json.as_deref(), loaded, plain_http).await
     }
 
     /// Executes a plan against the store. `json` is the session JSON the plan was made for,
     /// `loaded` the record as loaded (what a merge compares against).
-    async fn execute(&self, outcome: Outcome, json: Option<&str>, mut loaded: Option<String>) -> Result<Vec<String>, EngineError> {
+    async fn execute(&self, outcome: Outcome, json: Option<&str>, mut loaded: Option<String>, plain_http: bool) -> Result<Vec<String>, EngineError> {
+        let mut renamed = None;
         for op in &outcome.ops {
             let ttl = Duration::from_millis(op.ttl_ms());
             let data = || json.ok_or(EngineError::Request(RequestError::WrongStep));
@@ -239,11 +241,14 @@ impl Engine {
                 StoreOp::Merge { sid, .. } => {
                     // A plan holds one Merge at most: the loaded record moves into it.
                     let loaded = loaded.take().ok_or(EngineError::Request(RequestError::WrongStep))?;
-                    match merge_request_into_store(&*self.store, sid, loaded, data()?.to_owned(), ttl).await? {
-                        MergeOutcome::Merged | MergeOutcome::Overwritten => {}
+                    match merge_request_into_store_written(&*self.store, sid, loaded, data()?.to_owned(), ttl).await? {
+                        (MergeOutcome::Merged | MergeOutcome::Overwritten, written) => {
+                            // Renewed by another request meanwhile: send the session's current id.
+                            renamed = written.and_then(|w| renamed_to(json.unwrap_or_default(), &w, sid));
+                        }
                         // Logged out or expired elsewhere: never re-create it.
-                        MergeOutcome::Gone => return self.gone(sid),
-                        MergeOutcome::TooManyConflicts => return Err(too_many_conflicts().into()),
+                        (MergeOutcome::Gone, _) => return self.gone(sid),
+                        (MergeOutcome::TooManyConflicts, _) => return Err(too_many_conflicts().into()),
                     }
                 }
                 StoreOp::Touch { sid, .. } => {
@@ -253,6 +258,10 @@ impl Engine {
                 }
                 StoreOp::IndexUser { user, sid } => index_user_session(&*self.store, user, sid, self.now_ms()).await?,
             }
+        }
+        if let (Some(id), Some(json)) = (renamed, json) {
+            self.note(LogLevel::Info, || format!("the session was renewed meanwhile: its current id's cookie is sent (session {})", log_id(&id)));
+            return Ok(renamed_cookies(&self.config, &id, json, plain_http, self.now_ms())?);
         }
         Ok(outcome.set_cookies)
     }

@@ -248,6 +248,21 @@ pub fn with_times(json: &str, t: &Times) -> Result<String, RecordError> {
     with_field(json, TIMES_FIELD, &t.to_json())
 }
 
+/// After a merge of a request that wrote `json` stored `written` under `key`: the id the
+/// session's cookie must carry now when it is not the one `json` names (a renewal made by
+/// another request meanwhile), else `None`. Then the response carries that id's cookie, not
+/// the one the plan made: a request already under way when the session was renewed must not
+/// send the replaced id back to the browser.
+pub fn renamed_to(json: &str, written: &str, key: &str) -> Option<String> {
+    // Without the engine's times (no lifetime option) nothing can have been renamed.
+    if !json.contains(TIMES_FIELD) {
+        return None;
+    }
+    let wanted = read_times(json)?.sid;
+    let now = read_times(written)?.sid;
+    (now != wanted).then(|| now.unwrap_or_else(|| key.to_owned()))
+}
+
 /// The times a merge writes when the stored record's times are `stored` and a request wrote
 /// `mine` (both the JSON text of the field): the later activity; the later renewal's id
 /// current, the other one's in grace (until the latest grace either gave); the ids in grace

@@ -419,6 +419,12 @@ impl MergeCommit {
         self.attempts
     }
 
+    /// The record this merge stored, once it has (the outcome was `Merged`), without giving
+    /// up the commit.
+    pub fn written(&self) -> Option<&str> {
+        (self.done == Some(MergeOutcome::Merged)).then_some(self.json.as_str())
+    }
+
     /// The record this merge stored, once it has (the outcome was `Merged`).
     pub fn into_written(self) -> Option<String> {
         (self.done == Some(MergeOutcome::Merged)).then_some(self.json)

@@ -723,7 +723,10 @@ impl SessionRequest {
                     ops.push(StoreOp::IndexUser { user, sid: sid.clone() });
                 }
                 ops.push(match (self.stored, unchanged) {
-                    (true, true) if caps.touch => StoreOp::Touch { sid, ttl_ms },
+                    // With renewal a touch would not see a renewal made meanwhile (a merge does,
+                    // and the response then carries the current id).
+                    (true, true) if caps.touch && cfg.lifetimes.renew_interval_ms.is_none() => StoreOp::Touch { sid, ttl_ms },
+                    (true, true) if cfg.lifetimes.renew_interval_ms.is_some() && caps.compare_and_set => StoreOp::Merge { sid, ttl_ms },
                     (true, true) if indexed => StoreOp::Merge { sid, ttl_ms },
                     // With renewal a replaced session is merged too: its times must merge with a renewal made meanwhile.
                     (true, false) if caps.compare_and_set && (!end.replaced || indexed || cfg.lifetimes.renew_interval_ms.is_some()) => StoreOp::Merge { sid, ttl_ms },
@@ -936,6 +939,15 @@ fn session_cookies(cfg: &SessionConfig, sid: &str, attrs: &CookieAttributes, now
     // Nothing to check: the config checked the name (".sig" keeps it valid), a signature is base64url.
     debug_assert_eq!(Ok(&sig), format_set_cookie(&cfg.sig_name, &signature, attrs, now_ms).as_ref());
     Ok(vec![cookie, sig])
+}
+
+/// The cookies of the session `json` under the cookie id `cookie_id`: what a host sends instead
+/// of the plan's cookies when a merge found the session renewed meanwhile (see
+/// [`crate::lifetime::renamed_to`]).
+pub fn renamed_cookies(cfg: &SessionConfig, cookie_id: &str, json: &str, plain_http: bool, now_ms: i64) -> Result<Vec<String>, RequestError> {
+    let attrs = session_cookie(json, &cfg.cookie)?;
+    check_transport(&attrs, plain_http)?;
+    Ok(session_cookies(cfg, cookie_id, &attrs, now_ms)?)
 }
 
 /// Clears the session cookie and its signature, with the configured path and domain: what a

@@ -34,6 +34,7 @@ class ContextSession {
     this.assigned = false; // defer mode: `ctx.session = x` before the session was read
     this.replaced = false; // the app replaced the whole session object: written whole, never merged
     this.sentCookies = null;
+    this.renamedTo = null; // a merge found the session renewed meanwhile: its current cookie id
     this.regenerateFn = null;
     this.owned = null; // the session objects this request gave the verbs to (session-object.js)
     this.ownedMore = null;
@@ -271,12 +272,18 @@ class ContextSession {
       } catch (err) {
         return failed(err);
       }
-      // A touch or merge answers false when the record is gone.
+      // A touch or merge answers false when the record is gone; a merge answers the session's
+      // current id when another request renewed it meanwhile: that id's cookie is sent.
       const gone = (v) => v === false && (op === STORE_OP_TOUCH || op === STORE_OP_MERGE);
-      if (isThenable(r)) return r.then((v) => (gone(v) ? this.gone() : this.runOps(plan, json, k + 1)), failed);
+      const renamed = (v) => {
+        if (typeof v === 'string' && op === STORE_OP_MERGE) this.renamedTo = v;
+      };
+      if (isThenable(r)) return r.then((v) => (gone(v) ? this.gone() : (renamed(v), this.runOps(plan, json, k + 1))), failed);
       if (gone(r)) return this.gone();
+      renamed(r);
     }
-    if (plan.length > 2 + 4 * n) this.send(plan.slice(2 + 4 * n));
+    if (this.renamedTo !== null) this.send(native.renamedCookies(this.engine.id, this.renamedTo, json, !this.ctx.secure, Date.now()));
+    else if (plan.length > 2 + 4 * n) this.send(plan.slice(2 + 4 * n));
     return null;
   }
 

@@ -33,9 +33,14 @@ async function runGenerator(gen) {
   }
 }
 
-/** A merge's answer ('merged' | 'gone' | 'conflict': other writers kept winning for the whole budget) as true / false / a throw. */
+/**
+ * A merge's answer ('merged' | 'gone' | 'conflict': other writers kept winning for the whole
+ * budget | 'renamed <id>': merged into a session renewed meanwhile) as true / false / a throw /
+ * the session's current cookie id.
+ */
 function merged(answer) {
   if (answer === 'conflict') throw storeError('ERR_SESSION_CONFLICT', 'session not saved: other requests changed it at the same time, again and again');
+  if (typeof answer === 'string' && answer.startsWith('renamed ')) return answer.slice(8);
   return answer !== 'gone';
 }
 
@@ -106,7 +111,10 @@ class StoreAccess {
     return this.op('indexUserSession', 'set', (f) => f.indexUserSession(user, sid, Date.now()), () => this.store.indexUserSession(user, sid));
   }
 
-  /** Merges `loaded` → `json` into the stored record: true, or false when the record is gone. */
+  /**
+   * Merges `loaded` → `json` into the stored record: true, false when the record is gone, or
+   * the session's current cookie id when another request renewed it meanwhile.
+   */
   merge(sid, loaded, json, ttlMs) {
     if (this.fast('set') === undefined) return this.mergeByCompareAndSet(sid, loaded, json, ttlMs);
     const r = this.op('merge', 'set', (f) => f.mergeJson(sid, loaded, json, ttlMs));
@@ -131,7 +139,8 @@ class StoreAccess {
         const answer = await this.call('compareAndSet', () => settle(this.store.compareAndSet(sid, w[0], w[1], ttlMs)), true);
         attempt.answer(answer === true || typeof answer === 'string' ? answer : null);
       }
-      return merged(attempt.outcome);
+      const outcome = merged(attempt.outcome);
+      return outcome === true ? attempt.renamedTo(sid) ?? true : outcome;
     };
     const mine = (this.turns.get(sid) || Promise.resolve()).then(run, run);
     const forget = () => this.turns.get(sid) === done && this.turns.delete(sid);

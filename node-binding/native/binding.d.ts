@@ -20,6 +20,11 @@ export declare class MergeAttempt {
    */
   answer(answer?: boolean | string | undefined | null): void
   /**
+   * Once merged into the session stored under `sid`: the id its cookie must now carry when
+   * another request renewed it meanwhile (core's `lifetime::renamed_to`), else null.
+   */
+  renamedTo(sid: string): string | null
+  /**
    * Once done: 'merged', 'gone' (the record went away: write nothing, clear the cookies) or
    * 'conflict' (other writers kept winning for the whole time budget). Null before.
    */
@@ -46,9 +51,10 @@ export declare class NativeMemoryStore {
    * `getJson` gave it) into, into the record as it is now, under the store's lock: the
    * request's top-level changes only, every other value kept byte for byte. 'merged', or
    * 'gone' when the record no longer exists (nothing written: clear the cookies). Throws
-   * when either JSON is not an object.
+   * when either JSON is not an object. `renamed <id>`: merged into a session renewed
+   * meanwhile, whose cookie must now carry `<id>`.
    */
-  mergeJson(sid: string, loadedJson: string, json: string, ttlMs: number): 'merged' | 'gone'
+  mergeJson(sid: string, loadedJson: string, json: string, ttlMs: number): 'merged' | 'gone' | `renamed ${string}`
   /** Puts `sid` in the index of `user` (the plan's `IndexUser`), stamped `nowMs`. */
   indexUserSession(user: string, sid: string, nowMs: number): void
   /**
@@ -100,10 +106,11 @@ export declare class NativeRedisStore {
    * (the record exactly as `getJson` gave it), re-applying the request's top-level changes
    * to the current record after a conflict. 'merged'; 'gone' when the record no longer
    * exists (nothing written: clear the cookies); 'conflict' when other writers kept winning
-   * for the whole retry budget (nothing written). Merges of one session in this process
-   * take turns; after a conflict with another process they back off and retry.
+   * for the whole retry budget (nothing written); 'renamed <id>': merged into a session
+   * renewed meanwhile, whose cookie must now carry `<id>`. Merges of one session in this
+   * process take turns; after a conflict with another process they back off and retry.
    */
-  mergeJson(sid: string, loadedJson: string, json: string, ttlMs: number): Promise<'merged' | 'gone' | 'conflict' | NativeRedisFailure>
+  mergeJson(sid: string, loadedJson: string, json: string, ttlMs: number): Promise<'merged' | 'gone' | 'conflict' | `renamed ${string}` | NativeRedisFailure>
   /** One PING (e.g. to fail fast at startup); null when done. */
   ping(): Promise<null | NativeRedisFailure>
   /** The number of keys under the prefix (SCAN on the server, or on every master). */

@@ -29,3 +29,5 @@ export declare function requestFinish(engine: number, token: RequestToken, origi
 /** The Set-Cookie values joined by `"\n"`. */
 export declare function memoryFinish(engine: number, store: number, token: RequestToken, original: string | null, json: string | null, save: boolean | null, replaced: boolean, plainHttp: boolean, nowMs: number): string | null
 export declare function clearingCookies(engine: number): string[]
+/** The cookies of the session `json` under `cookieId`: sent when a merge found the session renewed meanwhile. */
+export declare function renamedCookies(engine: number, cookieId: string, json: string, plainHttp: boolean, nowMs: number): string[]

@@ -16,6 +16,7 @@
 //! requestFinish(engine, token, original, json | null, save, replaced, plainHttp, nowMs, caps)
 //!                                                                    → null | plan
 //! clearingCookies(engine)                                            → setCookies
+//! renamedCookies(engine, cookieId, json, plainHttp, nowMs)            → setCookies
 //! ```
 //! `newSid`: when the core then needs an id, generate it here (the default `genSid`), saving
 //! a call. `store`: a native MemoryStore's id, whose record `requestBegin` then reads itself
@@ -42,7 +43,8 @@
 
 use crate::raw::{self, Env, Fail, Result, Value};
 use crate::registry;
-use koa_session_core::request::clear_cookies;
+use koa_session_core::lifetime::renamed_to;
+use koa_session_core::request::{clear_cookies, renamed_cookies};
 use koa_session_core::store::{MemoryStore, MergeOutcome};
 use koa_session_core::{Decision, Ending, LoadReport, Loaded, Next, Outcome, SessionConfig, SessionRequest, StoreCaps, StoreOp};
 use napi::sys;
@@ -276,7 +278,13 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
                     // A plan holds one Merge at most (and no Save beside it): both move into it.
                     let (loaded, json) = (loaded.take().ok_or_else(out_of_order)?, json.take().ok_or_else(out_of_order)?);
                     // Under the store's lock: never more than one try, never TooManyConflicts.
-                    store.merge_request_sync(sid, loaded, json, ttl) != MergeOutcome::Gone
+                    let (outcome, written) = store.merge_request_sync_written(sid, loaded, json.clone(), ttl);
+                    // Renewed by another request meanwhile: the cookies name its current id.
+                    if let Some(id) = written.and_then(|w| renamed_to(&json, &w, sid)) {
+                        let plain_http = raw::boolean(env, rest[5], "plainHttp")?;
+                        cookies = renamed_cookies(&cfg, &id, &json, plain_http, now_ms).map_err(Fail::generic)?;
+                    }
+                    outcome != MergeOutcome::Gone
                 }
                 StoreOp::Touch { sid, .. } => store.touch_sync(sid, ttl),
                 StoreOp::IndexUser { user, sid } => {
@@ -294,6 +302,18 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
             return Ok(raw::null(env));
         }
         raw::to_js_string(env, &cookies.join("\n"))
+    })
+}
+
+unsafe extern "C" fn renamed_cookies_call(env: Env, info: sys::napi_callback_info) -> Value {
+    raw::run(env, || {
+        let [e, id, json, plain_http, now] = raw::args::<5>(env, info)?;
+        let cfg = engine(env, e)?;
+        let id = raw::string(env, id, "cookieId")?;
+        let json = raw::string(env, json, "json")?;
+        let cookies = renamed_cookies(&cfg, &id, &json, raw::boolean(env, plain_http, "plainHttp")?, raw::float(env, now, "nowMs")? as i64).map_err(Fail::generic)?;
+        let items = cookies.iter().map(|c| raw::to_js_string(env, c)).collect::<Result<Vec<_>>>()?;
+        raw::array(env, &items)
     })
 }
 
@@ -318,7 +338,7 @@ unsafe extern "C" fn clearing_cookies(env: Env, info: sys::napi_callback_info) -
 
 /// Adds the calls above to the addon's exports.
 pub fn export(env: Env, exports: Value) -> napi::Result<()> {
-    let calls: [(&std::ffi::CStr, raw::Callback); 9] = [
+    let calls: [(&std::ffi::CStr, raw::Callback); 10] = [
         (c"requestBegin", request_begin),
         (c"requestLoaded", request_loaded),
         (c"requestSetSid", request_set_sid),
@@ -328,6 +348,7 @@ pub fn export(env: Env, exports: Value) -> napi::Result<()> {
         (c"memoryFinish", memory_finish),
         (c"clearingCookies", clearing_cookies),
         (c"sessionJson", session_json),
+        (c"renamedCookies", renamed_cookies_call),
     ];
     for (name, f) in calls {
         unsafe { raw::export(env, exports, name, f) }?;

@@ -12,6 +12,8 @@ use napi_derive::napi;
 #[napi]
 pub struct MergeAttempt {
     commit: MergeCommit,
+    /// The request's JSON, to tell whether the session was renewed meanwhile.
+    json: String,
 }
 
 #[napi]
@@ -20,7 +22,7 @@ impl MergeAttempt {
     /// turned into `json`.
     #[napi(constructor, catch_unwind)]
     pub fn new(loaded: String, json: String) -> Result<Self> {
-        Ok(MergeAttempt { commit: MergeCommit::new(loaded, json).map_err(invalid_arg)? })
+        Ok(MergeAttempt { commit: MergeCommit::new(loaded, json.clone()).map_err(invalid_arg)?, json })
     }
 
     /// The compare-and-set to make next, `[expectedJson, json]`; or the ms to wait before it
@@ -49,6 +51,13 @@ impl MergeAttempt {
             Some(Either::B(current)) => CasResult::Changed(current),
             Some(Either::A(false)) | None => CasResult::Missing,
         });
+    }
+
+    /// Once merged into the session stored under `sid`: the id its cookie must now carry when
+    /// another request renewed it meanwhile (core's `lifetime::renamed_to`), else null.
+    #[napi(catch_unwind)]
+    pub fn renamed_to(&self, sid: String) -> Option<String> {
+        koa_session_core::lifetime::renamed_to(&self.json, self.commit.written()?, &sid)
     }
 
     /// Once done: 'merged', 'gone' (the record went away: write nothing, clear the cookies) or

@@ -255,16 +255,27 @@ impl MemoryStore {
     /// so it never waits nor runs out of time. A record that is gone stays gone ([`MergeOutcome::Gone`]).
     /// Errors when `loaded` or `json` is not a JSON object.
     pub fn merge_sync(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<MergeOutcome, NotAnObject> {
+        Ok(self.merge_sync_written(sid, loaded, json, ttl)?.0)
+    }
+
+    /// As [`merge_sync`](Self::merge_sync), with the record stored (when the outcome is `Merged`).
+    pub fn merge_sync_written(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<(MergeOutcome, Option<String>), NotAnObject> {
         Ok(self.merge_commit_sync(sid, MergeCommit::new(loaded, json)?, ttl))
     }
 
     /// As [`merge_sync`](Self::merge_sync) for a request's own loaded record and session JSON
     /// (see [`MergeCommit::of_request`]).
     pub fn merge_request_sync(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> MergeOutcome {
+        self.merge_commit_sync(sid, MergeCommit::of_request(loaded, json), ttl).0
+    }
+
+    /// As [`merge_request_sync`](Self::merge_request_sync), with the record stored (when the
+    /// outcome is `Merged`): what the session now is.
+    pub fn merge_request_sync_written(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> (MergeOutcome, Option<String>) {
         self.merge_commit_sync(sid, MergeCommit::of_request(loaded, json), ttl)
     }
 
-    fn merge_commit_sync(&self, sid: &str, mut commit: MergeCommit, ttl: Duration) -> MergeOutcome {
+    fn merge_commit_sync(&self, sid: &str, mut commit: MergeCommit, ttl: Duration) -> (MergeOutcome, Option<String>) {
         // The diff is made only on a conflict, under the lock: the store's lock makes one the
         // exception (another process's write), not the rule.
         let now = self.now();
@@ -272,7 +283,7 @@ impl MemoryStore {
         let mut shard = self.shard(hash);
         loop {
             let answer = match commit.next() {
-                MergeStep::Done(outcome) => return outcome,
+                MergeStep::Done(outcome) => return (outcome, commit.into_written()),
                 // Under the lock nothing changes meanwhile: no wait is needed (nor asked for:
                 // the retry after a first conflict is immediate, and always stores).
                 MergeStep::Wait(_) => {

@@ -32,20 +32,35 @@ pub const TURN_WAIT: Duration = Duration::from_secs(1);
 /// existed, and the outcome says so ([`MergeOutcome::Overwritten`]). Errors: the store's, or
 /// `Rejected` when `loaded` or `json` is not a JSON object.
 pub async fn merge_into_store(store: &dyn Store, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<MergeOutcome, StoreError> {
+    Ok(merge_into_store_written(store, sid, loaded, json, ttl).await?.0)
+}
+
+/// As [`merge_into_store`], with the record as stored (see [`merge_request_into_store_written`]).
+pub async fn merge_into_store_written(store: &dyn Store, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<(MergeOutcome, Option<String>), StoreError> {
     if !store.supports_compare_and_set() {
-        return overwrite(store, sid, &json, ttl).await;
+        return Ok((overwrite(store, sid, &json, ttl).await?, Some(json)));
     }
     let commit = MergeCommit::new(loaded, json).map_err(|e| StoreError::new(StoreErrorKind::Rejected, format!("merge: {e}")))?;
-    run_merge(store, sid, commit, ttl).await
+    let (outcome, written) = run_merge(store, sid, commit, ttl).await;
+    Ok((outcome?, written))
 }
 
 /// As [`merge_into_store`] for a request's own loaded record and session JSON (see
 /// [`MergeCommit::of_request`]): what the driver runs for a plan's merge.
 pub async fn merge_request_into_store(store: &dyn Store, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<MergeOutcome, StoreError> {
+    Ok(merge_request_into_store_written(store, sid, loaded, json, ttl).await?.0)
+}
+
+/// As [`merge_request_into_store`], with the record as stored when the merge (or the group
+/// it was written in) stored one: what the session now is, other requests' changes included
+/// (the C driver reads the session's current cookie id from it, see
+/// [`crate::lifetime::renamed_to`]).
+pub async fn merge_request_into_store_written(store: &dyn Store, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<(MergeOutcome, Option<String>), StoreError> {
     if !store.supports_compare_and_set() {
-        return overwrite(store, sid, &json, ttl).await;
+        return Ok((overwrite(store, sid, &json, ttl).await?, Some(json)));
     }
-    run_merge(store, sid, MergeCommit::of_request(loaded, json), ttl).await
+    let (outcome, written) = run_merge(store, sid, MergeCommit::of_request(loaded, json), ttl).await;
+    Ok((outcome?, written))
 }
 
 /// A store that cannot compare-and-set gets the whole record, as before merging existed.
@@ -55,11 +70,13 @@ async fn overwrite(store: &dyn Store, sid: &str, json: &str, ttl: Duration) -> R
 }
 
 type Outcome = Result<MergeOutcome, StoreError>;
+/// An outcome and the record stored, when one was.
+type Written = (Outcome, Option<String>);
 
 /// What a queued merge hears from the writer before it.
 enum Message {
-    /// It was written in a group: the group's outcome.
-    Done(Outcome),
+    /// It was written in a group: the group's outcome and the record stored.
+    Done(Written),
     /// It writes next (its commit comes back), for itself and the merges queued after it,
     /// starting from the record the last writer stored, when it stored one.
     Write(MergeCommit, Vec<Waiter>, Option<String>),
@@ -71,10 +88,10 @@ struct Waiter {
     reply: oneshot::Sender<Message>,
 }
 
-async fn run_merge(store: &dyn Store, sid: &str, commit: MergeCommit, ttl: Duration) -> Outcome {
+async fn run_merge(store: &dyn Store, sid: &str, commit: MergeCommit, ttl: Duration) -> Written {
     if tokio::runtime::Handle::try_current().is_err() {
         // No runtime to wait on (a host driving the future itself): compare-and-set alone.
-        return write_group(store, sid, commit, Vec::new(), None, ttl).await.0;
+        return write_group(store, sid, commit, Vec::new(), None, ttl).await;
     }
     let (tx, mut rx) = oneshot::channel();
     let mine = commit.clone();
@@ -92,18 +109,19 @@ async fn run_merge(store: &dyn Store, sid: &str, commit: MergeCommit, ttl: Durat
         }
     };
     match message {
-        Some(Message::Done(outcome)) => outcome,
+        Some(Message::Done(written)) => written,
         Some(Message::Write(commit, group, previous)) => write_as_writer(store, sid, commit, group, previous, ttl).await,
         // The writer went away before writing this merge, or the wait ran out.
-        None => write_group(store, sid, mine, Vec::new(), None, ttl).await.0,
+        None => write_group(store, sid, mine, Vec::new(), None, ttl).await,
     }
 }
 
 /// Writes as the session's writer, then hands the turn to the first merge queued meanwhile
 /// (with the rest of the queue) or ends the turn.
-async fn write_as_writer(store: &dyn Store, sid: &str, commit: MergeCommit, group: Vec<Waiter>, previous: Option<String>, ttl: Duration) -> Outcome {
+async fn write_as_writer(store: &dyn Store, sid: &str, commit: MergeCommit, group: Vec<Waiter>, previous: Option<String>, ttl: Duration) -> Written {
     let mut turn = TurnGuard { sid, handed_on: false };
-    let (mine, mut written) = write_group(store, sid, commit, group, previous, ttl).await;
+    let (outcome, mut written) = write_group(store, sid, commit, group, previous, ttl).await;
+    let mine = (outcome, written.clone());
     // A group whose first merge's request went away while it waited is written here.
     while let Some((commit, rest, previous)) = hand_on(sid, written) {
         written = write_group(store, sid, commit, rest, previous, ttl).await.1;
@@ -149,7 +167,7 @@ async fn write_group(store: &dyn Store, sid: &str, mut commit: MergeCommit, grou
             absorbed.push(w.reply);
         } else {
             // Cannot happen for objects; it still gets an answer rather than none.
-            let _ = w.reply.send(Message::Done(Err(StoreError::new(StoreErrorKind::Rejected, "merge: not a JSON object"))));
+            let _ = w.reply.send(Message::Done((Err(StoreError::new(StoreErrorKind::Rejected, "merge: not a JSON object")), None)));
         }
     }
     if let (Some(previous), MergeStep::Write { expected, .. }) = (&previous, commit.next()) {
@@ -173,10 +191,10 @@ async fn write_group(store: &dyn Store, sid: &str, mut commit: MergeCommit, grou
             Err(e) => break Err(e),
         }
     };
-    for reply in absorbed {
-        let _ = reply.send(Message::Done(outcome.clone()));
-    }
     let written = if outcome.is_ok() { commit.into_written() } else { None };
+    for reply in absorbed {
+        let _ = reply.send(Message::Done((outcome.clone(), written.clone())));
+    }
     (outcome, written)
 }
 

@@ -14,7 +14,7 @@ pub mod redis_options;
 
 pub use crate::merge::MergeOutcome;
 pub use memory::{MemoryStore, MemoryStoreOptions};
-pub use merge_into::{merge_into_store, merge_request_into_store};
+pub use merge_into::{merge_into_store, merge_into_store_written, merge_request_into_store, merge_request_into_store_written};
 pub use operator::{IdsPage, IdsWalk, StoreOperator, DEFAULT_IDS_BATCH};
 pub use user_index::{destroy_user_sessions, index_user_session, user_sessions, IndexEntry, UserSession, PRUNE_GRACE_MS};
 

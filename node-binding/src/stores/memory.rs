@@ -72,13 +72,15 @@ impl NativeMemoryStore {
     /// `getJson` gave it) into, into the record as it is now, under the store's lock: the
     /// request's top-level changes only, every other value kept byte for byte. 'merged', or
     /// 'gone' when the record no longer exists (nothing written: clear the cookies). Throws
-    /// when either JSON is not an object.
-    #[napi(catch_unwind, ts_return_type = "'merged' | 'gone'")]
-    pub fn merge_json(&self, sid: String, loaded_json: String, json: String, ttl_ms: f64) -> Result<&'static str> {
-        self.inner
-            .merge_sync(&sid, loaded_json, json, super::ttl(ttl_ms))
-            .map(super::merge_outcome)
-            .map_err(|e| errors::invalid_arg(format!("MemoryStore#mergeJson: {e}")))
+    /// when either JSON is not an object. `renamed <id>`: merged into a session renewed
+    /// meanwhile, whose cookie must now carry `<id>`.
+    #[napi(catch_unwind, ts_return_type = "'merged' | 'gone' | `renamed ${string}`")]
+    pub fn merge_json(&self, sid: String, loaded_json: String, json: String, ttl_ms: f64) -> Result<String> {
+        let (outcome, written) = self
+            .inner
+            .merge_sync_written(&sid, loaded_json, json.clone(), super::ttl(ttl_ms))
+            .map_err(|e| errors::invalid_arg(format!("MemoryStore#mergeJson: {e}")))?;
+        Ok(super::merge_answer(outcome, written.as_deref(), &json, &sid))
     }
 
     /// Puts `sid` in the index of `user` (the plan's `IndexUser`), stamped `nowMs`.

@@ -11,6 +11,16 @@ use koa_session_core::user_field::{check_user_id, UserField};
 use koa_session_core::MergeOutcome;
 use std::time::Duration;
 
+/// A merge's answer as JS sees it, for a request that wrote `json` under `sid`: the outcome,
+/// or `renamed <id>` when it merged into a session renewed meanwhile, whose cookie must now
+/// carry `<id>` (core's `lifetime::renamed_to`).
+fn merge_answer(o: MergeOutcome, written: Option<&str>, json: &str, sid: &str) -> String {
+    match (o, written.and_then(|w| koa_session_core::lifetime::renamed_to(json, w, sid))) {
+        (MergeOutcome::Merged | MergeOutcome::Overwritten, Some(id)) => format!("renamed {id}"),
+        _ => merge_outcome(o).to_owned(),
+    }
+}
+
 /// A merge's outcome as JS sees it: 'merged' | 'gone' | 'conflict' | 'overwritten'.
 fn merge_outcome(o: MergeOutcome) -> &'static str {
     match o {

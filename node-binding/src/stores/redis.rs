@@ -17,7 +17,7 @@ use super::completions::Completions;
 use crate::errors;
 use koa_session_core::store::redis::{ConnectionState, RedisStore};
 use koa_session_core::store::redis_options::{self, Target};
-use koa_session_core::store::{destroy_user_sessions, index_user_session, merge_into_store, user_sessions, Store, StoreError, StoreErrorKind, StoreOperator};
+use koa_session_core::store::{destroy_user_sessions, index_user_session, merge_into_store_written, user_sessions, Store, StoreError, StoreErrorKind, StoreOperator};
 use koa_session_core::user_field::check_user_id;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
@@ -42,8 +42,8 @@ pub enum Reply {
     Json(Option<String>),
     /// `touch`: whether there was such a session.
     Found(bool),
-    /// `mergeJson`: 'merged' | 'gone' | 'conflict'.
-    Text(&'static str),
+    /// `mergeJson`: 'merged' | 'gone' | 'conflict' | 'renamed <id>'.
+    Text(String),
     /// `length`, `clear`: a count.
     Count(f64),
     /// `idsPage`: `[ids, next cursor or null]` (an array: not a failure, see lib/stores/redis.js).
@@ -60,7 +60,7 @@ impl ToNapiValue for Reply {
         match reply {
             Reply::Json(json) => Option::<String>::to_napi_value(env, json),
             Reply::Found(found) => bool::to_napi_value(env, found),
-            Reply::Text(text) => <&str>::to_napi_value(env, text),
+            Reply::Text(text) => String::to_napi_value(env, text),
             Reply::Count(n) => f64::to_napi_value(env, n),
             Reply::Page(ids, cursor) => <(Vec<String>, Option<String>)>::to_napi_value(env, (ids, cursor)),
             Reply::Sessions(rows) => super::UserSessionRows::to_napi_value(env, rows),
@@ -216,13 +216,15 @@ impl NativeRedisStore {
     /// (the record exactly as `getJson` gave it), re-applying the request's top-level changes
     /// to the current record after a conflict. 'merged'; 'gone' when the record no longer
     /// exists (nothing written: clear the cookies); 'conflict' when other writers kept winning
-    /// for the whole retry budget (nothing written). Merges of one session in this process
-    /// take turns; after a conflict with another process they back off and retry.
-    #[napi(catch_unwind, ts_return_type = "Promise<'merged' | 'gone' | 'conflict' | NativeRedisFailure>")]
+    /// for the whole retry budget (nothing written); 'renamed <id>': merged into a session
+    /// renewed meanwhile, whose cookie must now carry `<id>`. Merges of one session in this
+    /// process take turns; after a conflict with another process they back off and retry.
+    #[napi(catch_unwind, ts_return_type = "Promise<'merged' | 'gone' | 'conflict' | `renamed ${string}` | NativeRedisFailure>")]
     pub fn merge_json<'env>(&self, env: &'env Env, sid: String, loaded_json: String, json: String, ttl_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
         self.run(env, move |s| async move {
-            let outcome = merge_into_store(&s, &sid, loaded_json, json, super::ttl(ttl_ms)).await;
-            reply(outcome, |o| Reply::Text(super::merge_outcome(o)))
+            let outcome = merge_into_store_written(&s, &sid, loaded_json, json.clone(), super::ttl(ttl_ms)).await;
+            let answer = outcome.map(|(o, written)| super::merge_answer(o, written.as_deref(), &json, &sid));
+            reply(answer, Reply::Text)
         })
     }
 
