@@ -330,6 +330,19 @@ declare namespace session {
      * default). Needs a store with compare-and-set, as `idleTimeout`.
      */
     absoluteTimeout?: number | null;
+    /**
+     * Gives the session's cookie a new id once its id is this old, in ms (at the end of the
+     * first request past it; the data and `ctx.sessionId`, the record's key, stay). A whole
+     * number of ms from 1 to ten years; 0 or null: off (the default). Needs a store with
+     * compare-and-set, as `idleTimeout`.
+     */
+    renewInterval?: number | null;
+    /**
+     * How long the id a renewal replaced keeps loading the session, in ms (its requests get the
+     * new id's cookie); after it that id loads nothing. From 1 ms to ten years; 0 or null: the
+     * default, 60000.
+     */
+    renewGrace?: number | null;
     /** Session id generator (default: 24 random bytes, base64url). May be async. */
     genSid?: (ctx: KoaContext, length: number) => string | PromiseLike<string>;
     /** Store errors; the default renames the error `session middleware <type> error` and rethrows. */

@@ -41,4 +41,6 @@ app.use(async (ctx, next) => {
 });
 
 const timed: SessionOptions = { store: new MemoryStore(), idleTimeout: 15 * 60 * 1000, absoluteTimeout: null };
+const renewing: SessionOptions = { store: new MemoryStore(), renewInterval: 10 * 60 * 1000, renewGrace: null };
+app.use(session(renewing));
 app.use(session(timed));

@@ -185,3 +185,11 @@ void lifetimes;
 session({ idleTimeout: '30m' });
 // @ts-expect-error: a number of ms
 session({ absoluteTimeout: true });
+// Id renewal (ms; renewInterval 0 or null: off; renewGrace 0 or null: 60 s).
+app.use(session({ store: mem, renewInterval: 15 * 60 * 1000, renewGrace: 30 * 1000, idleTimeout: 30 * 60 * 1000 }));
+const renewal: SessionOptions = { renewInterval: null, renewGrace: 0 };
+void renewal;
+// @ts-expect-error: a number of ms
+session({ renewInterval: '15m' });
+// @ts-expect-error: a number of ms
+session({ renewGrace: false });
