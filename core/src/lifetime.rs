@@ -221,9 +221,12 @@ pub fn alias_of(json: &str) -> Option<String> {
     field_of::<Alias>(json, TIMES_FIELD).ok().flatten().map(|a| a.of)
 }
 
+/// How every alias record begins ([`alias_json`]).
+pub const ALIAS_PREFIX: &str = r#"{"_ks":{"of":"#;
+
 /// The alias record that makes a cookie id load the record under `key`.
 pub fn alias_json(key: &str) -> String {
-    format!(r#"{{"{TIMES_FIELD}":{{"of":{}}}}}"#, serde_json::Value::from(key))
+    format!(r#"{ALIAS_PREFIX}{}}}}}"#, serde_json::Value::from(key))
 }
 
 /// A loaded record as the application sees it: with lifetimes on, without the engine's times.
@@ -264,9 +267,12 @@ pub fn renamed_to(json: &str, written: &str, key: &str) -> Option<String> {
 }
 
 /// The times a merge writes when the stored record's times are `stored` and a request wrote
-/// `mine` (both the JSON text of the field): the later activity; the later renewal's id
-/// current, the other one's in grace (until the latest grace either gave); the ids in grace
-/// of both, those over dropped. A side that is no readable times loses to the other.
+/// `mine` (both the JSON text of the field): the later activity; when `mine` renewed (its id
+/// is one the stored times do not know) its id current and the stored one in grace (until the
+/// latest grace either gave), else the stored renewal kept; the ids in grace of both, those
+/// over dropped. A side that is no readable times loses to the other. The request merging
+/// last wins a tie of renewals: its response is the one a browser most likely gets last, and
+/// no clock is compared (processes' clocks differ).
 pub fn merge_times(stored: &str, mine: &str) -> String {
     let parse = |t: &str| serde_json::from_str::<Times>(t).ok();
     let (Some(a), Some(mut b)) = (parse(stored), parse(mine)) else {
@@ -275,7 +281,13 @@ pub fn merge_times(stored: &str, mine: &str) -> String {
     b.created = a.created;
     b.active = b.active.max(a.active);
     let until = a.old.values().chain(b.old.values()).copied().max();
-    let (winner, loser) = if a.issued_at() > b.issued_at() { (&a, &b) } else { (&b, &a) };
+    // `mine` renewed if its id is one the stored times do not know, and its renewal is not
+    // older than the stored one by more than its grace (a request held since before renewals
+    // whose grace is over, and dropped, must not bring its id back).
+    let grace = b.old.values().max().map_or(0, |until| until.saturating_sub(b.issued_at()));
+    let unknown = b.sid.as_ref().is_some_and(|id| Some(id) != a.sid.as_ref() && !a.old.contains_key(id));
+    let mine_renewed = unknown && b.issued_at().saturating_add(grace) > a.issued_at();
+    let (winner, loser) = if mine_renewed { (&b, &a) } else { (&a, &b) };
     let mut old = a.old.clone();
     for (id, &t) in &b.old {
         let e = old.entry(id.clone()).or_insert(t);
@@ -370,18 +382,30 @@ mod tests {
         let (mut a, mut b) = (loaded.clone(), loaded.clone());
         a.renewed("K", "A", 1000, 100);
         b.renewed("K", "B", 1001, 100);
-        for (stored, mine) in [(&a, &b), (&b, &a)] {
+        for (stored, mine, current, other) in [(&a, &b, "B", "A"), (&b, &a, "A", "B")] {
             let merged: Times = serde_json::from_str(&merge_times(&stored.to_json(), &mine.to_json())).unwrap();
-            assert_eq!(merged.cookie_id("K"), "B", "the later renewal is current");
-            assert_eq!(merged.standing("K", "A", 1050), Standing::Graced);
+            assert_eq!(merged.cookie_id("K"), current, "the renewal merged last is current");
+            assert_eq!(merged.standing("K", other, 1050), Standing::Graced);
             assert_eq!(merged.standing("K", "K", 1050), Standing::Graced);
             assert_eq!(merged.active, 1001);
+            // Merging the same times again changes nothing (a retry, a group member).
+            assert_eq!(merge_times(&merge_times(&stored.to_json(), &mine.to_json()), &mine.to_json()), merge_times(&stored.to_json(), &mine.to_json()));
         }
         // A refresh merged over a renewal keeps the renewal.
         let mut refresh = loaded.clone();
         refresh.active = 1200;
         let merged: Times = serde_json::from_str(&merge_times(&a.to_json(), &refresh.to_json())).unwrap();
         assert_eq!((merged.cookie_id("K"), merged.active), ("A", 1200));
+        // A request held since before two renewals (its id's grace over and dropped) does not
+        // bring its id back.
+        let mut stale = loaded.clone();
+        stale.renewed("K", "S", 10, 100);
+        let mut now = stale.clone();
+        now.renewed("K", "T", 2000, 100);
+        now.renewed("K", "U", 3000, 100);
+        assert!(!now.old.contains_key("S"));
+        let merged: Times = serde_json::from_str(&merge_times(&now.to_json(), &stale.to_json())).unwrap();
+        assert_eq!(merged.cookie_id("K"), "U");
         assert_eq!(merge_times("1", &a.to_json()), a.to_json());
         assert_eq!(merge_times(&a.to_json(), "[]"), a.to_json());
     }

@@ -22,7 +22,7 @@
 
 use crate::config::SessionConfig;
 use crate::cookie_header::get_cookie;
-use crate::lifetime::{alias_json, alias_of, app_json, read_times, with_times, AtLoad, Due, Standing, Times};
+use crate::lifetime::{alias_json, alias_of, app_json, read_times, with_times, AtLoad, Due, Standing, Times, ALIAS_PREFIX};
 use crate::record::{check_record, session_cookie, ttl_ms, RecordError};
 use crate::set_cookie::{format_clear_cookie, format_set_cookie, CookieAttributes, CookieError};
 use crate::sid::is_valid_sid;
@@ -478,6 +478,14 @@ impl SessionRequest {
                 }
             }
             Loaded::Found(json) if check_record(&json).is_ok() => {
+                // A renewed session's alias, met after the options were turned off: still its
+                // session (the exact prefix the engine writes: no parse for other records).
+                if json.starts_with(ALIAS_PREFIX) {
+                    if let Some(of) = alias_of(&json).filter(|of| self.via.is_none() && is_valid_sid(of)) {
+                        self.via = self.sid.replace(of);
+                        return Ok(LoadReport::Alias);
+                    }
+                }
                 self.original = Some(json);
                 self.stored = true;
                 self.step = Step::Ready;
@@ -522,12 +530,14 @@ impl SessionRequest {
 
     /// The id the session's cookie carries: a renewal's new id, else the current id the
     /// record names, else its key.
-    pub fn cookie_id(&self) -> Option<Cow<'_, str>> {
+    pub fn cookie_id(&self, cfg: &SessionConfig) -> Option<Cow<'_, str>> {
         if let Some(to) = &self.renew_to {
             return Some(Cow::Borrowed(to));
         }
         let key = self.sid.as_deref()?;
-        let renamed = self.original.as_deref().filter(|_| self.stored).and_then(read_times).and_then(|t| t.sid);
+        // (Only the lifetime options put times in records: without them nothing is read.)
+        let loaded = self.original.as_deref().filter(|_| self.stored && cfg.lifetimes.is_on());
+        let renamed = loaded.and_then(read_times).and_then(|t| t.sid);
         Some(renamed.map_or(Cow::Borrowed(key), Cow::Owned))
     }
 
@@ -653,7 +663,7 @@ impl SessionRequest {
             _ => return Err(RequestError::WrongStep),
         };
         // The id the cookie carries: the record's key, or the id a renewal gave it.
-        let cookie_id = self.cookie_id().map(Cow::into_owned).unwrap_or_else(|| sid.clone());
+        let cookie_id = self.cookie_id(cfg).map(Cow::into_owned).unwrap_or_else(|| sid.clone());
         let mut ops = Vec::new();
         let mut stamped = None;
         if let Some(old) = self.replaced.clone() {
