@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,7 +45,18 @@ static char *dup_str(const char *s) {
   return d;
 }
 
+/* The scenario clock (README: "The clock"): -1 until a `clock` command sets it, then the
+ * engine's clock (`config clock`) and the runner's; the script sets it before each request. */
+static _Atomic long long scenario_now = -1;
+
+static int64_t scenario_clock(void *userdata) {
+  (void)userdata;
+  return (int64_t)atomic_load(&scenario_now);
+}
+
 static long long now_ms(void) {
+  long long fixed = atomic_load(&scenario_now);
+  if (fixed >= 0) return fixed;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -318,8 +330,20 @@ typedef struct {
   char *path;
   char *cookie;
   bool https;
+  size_t commit_after; /* 0, or the request (from 1) whose answer this one's commit waits for */
   char *actions[MAX_ACTIONS];
   size_t n_actions;
+  /* Requests loaded and handled whose commit waits (`commitafter`), in request order. */
+  struct waiting {
+    ks_session *s;
+    size_t n; /* from 0 */
+    size_t after;
+    bool https;
+    int status;
+  } waiting[MAX_REQUESTS];
+  size_t n_waiting;
+  /* An option was refused (`config error`): the rest of the script is not run. */
+  bool refused;
   /* The Set-Cookie values each response carried, for `{name@N}` in later Cookie headers. */
   char *sent[MAX_REQUESTS][MAX_COOKIES];
   size_t n_sent[MAX_REQUESTS];
@@ -455,6 +479,8 @@ static ks_result run_action(const ks_store *store, ks_session *s, char *action) 
   return KS_RESULT_INTERNAL;
 }
 
+static void commit_request(runner *r, ks_session *s, size_t n, bool https, int status);
+
 static void run_request(runner *r) {
   if (r->n_requests == MAX_REQUESTS) die("too many requests");
   size_t n = r->n_requests++;
@@ -469,7 +495,7 @@ static void run_request(runner *r) {
   ks_result rc = ks_session_load(r->engine, clen ? (const uint8_t *)cookie : NULL, clen, r->path, &s);
   if (rc != KS_RESULT_OK) {
     print_failure("load", rc);
-    printf("status 500\n");
+    commit_request(r, NULL, n, r->https, 500);
     return;
   }
   int status = 200;
@@ -491,9 +517,21 @@ static void run_request(runner *r) {
     }
   }
   if (end) printf("%s\n", end);
+  if (r->commit_after) {
+    /* Its commit waits until request `commit_after` has answered (commit_request). */
+    struct waiting *w = &r->waiting[r->n_waiting++];
+    *w = (struct waiting){s, n, r->commit_after, r->https, status};
+    return;
+  }
+  commit_request(r, s, n, r->https, status);
+}
+
+/* The end of request `n` (from 0): the commit, its Set-Cookie values and status; then the
+ * requests that waited for this one's answer commit, in request order. */
+static void commit_request(runner *r, ks_session *s, size_t n, bool https, int status) {
   if (s) {
     ks_set_cookies *cookies = NULL;
-    rc = ks_session_commit(s, !r->https, &cookies);
+    ks_result rc = ks_session_commit(s, !https, &cookies);
     if (rc != KS_RESULT_OK) {
       print_failure("commit", rc);
       status = 500;
@@ -511,6 +549,18 @@ static void run_request(runner *r) {
     ks_session_free(s);
   }
   printf("status %d\n", status);
+  for (size_t i = 0; i < r->n_waiting;) {
+    struct waiting w = r->waiting[i];
+    if (w.after != n + 1) {
+      i++;
+      continue;
+    }
+    memmove(&r->waiting[i], &r->waiting[i + 1], (r->n_waiting - i - 1) * sizeof w);
+    r->n_waiting--;
+    printf("resume request %zu\n", w.n + 1);
+    commit_request(r, w.s, w.n, w.https, w.status);
+    i = 0; /* the list changed under us */
+  }
 }
 
 static void end_request(runner *r) {
@@ -520,6 +570,7 @@ static void end_request(runner *r) {
   free(r->cookie);
   r->path = r->cookie = NULL;
   r->https = false;
+  r->commit_after = 0;
   for (size_t i = 0; i < r->n_actions; i++) free(r->actions[i]);
   r->n_actions = 0;
 }
@@ -532,10 +583,31 @@ static uint32_t same_site(const char *v) {
   return 0;
 }
 
+/* An option the library refused: `config error <option>`, the option as
+ * ks_last_error_message names it (`option "idleTimeout": ...`), and the rest of the script
+ * is not run. */
+static void refuse(runner *r, ks_result rc) {
+  char msg[1024];
+  size_t len = 0;
+  if (ks_last_error_message(msg, sizeof msg, &len) != KS_RESULT_OK) msg[0] = 0;
+  const char *name = strstr(msg, "option \"");
+  const char *close = name ? strchr(name + 8, '"') : NULL;
+  if (close) printf("config error %.*s\n", (int)(close - name - 8), name + 8);
+  else printf("config error (unnamed)\n");
+  printf("# c ks_result=%u %s\n", (unsigned)rc, msg);
+  r->refused = true;
+}
+
+/* A setter that may refuse its value (the lifetime options): a refusal is part of the trace. */
+static void may_refuse(runner *r, ks_result rc) {
+  if (rc != KS_RESULT_OK) refuse(r, rc);
+}
+
 static void config(runner *r, char *setting) {
   char *v = strchr(setting, ' ');
   if (v) *v++ = 0;
   ks_config_builder *b = r->builder;
+  unsigned long long ms = v ? strtoull(v, NULL, 10) : 0;
   if (strcmp(setting, "key") == 0) must(ks_config_builder_set_cookie_name(b, v), "cookie name");
   else if (strcmp(setting, "addkey") == 0) must(ks_config_builder_add_key(b, (const uint8_t *)v, strlen(v)), "add key");
   else if (strcmp(setting, "path") == 0) must(ks_config_builder_set_path(b, v), "path");
@@ -548,6 +620,11 @@ static void config(runner *r, char *setting) {
   else if (strcmp(setting, "rolling") == 0) must(ks_config_builder_set_rolling(b, atoi(v) != 0), "rolling");
   else if (strcmp(setting, "allowempty") == 0) must(ks_config_builder_set_allow_empty(b, atoi(v) != 0), "allow empty");
   else if (strcmp(setting, "userfield") == 0) must(ks_config_builder_set_user_field(b, v), "user field");
+  else if (strcmp(setting, "idletimeout") == 0) may_refuse(r, ks_config_builder_set_idle_timeout_ms(b, ms));
+  else if (strcmp(setting, "absolutetimeout") == 0) may_refuse(r, ks_config_builder_set_absolute_timeout_ms(b, ms));
+  else if (strcmp(setting, "renewinterval") == 0) may_refuse(r, ks_config_builder_set_renew_interval_ms(b, ms));
+  else if (strcmp(setting, "renewgrace") == 0) may_refuse(r, ks_config_builder_set_renew_grace_ms(b, ms));
+  else if (strcmp(setting, "clock") == 0) must(ks_config_builder_set_clock(b, scenario_clock, NULL), "clock");
   else die("unknown config %s", setting);
 }
 
@@ -568,8 +645,14 @@ int main(void) {
     if (line[got - 1] == '\n') line[got - 1] = 0;
     char *rest = strchr(line, ' ');
     if (rest) *rest++ = 0;
+    if (r.refused) continue; /* an option was refused: nothing more runs */
     if (strcmp(line, "config") == 0) config(&r, rest);
-    else if (strcmp(line, "engine") == 0) must(ks_engine_new(r.builder, store, &r.engine), "ks_engine_new");
+    else if (strcmp(line, "engine") == 0) {
+      ks_result rc = ks_engine_new(r.builder, store, &r.engine);
+      if (rc != KS_RESULT_OK) refuse(&r, rc);
+    } else if (strcmp(line, "clock") == 0) atomic_store(&scenario_now, strtoll(rest, NULL, 10));
+    else if (strcmp(line, "commitafter") == 0) r.commit_after = strtoul(rest, NULL, 10);
+    else if (strcmp(line, "cas") == 0) must(ks_c_store_set_compare_and_set(store, rs_compare_and_set), "ks_c_store_set_compare_and_set");
     else if (strcmp(line, "userindex") == 0) {
       must(ks_c_store_set_compare_and_set(store, rs_compare_and_set), "ks_c_store_set_compare_and_set");
       must(ks_c_store_set_user_index(store, rs_index_add, rs_index_entries, rs_index_remove), "ks_c_store_set_user_index");
@@ -602,6 +685,7 @@ int main(void) {
     fflush(stdout);
   }
   free(line);
+  if (r.n_waiting) die("a request still waits for its commit");
 
   ks_engine_free(r.engine);
   ks_store_free(store);

@@ -11,6 +11,10 @@ import sys
 
 SAME_SITE = {True: "strict", "strict": "strict", "lax": "lax", "none": "none"}
 
+# The lifetime options (ms) and their config commands; any of them gives the store
+# compare-and-set, which they need (unless the scenario says "storeCas": false).
+LIFETIMES = {"idleTimeout": "idletimeout", "absoluteTimeout": "absolutetimeout", "renewInterval": "renewinterval", "renewGrace": "renewgrace"}
+
 
 def compact(value):
     """A JSON value as one line of compact JSON text (JSON.stringify's spelling for the
@@ -30,7 +34,7 @@ def line_text(text, what):
     return text
 
 
-def config_lines(cfg):
+def config_lines(cfg, store_cas=True):
     if "validReturns" in cfg:
         raise ValueError("config.validReturns has no C API equivalent: mark the scenario koaOnly")
     lines = []
@@ -59,10 +63,21 @@ def config_lines(cfg):
     for name, cmd in (("rolling", "rolling"), ("allowEmpty", "allowempty")):
         if name in cfg:
             lines.append(f"config {cmd} {1 if cfg[name] else 0}")
+    for name, cmd in LIFETIMES.items():
+        if name in cfg:
+            v = cfg[name]
+            # The C setters take uint64_t ms; 0 is off (null in Koa is the same).
+            if v is None:
+                v = 0
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0 or v >= 2**64:
+                raise ValueError(f"config.{name} the C setter cannot take: {v!r} (mark the scenario koaOnly)")
+            lines.append(f"config {cmd} {v}")
     if cfg.get("userField") is not None:
         lines.append(f"config userfield {word(cfg['userField'], 'config.userField')}")
         # The recording store then opts in to what userField needs, as the Koa runner's does.
         lines.append("userindex")
+    elif any(name in cfg for name in LIFETIMES) and store_cas:
+        lines.append("cas")
     return lines
 
 
@@ -109,17 +124,67 @@ def action_lines(action):
     raise ValueError(f"unknown action {name!r}")
 
 
+def whole_ms(v, what):
+    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        raise ValueError(f"{what} must be whole ms, >= 0: {v!r}")
+    return v
+
+
+def clock_times(scenario):
+    """The clock of each request (unix ms; README: "The clock"), or None without clockStart."""
+    requests = scenario["requests"]
+    start = scenario.get("clockStart")
+    if start is None:
+        if any("at" in r or "advance" in r for r in requests):
+            raise ValueError('"at" / "advance" need a scenario "clockStart"')
+        return None
+    now = whole_ms(start, "clockStart")
+    times = []
+    for r in requests:
+        if "at" in r and "advance" in r:
+            raise ValueError('a request has "at" or "advance", not both')
+        if "at" in r:
+            now = start + whole_ms(r["at"], "at")
+        elif "advance" in r:
+            now += whole_ms(r["advance"], "advance")
+        times.append(now)
+    return times
+
+
+def check_pauses(requests):
+    """`commitAfter` names a later request; no store faults while a request waits."""
+    for i, r in enumerate(requests):
+        m = r.get("commitAfter")
+        if m is None:
+            continue
+        if not isinstance(m, int) or isinstance(m, bool) or not i + 1 < m <= len(requests):
+            raise ValueError(f"request {i + 1}: commitAfter must name a later request")
+        for k in range(i, m):
+            if requests[k].get("storeFaults"):
+                raise ValueError(f"request {k + 1}: storeFaults while request {i + 1} waits")
+
+
 def script(scenario):
     if scenario.get("koaOnly"):
         raise ValueError("a koaOnly scenario does not run in C")
-    lines = config_lines(scenario.get("config") or {})
+    check_pauses(scenario["requests"])
+    times = clock_times(scenario)
+    lines = []
+    if times is not None:
+        # The engine's clock is the runner's variable, set before each request.
+        lines += [f"clock {scenario['clockStart']}", "config clock"]
+    lines += config_lines(scenario.get("config") or {}, scenario.get("storeCas", True) is not False)
     lines.append("engine")
     for sid, raw in (scenario.get("store") or {}).items():
         lines.append(f"put {word(sid, 'store sid')} {line_text(raw, 'a store record')}")
-    for req in scenario["requests"]:
+    for i, req in enumerate(scenario["requests"]):
         if "upstreamSid" in req:
             raise ValueError("upstreamSid has no C API equivalent: mark the scenario koaOnly")
+        if times is not None:
+            lines.append(f"clock {times[i]}")
         lines.append(f"request {word(req.get('path', '/'), 'path')}")
+        if "commitAfter" in req:
+            lines.append(f"commitafter {req['commitAfter']}")
         if req.get("https"):
             lines.append("https")
         for op in req.get("storeFaults") or []:

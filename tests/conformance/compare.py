@@ -38,6 +38,19 @@ DATE_TOKEN = re.compile(r"<now([+-]\d+)s>")
 TTL = re.compile(r"ttl=(\d+)")
 TTL_TOKEN = re.compile(r"ttl=~(\d+)s")
 SID_CHARS = r"A-Za-z0-9_\-"
+# The ids in grace of a renewed session's times (`"_ks":{..."old":{"<id>":ms,...}}`): the
+# engine writes them in the order of the ids' text, which for random ids is random; once the
+# ids are named sid1, sid2... they are put in the order of those names.
+GRACE_IDS = re.compile(r'"old":\{((?:"sid\d+":-?\d+,?)*)\}')
+
+
+def sort_grace_ids(line):
+    def by_name(m):
+        entries = [e for e in m.group(1).split(",") if e]
+        entries.sort(key=lambda e: int(e.split('"')[1][3:]))
+        return '"old":{' + ",".join(entries) + "}"
+
+    return GRACE_IDS.sub(by_name, line)
 
 
 def sign(key, data):
@@ -112,7 +125,7 @@ class Normaliser:
                 continue
             line = sig_re.sub(lambda m: f"{self.name}.sig={self.signature(m.group(1), names)}", line)
             if sid_re:
-                line = sid_re.sub(lambda m: names[m.group(1)], line)
+                line = sort_grace_ids(sid_re.sub(lambda m: names[m.group(1)], line))
             line = HTTP_DATE.sub(lambda m: "expires=" + self.relative(email.utils.parsedate_to_datetime(m.group(1)).timestamp(), now), line)
             line = ISO_DATE.sub(lambda m: self.relative(datetime.fromisoformat(m.group(0).replace("Z", "+00:00")).timestamp(), now), line)
             if self.clock_ttl:

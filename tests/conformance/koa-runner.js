@@ -63,16 +63,10 @@ class RecordingStore extends BaseStore {
 }
 
 /**
- * With `userField`: the recording store opts in to what that option needs, compare-and-set
- * and a user index (README: Log out everywhere), and records those calls too. The index of a
- * user is its session ids in the order they were first indexed.
+ * With a lifetime option (idleTimeout, absoluteTimeout, renewInterval, renewGrace): the
+ * recording store opts in to compare-and-set, which those options need, and records it.
  */
-class IndexingRecordingStore extends RecordingStore {
-  constructor(records) {
-    super(records);
-    this.index = new Map(); // user id → Map(sid → since, unix ms)
-  }
-
+class CasRecordingStore extends RecordingStore {
   compareAndSet(sid, expected, json, ttl) {
     if (this.faults.has('cas')) {
       emit(`store cas ${sid} ttl=${ttl} ${json} -> FAIL`);
@@ -90,6 +84,18 @@ class IndexingRecordingStore extends RecordingStore {
     this.records.set(sid, json);
     emit(`store cas ${sid} ttl=${ttl} ${json} -> ok`);
     return true;
+  }
+}
+
+/**
+ * With `userField`: the recording store opts in to what that option needs, compare-and-set
+ * and a user index (README: Log out everywhere), and records those calls too. The index of a
+ * user is its session ids in the order they were first indexed.
+ */
+class IndexingRecordingStore extends CasRecordingStore {
+  constructor(records) {
+    super(records);
+    this.index = new Map(); // user id → Map(sid → since, unix ms)
   }
 
   indexUserSession(userId, sid) {
@@ -195,32 +201,88 @@ const ACTIONS = {
 
 const kRecorded = Symbol('recorded');
 
-function buildApp(scenario, store, current) {
+// The lifetime options, passed as they are; any of them gives the store compare-and-set.
+const LIFETIME_OPTIONS = ['idleTimeout', 'absoluteTimeout', 'renewInterval', 'renewGrace'];
+const OPTIONS = ['key', 'cookieOptions', 'rolling', 'allowEmpty', 'userField', ...LIFETIME_OPTIONS];
+
+/**
+ * The scenario clock (README: "The clock"): with `clockStart`, `Date.now()` answers the
+ * scenario's time instead of the real one, for the whole run (the engine takes the host's
+ * `Date.now()` at each step, so this is its clock; the app and the stores see it too). Each
+ * request first moves it: `at` (ms after `clockStart`) or `advance` (ms). Without
+ * `clockStart` the clock is real and requests may not move it. Returns the clock to set
+ * before request `i`, or null.
+ */
+function scenarioClock(scenario) {
+  const start = scenario.clockStart;
+  const moves = scenario.requests.some((r) => 'at' in r || 'advance' in r);
+  if (start === undefined) {
+    if (moves) throw new Error('"at" / "advance" need a scenario "clockStart"');
+    return null;
+  }
+  if (!Number.isSafeInteger(start) || start < 0) throw new Error('"clockStart" must be unix ms');
+  let now = start;
+  const times = scenario.requests.map((r) => {
+    if ('at' in r && 'advance' in r) throw new Error('a request has "at" or "advance", not both');
+    const v = 'at' in r ? r.at : r.advance;
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new Error('"at" / "advance" must be whole ms, >= 0');
+    if ('at' in r) now = start + r.at;
+    else if ('advance' in r) now += r.advance;
+    return now;
+  });
+  let current = start;
+  Date.now = () => current;
+  return (i) => {
+    current = times[i];
+  };
+}
+
+/**
+ * `commitAfter: M` on request N: its handler, once done, waits until request M has answered
+ * before returning (and the middleware commits). The requests in between run meanwhile. With
+ * the store faults of one request active for the next ones' calls, a pause and faults do not
+ * mix.
+ */
+function checkPauses(requests) {
+  for (const [i, r] of requests.entries()) {
+    if (r.commitAfter === undefined) continue;
+    const m = r.commitAfter;
+    if (!Number.isInteger(m) || m <= i + 1 || m > requests.length) throw new Error(`request ${i + 1}: commitAfter must name a later request`);
+    for (let k = i; k < m; k++) if ((requests[k].storeFaults || []).length > 0) throw new Error(`request ${k + 1}: storeFaults while request ${i + 1} waits`);
+  }
+}
+
+function buildApp(scenario, store) {
   const cfg = scenario.config || {};
   const app = new Koa();
   if (cfg.keys && cfg.keys.length > 0) app.keys = cfg.keys;
   app.proxy = true; // X-Forwarded-Proto: https marks a request secure
   app.context.logger = { warn: (msg) => emit(`# koa warn: ${msg}`) };
-  const recordError = (err) => {
+  // Each request's own state (`conf`: its scenario entry, its phase, its pause), by the index
+  // the runner sends in a header: requests may overlap (commitAfter).
+  const confOf = (ctx) => (ctx && ctx.state && ctx.state.conf) || { phase: 'commit' };
+  const recordError = (err, ctx) => {
     if (err !== null && typeof err === 'object') {
       if (err[kRecorded]) return;
       err[kRecorded] = true;
     }
-    emit(`error ${current.phase}`);
+    emit(`error ${confOf(ctx).phase}`);
     emit(`# koa error: ${err && err.message}`);
   };
   app.silent = true;
   app.on('error', recordError);
   app.use(async (ctx, next) => {
+    ctx.state.conf = scenario.states[Number(ctx.get('x-conformance-request'))];
     try {
       await next();
     } catch (err) {
-      recordError(err);
+      recordError(err, ctx);
       throw err;
     }
   });
   app.use((ctx, next) => {
-    if (current.request.upstreamSid !== undefined) ctx.sessionId = current.request.upstreamSid;
+    const { req } = ctx.state.conf;
+    if (req.upstreamSid !== undefined) ctx.sessionId = req.upstreamSid;
     return next();
   });
   const opts = {
@@ -230,18 +292,20 @@ function buildApp(scenario, store, current) {
       throw err;
     },
   };
-  for (const name of ['key', 'cookieOptions', 'rolling', 'allowEmpty', 'userField']) if (name in cfg) opts[name] = cfg[name];
+  for (const name of OPTIONS) if (name in cfg) opts[name] = cfg[name];
   if ('validReturns' in cfg) opts.valid = () => cfg.validReturns;
   app.use(session(opts));
   app.use(async (ctx) => {
-    current.phase = 'handler';
+    const conf = ctx.state.conf;
+    conf.phase = 'handler';
     const hasSession = ctx.session !== undefined;
     if (!hasSession) emit('handler no session');
-    for (const action of current.request.actions || []) {
+    for (const action of conf.req.actions || []) {
       const [name, arg] = Object.entries(action)[0];
       if (name === 'throw') {
         emit('handler threw');
-        current.phase = 'commit';
+        await conf.pause();
+        conf.phase = 'commit';
         const err = new Error('handler failure');
         err[kRecorded] = true;
         throw err;
@@ -251,22 +315,24 @@ function buildApp(scenario, store, current) {
       try {
         await ACTIONS[name](ctx, arg);
       } catch (err) {
-        current.phase = 'commit';
+        conf.phase = 'commit';
         emit('error handler');
         emit(`# koa error: ${err && err.message}`);
         if (err !== null && typeof err === 'object') err[kRecorded] = true;
+        await conf.pause();
         throw err;
       }
     }
     emit('handler returned');
-    current.phase = 'commit';
+    await conf.pause();
+    conf.phase = 'commit';
     ctx.body = 'ok';
   });
   return app;
 }
 
-function send(port, req, cookie) {
-  const headers = {};
+function send(port, index, req, cookie) {
+  const headers = { 'x-conformance-request': String(index) };
   if (cookie !== '') headers.cookie = cookie;
   if (req.https) headers['x-forwarded-proto'] = 'https';
   return new Promise((resolve, reject) => {
@@ -280,27 +346,74 @@ function send(port, req, cookie) {
   });
 }
 
+/** An option session() refused: `config error <option>`, the option as the error names it. */
+function configError(err) {
+  const m = /option "([^"]+)"/.exec((err && err.message) || '');
+  emit(`config error ${m ? m[1] : '(unnamed)'}`);
+  emit(`# koa error: ${err && err.message}`);
+}
+
 async function run(file) {
   const scenario = require(path.resolve(file));
-  const Store = (scenario.config || {}).userField === undefined ? RecordingStore : IndexingRecordingStore;
+  const cfg = scenario.config || {};
+  checkPauses(scenario.requests);
+  const setClock = scenarioClock(scenario);
+  const cas = cfg.userField !== undefined || (scenario.storeCas !== false && LIFETIME_OPTIONS.some((n) => n in cfg));
+  const Store = cfg.userField !== undefined ? IndexingRecordingStore : cas ? CasRecordingStore : RecordingStore;
   const store = new Store(scenario.store);
-  const current = { phase: 'load', request: null };
-  const app = buildApp(scenario, store, current);
+  // One state per request: `resume` lets a paused handler go on (commitAfter).
+  scenario.states = scenario.requests.map((req) => {
+    const conf = { req, phase: 'load', paused: null, resume: null };
+    conf.pause = () => {
+      if (req.commitAfter === undefined) return null;
+      return new Promise((resolve) => {
+        conf.resume = resolve;
+        conf.paused();
+      });
+    };
+    return conf;
+  });
+  let app;
+  try {
+    app = buildApp(scenario, store);
+  } catch (err) {
+    configError(err);
+    process.stdout.write(out.map((l) => `${l}\n`).join(''));
+    return;
+  }
   const server = http.createServer(app.callback());
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const responses = [];
+  const waiting = []; // [index, response promise] of paused requests, in request order
+  const answered = async (i, res) => {
+    for (const v of res.setCookies) emit(`set-cookie ${v}`);
+    emit(`status ${res.status}`);
+    responses[i] = res.setCookies;
+    // The paused requests waiting for this one commit now, in request order.
+    for (const [k, pending] of waiting.filter(([k]) => scenario.requests[k].commitAfter === i + 1)) {
+      waiting.splice(waiting.findIndex(([w]) => w === k), 1);
+      emit(`resume request ${k + 1}`);
+      scenario.states[k].resume();
+      await answered(k, await pending);
+    }
+  };
   try {
     for (const [i, req] of scenario.requests.entries()) {
+      if (setClock !== null) setClock(i);
       const cookie = resolveCookie(req.cookie || '', responses);
       emit(`request ${i + 1} GET ${req.path || '/'}${req.https ? ' https' : ''}${cookie === '' ? '' : ` cookie: ${cookie}`}`);
       emit(`now ${Date.now()}`);
-      current.request = req;
-      current.phase = 'load';
+      const conf = scenario.states[i];
       store.faults = new Set(req.storeFaults || []);
-      const res = await send(server.address().port, req, cookie);
-      for (const v of res.setCookies) emit(`set-cookie ${v}`);
-      emit(`status ${res.status}`);
-      responses.push(res.setCookies);
+      const paused = new Promise((resolve) => {
+        conf.paused = () => resolve(null);
+      });
+      const pending = send(server.address().port, i, req, cookie);
+      // A request that is to wait runs until its handler pauses (or it answers at once: a
+      // failed load never reaches the handler).
+      const res = await Promise.race([pending, paused]);
+      if (res === null) waiting.push([i, pending]);
+      else await answered(i, res);
     }
   } finally {
     server.closeAllConnections();

@@ -101,6 +101,27 @@ class NormaliseTest(unittest.TestCase):
         self.assertFalse(same_trace(norm(login("AAAA", "BBBB", user="bob")), a))
         self.assertEqual(norm("store index-entries ann -> (none)"), ["store index-entries ann -> (none)"])
 
+    def test_ids_in_grace_are_ordered_by_name_not_by_random_text(self):
+        # The engine writes a renewed session's ids in grace in the order of their text: for
+        # random ids a random order, which the names sid1, sid2... replace; their times stay.
+        def renewal(key, a, b, until_a=1800000012001, until_b=1800000012001):
+            old = dict(sorted({a: until_a, b: until_b}.items()))
+            ks = ",".join(f'"{k}":{v}' for k, v in old.items())
+            return "\n".join(
+                [
+                    f"request 1 GET / cookie: koa.sid={key}",
+                    f"store get {key} -> hit",
+                    f"store get {a} -> hit",
+                    f"store set {b} ttl=1 {{}} -> ok",
+                    f'store cas {key} ttl=1 {{"_ks":{{"created":0,"active":0,"sid":"{b}","old":{{{ks}}}}}}} -> ok',
+                ]
+            )
+
+        a = norm(renewal("KKKK", "zzzz", "aaaa"))
+        self.assertIn('"old":{"sid2":1800000012001,"sid3":1800000012001}', a[-1])
+        self.assertTrue(same_trace(a, norm(renewal("KKKK", "aaaa", "zzzz"))))
+        self.assertFalse(same_trace(a, norm(renewal("KKKK", "aaaa", "zzzz", until_a=1800000012000))))
+
 
 if __name__ == "__main__":
     unittest.main()
