@@ -161,8 +161,12 @@ class ContextSession {
     }
     let session = json === null ? null : parseObject(json);
     if (session === undefined) json = ''; // the engine reports it corrupt
-    // With timeouts the app (and its valid hook) never sees the engine's times.
-    else if (session !== null && this.engine.timeouts) session = parseObject(native.sessionJson(this.engine.id, json));
+    // With the lifetime options the app (and its valid hook) never sees the engine's times, nor
+    // a renewed session's alias (null: its record is read next, and that one is checked).
+    else if (session !== null && this.engine.timeouts) {
+      const given = native.sessionJson(this.engine.id, json);
+      session = given === null ? null : parseObject(given);
+    }
     let ok = true;
     if (session && this.mw.valid !== null) ok = await this.mw.valid(this.ctx, session);
     const r = native.requestLoaded(this.engine.id, this.token, json, !!ok, this.mw.nativeSid, Date.now());

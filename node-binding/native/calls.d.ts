@@ -20,8 +20,8 @@ export type Plan = Array<number | string | null>
 export declare function requestBegin(engine: number, cookieHeader: string | null, path: string, upstreamSid: string | null, newSid: boolean, store: number, nowMs: number): string | null
 /** `<report digit><token>`. */
 export declare function requestLoaded(engine: number, token: RequestToken, json: string | null, valid: boolean, newSid: boolean, nowMs: number): string
-/** A loaded record as the app sees it (with idleTimeout / absoluteTimeout: without the engine's times). */
-export declare function sessionJson(engine: number, record: string): string
+/** A loaded record as the app sees it (with the lifetime options: without the engine's times); null for a renewed session's alias. */
+export declare function sessionJson(engine: number, record: string): string | null
 export declare function requestSetSid(engine: number, token: RequestToken, sid: string): RequestToken
 export declare function requestRegenerate(engine: number, token: RequestToken, original: string | null, sid: string): RequestToken
 export declare function requestWillSave(engine: number, token: RequestToken, original: string | null, json: string | null, save: boolean | null): boolean

@@ -9,7 +9,7 @@
 //! ```text
 //! requestBegin(engine, cookieHeader, path, upstreamSid, newSid, store, nowMs) → null | begun
 //! requestLoaded(engine, token, json | null, valid, newSid, nowMs)    → <report><token>
-//! sessionJson(engine, record)                                        → the JSON the app sees
+//! sessionJson(engine, record)                                        → the JSON the app sees | null (an alias)
 //! requestSetSid(engine, token, sid)                                  → token
 //! requestRegenerate(engine, token, original, sid)                    → token
 //! requestWillSave(engine, token, original, json | null, save)        → boolean
@@ -278,11 +278,15 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
                     // A plan holds one Merge at most (and no Save beside it): both move into it.
                     let (loaded, json) = (loaded.take().ok_or_else(out_of_order)?, json.take().ok_or_else(out_of_order)?);
                     // Under the store's lock: never more than one try, never TooManyConflicts.
-                    let (outcome, written) = store.merge_request_sync_written(sid, loaded, json.clone(), ttl);
+                    // (Only records with the engine's times can have been renewed meanwhile.)
+                    let wanted = cfg.lifetimes().is_on().then(|| json.clone());
+                    let (outcome, written) = store.merge_request_sync_written(sid, loaded, json, ttl);
                     // Renewed by another request meanwhile: the cookies name its current id.
-                    if let Some(id) = written.and_then(|w| renamed_to(&json, &w, sid)) {
-                        let plain_http = raw::boolean(env, rest[5], "plainHttp")?;
-                        cookies = renamed_cookies(&cfg, &id, &json, plain_http, now_ms).map_err(Fail::generic)?;
+                    if let (Some(json), Some(w)) = (wanted, written) {
+                        if let Some(id) = renamed_to(&json, &w, sid) {
+                            let plain_http = raw::boolean(env, rest[5], "plainHttp")?;
+                            cookies = renamed_cookies(&cfg, &id, &json, plain_http, now_ms).map_err(Fail::generic)?;
+                        }
                     }
                     outcome != MergeOutcome::Gone
                 }
@@ -322,6 +326,10 @@ unsafe extern "C" fn session_json(env: Env, info: sys::napi_callback_info) -> Va
         let [e, record] = raw::args::<2>(env, info)?;
         let cfg = engine(env, e)?;
         let record = raw::string(env, record, "record")?;
+        // A renewed session's alias is no session: null (its record is read next).
+        if koa_session_core::lifetime::alias_of(&record).is_some() {
+            return Ok(raw::null(env));
+        }
         raw::to_js_string(env, &koa_session_core::lifetime::app_json(&cfg, &record))
     })
 }

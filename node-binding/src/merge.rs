@@ -12,8 +12,9 @@ use napi_derive::napi;
 #[napi]
 pub struct MergeAttempt {
     commit: MergeCommit,
-    /// The request's JSON, to tell whether the session was renewed meanwhile.
-    json: String,
+    /// The request's JSON when it holds the engine's times, to tell whether the session was
+    /// renewed meanwhile (without them it cannot have been).
+    json: Option<String>,
 }
 
 #[napi]
@@ -22,7 +23,8 @@ impl MergeAttempt {
     /// turned into `json`.
     #[napi(constructor, catch_unwind)]
     pub fn new(loaded: String, json: String) -> Result<Self> {
-        Ok(MergeAttempt { commit: MergeCommit::new(loaded, json.clone()).map_err(invalid_arg)?, json })
+        let wanted = json.contains(koa_session_core::lifetime::TIMES_FIELD).then(|| json.clone());
+        Ok(MergeAttempt { commit: MergeCommit::new(loaded, json).map_err(invalid_arg)?, json: wanted })
     }
 
     /// The compare-and-set to make next, `[expectedJson, json]`; or the ms to wait before it
@@ -57,7 +59,7 @@ impl MergeAttempt {
     /// another request renewed it meanwhile (core's `lifetime::renamed_to`), else null.
     #[napi(catch_unwind)]
     pub fn renamed_to(&self, sid: String) -> Option<String> {
-        koa_session_core::lifetime::renamed_to(&self.json, self.commit.written()?, &sid)
+        koa_session_core::lifetime::renamed_to(self.json.as_deref()?, self.commit.written()?, &sid)
     }
 
     /// Once done: 'merged', 'gone' (the record went away: write nothing, clear the cookies) or

@@ -76,11 +76,12 @@ impl NativeMemoryStore {
     /// meanwhile, whose cookie must now carry `<id>`.
     #[napi(catch_unwind, ts_return_type = "'merged' | 'gone' | `renamed ${string}`")]
     pub fn merge_json(&self, sid: String, loaded_json: String, json: String, ttl_ms: f64) -> Result<String> {
+        let wanted = super::renewable(&json);
         let (outcome, written) = self
             .inner
-            .merge_sync_written(&sid, loaded_json, json.clone(), super::ttl(ttl_ms))
+            .merge_sync_written(&sid, loaded_json, json, super::ttl(ttl_ms))
             .map_err(|e| errors::invalid_arg(format!("MemoryStore#mergeJson: {e}")))?;
-        Ok(super::merge_answer(outcome, written.as_deref(), &json, &sid))
+        Ok(super::merge_answer(outcome, written.as_deref(), wanted.as_deref(), &sid))
     }
 
     /// Puts `sid` in the index of `user` (the plan's `IndexUser`), stamped `nowMs`.

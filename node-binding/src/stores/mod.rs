@@ -11,11 +11,18 @@ use koa_session_core::user_field::{check_user_id, UserField};
 use koa_session_core::MergeOutcome;
 use std::time::Duration;
 
+/// A request's JSON kept for [`merge_answer`]: only one with the engine's times (a lifetime
+/// option) can have been renewed meanwhile, so the others are not copied.
+fn renewable(json: &str) -> Option<String> {
+    json.contains(koa_session_core::lifetime::TIMES_FIELD).then(|| json.to_owned())
+}
+
 /// A merge's answer as JS sees it, for a request that wrote `json` under `sid`: the outcome,
 /// or `renamed <id>` when it merged into a session renewed meanwhile, whose cookie must now
 /// carry `<id>` (core's `lifetime::renamed_to`).
-fn merge_answer(o: MergeOutcome, written: Option<&str>, json: &str, sid: &str) -> String {
-    match (o, written.and_then(|w| koa_session_core::lifetime::renamed_to(json, w, sid))) {
+fn merge_answer(o: MergeOutcome, written: Option<&str>, json: Option<&str>, sid: &str) -> String {
+    let renamed = written.zip(json).and_then(|(w, json)| koa_session_core::lifetime::renamed_to(json, w, sid));
+    match (o, renamed) {
         (MergeOutcome::Merged | MergeOutcome::Overwritten, Some(id)) => format!("renamed {id}"),
         _ => merge_outcome(o).to_owned(),
     }

@@ -222,8 +222,9 @@ impl NativeRedisStore {
     #[napi(catch_unwind, ts_return_type = "Promise<'merged' | 'gone' | 'conflict' | `renamed ${string}` | NativeRedisFailure>")]
     pub fn merge_json<'env>(&self, env: &'env Env, sid: String, loaded_json: String, json: String, ttl_ms: f64) -> Result<PromiseRaw<'env, Reply>> {
         self.run(env, move |s| async move {
-            let outcome = merge_into_store_written(&s, &sid, loaded_json, json.clone(), super::ttl(ttl_ms)).await;
-            let answer = outcome.map(|(o, written)| super::merge_answer(o, written.as_deref(), &json, &sid));
+            let wanted = super::renewable(&json);
+            let outcome = merge_into_store_written(&s, &sid, loaded_json, json, super::ttl(ttl_ms)).await;
+            let answer = outcome.map(|(o, written)| super::merge_answer(o, written.as_deref(), wanted.as_deref(), &sid));
             reply(answer, Reply::Text)
         })
     }
