@@ -39,6 +39,7 @@
 //! the records it ended, a login that brings a user's index to [`PRUNE_AT`] entries (or a
 //! power of two above) prunes it, and so does every [`user_sessions`] call.
 
+use crate::lifetime::{read_times, without_times};
 use super::{Store, StoreError};
 use crate::user_field::{user_of, UserField};
 
@@ -120,6 +121,11 @@ pub async fn user_sessions<S: Store + ?Sized>(store: &S, field: &UserField, user
     for (e, record) in entries.into_iter().zip(records) {
         let Some(json) = record else { continue };
         if user_of(&json, field).ok().flatten().as_deref() == Some(user) {
+            // The session as the app sees it: without the engine's times (lifetime options).
+            let json = match read_times(&json) {
+                Some(_) => without_times(&json).into_owned(),
+                None => json,
+            };
             live.push(UserSession { sid: e.sid, since_ms: e.since_ms, json });
         }
     }
