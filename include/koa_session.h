@@ -1516,6 +1516,32 @@ ks_result ks_set_cookies_get(const struct ks_set_cookies *cookies, size_t index,
 void ks_set_cookies_free(struct ks_set_cookies *cookies);
 
 /**
+ * The cache headers a response must carry when it sends the session's Set-Cookie values (a
+ * commit that returned any), so that a shared cache (a CDN, a proxy) never hands one
+ * visitor's session cookie to another, as the Koa middleware sets them: `Vary: Cookie`, added
+ * to the application's own `Vary` unless that already names `Cookie` (in any case) or is
+ * `*`; and `Cache-Control: no-cache="Set-Cookie"` unless the application set its own
+ * `Cache-Control`, which is then kept as it is.
+ *
+ * `app_cache_control` and `app_vary`: the response's `Cache-Control` and `Vary` as the
+ * application set them (NUL-terminated UTF-8), or NULL when it set none (an empty or blank
+ * value counts as none). `*cache_control_out` receives the `Cache-Control` value to set, a
+ * static string never to be freed (`no-cache="Set-Cookie"`), or NULL: leave the header as
+ * it is. The `Vary` value to set (replacing the application's: e.g. `Accept-Encoding,
+ * Cookie`) is copied into `vary_buf` NUL-terminated, with `*vary_len_out` its length; an
+ * empty value (length 0) means: leave `Vary` as it is. Buffer rules as in
+ * `ks_session_json_copy()` (`vary_buf` may be NULL with `vary_buf_len` 0 to ask for the
+ * length); `(app_vary ? strlen(app_vary) : 0) + 9` bytes always suffice. Errors:
+ * KS_RESULT_NULL_PARAMETER (an out-pointer NULL), KS_RESULT_INVALID_UTF8,
+ * KS_RESULT_INSUFFICIENT_SIZE (`*cache_control_out` is then not written). Thread-safe.
+ *
+ * # Safety
+ * `app_cache_control` and `app_vary` are NULL or NUL-terminated; `vary_buf` is valid for
+ * writes of `vary_buf_len` bytes; `cache_control_out` and `vary_len_out` are valid for writes.
+ */
+ks_result ks_cache_headers(const char *app_cache_control, const char *app_vary, const char **cache_control_out, char *vary_buf, size_t vary_buf_len, size_t *vary_len_out);
+
+/**
  * Makes an in-process memory store: records are JSON strings, expire by TTL (checked on
  * read, swept periodically, no timer per entry), and nothing outside the store can change
  * them. `max_entries` limits the number of sessions (0 = unlimited); at the limit a new

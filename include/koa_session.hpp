@@ -696,6 +696,34 @@ class SetCookies {
   std::unique_ptr<ks_set_cookies, detail::free_set_cookies> handle_;
 };
 
+/// The cache headers of a response that sends the session's Set-Cookie values
+/// (ks_cache_headers()): each is the value to set, or std::nullopt to leave the header as the
+/// application set it (or unset).
+struct CacheHeaders {
+  std::optional<std::string> cache_control;  // no-cache="Set-Cookie" when the app set none
+  std::optional<std::string> vary;           // the app's Vary plus Cookie, or Cookie
+};
+
+/// The cache headers to add when a response carries the session's Set-Cookie values, given the
+/// application's own Cache-Control and Vary (std::nullopt or blank: not set). Throws
+/// koa_session::error with KS_RESULT_INVALID_UTF8 for a value that is not UTF-8.
+inline CacheHeaders cache_headers(std::optional<std::string_view> app_cache_control, std::optional<std::string_view> app_vary) {
+  const std::string cache_control_copy(app_cache_control.value_or("")), vary_copy(app_vary.value_or(""));
+  const char *cache_control = nullptr;
+  std::string vary;
+  detail::check(detail::copy_out(
+                    [&](char *buf, size_t cap, size_t *len) {
+                      return ks_cache_headers(app_cache_control ? cache_control_copy.c_str() : nullptr,
+                                              app_vary ? vary_copy.c_str() : nullptr, &cache_control, buf, cap, len);
+                    },
+                    vary),
+                "ks_cache_headers");
+  CacheHeaders headers;
+  if (cache_control) headers.cache_control = cache_control;
+  if (!vary.empty()) headers.vary = std::move(vary);
+  return headers;
+}
+
 /// One request's session (ks_session), from Engine::load(). One thread at a time.
 class Session {
  public:

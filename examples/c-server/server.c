@@ -35,7 +35,8 @@ typedef int mhd_result;
 
 static const ks_engine *engine;
 
-/* Sends `body` with `status` and the Set-Cookie values (when there are any). */
+/* Sends `body` with `status` and the Set-Cookie values (when there are any), with the cache
+ * headers that keep a shared cache from handing them to another visitor. */
 static mhd_result respond(struct MHD_Connection *conn, unsigned status, const char *body,
                           const ks_set_cookies *cookies) {
   struct MHD_Response *res =
@@ -47,6 +48,17 @@ static mhd_result respond(struct MHD_Connection *conn, unsigned status, const ch
     size_t len;
     if (ks_set_cookies_get(cookies, i, &value, &len) == KS_RESULT_OK)
       MHD_add_response_header(res, "Set-Cookie", value);
+  }
+  if (ks_set_cookies_count(cookies) > 0) {
+    /* This server sets no Cache-Control or Vary of its own: NULL, NULL (a server that does
+     * passes its values, and replaces its Vary with the one returned). */
+    const char *cache_control = NULL;
+    char vary[16];
+    size_t vary_len;
+    if (ks_cache_headers(NULL, NULL, &cache_control, vary, sizeof vary, &vary_len) == KS_RESULT_OK) {
+      if (cache_control) MHD_add_response_header(res, "Cache-Control", cache_control);
+      if (vary_len > 0) MHD_add_response_header(res, "Vary", vary);
+    }
   }
   mhd_result ret = MHD_queue_response(conn, status, res);
   MHD_destroy_response(res);

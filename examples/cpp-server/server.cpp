@@ -111,6 +111,13 @@ void serve(const ks::Engine &engine, const Route &route, const httplib::Request 
     step = "commit";
     ks::SetCookies cookies = session->commit(/* plain_http */ true);
     for (std::string_view value : cookies.values()) res.set_header("Set-Cookie", std::string(value));
+    if (!cookies.empty()) {
+      // Keeps shared caches from handing the cookie to another visitor; this server sets no
+      // Cache-Control or Vary of its own (one that does passes them, and sets what comes back).
+      ks::CacheHeaders cache = ks::cache_headers(std::nullopt, std::nullopt);
+      if (cache.cache_control) res.set_header("Cache-Control", *cache.cache_control);
+      if (cache.vary) res.set_header("Vary", *cache.vary);
+    }
     res.set_content(body, "text/plain; charset=utf-8");
   } catch (const ks::error &e) {
     std::cerr << "session error in " << step << ": " << e.what() << "\n";

@@ -2,7 +2,7 @@
 """Drives an example server (examples/c-server, examples/cpp-server: same routes, same
 answers) over real HTTP on a free loopback port: visit counting, login rotating the session
 id, logout clearing both cookies, tampered and stale cookies starting fresh sessions, and
-concurrent visitors.
+concurrent visitors; a response with Set-Cookie carries the cache headers of ks_cache_headers.
 Usage: http_test.py SERVER [SERVER-ARGS...]   (e.g. --redis URL to run it all on Redis;
 --cookie-name NAME, for a server that has it, to expect that cookie name)"""
 
@@ -55,6 +55,8 @@ def test_visits(port):
     sid_cookie = next(c for c in sc if c.startswith(COOKIE + "="))
     check(re.match(re.escape(COOKIE) + r"=[A-Za-z0-9_-]{32}; path=/; expires=\w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT; httponly$", sid_cookie), sid_cookie)
     check(any(c.startswith(SIG + "=") for c in sc), "signature cookie")
+    cache = (b.headers.get_all("Cache-Control"), b.headers.get_all("Vary"))
+    check(cache == (['no-cache="Set-Cookie"'], ["Cookie"]), f"cache headers beside Set-Cookie (ks_cache_headers): {cache}")
     sid = b.jar[COOKIE]
     for n in (2, 3):
         status, body, _ = b.request("GET", "/")
@@ -62,6 +64,7 @@ def test_visits(port):
     check(b.jar[COOKIE] == sid, "the id stays the same between visits")
     status, body, sc = b.request("GET", "/whoami")
     check(fields(body) == {"views": "3", "user": "anonymous"} and sc == [], f"whoami changes nothing: {body!r} {sc}")
+    check("Cache-Control" not in b.headers and "Vary" not in b.headers, f"no cache headers without Set-Cookie: {b.headers}")
     # Another visitor has its own count.
     other = Browser(port)
     check(fields(other.request("GET", "/")[1])["views"] == "1", "a second visitor starts at 1")

@@ -132,6 +132,8 @@ def login_on_koa_use_on_c(b, koa, c, redis_port):
     check(status == 200 and fields(body) == {"views": "3", "user": "alice"}, f"{NAME} counts on: {body!r}")
     check(b.jar["koa.sid"] == sid, f"the {NAME} server keeps the id")
     check(any(s.startswith(f"koa.sid={sid};") for s in sc), f"the {NAME} server re-sends the same cookie: {sc}")
+    cache = (b.headers.get("Cache-Control"), b.headers.get("Vary"))
+    check(cache == ('no-cache="Set-Cookie"', "Cookie"), f"{NAME} sends Koa's cache headers with its Set-Cookie: {cache}")
     rec = record(redis_port, sid)
     check(rec["views"] == 3 and rec["user"] == "alice", f"{NAME}'s write: {rec}")
     # The C server kept Koa's per-session cookie options, and the TTL follows them (the C

@@ -10,6 +10,7 @@ class Browser:
 
     def __init__(self):
         self.jar = {}
+        self.headers = None  # the last response's headers (an http.client.HTTPMessage)
 
     def request(self, port, method, path, jar=None, form=None):
         """Sends the jar's cookies (or `jar`'s, leaving the jar untouched), and `form` (a dict)
@@ -25,6 +26,7 @@ class Browser:
         res = conn.getresponse()
         body = res.read().decode()
         set_cookies = res.msg.get_all("Set-Cookie") or []
+        self.headers = res.msg
         conn.close()
         if jar is None:
             for sc in set_cookies:
