@@ -27,9 +27,9 @@ KS_LIBS := $(KS_STATIC) -lpthread -ldl -lm
 KS_C_TESTS := test_api test_options test_c_store test_async test_threads test_version test_merge test_limits test_log
 # Tests that need Redis: run through tests/c/with_redis.sh, which starts a throwaway server
 # and a 3-master cluster for each run (test_redis stops and restarts the single server).
-# test_users and test_lifetimes run their memory and C store parts first, then the same on
-# both Redis stores.
-KS_C_REDIS_TESTS := test_redis test_users test_lifetimes
+# test_users, test_lifetimes and test_renewal run their memory and C store parts first, then
+# the same on both Redis stores.
+KS_C_REDIS_TESTS := test_redis test_users test_lifetimes test_renewal
 KS_WITH_REDIS := bash tests/c/with_redis.sh
 KS_VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \
                --errors-for-leak-kinds=definite,indirect,possible --track-origins=yes

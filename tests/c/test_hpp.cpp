@@ -459,6 +459,68 @@ void lifetimes() {
   EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, moved.set_clock(fake_clock, &fake_now));  // NOLINT(bugprone-use-after-move)
 }
 
+// Id renewal: set_renew_interval / set_renew_grace on the engine clock: a new id's cookie after
+// the interval, Session::id() the record's key throughout, the replaced id working for the grace
+// (its commit sends the new id's cookie) and not after; the errors naming the option.
+void renewal() {
+  ks::Store store = ks::Store::memory();
+  ks::Engine engine(ks::ConfigBuilder().add_key("k").set_renew_interval(1s).set_renew_grace(500ms).set_clock(fake_clock, &fake_now),
+                    store);
+  std::optional<ks::Session> s = engine.load("");
+  s->set_field("n", "1");
+  const std::string old = cookie_header(s->commit(true));
+  const std::string key(s->id());
+  fake_now += 1000;
+  s = engine.load(old);
+  EXPECT(s->load_report() == ks::LoadReport::loaded && s->id() == key);
+  const std::string renewed = cookie_header(s->commit(true));
+  EXPECT(!renewed.empty() && renewed != old && !contains(renewed, key));
+  s = engine.load(renewed);
+  EXPECT(s->load_report() == ks::LoadReport::loaded && s->id() == key && s->field("n") == "1");
+  EXPECT(s->commit(true).empty());
+  fake_now += 499;
+  s = engine.load(old);
+  EXPECT(s->load_report() == ks::LoadReport::loaded && s->id() == key && s->field("n") == "1");
+  EXPECT(cookie_header(s->commit(true)) == renewed);
+  fake_now += 1;
+  s = engine.load(old);
+  EXPECT(s->load_report() == ks::LoadReport::missing && s->is_new() && s->id() != key);
+
+  ks::ConfigBuilder().set_renew_interval(0ms).set_renew_grace(0ms).validate();
+  std::string what = EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, ks::ConfigBuilder().set_renew_interval(-1ms));
+  EXPECT(contains(what, "ks_config_builder_set_renew_interval_ms: ") && contains(what, "\"renewInterval\"") && contains(what, "got -1"));
+  what = EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, ks::ConfigBuilder().set_renew_grace(-5ms));
+  EXPECT(contains(what, "ks_config_builder_set_renew_grace_ms: ") && contains(what, "\"renewGrace\"") && contains(what, "0 is the default") &&
+         contains(what, "got -5"));
+  what = EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, ks::ConfigBuilder().set_renew_grace(std::chrono::hours(24 * 3651)));
+  EXPECT(contains(what, "\"renewGrace\"") && contains(what, "ten years"));
+  std::atomic<bool> dropped{false};
+  ks::Store custom = ks::Store::custom(std::make_unique<MapBackend>(dropped), "r:");
+  what = EXPECT_ERROR(KS_RESULT_INVALID_ARGUMENT, ks::Engine(ks::ConfigBuilder().set_renew_interval(1s), custom));
+  EXPECT(contains(what, "renewInterval") && contains(what, "compare-and-set"));
+  ks::ConfigBuilder moved;
+  ks::ConfigBuilder taken = std::move(moved);
+  EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, moved.set_renew_interval(1s));  // NOLINT(bugprone-use-after-move)
+  EXPECT_ERROR(KS_RESULT_NULL_PARAMETER, moved.set_renew_grace(1s));     // NOLINT(bugprone-use-after-move)
+}
+
+// ks::cache_headers: what to set beside the session's Set-Cookie, nullopt to leave a header.
+void cache_headers() {
+  ks::CacheHeaders h = ks::cache_headers(std::nullopt, std::nullopt);
+  EXPECT(h.cache_control == "no-cache=\"Set-Cookie\"" && h.vary == "Cookie");
+  h = ks::cache_headers("public, max-age=60", "Accept-Encoding");
+  EXPECT(!h.cache_control && h.vary == "Accept-Encoding, Cookie");
+  h = ks::cache_headers("", "accept, COOKIE");
+  EXPECT(h.cache_control == "no-cache=\"Set-Cookie\"" && !h.vary);
+  EXPECT(!ks::cache_headers(std::nullopt, "*").vary);
+  // Longer than the wrapper's first buffer: asked again with the length needed.
+  const std::string many(300, 'x');
+  EXPECT(ks::cache_headers(std::nullopt, many).vary == many + ", Cookie");
+  std::string what = EXPECT_ERROR(KS_RESULT_INVALID_UTF8, ks::cache_headers(std::nullopt, std::string_view("a\xff", 2)));
+  EXPECT(contains(what, "ks_cache_headers"));
+  EXPECT_ERROR(KS_RESULT_INVALID_UTF8, ks::cache_headers(std::string_view("\xc3", 1), std::nullopt));
+}
+
 }  // namespace
 
 int main() {
@@ -471,6 +533,8 @@ int main() {
   operator_calls();
   user_sessions();
   lifetimes();
+  renewal();
+  cache_headers();
   ks::runtime_shutdown();
   std::puts("test_hpp: ok");
   return 0;
