@@ -377,6 +377,26 @@ mod tests {
     }
 
     #[test]
+    fn a_refresh_another_request_already_made_is_not_written_again() {
+        use crate::merge::{MergeCommit, MergeOutcome, MergeStep};
+        use crate::store::CasResult;
+        let at = |active| with_times(r#"{"n":1}"#, &Times { active, ..Times::starting(0) }).unwrap();
+        // Loaded at activity 0; this request refreshes to 600; another one wrote 550 meanwhile.
+        let mut commit = MergeCommit::of_request(at(0), at(600));
+        commit.answer(CasResult::Changed(at(550)));
+        assert_eq!(commit.next(), MergeStep::Done(MergeOutcome::Merged));
+        assert_eq!(commit.into_written().as_deref(), Some(at(550).as_str()));
+        // A change besides the times is written, times merged.
+        let changed = with_times(r#"{"n":2}"#, &Times { active: 600, ..Times::starting(0) }).unwrap();
+        let mut commit = MergeCommit::of_request(at(0), changed);
+        commit.answer(CasResult::Changed(at(550)));
+        match commit.next() {
+            MergeStep::Write { json, .. } => assert_eq!(read_times(json).map(|t| t.active), Some(600)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn two_renewals_merge_into_one_current_id_and_one_in_grace() {
         let loaded = Times::starting(0);
         let (mut a, mut b) = (loaded.clone(), loaded.clone());

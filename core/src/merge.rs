@@ -14,7 +14,7 @@
 //! text. A record with a repeated key reads as `JSON.parse` reads it: the key keeps its first
 //! position and takes its last value, and is written back once.
 
-use crate::lifetime::{merge_times, TIMES_FIELD};
+use crate::lifetime::{merge_times, read_times, TIMES_FIELD};
 use crate::record::NotAnObject;
 use crate::store::CasResult;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -363,6 +363,13 @@ impl MergeCommit {
         self.done = match answer {
             CasResult::Stored => Some(MergeOutcome::Merged),
             CasResult::Missing => Some(MergeOutcome::Gone),
+            CasResult::Changed(now_record) if self.refreshed_meanwhile(&now_record) => {
+                // All this request wrote was its activity time (idleTimeout), and another
+                // request refreshed it since: nothing left to write. (Parallel reads past half
+                // the idle window would otherwise each write.)
+                self.json = now_record;
+                Some(MergeOutcome::Merged)
+            }
             CasResult::Changed(now_record) => {
                 self.conflicts += 1;
                 let deadline = *self.deadline.get_or_insert(now + self.budget);
@@ -380,6 +387,20 @@ impl MergeCommit {
                 }
             }
         };
+    }
+
+    /// Whether this merge only refreshes the engine's activity time (its one change is the
+    /// times, naming the same cookie id as the record it expected) and `now_record` was
+    /// written with a later activity time than that record: then its write would add nothing.
+    fn refreshed_meanwhile(&mut self, now_record: &str) -> bool {
+        let changes = self.changes_made();
+        let only_times = changes.removed.is_empty() && changes.set.len() == 1 && is_times_key(&changes.set[0].id);
+        if !only_times {
+            return false;
+        }
+        let mine = serde_json::from_str::<crate::lifetime::Times>(&changes.set[0].value).ok();
+        let (Some(mine), Some(before), Some(now)) = (mine, read_times(&self.expected), read_times(now_record)) else { return false };
+        mine.sid == before.sid && now.active > before.active
     }
 
     /// The wait before the write after this conflict. The answer to a conflict holds the
