@@ -123,6 +123,38 @@ describe('koa-generic-session + koa-redis <-> koa-session-ts + RedisStore', () =
     }
   });
 
+  test('with idleTimeout / absoluteTimeout on ours, theirs reads and writes the same records and keeps our times', async () => {
+    const realNow = Date.now;
+    let now = realNow();
+    Date.now = () => now;
+    const timed = await serve(makeApp({ store: ourStore, idleTimeout: 3_600_000, absoluteTimeout: 7_200_000 }, handler, { keys: KEYS }));
+    try {
+      const b = browser();
+      const login = await b.on(timed, '/login?u=fay');
+      const sid = login.json.sid;
+      const stamped = JSON.parse(await redis.cli('GET', `koa:sess:${sid}`));
+      assert.deepEqual(stamped._ks, { created: now, active: now }, 'ours keeps its times in the record');
+      // Theirs sees one more field, carries it along when it saves, and changes the data.
+      const theirWrite = await b.on(theirs, '/login?u=gus');
+      assert.deepEqual(theirWrite.json, { sid, user: 'gus', n: 2 });
+      const after = JSON.parse(await redis.cli('GET', `koa:sess:${sid}`));
+      assert.deepEqual(after._ks, stamped._ks, 'their save kept our times');
+      // Ours reads their change, never shows the times, and still ends the session on time.
+      now += 3_000_000;
+      assert.deepEqual((await b.on(timed, '/')).json, { sid, user: 'gus', n: 3 });
+      now += 3_000_000;
+      assert.deepEqual((await b.on(timed, '/')).json, { sid, user: 'gus', n: 4 }, 'activity keeps it alive');
+      now += 1_300_000;
+      const over = await b.on(timed, '/');
+      assert.notEqual(over.json.sid, sid, 'absoluteTimeout ended it despite the activity');
+      assert.equal(over.json.user, null);
+      assert.equal(await redis.cli('EXISTS', `koa:sess:${sid}`), '0', 'and destroyed the record');
+    } finally {
+      Date.now = realNow;
+      await timed.close();
+    }
+  });
+
   test('cookies signed by the other app with an older key of app.keys still work', async () => {
     // Theirs signs with KEYS[0]; an app whose first key is new still accepts it (key rotation).
     const rotated = await serve(makeApp({ store: ourStore }, handler, { keys: ['newest-key', ...KEYS] }));
