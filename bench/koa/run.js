@@ -8,7 +8,8 @@
 //
 // Scenarios new, read, write (default) and login (see variants.js). When login is among them,
 // read and write replay a logged-in session (made by /login) instead of one made by /write.
-// The variant ours-redis-user (RedisStore with userField) is run only when named in --variants.
+// The variants ours-redis-user (RedisStore with userField), ours-redis-idle and ours-redis-renew
+// (with idleTimeout or renewInterval; variants.js) are run only when named in --variants.
 //
 // --ref VARIANT adds a column: req/s over VARIANT's req/s in the same round (median).
 //
@@ -19,7 +20,12 @@
 // sent (round trips; an EVALSHA is one) apart from those its Lua script ran. INFO
 // commandstats (after CONFIG RESETSTAT) is read too, as a cross-check: there a script's
 // commands count as well. With login, also counts logins #31-#33 and #34-#96 of one user
-// (the logins that bring the index to 32 and 64 entries prune it).
+// (the logins that bring the index to 32 and 64 entries prune it). The session-lifetime
+// variants (ours-redis-idle, ours-redis-renew: RedisStore with idleTimeout or renewInterval, run
+// only when named) also count, on N sessions made by /write, each read once after their
+// server's clock was moved on (variants.js): past half the idle window; past the renewal
+// interval (the renewing request), then on the renewed sessions (their cookies name an alias),
+// with the replaced ids (in grace), and past a second and a third interval (renewals #2 and #3).
 //
 // --idle-poll NS (root, Linux guests with the cpuidle-haltpoll driver): let an idle vCPU poll
 // for up to NS ns before halting, for the run only (the setting is restored afterwards). On
@@ -41,6 +47,7 @@ const os = require('os');
 const path = require('path');
 
 const { parseArgs, selection, median } = require('./cli');
+const { lifetimes } = require('./variants');
 
 const { opt, smoke } = parseArgs(process.argv.slice(2));
 const rounds = Number(opt('rounds', smoke ? 1 : 3));
@@ -268,6 +275,8 @@ async function countCommands(variant, redisPort) {
       const cookie = cookieOf(await get(port, replayRoute));
       for (const s of ['read', 'write']) await get(port, `/${s}`, cookie);
     }
+    const lifetime = lifetimes[variant];
+    if (lifetime) await lifetimeRequests(lifetime, port, 5, (label, runs, fn) => fn());
     const measureWindow = async (label, runs, fn) => {
       await redisCommand(redisPort, 'CONFIG', 'RESETSTAT');
       const counts = await mon.window(fn);
@@ -294,6 +303,7 @@ async function countCommands(variant, redisPort) {
         for (let i = 34; i <= 96; i++) await get(port, `/login?u=${user}`);
       });
     }
+    if (lifetime) await lifetimeRequests(lifetime, port, n, measureWindow);
   } finally {
     mon.close();
     child.kill('SIGTERM');
@@ -301,6 +311,52 @@ async function countCommands(variant, redisPort) {
     servers.delete(child);
   }
   return rows;
+}
+
+/**
+ * The requests that the lifetime options make different, on `n` sessions made by /write and
+ * then left while the server's clock moves on: `measure(label, n, fn)` runs each set.
+ */
+async function lifetimeRequests({ idleTimeout, renewInterval }, port, n, measure) {
+  const sessions = async () => {
+    const cookies = [];
+    for (let i = 0; i < n; i++) cookies.push(cookieOf(await get(port, '/write')));
+    return cookies;
+  };
+  const advance = (ms) => get(port, `/clock?advance=${ms}`);
+  const readEach = (label, cookies) => measure(label, n, async () => {
+    for (const cookie of cookies) await get(port, '/read', cookie);
+  });
+  if (idleTimeout) {
+    const cookies = await sessions();
+    await advance(idleTimeout / 2 + 60_000);
+    await readEach('read, idle > half window', cookies); // writes the activity time
+    await readEach('read again right after', cookies);
+  }
+  if (renewInterval) {
+    const cookies = await sessions();
+    await advance(renewInterval + 60_000);
+    let renewed = [];
+    await measure('renewing read', n, async () => {
+      for (const cookie of cookies) renewed.push(cookieOf(await get(port, '/read', cookie)));
+    });
+    if (renewed.some((c, i) => !c || c === cookies[i])) throw new Error('a renewing read sent no new cookie');
+    await readEach('read, renewed (alias)', renewed);
+    await measure('write, renewed (alias)', n, async () => {
+      for (const cookie of renewed) await get(port, '/write', cookie);
+    });
+    await readEach('read, replaced id in grace', cookies);
+    for (const k of [2, 3]) {
+      await advance(renewInterval + 60_000); // the last renewal's grace (1 min) is over too
+      const next = [];
+      await measure(`renewal #${k} (read)`, n, async () => {
+        for (const cookie of renewed) next.push(cookieOf(await get(port, '/read', cookie)));
+      });
+      if (next.some((c, i) => !c || c === renewed[i])) throw new Error(`renewal #${k} sent no new cookie`);
+      renewed = next;
+    }
+    await readEach('read, renewed 3 times', renewed);
+  }
 }
 
 // The guest halt-polling limit (cpuidle-haltpoll), or null where there is none.
@@ -377,9 +433,9 @@ function setHaltPoll(value) {
   if (countRows.length) {
     console.log(`\nstore commands per request (MONITOR; round trips = commands a client sent, an EVALSHA one; ` +
       'in scripts = what the Lua scripts ran; commandstats = INFO commandstats, which counts both)');
-    console.log('variant'.padEnd(18) + 'scenario'.padEnd(26) + 'requests'.padStart(9) + 'round trips'.padStart(13) + '  commands / in scripts / commandstats');
+    console.log('variant'.padEnd(18) + 'scenario'.padEnd(28) + 'requests'.padStart(9) + 'round trips'.padStart(13) + '  commands / in scripts / commandstats');
     for (const r of countRows) {
-      console.log(r.variant.padEnd(18) + r.label.padEnd(26) + String(r.n).padStart(9) + (sum(r.client) / r.n).toFixed(3).padStart(13) +
+      console.log(r.variant.padEnd(18) + r.label.padEnd(28) + String(r.n).padStart(9) + (sum(r.client) / r.n).toFixed(3).padStart(13) +
         `  ${perRequest(r.client, r.n)} / ${perRequest(r.script, r.n)} / ${perRequest(r.stats, r.n)}`);
     }
   }

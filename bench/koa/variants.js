@@ -7,6 +7,11 @@
 //   /login  a new visitor who logs in: the handler puts a user id (`uid`) in the session, a
 //           new user each request (`/login?u=NAME`: that user)
 //
+// The session-lifetime variants (`lifetimes` below) run on a movable clock: `/clock?advance=MS`,
+// answered before the session layer, moves Date.now() forward by MS in that server's process
+// (the engine's clock in Node). run.js --count uses it to measure the requests that come half an
+// idle window or a renewal interval after the last one, without waiting for them.
+//
 // KS_BENCH_PACKAGE=DIR loads koa-session-ts from DIR instead of this repository's
 // node-binding/ (to compare two builds, e.g. a worktree of an older commit, with the same
 // harness).
@@ -32,6 +37,18 @@ const FLOOR_COOKIES = [
   'koa.sid.sig=9_Y7uuM1yAM3E6sI9xdfGhuZyjQ; path=/; expires=Sat, 28 Nov 2026 00:09:32 GMT; httponly',
 ];
 
+// RedisStore on the run's redis-server, with `options` for session().
+function oursRedis(redisPort, options) {
+  const { session, RedisStore } = ours();
+  return session({ store: new RedisStore({ url: `redis://127.0.0.1:${redisPort}` }), ...options });
+}
+
+// Session lifetimes (README "Session lifetimes"), each option alone, on RedisStore.
+const lifetimes = {
+  'ours-redis-idle': { idleTimeout: 30 * 60_000 },
+  'ours-redis-renew': { renewInterval: 15 * 60_000 }, // renewGrace: the default, 1 min
+};
+
 const variants = {
   bare: () => null,
   'js-floor': () => async (ctx, next) => {
@@ -44,15 +61,13 @@ const variants = {
   'ours-memory': () => ours().session(),
   // MemoryStore with each user's index of sessions (README "Log out everywhere").
   'ours-memory-user': () => ours().session({ userField: 'uid' }),
-  'ours-redis': (app, redisPort) => {
-    const { session, RedisStore } = ours();
-    return session({ store: new RedisStore({ url: `redis://127.0.0.1:${redisPort}` }) });
-  },
+  'ours-redis': (app, redisPort) => oursRedis(redisPort, {}),
   // The same with each user's index of sessions kept in the store (README "Log out everywhere").
-  'ours-redis-user': (app, redisPort) => {
-    const { session, RedisStore } = ours();
-    return session({ store: new RedisStore({ url: `redis://127.0.0.1:${redisPort}` }), userField: 'uid' });
-  },
+  'ours-redis-user': (app, redisPort) => oursRedis(redisPort, { userField: 'uid' }),
+  ...Object.fromEntries(Object.entries(lifetimes).map(([name, options]) => [name, (app, redisPort) => {
+    movableClock(app);
+    return oursRedis(redisPort, options);
+  }])),
   'koa-session-ts-0.2.3': () => require('koa-session-ts-0.2.3').default(),
   'koa-generic-session-memory': () => require('koa-generic-session')(),
   'koa-generic-session-redis': (app, redisPort) =>
@@ -68,6 +83,21 @@ const variants = {
     return require('koa-session').createSession({ signed: true, store }, app);
   },
 };
+
+/**
+ * Makes Date.now() movable for this process: `GET /clock?advance=MS` moves it forward by MS
+ * (answered by a middleware put before the session layer, so it loads no session).
+ */
+function movableClock(app) {
+  const realNow = Date.now;
+  let offset = 0;
+  Date.now = () => realNow() + offset;
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/clock') return next();
+    offset += Number(ctx.query.advance);
+    ctx.body = String(offset);
+  });
+}
 
 /** Adds `variant`'s middleware and the bench handler to `app` (keys set here). */
 function setUp(app, variant, redisPort) {
@@ -101,4 +131,4 @@ function setUp(app, variant, redisPort) {
   });
 }
 
-module.exports = { setUp, names: Object.keys(variants) };
+module.exports = { setUp, names: Object.keys(variants), lifetimes };
