@@ -11,45 +11,9 @@ const { spawn } = require('node:child_process');
 const { session, makeApp, serve, sleep } = require('./helpers');
 const { startRedis, connected } = require('./redis-harness');
 
+const { kJsonStore, SECOND, MINUTE, TEN_YEARS, withClock, countNativeJsonCalls, nativeGetJson } = require('./lifetime-fixtures');
+
 const { MemoryStore, RedisStore, BaseStore } = session;
-const kJsonStore = Symbol.for('koa-session-ts.jsonStore');
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const TEN_YEARS = 10 * 365 * 86400000;
-
-/** Stubs Date.now: `set(t)`, `advance(ms)`; `restore()` puts the real one back. */
-function fakeClock(start = Date.now()) {
-  const real = Date.now;
-  let now = start;
-  Date.now = () => now;
-  return {
-    get now() {
-      return now;
-    },
-    set(t) {
-      now = t;
-      return now;
-    },
-    advance(ms) {
-      now += ms;
-      return now;
-    },
-    restore() {
-      Date.now = real;
-    },
-  };
-}
-
-/** Runs `fn(clock)` on a fake clock starting at the real time; always restores Date.now. */
-async function withClock(fn) {
-  const clock = fakeClock();
-  try {
-    return await fn(clock);
-  } finally {
-    clock.restore();
-  }
-}
 
 /** The app: each route answers with what the app sees of its session. */
 async function routes(ctx) {
@@ -219,16 +183,8 @@ const fixtures = [
     realTime: true,
     open() {
       const store = new MemoryStore();
-      const native = store[kJsonStore];
-      const getJson = native.getJson.bind(native);
-      let viaJs = 0;
-      for (const m of ['getJson', 'setJson', 'mergeJson', 'touchJson', 'destroyJson']) {
-        const orig = native[m];
-        native[m] = function counted(...args) {
-          viaJs++;
-          return orig.apply(this, args);
-        };
-      }
+      const getJson = nativeGetJson(store);
+      const counter = countNativeJsonCalls(store);
       let last = null;
       let versions = 0;
       return {
@@ -238,7 +194,7 @@ const fixtures = [
           const j = getJson(sid);
           return j === null ? null : JSON.parse(j);
         },
-        count: () => counting(() => ({ reads: null, writes: versions, touches: null, destroys: null, viaJs })),
+        count: () => counting(() => ({ reads: null, writes: versions, touches: null, destroys: null, viaJs: counter.viaJs })),
         observe(sid) {
           const j = getJson(sid);
           if (j !== last) {
@@ -260,7 +216,7 @@ const fixtures = [
       const native = store[kJsonStore];
       const calls = { getJson: 0, setJson: 0, mergeJson: 0, touchJson: 0, destroyJson: 0 };
       const ttls = new Map();
-      const getJson = native.getJson.bind(native);
+      const getJson = nativeGetJson(store);
       for (const m of Object.keys(calls)) {
         const orig = native[m];
         native[m] = function counted(...args) {
@@ -368,6 +324,15 @@ for (const fx of fixtures) {
       return r;
     }
 
+    /** Logs a new client in at the clock's time, then starts counting store calls: { c, t0, sid, counter }. */
+    async function loginCounted(srv, clock) {
+      const c = srv.client();
+      const t0 = clock.now;
+      const sid = (await c.get('/login')).json.sid;
+      f.observe(sid);
+      return { c, t0, sid, counter: await f.count() };
+    }
+
     /**
      * The request finds `oldSid` over: a new session under another id, without the old data
      * (empty; a '/write' then saves its own n = 1, stamped anew); the old record is gone.
@@ -472,11 +437,7 @@ for (const fx of fixtures) {
       withClock(async (clock) => {
         const A = 10 * MINUTE;
         await served({ absoluteTimeout: A }, async (srv) => {
-          const c = srv.client();
-          const t0 = clock.now;
-          const sid = (await c.get('/login')).json.sid;
-          f.observe(sid);
-          const counter = await f.count();
+          const { c, t0, sid, counter } = await loginCounted(srv, clock);
           for (let k = 1; k < 10; k++) {
             clock.set(t0 + k * MINUTE);
             await alive(c, sid, '/read', `read ${k}`);
@@ -532,11 +493,7 @@ for (const fx of fixtures) {
       withClock(async (clock) => {
         const W = 100 * SECOND;
         await served({ idleTimeout: W }, async (srv) => {
-          const c = srv.client();
-          const t0 = clock.now;
-          const sid = (await c.get('/login')).json.sid;
-          f.observe(sid);
-          const counter = await f.count();
+          const { c, t0, sid, counter } = await loginCounted(srv, clock);
           for (let i = 1; i <= 1000; i++) {
             clock.set(t0 + i * 99); // the last at t0 + 99 s: within the window
             const r = await c.get('/read');

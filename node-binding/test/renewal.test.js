@@ -14,45 +14,9 @@ const assert = require('node:assert/strict');
 const { session, makeApp, serve, Client, cookieNamed } = require('./helpers');
 const { startRedis, connected } = require('./redis-harness');
 
+const { SECOND, MINUTE, TEN_YEARS, withClock, countNativeJsonCalls, nativeGetJson } = require('./lifetime-fixtures');
+
 const { MemoryStore, RedisStore, BaseStore } = session;
-const kJsonStore = Symbol.for('koa-session-ts.jsonStore');
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const TEN_YEARS = 10 * 365 * 86400000;
-
-/** Stubs Date.now: `set(t)`, `advance(ms)`; `restore()` puts the real one back. */
-function fakeClock(start = Date.now()) {
-  const real = Date.now;
-  let now = start;
-  Date.now = () => now;
-  return {
-    get now() {
-      return now;
-    },
-    set(t) {
-      now = t;
-      return now;
-    },
-    advance(ms) {
-      now += ms;
-      return now;
-    },
-    restore() {
-      Date.now = real;
-    },
-  };
-}
-
-/** Runs `fn(clock)` on a fake clock starting at the real time; always restores Date.now. */
-async function withClock(fn) {
-  const clock = fakeClock();
-  try {
-    return await fn(clock);
-  } finally {
-    clock.restore();
-  }
-}
 
 /**
  * Holds requests in the handler (after their session was loaded): `enter()` waits for
@@ -180,16 +144,8 @@ const fixtures = [
     open: () => ({
       make() {
         const store = new MemoryStore();
-        const nat = store[kJsonStore];
-        const getJson = nat.getJson.bind(nat);
-        const counter = { viaJs: 0 };
-        for (const m of ['getJson', 'setJson', 'mergeJson', 'touchJson', 'destroyJson']) {
-          const orig = nat[m];
-          nat[m] = function counted(...args) {
-            counter.viaJs++;
-            return orig.apply(this, args);
-          };
-        }
+        const getJson = nativeGetJson(store);
+        const counter = countNativeJsonCalls(store);
         return { store, options: {}, counter, raw: (sid) => JSON.parse(getJson(sid)), close() {} };
       },
       close() {},
@@ -202,7 +158,7 @@ const fixtures = [
     open: () => ({
       make() {
         const store = new MemoryStore();
-        const nat = store[kJsonStore];
+        const getJson = nativeGetJson(store);
         const seen = [];
         return {
           store,
@@ -213,7 +169,7 @@ const fixtures = [
             },
           },
           seen,
-          raw: (sid) => JSON.parse(nat.getJson(sid)),
+          raw: (sid) => JSON.parse(getJson(sid)),
           close() {},
         };
       },
@@ -335,6 +291,19 @@ for (const fx of fixtures) {
       const key = r.json.sid;
       assert.equal(sidCookie(r), key);
       return { c, key };
+    }
+
+    /**
+     * Renews the session `key` that `c` logged in to at t0: at t0 + I, with a read; then moves
+     * to the middle of the grace G. { jarK (the cookies of the key's id), n1 (the new id), jarN (its cookies) }.
+     */
+    async function renewedMidGrace(clock, c, key, t0, I, G) {
+      const jarK = new Map(c.jar);
+      clock.set(t0 + I);
+      const n1 = sidCookie(await alive(c, key, ['user'], '/read', 'renewing'));
+      const jarN = new Map(c.jar);
+      clock.advance(G / 2);
+      return { jarK, n1, jarN };
     }
 
     test('after renewInterval the response carries a new cookie id; data kept, ctx.sessionId unchanged, an alias record {"_ks":{"of":key}} under the new id; not before', () =>
@@ -530,11 +499,7 @@ for (const fx of fixtures) {
           await served({ renewInterval: I, renewGrace: G }, async (srv, f) => {
             const t0 = clock.now;
             const { c, key } = await login(srv);
-            const jarK = new Map(c.jar);
-            clock.set(t0 + I);
-            const n1 = sidCookie(await alive(c, key, ['user'], '/read', 'renewing'));
-            const jarN = new Map(c.jar);
-            clock.advance(G / 2);
+            const { jarK, n1, jarN } = await renewedMidGrace(clock, c, key, t0, I, G);
             const out = await holder(srv, via === 'old' ? jarK : jarN).get('/logout');
             assert.equal(out.status, 200, out.text);
             assert.equal(out.json.loggedOut, true);
@@ -627,12 +592,8 @@ for (const fx of fixtures) {
           const { c, key } = await login(srv);
           const bob = srv.client();
           const bobKey = (await bob.get('/login/bob')).json.sid;
-          const jarK = new Map(c.jar);
-          clock.set(t0 + I);
-          const n1 = sidCookie(await alive(c, key, ['user'], '/read', 'renewing'));
+          const { jarK, n1, jarN } = await renewedMidGrace(clock, c, key, t0, I, G);
           assert.ok(typeof n1 === 'string' && n1 !== key);
-          const jarN = new Map(c.jar);
-          clock.advance(G / 2);
           if (typeof f.store.userSessions === 'function') {
             const listed = await f.store.userSessions('ann');
             assert.deepEqual(listed.map((s) => s.id), [key], 'one session, listed under its key (not the alias)');
@@ -654,11 +615,7 @@ for (const fx of fixtures) {
         await served({ renewInterval: I, renewGrace: G }, async (srv, f) => {
           const t0 = clock.now;
           const { c, key } = await login(srv);
-          const jarK = new Map(c.jar);
-          clock.set(t0 + I);
-          const n1 = sidCookie(await alive(c, key, ['user'], '/read', 'renewing'));
-          const jarN = new Map(c.jar);
-          clock.advance(G / 2);
+          const { jarK, n1, jarN } = await renewedMidGrace(clock, c, key, t0, I, G);
           const regen = holder(srv, jarK);
           const r = await regen.get('/regenerate');
           assert.equal(r.status, 200, r.text);
