@@ -11,55 +11,18 @@
  * compare-and-set refused, the clock called from the runtime's threads (async load), and one
  * real-time run on Redis without the clock (the key's PTTL never past the idle window, the key
  * gone once the window passed). */
-#include "test_store.h"
+#include "lifetime_rig.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 
 static const char *PREFIX = "life:";
 static const char SIGNING_KEY[] = "life-key";
-/* The fake clock's start: 2025-06-15 15:06:40 UTC. */
-static const int64_t T0 = 1750000000000;
-static const uint64_t TEN_YEARS_MS = 315360000000ULL;
 
 /* Time steps are multiplied by this: 1, or 10 under valgrind (KS_TEST_SCALE_DOWN), where the
  * real time between two requests grows and the stores' own TTLs (real time: the memory
  * store's, Redis's) must not run out before the engine's clock says a record is over. */
 static int64_t scale;
-
-/* ---- The engine clock: unix ms kept in an atomic, moved on by the test */
-
-typedef struct {
-  _Atomic int64_t now;
-  pthread_t main_thread;
-  atomic_int calls, other_thread_calls;
-} fake_clock;
-
-static int64_t fake_now(void *userdata) {
-  fake_clock *c = userdata;
-  atomic_fetch_add(&c->calls, 1);
-  if (!pthread_equal(pthread_self(), c->main_thread)) atomic_fetch_add(&c->other_thread_calls, 1);
-  return atomic_load(&c->now);
-}
-
-static void clock_init(fake_clock *c) {
-  atomic_store(&c->now, T0);
-  c->main_thread = pthread_self();
-  atomic_store(&c->calls, 0);
-  atomic_store(&c->other_thread_calls, 0);
-}
-
-static int64_t now_of(fake_clock *c) { return atomic_load(&c->now); }
-static void advance(fake_clock *c, int64_t ms) { atomic_fetch_add(&c->now, ms); }
-
-/* ---- One store under test */
-
-typedef struct {
-  const char *name;
-  const ks_store *store;
-  test_store *ts; /* the C store's table, NULL for the native stores */
-  fake_clock clock;
-} rig;
 
 /* An engine on the rig's store and clock; both timeouts 0: no lifetimes (the "raw" engine
  * that shows records as stored, "_ks" included). */
@@ -74,21 +37,6 @@ static ks_engine *engine_with(rig *r, uint64_t idle_ms, uint64_t absolute_ms) {
   CHECK_OK(ks_engine_new(b, r->store, &e));
   ks_config_builder_free(b);
   return e;
-}
-
-static long records(const rig *r) {
-  if (r->ts) return ts_count(r->ts);
-  uint64_t n = 0;
-  CHECK_OK(ks_store_length(r->store, &n));
-  return (long)n;
-}
-
-static void sid_of(const ks_session *s, char out[33]) {
-  const char *id;
-  size_t len;
-  CHECK_OK(ks_session_id(s, &id, &len));
-  CHECK(len == 32);
-  memcpy(out, id, len + 1);
 }
 
 /* What the application sees never holds the engine's times. */
@@ -125,17 +73,6 @@ static size_t request(const ks_engine *e, jar *j, ks_load_report report, const c
   ks_set_cookies_free(cookies);
   ks_session_free(s);
   return n;
-}
-
-/* The stored record of the jar's session as the raw engine loads it (into `buf`); returns the
- * load report (KS_LOAD_REPORT_MISSING: no record). Nothing is committed. */
-static ks_load_report raw_record(const ks_engine *raw, const jar *j, char *buf, size_t cap) {
-  ks_session *s = jar_load(raw, j);
-  ks_load_report report = ks_session_load_report(s);
-  size_t len;
-  CHECK_OK(ks_session_json_copy(s, buf, cap, &len));
-  ks_session_free(s);
-  return report;
 }
 
 /* The engine's times in a stored record; false when it has none. */
@@ -383,27 +320,13 @@ static void setters(void) {
   CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_config_builder_set_clock(NULL, fake_now, NULL));
   CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_config_builder_set_clock(NULL, NULL, NULL));
 
-  const struct {
-    uint64_t ms;
-    const char *got;
-  } bad[] = {{TEN_YEARS_MS + 1, "got 315360000001"}, {(uint64_t)INT64_MAX, "got 9223372036854775807"},
-             {(uint64_t)INT64_MAX + 1, "got 9223372036854775808"}, {UINT64_MAX, "got 18446744073709551615"}};
-  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_config_builder_set_idle_timeout_ms(b, bad[i].ms));
-    last_error(why, sizeof why);
-    CHECK(strstr(why, "option \"idleTimeout\": must be a number of milliseconds from 1 to 315360000000 (ten years)") == why);
-    CHECK(strstr(why, bad[i].got) != NULL);
-    CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_config_builder_set_absolute_timeout_ms(b, bad[i].ms));
-    last_error(why, sizeof why);
-    CHECK(strstr(why, "option \"absoluteTimeout\": must be a number of milliseconds") == why);
-    CHECK(strstr(why, bad[i].got) != NULL);
-  }
+  check_ms_out_of_range(b, ks_config_builder_set_idle_timeout_ms,
+                        "option \"idleTimeout\": must be a number of milliseconds from 1 to 315360000000 (ten years)");
+  check_ms_out_of_range(b, ks_config_builder_set_absolute_timeout_ms, "option \"absoluteTimeout\": must be a number of milliseconds");
   /* A refused value leaves the builder as it was: still off, any store will do. */
   CHECK_OK(ks_config_builder_validate(b));
-  CHECK_OK(ks_config_builder_set_idle_timeout_ms(b, 1));
-  CHECK_OK(ks_config_builder_set_idle_timeout_ms(b, TEN_YEARS_MS));
-  CHECK_OK(ks_config_builder_set_absolute_timeout_ms(b, 1));
-  CHECK_OK(ks_config_builder_set_absolute_timeout_ms(b, TEN_YEARS_MS));
+  check_ms_bounds_accepted(b, ks_config_builder_set_idle_timeout_ms);
+  check_ms_bounds_accepted(b, ks_config_builder_set_absolute_timeout_ms);
   CHECK_OK(ks_config_builder_set_clock(b, NULL, NULL)); /* the system clock */
   CHECK_OK(ks_config_builder_validate(b));
   CHECK_STR(last_error(why, sizeof why), "");
@@ -412,18 +335,12 @@ static void setters(void) {
   test_store ts;
   ts_init(&ts, PREFIX);
   ks_store *plain = ts_register(&ts);
-  ks_engine *e = (ks_engine *)1;
-  CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_engine_new(b, plain, &e));
-  CHECK(e == (ks_engine *)1);
-  last_error(why, sizeof why);
-  CHECK(strstr(why, "option \"idleTimeout\"") == why);
-  CHECK(strstr(why, "compare-and-set") != NULL);
+  check_refused_without_cas(b, plain, "option \"idleTimeout\"");
   CHECK_OK(ks_config_builder_set_idle_timeout_ms(b, 0));
-  CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_engine_new(b, plain, &e));
-  CHECK(strstr(last_error(why, sizeof why), "option \"absoluteTimeout\"") == why);
-  CHECK(strstr(why, "compare-and-set") != NULL);
+  check_refused_without_cas(b, plain, "option \"absoluteTimeout\"");
   /* 0 turns them off: the same store is fine then. */
   CHECK_OK(ks_config_builder_set_absolute_timeout_ms(b, 0));
+  ks_engine *e = NULL;
   CHECK_OK(ks_engine_new(b, plain, &e));
   ks_engine_free(e);
   ks_store_free(plain);
@@ -557,35 +474,11 @@ static void redis_real_time(const char *url, const char *port) {
          idle + 300);
 }
 
-static void redis_suites(void) {
-  const char *url = getenv("KS_TEST_REDIS_URL");
-  if (!url || !*url) {
-    printf("redis: skipped (KS_TEST_REDIS_URL not set: run through tests/c/with_redis.sh)\n");
-    return;
-  }
-  ks_store *store = NULL;
-  CHECK_OK(ks_redis_store_new(url, PREFIX, 0, 0, &store));
-  suite("redis (one server)", store, NULL);
-  ks_store_free(store);
+/* The real-time run on the one server (its port: KS_TEST_REDIS_PORT). */
+static void redis_real_time_on(const char *url) {
   const char *port = getenv("KS_TEST_REDIS_PORT");
   CHECK(port && *port);
   redis_real_time(url, port);
-
-  const char *nodes_csv = getenv("KS_TEST_CLUSTER_NODES");
-  if (!nodes_csv || !*nodes_csv) {
-    printf("redis cluster: skipped (KS_TEST_CLUSTER_NODES not set)\n");
-    return;
-  }
-  char copy[1024];
-  snprintf(copy, sizeof copy, "%s", nodes_csv);
-  const char *nodes[8];
-  size_t n = 0;
-  char *save = NULL;
-  for (char *t = strtok_r(copy, ",", &save); t && n < 8; t = strtok_r(NULL, ",", &save)) nodes[n++] = t;
-  CHECK(n == 3);
-  CHECK_OK(ks_redis_cluster_store_new(nodes, n, PREFIX, 0, 0, &store));
-  suite("redis cluster (3 masters)", store, NULL);
-  ks_store_free(store);
 }
 
 int main(void) {
@@ -610,7 +503,7 @@ int main(void) {
   CHECK(atomic_load(&ts.drops) == 1);
   ts_deinit(&ts);
 
-  redis_suites();
+  redis_suites_of(suite, PREFIX, redis_real_time_on);
 
   CHECK_OK(ks_runtime_shutdown());
   puts("test_lifetimes: ok");

@@ -13,34 +13,15 @@
  * default grace, a store without compare-and-set refused, and ks_cache_headers (the cache
  * headers of a response that sets the session cookie) with the C++ wrapper's twin in
  * test_hpp. */
-#include "test_store.h"
+#include "lifetime_rig.h"
 
 #include <inttypes.h>
 
 static const char *PREFIX = "renew:";
 static const char SIGNING_KEY[] = "renew-key";
 static const char USER_FIELD[] = "user";
-/* The fake clock's start: 2025-06-15 15:06:40 UTC. */
-static const int64_t T0 = 1750000000000;
-static const uint64_t TEN_YEARS_MS = 315360000000ULL;
 static const int64_t INTERVAL = 1000, GRACE = 500;
 static const char BAD_UTF8[] = {'a', (char)0xff, 'b', 0};
-
-/* ---- The engine clock: unix ms kept in an atomic, moved on by the test */
-
-typedef struct {
-  _Atomic int64_t now;
-  atomic_int calls;
-} fake_clock;
-
-static int64_t fake_now(void *userdata) {
-  fake_clock *c = userdata;
-  atomic_fetch_add(&c->calls, 1);
-  return atomic_load(&c->now);
-}
-
-static int64_t now_of(fake_clock *c) { return atomic_load(&c->now); }
-static void advance(fake_clock *c, int64_t ms) { atomic_fetch_add(&c->now, ms); }
 
 /* ---- A user index for the C store: test_store's records plus a table of (user, sid, since) */
 
@@ -132,15 +113,6 @@ static void us_deinit(users_store *us) {
   ts_deinit(&us->ts);
 }
 
-/* ---- One store under test */
-
-typedef struct {
-  const char *name;
-  const ks_store *store;
-  test_store *ts; /* the C store's table, NULL for the native stores */
-  fake_clock clock;
-} rig;
-
 /* An engine on the rig's store and clock. interval 0: no renewal, and no lifetimes at all (the
  * "raw" engine that shows records as stored: "_ks" and alias records included). */
 static ks_engine *engine_with(rig *r, uint64_t interval_ms, uint64_t grace_ms, const char *user_field) {
@@ -155,21 +127,6 @@ static ks_engine *engine_with(rig *r, uint64_t interval_ms, uint64_t grace_ms, c
   CHECK_OK(ks_engine_new(b, r->store, &e));
   ks_config_builder_free(b);
   return e;
-}
-
-static long records(const rig *r) {
-  if (r->ts) return ts_count(r->ts);
-  uint64_t n = 0;
-  CHECK_OK(ks_store_length(r->store, &n));
-  return (long)n;
-}
-
-static void sid_of(const ks_session *s, char out[33]) {
-  const char *id;
-  size_t len;
-  CHECK_OK(ks_session_id(s, &id, &len));
-  CHECK(len == 32);
-  memcpy(out, id, len + 1);
 }
 
 /* Whether the store holds a record under `id` (the store's own view: ks_store_ids, or the C
@@ -312,17 +269,6 @@ static void check_dead(const ks_engine *e, jar j, const char *key) {
   CHECK_STR(cookie, "-");
   ks_set_cookies_free(cookies);
   ks_session_free(s);
-}
-
-/* The stored record under the jar's cookie id as the raw engine loads it (into `buf`);
- * returns the load report (KS_LOAD_REPORT_MISSING: no record). Nothing is committed. */
-static ks_load_report raw_record(const ks_engine *raw, const jar *j, char *buf, size_t cap) {
-  ks_session *s = jar_load(raw, j);
-  ks_load_report report = ks_session_load_report(s);
-  size_t len;
-  CHECK_OK(ks_session_json_copy(s, buf, cap, &len));
-  ks_session_free(s);
-  return report;
 }
 
 /* A new session holding `field` = `value`: its jar, and its key in `key`. */
@@ -687,26 +633,12 @@ static void setters(void) {
   CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_config_builder_set_renew_grace_ms(NULL, 1000));
   CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_config_builder_set_renew_interval_ms(NULL, 0));
 
-  const struct {
-    uint64_t ms;
-    const char *got;
-  } bad[] = {{TEN_YEARS_MS + 1, "got 315360000001"}, {(uint64_t)INT64_MAX, "got 9223372036854775807"},
-             {(uint64_t)INT64_MAX + 1, "got 9223372036854775808"}, {UINT64_MAX, "got 18446744073709551615"}};
-  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_config_builder_set_renew_interval_ms(b, bad[i].ms));
-    last_error(why, sizeof why);
-    CHECK(strstr(why, "option \"renewInterval\": must be a number of milliseconds from 1 to 315360000000 (ten years)") == why);
-    CHECK(strstr(why, bad[i].got) != NULL);
-    CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_config_builder_set_renew_grace_ms(b, bad[i].ms));
-    last_error(why, sizeof why);
-    CHECK(strstr(why, "option \"renewGrace\": must be a number of milliseconds") == why);
-    CHECK(strstr(why, bad[i].got) != NULL);
-  }
+  check_ms_out_of_range(b, ks_config_builder_set_renew_interval_ms,
+                        "option \"renewInterval\": must be a number of milliseconds from 1 to 315360000000 (ten years)");
+  check_ms_out_of_range(b, ks_config_builder_set_renew_grace_ms, "option \"renewGrace\": must be a number of milliseconds");
   CHECK_OK(ks_config_builder_validate(b));
-  CHECK_OK(ks_config_builder_set_renew_interval_ms(b, 1));
-  CHECK_OK(ks_config_builder_set_renew_interval_ms(b, TEN_YEARS_MS));
-  CHECK_OK(ks_config_builder_set_renew_grace_ms(b, 1));
-  CHECK_OK(ks_config_builder_set_renew_grace_ms(b, TEN_YEARS_MS));
+  check_ms_bounds_accepted(b, ks_config_builder_set_renew_interval_ms);
+  check_ms_bounds_accepted(b, ks_config_builder_set_renew_grace_ms);
   CHECK_OK(ks_config_builder_set_renew_grace_ms(b, 0)); /* the default */
   CHECK_OK(ks_config_builder_validate(b));
   CHECK_STR(last_error(why, sizeof why), "");
@@ -716,14 +648,10 @@ static void setters(void) {
   test_store ts;
   ts_init(&ts, PREFIX);
   ks_store *plain = ts_register(&ts);
-  ks_engine *e = (ks_engine *)1;
-  CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_engine_new(b, plain, &e));
-  CHECK(e == (ks_engine *)1);
-  last_error(why, sizeof why);
-  CHECK(strstr(why, "option \"renewInterval\"") == why);
-  CHECK(strstr(why, "compare-and-set") != NULL);
+  check_refused_without_cas(b, plain, "option \"renewInterval\"");
   CHECK_OK(ks_config_builder_set_renew_interval_ms(b, 0));
   CHECK_OK(ks_config_builder_set_renew_grace_ms(b, 5000));
+  ks_engine *e = NULL;
   CHECK_OK(ks_engine_new(b, plain, &e));
   ks_engine_free(e);
   ks_store_free(plain);
@@ -821,7 +749,7 @@ static void cache_headers(void) {
 
 static void suite(const char *name, const ks_store *store, test_store *ts) {
   rig r = {.name = name, .store = store, .ts = ts};
-  atomic_store(&r.clock.now, T0);
+  clock_init(&r.clock);
   renewal_basics(&r);
   parallel_old_cookie(&r);
   logout_during_grace(&r);
@@ -829,36 +757,6 @@ static void suite(const char *name, const ks_store *store, test_store *ts) {
   destroy_user_sessions_both_ids(&r);
   default_grace(&r);
   CHECK(atomic_load(&r.clock.calls) > 0);
-}
-
-/* ---- Redis, through tests/c/with_redis.sh */
-
-static void redis_suites(void) {
-  const char *url = getenv("KS_TEST_REDIS_URL");
-  if (!url || !*url) {
-    printf("redis: skipped (KS_TEST_REDIS_URL not set: run through tests/c/with_redis.sh)\n");
-    return;
-  }
-  ks_store *store = NULL;
-  CHECK_OK(ks_redis_store_new(url, PREFIX, 0, 0, &store));
-  suite("redis (one server)", store, NULL);
-  ks_store_free(store);
-
-  const char *nodes_csv = getenv("KS_TEST_CLUSTER_NODES");
-  if (!nodes_csv || !*nodes_csv) {
-    printf("redis cluster: skipped (KS_TEST_CLUSTER_NODES not set)\n");
-    return;
-  }
-  char copy[1024];
-  snprintf(copy, sizeof copy, "%s", nodes_csv);
-  const char *nodes[8];
-  size_t n = 0;
-  char *save = NULL;
-  for (char *t = strtok_r(copy, ",", &save); t && n < 8; t = strtok_r(NULL, ",", &save)) nodes[n++] = t;
-  CHECK(n == 3);
-  CHECK_OK(ks_redis_cluster_store_new(nodes, n, PREFIX, 0, 0, &store));
-  suite("redis cluster (3 masters)", store, NULL);
-  ks_store_free(store);
 }
 
 int main(void) {
@@ -879,7 +777,7 @@ int main(void) {
   CHECK(atomic_load(&us.ts.drops) == 1);
   us_deinit(&us);
 
-  redis_suites();
+  redis_suites_of(suite, PREFIX, NULL);
 
   CHECK_OK(ks_runtime_shutdown());
   puts("test_renewal: ok");
