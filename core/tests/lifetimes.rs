@@ -216,6 +216,15 @@ fn engine(config: SessionConfigBuilder, store: Arc<Counting>, clock: &TestClock)
     Arc::new(Engine::new(config.build().unwrap(), store).expect("the store has what lifetimes need").with_clock(clock.clock()))
 }
 
+/// A new test clock (at the real time), the backend's store behind a counter, and an engine with
+/// `config` on both.
+fn counted_engine(b: &Backend, config: SessionConfigBuilder) -> (TestClock, Arc<Counting>, Arc<Engine>) {
+    let clock = TestClock::new();
+    let store = Counting::new(b.store());
+    let engine = engine(config, store.clone(), &clock);
+    (clock, store, engine)
+}
+
 /// A browser's cookie jar: keeps what `Set-Cookie` sets, drops what it clears.
 #[derive(Clone, Debug, Default)]
 struct Browser {
@@ -349,9 +358,7 @@ on_every_store! {
 /// request loads a new session (`Expired`), and its commit destroys the old record.
 async fn idle_expiry_with_reads_only(b: &Backend) {
     const W: i64 = 10 * MIN;
-    let clock = TestClock::new();
-    let store = Counting::new(b.store());
-    let engine = engine(config().idle_timeout_ms(Some(W)), store.clone(), &clock);
+    let (clock, store, engine) = counted_engine(b, config().idle_timeout_ms(Some(W)));
     let mut browser = Browser::default();
 
     let t0 = clock.now();
@@ -407,9 +414,7 @@ async fn idle_expiry_with_reads_only(b: &Backend) {
 async fn absolute_expiry_despite_activity(b: &Backend) {
     const A: i64 = 60 * MIN;
     const I: i64 = 20 * MIN;
-    let clock = TestClock::new();
-    let store = Counting::new(b.store());
-    let engine = engine(config().idle_timeout_ms(Some(I)).absolute_timeout_ms(Some(A)), store.clone(), &clock);
+    let (clock, store, engine) = counted_engine(b, config().idle_timeout_ms(Some(I)).absolute_timeout_ms(Some(A)));
 
     // Constant activity until the deadline.
     let mut browser = Browser::default();
@@ -483,9 +488,7 @@ async fn absolute_expiry_despite_activity(b: &Backend) {
 /// than half the window passed).
 async fn read_heavy_session_costs_at_most_three_writes_per_window(b: &Backend) {
     const W: i64 = 10 * MIN;
-    let clock = TestClock::new();
-    let store = Counting::new(b.store());
-    let engine = engine(config().idle_timeout_ms(Some(W)), store.clone(), &clock);
+    let (clock, store, engine) = counted_engine(b, config().idle_timeout_ms(Some(W)));
     let mut browser = Browser::default();
     let t0 = clock.now();
     let key = write(&engine, &mut browser, "user", json!("ann")).await.key;
@@ -600,9 +603,7 @@ async fn renewal_with_parallel_writes(engine: &Arc<Engine>, clock: &TestClock) -
 /// (a graced id) get the new id's cookie; after the grace the old id loads nothing and the new
 /// one still loads everything.
 async fn renewal_keeps_parallel_writes_in_grace(b: &Backend) {
-    let clock = TestClock::new();
-    let store = Counting::new(b.store());
-    let engine = engine(renewing(), store.clone(), &clock);
+    let (clock, store, engine) = counted_engine(b, renewing());
     let Renewed { key, old_header, new_id, mut browser, early, late, t_renewal } = renewal_with_parallel_writes(&engine, &clock).await;
 
     for (i, (report, cookies)) in early.iter().chain(&late).enumerate() {
@@ -648,8 +649,7 @@ async fn renewal_keeps_parallel_writes_in_grace(b: &Backend) {
 /// answer after the renewal's, and must still hold its session after the grace. (Before
 /// 8498a58 all ten writes answered with the replaced id, and the session was lost.)
 async fn write_answered_after_a_renewal_carries_the_new_id(b: &Backend) {
-    let clock = TestClock::new();
-    let engine = engine(renewing(), Counting::new(b.store()), &clock);
+    let (clock, _, engine) = counted_engine(b, renewing());
     let Renewed { key, new_id, mut browser, early, t_renewal, .. } = renewal_with_parallel_writes(&engine, &clock).await;
     let ids: Vec<Option<String>> = early.iter().map(|(_, c)| cookie_id(c)).collect();
     let old_ones = ids.iter().filter(|id| id.as_deref() == Some(key.as_str())).count();
@@ -672,9 +672,7 @@ async fn write_answered_after_a_renewal_carries_the_new_id(b: &Backend) {
 /// within the grace both returned cookies load the same data; after it exactly one of them
 /// works, with all the data.
 async fn two_renewals_at_once_stay_one_session(b: &Backend) {
-    let clock = TestClock::new();
-    let store = Counting::new(b.store());
-    let engine = engine(renewing(), store.clone(), &clock);
+    let (clock, store, engine) = counted_engine(b, renewing());
     let mut browser = Browser::default();
     let t0 = clock.now();
     let key = write(&engine, &mut browser, "base", json!(1)).await.key;
@@ -736,9 +734,7 @@ async fn two_renewals_at_once_stay_one_session(b: &Backend) {
 /// A logout (`set_json(None)`) within the grace, with the old cookie and then (another
 /// session) with the new one, ends the session under both ids, within the grace and after.
 async fn logout_in_grace_ends_both_ids(b: &Backend) {
-    let clock = TestClock::new();
-    let store = Counting::new(b.store());
-    let engine = engine(renewing(), store.clone(), &clock);
+    let (clock, store, engine) = counted_engine(b, renewing());
     for logout_with in ["old", "new"] {
         let mut browser = Browser::default();
         let t0 = clock.now();
@@ -777,9 +773,7 @@ async fn logout_in_grace_ends_both_ids(b: &Backend) {
 /// With `userField`, a renewed session is still its user's: `destroy_user_sessions` ends it
 /// under both ids (within the grace and after), and leaves another user's session alone.
 async fn destroy_user_sessions_ends_both_ids_of_a_renewed_session(b: &Backend) {
-    let clock = TestClock::new();
-    let store = Counting::new(b.store());
-    let engine = engine(renewing().user_field(Some("uid".into())), store.clone(), &clock);
+    let (clock, store, engine) = counted_engine(b, renewing().user_field(Some("uid".into())));
     let t0 = clock.now();
     let (mut ann, mut bob) = (Browser::default(), Browser::default());
     let key = write(&engine, &mut ann, "uid", json!("ann")).await.key;
@@ -826,9 +820,7 @@ async fn store_ttl_within_the_deadlines(b: &Backend) {
     const A: i64 = 90_000;
     // Real time would do for the first check; the test's clock moves for the others, and the
     // TTL is computed on the engine's clock, so only its bound is checked.
-    let clock = TestClock::new();
-    let store = Counting::new(b.store());
-    let engine = engine(config().idle_timeout_ms(Some(I)).absolute_timeout_ms(Some(A)), store.clone(), &clock);
+    let (clock, store, engine) = counted_engine(b, config().idle_timeout_ms(Some(I)).absolute_timeout_ms(Some(A)));
     let mut browser = Browser::default();
     let t0 = clock.now();
     let key = write(&engine, &mut browser, "n", json!(0)).await.key;
