@@ -6,6 +6,13 @@
 //   node app.js                         MemoryStore, http://127.0.0.1:3000/ (PORT=8080 for another port)
 //   node app.js --redis redis://127.0.0.1:6380    or REDIS_URL=...; REDIS_PREFIX (default koa:sess:)
 //   SESSION_KEY=...                     the cookie signing key (app.keys)
+// Session lifetimes (README "Session lifetimes"), in ms; 0 turns one off (renewGrace: 0 is its 60 s):
+//   KS_IDLE_TIMEOUT_MS      idleTimeout, default 1800000 (30 min without a request)
+//   KS_ABSOLUTE_TIMEOUT_MS  absoluteTimeout, default 43200000 (12 h after login)
+//   KS_RENEW_INTERVAL_MS    renewInterval, default 900000 (a new session id every 15 min in use)
+//   KS_RENEW_GRACE_MS       renewGrace, default 60000 (the replaced id keeps working for 1 min)
+// e.g. KS_RENEW_INTERVAL_MS=5000 KS_RENEW_GRACE_MS=10000 shows renewal: the cookie's id changes
+// every 5 s of use while the login, the counter and the parallel page's writes carry on.
 // With Redis, the C and C++ example servers (examples/c-server, examples/cpp-server: --redis URL
 // --keys SESSION_KEY) given the same Redis and prefix share these sessions: same cookie, same
 // record. They show the session's `user` field, which a login here sets too.
@@ -22,7 +29,8 @@ const session = require('koa-session-ts');
 const { DEMO_CREDENTIALS, loadUsers, setUpPassport } = require('./users');
 const views = require('./views');
 
-const USAGE = 'usage: node app.js [--redis URL]   (env: PORT, REDIS_URL, REDIS_PREFIX, SESSION_KEY)';
+const USAGE = 'usage: node app.js [--redis URL]   (env: PORT, REDIS_URL, REDIS_PREFIX, SESSION_KEY, ' +
+  'KS_IDLE_TIMEOUT_MS, KS_ABSOLUTE_TIMEOUT_MS, KS_RENEW_INTERVAL_MS, KS_RENEW_GRACE_MS)';
 let args;
 try {
   args = parseArgs({ options: { redis: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
@@ -36,6 +44,24 @@ if (args.help) {
 }
 
 const PARALLEL = 20; // requests the parallel page sends
+
+/** A lifetime option from the environment: unset or blank -> the default, 0 -> off (null). */
+function msFromEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    console.error(`${name} must be a whole number of milliseconds (0: off), not ${JSON.stringify(raw)}\n${USAGE}`);
+    process.exit(2);
+  }
+  const ms = Number(raw.trim());
+  return ms === 0 ? null : ms;
+}
+const LIFETIMES = Object.fromEntries(Object.entries({
+  idleTimeout: msFromEnv('KS_IDLE_TIMEOUT_MS', 30 * 60_000),
+  absoluteTimeout: msFromEnv('KS_ABSOLUTE_TIMEOUT_MS', 12 * 3_600_000),
+  renewInterval: msFromEnv('KS_RENEW_INTERVAL_MS', 15 * 60_000),
+  renewGrace: msFromEnv('KS_RENEW_GRACE_MS', 60_000),
+}).filter(([, ms]) => ms !== null)); // off: the option left out
 const STATIC = {
   '/static/app.css': ['text/css', fs.readFileSync(path.join(__dirname, 'public', 'app.css'))],
   '/static/parallel.js': ['application/javascript', fs.readFileSync(path.join(__dirname, 'public', 'parallel.js'))],
@@ -87,7 +113,14 @@ function createApp(users) {
 
   // userField: the engine indexes each session under passport's user (session.passport.user),
   // so that the devices page can list them and sign out all but this one.
-  app.use(session({ store, userField: 'passport.user', cookieOptions: { maxAge: 30 * 60 * 1000, sameSite: 'lax' } }));
+  // The lifetimes (KS_*_MS above). The cookie lives 30 min after the last response that set it,
+  // the default idle window; renewal sets it again every renewInterval while the session is used.
+  app.use(session({
+    store,
+    userField: 'passport.user',
+    ...LIFETIMES,
+    cookieOptions: { maxAge: 30 * 60 * 1000, sameSite: 'lax' },
+  }));
   app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '16kb', jsonLimit: '16kb' }));
   setUpPassport(passport, users);
   app.use(passport.initialize());
@@ -167,7 +200,8 @@ function createApp(users) {
     ctx.redirect(`/devices?ended=${ended}`);
   });
 
-  router.get('/parallel', (ctx) => views.parallelPage(ctx, PARALLEL));
+  // data-stale: whether the session holds keys of an earlier run, which the first run clears.
+  router.get('/parallel', (ctx) => views.parallelPage(ctx, PARALLEL, Object.keys(ctx.session).some((k) => /^parallel\d\d$/.test(k))));
 
   router.post('/api/parallel/reset', (ctx) => {
     for (const k of Object.keys(ctx.session)) if (/^parallel\d\d$/.test(k)) delete ctx.session[k];
@@ -207,6 +241,8 @@ async function main() {
   const host = '127.0.0.1';
   const server = app.listen(port, host, () => {
     console.log(`koa-session-ts demo listening on http://${host}:${server.address().port}/`);
+    const lifetimes = Object.entries(LIFETIMES).map(([name, ms]) => `${name} ${ms} ms`).join(', ');
+    console.log(`session lifetimes: ${lifetimes || 'none'} (KS_*_MS)`);
     console.log(`demo users: ${DEMO_CREDENTIALS.map((c) => `${c.username} / ${c.password}`).join(', ')}`);
   });
   for (const sig of ['SIGINT', 'SIGTERM']) {

@@ -80,7 +80,7 @@ ${error ? `<p class="error" id="login-error" role="alert">${escape(error)}</p>` 
 <code>ctx.session.regenerate()</code>), so an id known before the login is worth nothing after it.</p>`);
 }
 
-function parallelPage(ctx, count) {
+function parallelPage(ctx, count, stale) {
   layout(ctx, '20 parallel writes to one session', `
 <p>This page sends ${count} <code>fetch</code> POSTs at once (each with the CSRF token), each
 setting a <em>different</em> key of your session (<code>parallel01</code> ... <code>parallel${String(count).padStart(2, '0')}</code>);
@@ -89,7 +89,7 @@ session back.</p>
 <p>Other Koa session stores write back the whole session each request loaded, so the last request
 to finish wins and the keys set by the others are lost. koa-session-ts commits only what each
 request changed and merges it into the stored session: all ${count} keys are kept.</p>
-<p><button type="button" id="run" data-count="${count}">Send ${count} requests in parallel</button></p>
+<p><button type="button" id="run" data-count="${count}" data-stale="${stale ? 1 : 0}">Send ${count} requests in parallel</button></p>
 <p id="status" class="big" aria-live="polite">Not run yet.</p>
 <ol id="keys" class="keys"></ol>`, { scripts: ['/static/parallel.js'] });
 }

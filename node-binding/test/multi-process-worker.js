@@ -1,6 +1,7 @@
 'use strict';
 // One worker of multi-process.test.js: a Koa app with a RedisStore on the Redis the parent
 // started (REDIS_URL), on a free loopback port that it reports to the parent over IPC.
+// MP_RENEW_INTERVAL_MS / MP_RENEW_GRACE_MS: the store's sessions get renewInterval / renewGrace.
 // It exits when the parent disconnects (or dies).
 const { makeApp, serve, session, sleep } = require('./helpers');
 
@@ -18,7 +19,10 @@ async function failures(ctx, next) {
 
 async function main() {
   const store = new RedisStore({ url: process.env.REDIS_URL });
-  const app = makeApp({ store }, async (ctx) => {
+  const opts = { store };
+  if (process.env.MP_RENEW_INTERVAL_MS) opts.renewInterval = Number(process.env.MP_RENEW_INTERVAL_MS);
+  if (process.env.MP_RENEW_GRACE_MS) opts.renewGrace = Number(process.env.MP_RENEW_GRACE_MS);
+  const app = makeApp(opts, async (ctx) => {
     if (ctx.path === '/login') ctx.session.user = 'ann';
     else if (ctx.path === '/logout') ctx.session = null;
     else if (ctx.path === '/set') {

@@ -4,7 +4,9 @@
 // fail to log in, log in through the form, count on, run the parallel-writes page, sign out of
 // another device logged in as the same user, log out, and
 // check that nothing from before the logout logs in again (back button, an old tab, the old
-// cookie replayed).
+// cookie replayed). The last test starts a second demo with a short renewInterval and
+// renewGrace (KS_RENEW_INTERVAL_MS, KS_RENEW_GRACE_MS) and runs the parallel page while the
+// session id is being renewed.
 //   node --test --test-reporter=tap demo.test.js     (make test-browser)
 // env: CHROMIUM (default /usr/bin/chromium), BROWSER_SHOTS (default <repo>/target/browser; a
 // failing test saves <name>.png there), BROWSER_SHOTS_ALL=1 (a screenshot after every test).
@@ -13,6 +15,7 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { setTimeout: sleep } = require('node:timers/promises');
 const puppeteer = require('puppeteer-core');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -27,9 +30,12 @@ let page; // the tab the tests drive; a failing test screenshots it
 let preLogin; // koa.sid and koa.sid.sig before login
 let preLogout; // ... before logout
 
-/** Starts the demo on a free loopback port (PORT=0) with the MemoryStore; resolves once it listens. */
-function startDemo() {
-  const env = { ...process.env, PORT: '0', SESSION_KEY: 'browser-test-key' };
+/**
+ * Starts the demo on a free loopback port (PORT=0) with the MemoryStore, `extraEnv` added (the
+ * KS_*_MS lifetimes); resolves once it listens.
+ */
+function startDemo(extraEnv = {}) {
+  const env = { ...process.env, PORT: '0', SESSION_KEY: 'browser-test-key', ...extraEnv };
   delete env.REDIS_URL;
   const proc = spawn(process.execPath, [APP], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -337,5 +343,138 @@ browserTest('after logout, the back button, reload, an old tab and the old cooki
     assert.equal(await text('#who', tab), 'Not logged in', 'the old cookie in a fresh browser');
   } finally {
     await ctx.close();
+  }
+});
+
+// Renewal in the browser: a demo with renewInterval 1500 ms and renewGrace 3000 ms. The login's
+// id is older than the interval when the parallel page sends its 20 POSTs (the page's first
+// run on a session without parallel keys sends no reset first), so the first of them to end
+// renews the id while the others are in flight with the old one (Chromium keeps 6 connections
+// per host: the first 6 or so carry the old cookie, the rest whatever the browser holds when
+// they start). Every write is kept, the cookie's id changes, the login outlives the grace, and
+// after the grace the old cookie is worth nothing in a fresh browser profile.
+const RENEW_INTERVAL = 1500;
+const RENEW_GRACE = 3000;
+
+browserTest(`renewal (renewInterval ${RENEW_INTERVAL} ms, renewGrace ${RENEW_GRACE} ms): ${PARALLEL} parallel writes while the id is renewed, all kept; the new id stays logged in, the old one is gone after the grace`, async (t) => {
+  const mainPage = page;
+  const demo = await startDemo({
+    KS_RENEW_INTERVAL_MS: String(RENEW_INTERVAL),
+    KS_RENEW_GRACE_MS: String(RENEW_GRACE),
+    KS_IDLE_TIMEOUT_MS: '0',
+    KS_ABSOLUTE_TIMEOUT_MS: '0',
+  });
+  const at = (p) => demo.base + p;
+  const ctx = await browser.createBrowserContext(); // a visitor of its own (the cookie jar)
+  try {
+    assert.match(demo.output(), new RegExp(`session lifetimes: renewInterval ${RENEW_INTERVAL} ms, renewGrace ${RENEW_GRACE} ms`));
+    page = await ctx.newPage();
+    await page.setViewport({ width: 1000, height: 760 });
+    page.setDefaultTimeout(15000);
+    const sid = async () => {
+      const c = Object.fromEntries((await page.cookies(demo.base)).map((x) => [x.name, x]));
+      assert.ok(c['koa.sid'] && c['koa.sid.sig'], `the browser holds koa.sid and koa.sid.sig: ${Object.keys(c)}`);
+      assert.equal(c['koa.sid'].httpOnly, true);
+      return { 'koa.sid': c['koa.sid'], 'koa.sid.sig': c['koa.sid.sig'] };
+    };
+
+    assert.equal((await page.goto(at('/login'), { waitUntil: 'load' })).status(), 200);
+    await page.type('input[name=username]', 'alice');
+    await page.type('input[name=password]', 'wonderland');
+    assert.equal(await submit('#login-form button[type=submit]'), 200);
+    assert.equal(await text('#who'), 'Logged in as alice');
+    const loggedIn = performance.now();
+    // The parallel page, within the interval (its GET does not renew yet), then wait past it.
+    assert.equal((await page.goto(at('/parallel'), { waitUntil: 'load' })).status(), 200);
+    const before = await sid();
+    assert.equal(await page.$eval('#run', (el) => el.dataset.stale), '0', 'no parallel keys yet: the first run sends no reset');
+    const early = performance.now() - loggedIn;
+    assert.ok(early < RENEW_INTERVAL, `the parallel page loaded ${Math.round(early)} ms after the login, within the interval`);
+    assert.equal((await sid())['koa.sid'].value, before['koa.sid'].value, 'no renewal within the interval');
+    await sleep(RENEW_INTERVAL + 300 - (performance.now() - loggedIn));
+
+    // Which cookie each of the 20 POSTs carried, and which id each response set.
+    const sent = [];
+    const setIds = [];
+    page.on('request', (req) => {
+      if (/\/api\/parallel\/\d+$/.test(req.url())) sent.push(req.url());
+    });
+    page.on('response', (res) => {
+      const setCookie = res.headers()['set-cookie'];
+      const m = setCookie && /(?:^|\n)koa\.sid=([^;\n]*)/.exec(setCookie);
+      if (/\/api\/parallel\/\d+$/.test(res.url()) && m) setIds.push(m[1]);
+    });
+    const runStarted = performance.now();
+    await page.click('#run');
+    await page.waitForFunction(() => document.getElementById('status').dataset.kept !== undefined);
+    const ran = performance.now() - runStarted;
+    const status = await text('#status');
+    assert.equal(await page.$eval('#status', (el) => el.dataset.kept), String(PARALLEL), status);
+    assert.equal(sent.length, PARALLEL, `${PARALLEL} POSTs sent: ${sent.length}`);
+    const items = await page.$$eval('#keys li', (lis) => lis.map((li) => [li.dataset.key, li.className]));
+    assert.equal(items.length, PARALLEL);
+    for (const [key, cls] of items) assert.equal(cls, 'kept', `${key} kept`);
+    const renewed = await sid();
+    assert.notEqual(renewed['koa.sid'].value, before['koa.sid'].value, 'the session cookie id changed (renewed)');
+    const distinct = new Set(setIds);
+    // (Requests loaded with the old id when it was due each renew at their commit, so several
+    // new ids can go out; one ends up current, and a request carrying any other within the
+    // grace gets the current one's cookie: the browser's cookie converges.)
+    t.diagnostic(`the run took ${Math.round(ran)} ms: ${status}; ${setIds.length} of ${PARALLEL} responses set koa.sid, ${distinct.size} distinct new id(s); the browser holds ${setIds.includes(renewed['koa.sid'].value) ? 'one of them' : 'another id'}`);
+    assert.ok(!distinct.has(before['koa.sid'].value), 'no response set the old id again');
+    assert.ok(setIds.length >= 1, 'at least one of the POSTs got the new id\'s cookie');
+
+    // During the grace the old id still loads the session (checked from outside the browser,
+    // so the browser's own cookie stays the new one).
+    const inGrace = performance.now() - runStarted;
+    const replayAt = async (cookies) => {
+      const res = await fetch(at('/api/session'), {
+        headers: { cookie: `koa.sid=${cookies['koa.sid'].value}; koa.sid.sig=${cookies['koa.sid.sig'].value}` },
+      });
+      assert.equal(res.status, 200);
+      return { body: await res.json(), setCookie: res.headers.get('set-cookie') || '' };
+    };
+    const oldInGrace = await replayAt(before);
+    if (inGrace < RENEW_GRACE - 500) {
+      assert.equal(oldInGrace.body.user, 'alice', `the old id within the grace (${Math.round(inGrace)} ms after the run began): ${JSON.stringify(oldInGrace.body)}`);
+      assert.match(oldInGrace.setCookie, new RegExp(`koa\\.sid=${renewed['koa.sid'].value};`), 'the old id within the grace gets the new id\'s cookie');
+    } else {
+      t.diagnostic(`the old id was not checked within the grace: ${Math.round(inGrace)} ms after the run began`);
+    }
+
+    // Past the grace: the browser (its cookie is the new id) is still logged in, with the data.
+    await sleep(RENEW_GRACE + 500);
+    await page.goto(at('/'), { waitUntil: 'load' });
+    assert.equal(await text('#who'), 'Logged in as alice', 'still logged in after the grace');
+    const { user, session: data } = await page.evaluate(() => fetch('/api/session').then((r) => r.json()));
+    assert.equal(user, 'alice');
+    for (let n = 1; n <= PARALLEL; n++) {
+      const key = `parallel${String(n).padStart(2, '0')}`;
+      assert.match(String(data[key]), new RegExp(`^set by request ${n} at `), `${key} in the session after the grace`);
+    }
+    // And the old cookie, alone in a fresh browser profile, after the grace: not logged in.
+    const fresh = await browser.createBrowserContext();
+    try {
+      const tab = await fresh.newPage();
+      const { hostname } = new URL(demo.base);
+      await fresh.setCookie(
+        ...['koa.sid', 'koa.sid.sig'].map((name) => ({ name, value: before[name].value, domain: hostname, path: '/', httpOnly: true })),
+      );
+      assert.equal((await tab.goto(at('/'), { waitUntil: 'load' })).status(), 200);
+      assert.equal(await text('#who', tab), 'Not logged in', 'the old cookie after the grace, in a fresh browser');
+      const seen = await tab.evaluate(() => fetch('/api/session').then((r) => r.json()));
+      assert.equal(seen.session.parallel01, undefined, `the old cookie loads none of the data: ${JSON.stringify(seen)}`);
+    } finally {
+      await fresh.close();
+    }
+    // The old id loads nothing from outside the browser either, and the browser stays logged in.
+    assert.equal((await replayAt(before)).body.user, null, 'the old id after the grace');
+    await page.reload({ waitUntil: 'load' });
+    assert.equal(await text('#who'), 'Logged in as alice');
+    page = mainPage; // (a failure above leaves the renewal tab for the screenshot)
+  } finally {
+    if (page === mainPage) await ctx.close();
+    const code = await stopDemo(demo);
+    assert.equal(code, 0, `the renewal demo exited with ${code}:\n${demo.output()}`);
   }
 });
