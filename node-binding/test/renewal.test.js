@@ -283,6 +283,23 @@ for (const fx of fixtures) {
       return r;
     }
 
+    /**
+     * Runs `fn` on a fake clock with renewInterval I = 10 min and renewGrace G = 1 min (plus
+     * `options`) on a new store, after a login with a new client at t0:
+     * fn({ clock, srv, f, c, key, t0, I, G }).
+     */
+    function loggedInRenewing(options, fn) {
+      return withClock(async (clock) => {
+        const I = 10 * MINUTE;
+        const G = MINUTE;
+        await served({ renewInterval: I, renewGrace: G, ...options }, async (srv, f) => {
+          const t0 = clock.now;
+          const { c, key } = await login(srv);
+          await fn({ clock, srv, f, c, key, t0, I, G });
+        });
+      });
+    }
+
     /** Logs in with a new client at the clock's time: { c, key }. */
     async function login(srv) {
       const c = srv.client();
@@ -307,156 +324,138 @@ for (const fx of fixtures) {
     }
 
     test('after renewInterval the response carries a new cookie id; data kept, ctx.sessionId unchanged, an alias record {"_ks":{"of":key}} under the new id; not before', () =>
-      withClock(async (clock) => {
-        const I = 10 * MINUTE;
-        const G = MINUTE;
-        await served({ renewInterval: I, renewGrace: G }, async (srv, f) => {
-          const t0 = clock.now;
-          const { c, key } = await login(srv);
-          assert.deepEqual((await f.raw(key))._ks, { created: t0, active: t0 });
+      loggedInRenewing({}, async ({ clock, f, c, key, t0, I, G }) => {
+        assert.deepEqual((await f.raw(key))._ks, { created: t0, active: t0 });
 
-          clock.set(t0 + I - 1);
-          const early = await alive(c, key, ['user'], '/read', 'one ms before the interval');
-          assert.equal(sidCookie(early), null, 'no renewal before the interval: no cookie');
+        clock.set(t0 + I - 1);
+        const early = await alive(c, key, ['user'], '/read', 'one ms before the interval');
+        assert.equal(sidCookie(early), null, 'no renewal before the interval: no cookie');
 
-          clock.set(t0 + I);
-          const oldSig = c.jar.get('koa.sid.sig');
-          const renewed = await alive(c, key, ['user'], '/read', 'at the renewal');
-          const n1 = sidCookie(renewed);
-          assert.ok(typeof n1 === 'string' && n1 !== key && n1.length >= 32, `a new cookie id: ${renewed.setCookies}`);
-          assert.notEqual(cookieNamed(renewed, 'koa.sid.sig')?.value, oldSig, 'its signature cookie too');
-          assert.equal(c.jar.get('koa.sid'), n1);
-          assert.deepEqual(await f.raw(n1), { _ks: { of: key } }, 'the alias record');
-          const rec = await f.raw(key);
-          assert.equal(rec.user, 'ann', 'the record stays under its key, data kept');
-          assert.deepEqual(rec._ks, { created: t0, active: t0 + I, issued: t0 + I, sid: n1, old: { [key]: t0 + I + G } });
-          if (f.ttl) {
-            // Real-time TTLs: the record's is the cookie's day; the alias outlives it by the interval and the grace.
-            const [recTtl, aliasTtl] = [await f.ttl(key), await f.ttl(n1)];
-            assert.ok(recTtl > 86400000 - 10 * SECOND && recTtl <= 86400000, `record PTTL ${recTtl}`);
-            assert.ok(aliasTtl > 86400000 + I + G - 10 * SECOND && aliasTtl <= 86400000 + I + G, `alias PTTL ${aliasTtl}`);
-          }
+        clock.set(t0 + I);
+        const oldSig = c.jar.get('koa.sid.sig');
+        const renewed = await alive(c, key, ['user'], '/read', 'at the renewal');
+        const n1 = sidCookie(renewed);
+        assert.ok(typeof n1 === 'string' && n1 !== key && n1.length >= 32, `a new cookie id: ${renewed.setCookies}`);
+        assert.notEqual(cookieNamed(renewed, 'koa.sid.sig')?.value, oldSig, 'its signature cookie too');
+        assert.equal(c.jar.get('koa.sid'), n1);
+        assert.deepEqual(await f.raw(n1), { _ks: { of: key } }, 'the alias record');
+        const rec = await f.raw(key);
+        assert.equal(rec.user, 'ann', 'the record stays under its key, data kept');
+        assert.deepEqual(rec._ks, { created: t0, active: t0 + I, issued: t0 + I, sid: n1, old: { [key]: t0 + I + G } });
+        if (f.ttl) {
+          // Real-time TTLs: the record's is the cookie's day; the alias outlives it by the interval and the grace.
+          const [recTtl, aliasTtl] = [await f.ttl(key), await f.ttl(n1)];
+          assert.ok(recTtl > 86400000 - 10 * SECOND && recTtl <= 86400000, `record PTTL ${recTtl}`);
+          assert.ok(aliasTtl > 86400000 + I + G - 10 * SECOND && aliasTtl <= 86400000 + I + G, `alias PTTL ${aliasTtl}`);
+        }
 
-          // The new id is the session: no cookie on reads until the next interval.
-          clock.advance(I / 2);
-          const next = await alive(c, key, ['user'], '/read', 'with the new id');
-          assert.equal(sidCookie(next), null, 'nothing to renew yet');
+        // The new id is the session: no cookie on reads until the next interval.
+        clock.advance(I / 2);
+        const next = await alive(c, key, ['user'], '/read', 'with the new id');
+        assert.equal(sidCookie(next), null, 'nothing to renew yet');
 
-          // A writing request renews too, and its write is kept.
-          clock.set(t0 + 2 * I);
-          const w = await alive(c, key, ['user', 'a'], '/write/a', 'at the second renewal, writing');
-          const n2 = sidCookie(w);
-          assert.ok(typeof n2 === 'string' && n2 !== n1 && n2 !== key);
-          assert.deepEqual(await f.raw(n2), { _ks: { of: key } });
-          const rec2 = await f.raw(key);
-          assert.equal(rec2.a, true);
-          assert.equal(rec2._ks.sid, n2);
-          assert.deepEqual(rec2._ks.old, { [n1]: t0 + 2 * I + G }, 'the key\'s grace was over: dropped');
-          await alive(c, key, ['user', 'a'], '/read', 'after the second renewal');
-          if (f.counter) assert.equal(f.counter.viaJs, 0, 'the native path: no JS store method was called');
-          if (f.seen) for (const s of f.seen) assert.doesNotMatch(s, /_ks/, 'valid() never sees "_ks"');
-        });
+        // A writing request renews too, and its write is kept.
+        clock.set(t0 + 2 * I);
+        const w = await alive(c, key, ['user', 'a'], '/write/a', 'at the second renewal, writing');
+        const n2 = sidCookie(w);
+        assert.ok(typeof n2 === 'string' && n2 !== n1 && n2 !== key);
+        assert.deepEqual(await f.raw(n2), { _ks: { of: key } });
+        const rec2 = await f.raw(key);
+        assert.equal(rec2.a, true);
+        assert.equal(rec2._ks.sid, n2);
+        assert.deepEqual(rec2._ks.old, { [n1]: t0 + 2 * I + G }, 'the key\'s grace was over: dropped');
+        await alive(c, key, ['user', 'a'], '/read', 'after the second renewal');
+        if (f.counter) assert.equal(f.counter.viaJs, 0, 'the native path: no JS store method was called');
+        if (f.seen) for (const s of f.seen) assert.doesNotMatch(s, /_ks/, 'valid() never sees "_ks"');
       }));
 
     test('20 different-key writes with the old cookie during the grace, 10 loaded before the renewing request commits and 10 after, sent concurrently: all 20 kept, every response sets the new id', () =>
-      withClock(async (clock) => {
-        const I = 10 * MINUTE;
-        const G = MINUTE;
-        await served({ renewInterval: I, renewGrace: G }, async (srv, f) => {
-          const t0 = clock.now;
-          const { c, key } = await login(srv);
-          const oldJar = new Map(c.jar);
-          let n1;
-          let newJars;
-          hold = holding();
-          try {
-            // Loaded just before the interval (so not due for renewal themselves), then held.
-            clock.set(t0 + I - 1);
-            const clients = Array.from({ length: 20 }, () => holder(srv, oldJar));
-            const before = clients.slice(0, 10).map((h, i) => h.get(`/gated/k${i}`));
-            await hold.entered(10);
-            // The renewing request, with the same old cookie, commits while they are held.
-            clock.set(t0 + I);
-            const renew = await alive(holder(srv, oldJar), key, ['user'], '/read', 'the renewing request');
-            n1 = sidCookie(renew);
-            assert.ok(typeof n1 === 'string' && n1 !== key);
-            assert.equal((await f.raw(key))._ks.sid, n1, 'the renewal is committed');
-            // Ten more with the replaced id, loaded after the renewal, within the grace.
-            clock.advance(G / 2);
-            const late = clients.slice(10).map((h, i) => h.get(`/gated/k${10 + i}`));
-            await hold.entered(20);
-            hold.release();
-            const res = await Promise.all([...before, ...late]);
-            const cookies = res.map(sidCookie);
-            const sids = res.map((r) => r.json?.sid);
-            assert.deepEqual(res.map((r) => r.status), Array(20).fill(200), res.map((r) => r.text).join('\n'));
-            assert.deepEqual(sids, Array(20).fill(key), 'every request had the session (ctx.sessionId the key)');
-            assert.deepEqual(cookies, Array(20).fill(n1), 'every response sets the new id\'s cookie');
-            for (const r of res) {
-              assert.ok(!r.setCookies.some((line) => line.includes(key)), `no response sends the replaced id back: ${r.setCookies}`);
-            }
-            newJars = clients.map((h) => new Map(h.jar));
-          } finally {
-            hold.release();
-            hold = null;
+      loggedInRenewing({}, async ({ clock, srv, f, c, key, t0, I, G }) => {
+        const oldJar = new Map(c.jar);
+        let n1;
+        let newJars;
+        hold = holding();
+        try {
+          // Loaded just before the interval (so not due for renewal themselves), then held.
+          clock.set(t0 + I - 1);
+          const clients = Array.from({ length: 20 }, () => holder(srv, oldJar));
+          const before = clients.slice(0, 10).map((h, i) => h.get(`/gated/k${i}`));
+          await hold.entered(10);
+          // The renewing request, with the same old cookie, commits while they are held.
+          clock.set(t0 + I);
+          const renew = await alive(holder(srv, oldJar), key, ['user'], '/read', 'the renewing request');
+          n1 = sidCookie(renew);
+          assert.ok(typeof n1 === 'string' && n1 !== key);
+          assert.equal((await f.raw(key))._ks.sid, n1, 'the renewal is committed');
+          // Ten more with the replaced id, loaded after the renewal, within the grace.
+          clock.advance(G / 2);
+          const late = clients.slice(10).map((h, i) => h.get(`/gated/k${10 + i}`));
+          await hold.entered(20);
+          hold.release();
+          const res = await Promise.all([...before, ...late]);
+          const cookies = res.map(sidCookie);
+          const sids = res.map((r) => r.json?.sid);
+          assert.deepEqual(res.map((r) => r.status), Array(20).fill(200), res.map((r) => r.text).join('\n'));
+          assert.deepEqual(sids, Array(20).fill(key), 'every request had the session (ctx.sessionId the key)');
+          assert.deepEqual(cookies, Array(20).fill(n1), 'every response sets the new id\'s cookie');
+          for (const r of res) {
+            assert.ok(!r.setCookies.some((line) => line.includes(key)), `no response sends the replaced id back: ${r.setCookies}`);
           }
-          const keys = ['user', ...Array.from({ length: 20 }, (_, i) => `k${i}`)];
-          const rec = await f.raw(key);
-          assert.deepEqual(Object.keys(rec).filter((k) => k !== 'cookie' && k !== '_ks').sort(), keys.sort(), 'all 20 writes are in the record');
-          assert.equal(rec._ks.sid, n1, 'still the one renewal\'s id');
-          clock.set(t0 + I + G);
-          // Each of the 20 clients now holds the new id (signed right): it loads everything after the grace.
-          for (const [i, jar] of newJars.entries()) {
-            assert.equal(jar.get('koa.sid'), n1);
-            await alive(holder(srv, jar), key, keys, '/read', `client ${i}'s cookie after the grace`);
-          }
-          await nothing(holder(srv, oldJar), key, 'the old id after the grace');
-          if (f.counter) assert.equal(f.counter.viaJs, 0, 'the native path: no JS store method was called');
-        });
+          newJars = clients.map((h) => new Map(h.jar));
+        } finally {
+          hold.release();
+          hold = null;
+        }
+        const keys = ['user', ...Array.from({ length: 20 }, (_, i) => `k${i}`)];
+        const rec = await f.raw(key);
+        assert.deepEqual(Object.keys(rec).filter((k) => k !== 'cookie' && k !== '_ks').sort(), keys.sort(), 'all 20 writes are in the record');
+        assert.equal(rec._ks.sid, n1, 'still the one renewal\'s id');
+        clock.set(t0 + I + G);
+        // Each of the 20 clients now holds the new id (signed right): it loads everything after the grace.
+        for (const [i, jar] of newJars.entries()) {
+          assert.equal(jar.get('koa.sid'), n1);
+          await alive(holder(srv, jar), key, keys, '/read', `client ${i}'s cookie after the grace`);
+        }
+        await nothing(holder(srv, oldJar), key, 'the old id after the grace');
+        if (f.counter) assert.equal(f.counter.viaJs, 0, 'the native path: no JS store method was called');
       }));
 
     test('after renewGrace the replaced id loads nothing (a new session; the record untouched); the current id keeps all the data; the same one renewal later for an alias id', () =>
-      withClock(async (clock) => {
-        const I = 10 * MINUTE;
-        const G = MINUTE;
-        await served({ renewInterval: I, renewGrace: G }, async (srv, f) => {
-          const t0 = clock.now;
-          const { c, key } = await login(srv);
-          await alive(c, key, ['user', 'a'], '/write/a');
-          const jarK = new Map(c.jar);
-          const T1 = clock.set(t0 + I);
-          const n1 = sidCookie(await alive(c, key, ['user', 'a'], '/read', 'renewing'));
-          const jarN1 = new Map(c.jar);
+      loggedInRenewing({}, async ({ clock, srv, f, c, key, t0, I, G }) => {
+        await alive(c, key, ['user', 'a'], '/write/a');
+        const jarK = new Map(c.jar);
+        const T1 = clock.set(t0 + I);
+        const n1 = sidCookie(await alive(c, key, ['user', 'a'], '/read', 'renewing'));
+        const jarN1 = new Map(c.jar);
 
-          clock.set(T1 + G - 1);
-          const graced = await alive(holder(srv, jarK), key, ['user', 'a', 'b'], '/write/b', 'the replaced id, 1 ms before the grace ends');
-          assert.equal(sidCookie(graced), n1, 'answered with the current id');
+        clock.set(T1 + G - 1);
+        const graced = await alive(holder(srv, jarK), key, ['user', 'a', 'b'], '/write/b', 'the replaced id, 1 ms before the grace ends');
+        assert.equal(sidCookie(graced), n1, 'answered with the current id');
 
-          clock.set(T1 + G);
-          const dead = await nothing(holder(srv, jarK), key, 'the replaced id at the end of its grace');
-          assert.notEqual(sidCookie(dead), n1);
-          // A write through the dead id is a session of its own: the record gets nothing.
-          const own = await holder(srv, jarK).get('/write/stray');
-          assert.notEqual(own.json.sid, key);
-          assert.deepEqual(own.json.keys, ['stray']);
-          const rec = await f.raw(key);
-          assert.ok(rec !== null, 'the record is still there');
-          assert.equal(rec.stray, undefined, 'untouched by the dead id');
-          await alive(holder(srv, jarN1), key, ['user', 'a', 'b'], '/read', 'the current id after the grace');
+        clock.set(T1 + G);
+        const dead = await nothing(holder(srv, jarK), key, 'the replaced id at the end of its grace');
+        assert.notEqual(sidCookie(dead), n1);
+        // A write through the dead id is a session of its own: the record gets nothing.
+        const own = await holder(srv, jarK).get('/write/stray');
+        assert.notEqual(own.json.sid, key);
+        assert.deepEqual(own.json.keys, ['stray']);
+        const rec = await f.raw(key);
+        assert.ok(rec !== null, 'the record is still there');
+        assert.equal(rec.stray, undefined, 'untouched by the dead id');
+        await alive(holder(srv, jarN1), key, ['user', 'a', 'b'], '/read', 'the current id after the grace');
 
-          // One renewal later the first alias id is replaced, and dies the same way.
-          const T2 = clock.set(T1 + I);
-          const cur = holder(srv, jarN1);
-          const n2 = sidCookie(await alive(cur, key, ['user', 'a', 'b'], '/read', 'second renewal'));
-          assert.ok(typeof n2 === 'string' && n2 !== n1 && n2 !== key);
-          const jarN2 = new Map(cur.jar);
-          clock.set(T2 + G - 1);
-          assert.equal(sidCookie(await alive(holder(srv, jarN1), key, ['user', 'a', 'b'], '/read', 'the alias id in its grace')), n2);
-          await nothing(holder(srv, jarK), key, 'the key\'s own id stays dead');
-          clock.set(T2 + G);
-          await nothing(holder(srv, jarN1), key, 'the alias id after its grace');
-          await alive(holder(srv, jarN2), key, ['user', 'a', 'b'], '/read', 'the current id after the second grace');
-        });
+        // One renewal later the first alias id is replaced, and dies the same way.
+        const T2 = clock.set(T1 + I);
+        const cur = holder(srv, jarN1);
+        const n2 = sidCookie(await alive(cur, key, ['user', 'a', 'b'], '/read', 'second renewal'));
+        assert.ok(typeof n2 === 'string' && n2 !== n1 && n2 !== key);
+        const jarN2 = new Map(cur.jar);
+        clock.set(T2 + G - 1);
+        assert.equal(sidCookie(await alive(holder(srv, jarN1), key, ['user', 'a', 'b'], '/read', 'the alias id in its grace')), n2);
+        await nothing(holder(srv, jarK), key, 'the key\'s own id stays dead');
+        clock.set(T2 + G);
+        await nothing(holder(srv, jarN1), key, 'the alias id after its grace');
+        await alive(holder(srv, jarN2), key, ['user', 'a', 'b'], '/read', 'the current id after the second grace');
       }));
 
     test('renewGrace 0 / null / absent: the default grace of 60 s', () =>
@@ -493,140 +492,116 @@ for (const fx of fixtures) {
 
     for (const via of ['old', 'new']) {
       test(`logout (ctx.session = null) through the ${via} id during the grace ends both ids; neither brings the session back`, () =>
-        withClock(async (clock) => {
-          const I = 10 * MINUTE;
-          const G = MINUTE;
-          await served({ renewInterval: I, renewGrace: G }, async (srv, f) => {
-            const t0 = clock.now;
-            const { c, key } = await login(srv);
-            const { jarK, n1, jarN } = await renewedMidGrace(clock, c, key, t0, I, G);
-            const out = await holder(srv, via === 'old' ? jarK : jarN).get('/logout');
-            assert.equal(out.status, 200, out.text);
-            assert.equal(out.json.loggedOut, true);
-            assert.equal(sidCookie(out), 'cleared', 'the logout clears the cookie');
-            assert.equal(await f.raw(key), null, 'the record is destroyed');
-            await nothing(holder(srv, jarK), key, 'the old id after the logout');
-            await nothing(holder(srv, jarN), key, 'the new id after the logout');
-            // Writes through either id start sessions of their own; the record stays gone.
-            for (const jar of [jarK, jarN]) {
-              const r = await holder(srv, jar).get('/write/again');
-              assert.notEqual(r.json.sid, key);
-              assert.notEqual(r.json.sid, n1);
-              assert.deepEqual(r.json.keys, ['again']);
-            }
-            assert.equal(await f.raw(key), null);
-          });
+        loggedInRenewing({}, async ({ clock, srv, f, c, key, t0, I, G }) => {
+          const { jarK, n1, jarN } = await renewedMidGrace(clock, c, key, t0, I, G);
+          const out = await holder(srv, via === 'old' ? jarK : jarN).get('/logout');
+          assert.equal(out.status, 200, out.text);
+          assert.equal(out.json.loggedOut, true);
+          assert.equal(sidCookie(out), 'cleared', 'the logout clears the cookie');
+          assert.equal(await f.raw(key), null, 'the record is destroyed');
+          await nothing(holder(srv, jarK), key, 'the old id after the logout');
+          await nothing(holder(srv, jarN), key, 'the new id after the logout');
+          // Writes through either id start sessions of their own; the record stays gone.
+          for (const jar of [jarK, jarN]) {
+            const r = await holder(srv, jar).get('/write/again');
+            assert.notEqual(r.json.sid, key);
+            assert.notEqual(r.json.sid, n1);
+            assert.deepEqual(r.json.keys, ['again']);
+          }
+          assert.equal(await f.raw(key), null);
         }));
     }
 
     test('two renewals at once (both loaded before either commits): one session; both ids load the same data during the grace; after it exactly one works, with all the data', () =>
-      withClock(async (clock) => {
-        const I = 10 * MINUTE;
-        const G = MINUTE;
-        await served({ renewInterval: I, renewGrace: G }, async (srv, f) => {
-          const t0 = clock.now;
-          const { c, key } = await login(srv);
-          const jarK = new Map(c.jar);
-          const T = clock.set(t0 + I);
-          hold = holding();
-          let ra;
-          let rb;
-          const a = holder(srv, jarK);
-          const b = holder(srv, jarK);
-          try {
-            const pa = a.get('/gated/a');
-            const pb = b.get('/gated/b');
-            await hold.entered(2);
-            hold.release();
-            [ra, rb] = await Promise.all([pa, pb]);
-          } finally {
-            hold.release();
-            hold = null;
-          }
-          const jarA = new Map(a.jar);
-          const jarB = new Map(b.jar);
-          assert.equal(ra.status, 200, ra.text);
-          assert.equal(rb.status, 200, rb.text);
-          assert.equal(ra.json.sid, key);
-          assert.equal(rb.json.sid, key);
-          const idA = sidCookie(ra);
-          const idB = sidCookie(rb);
-          assert.ok(typeof idA === 'string' && typeof idB === 'string' && idA !== key && idB !== key, `both renewed: ${idA} ${idB}`);
-          const data = ['user', 'a', 'b'];
-          const rec = await f.raw(key);
-          assert.equal(rec.a, true);
-          assert.equal(rec.b, true);
-          const current = rec._ks.sid;
-          assert.ok(current === idA || current === idB, 'one of the two ids is current');
-          if (idA !== idB) {
-            for (const id of [idA, idB]) assert.deepEqual(await f.raw(id), { _ks: { of: key } }, 'each id has its alias');
-          }
+      loggedInRenewing({}, async ({ clock, srv, f, c, key, t0, I, G }) => {
+        const jarK = new Map(c.jar);
+        const T = clock.set(t0 + I);
+        hold = holding();
+        let ra;
+        let rb;
+        const a = holder(srv, jarK);
+        const b = holder(srv, jarK);
+        try {
+          const pa = a.get('/gated/a');
+          const pb = b.get('/gated/b');
+          await hold.entered(2);
+          hold.release();
+          [ra, rb] = await Promise.all([pa, pb]);
+        } finally {
+          hold.release();
+          hold = null;
+        }
+        const jarA = new Map(a.jar);
+        const jarB = new Map(b.jar);
+        assert.equal(ra.status, 200, ra.text);
+        assert.equal(rb.status, 200, rb.text);
+        assert.equal(ra.json.sid, key);
+        assert.equal(rb.json.sid, key);
+        const idA = sidCookie(ra);
+        const idB = sidCookie(rb);
+        assert.ok(typeof idA === 'string' && typeof idB === 'string' && idA !== key && idB !== key, `both renewed: ${idA} ${idB}`);
+        const data = ['user', 'a', 'b'];
+        const rec = await f.raw(key);
+        assert.equal(rec.a, true);
+        assert.equal(rec.b, true);
+        const current = rec._ks.sid;
+        assert.ok(current === idA || current === idB, 'one of the two ids is current');
+        if (idA !== idB) {
+          for (const id of [idA, idB]) assert.deepEqual(await f.raw(id), { _ks: { of: key } }, 'each id has its alias');
+        }
 
-          clock.set(T + G - 1);
-          for (const [jar, name] of [[jarA, 'A'], [jarB, 'B'], [jarK, 'the key']]) {
-            const r = await alive(holder(srv, jar), key, data, '/read', `id ${name} within the grace`);
-            const sent = sidCookie(r);
-            if (jar.get('koa.sid') === current) assert.equal(sent, null, 'the current id: no cookie');
-            else assert.equal(sent, current, `id ${name}: answered with the current id`);
-          }
+        clock.set(T + G - 1);
+        for (const [jar, name] of [[jarA, 'A'], [jarB, 'B'], [jarK, 'the key']]) {
+          const r = await alive(holder(srv, jar), key, data, '/read', `id ${name} within the grace`);
+          const sent = sidCookie(r);
+          if (jar.get('koa.sid') === current) assert.equal(sent, null, 'the current id: no cookie');
+          else assert.equal(sent, current, `id ${name}: answered with the current id`);
+        }
 
-          clock.set(T + G);
-          const after = [];
-          for (const jar of [jarA, jarB]) after.push(await holder(srv, jar).get('/read'));
-          const working = after.filter((r) => r.json.isNew === false);
-          assert.equal(working.length, 1, `exactly one id works after the grace: ${after.map((r) => r.text).join(' | ')}`);
-          assert.equal(working[0].json.sid, key);
-          assert.deepEqual([...working[0].json.keys].sort(), [...data].sort(), 'with all the data');
-          const dead = after.find((r) => r.json.isNew === true);
-          assert.deepEqual(dead.json.keys, []);
-          assert.equal((jarA.get('koa.sid') === current ? after[0] : after[1]).json.isNew, false, 'the one that works is the current id');
-        });
+        clock.set(T + G);
+        const after = [];
+        for (const jar of [jarA, jarB]) after.push(await holder(srv, jar).get('/read'));
+        const working = after.filter((r) => r.json.isNew === false);
+        assert.equal(working.length, 1, `exactly one id works after the grace: ${after.map((r) => r.text).join(' | ')}`);
+        assert.equal(working[0].json.sid, key);
+        assert.deepEqual([...working[0].json.keys].sort(), [...data].sort(), 'with all the data');
+        const dead = after.find((r) => r.json.isNew === true);
+        assert.deepEqual(dead.json.keys, []);
+        assert.equal((jarA.get('koa.sid') === current ? after[0] : after[1]).json.isNew, false, 'the one that works is the current id');
       }));
 
     test('with userField: destroyUserSessions during the grace ends both ids', () =>
-      withClock(async (clock) => {
-        const I = 10 * MINUTE;
-        const G = MINUTE;
-        await served({ renewInterval: I, renewGrace: G, userField: 'user' }, async (srv, f) => {
-          const t0 = clock.now;
-          const { c, key } = await login(srv);
-          const bob = srv.client();
-          const bobKey = (await bob.get('/login/bob')).json.sid;
-          const { jarK, n1, jarN } = await renewedMidGrace(clock, c, key, t0, I, G);
-          assert.ok(typeof n1 === 'string' && n1 !== key);
-          if (typeof f.store.userSessions === 'function') {
-            const listed = await f.store.userSessions('ann');
-            assert.deepEqual(listed.map((s) => s.id), [key], 'one session, listed under its key (not the alias)');
-          }
-          assert.equal(await f.store.destroyUserSessions('ann'), 1);
-          assert.equal(await f.raw(key), null);
-          await nothing(holder(srv, jarK), key, 'the old id after destroyUserSessions');
-          await nothing(holder(srv, jarN), key, 'the new id after destroyUserSessions');
-          const b = await bob.get('/read');
-          assert.equal(b.json.sid, bobKey);
-          assert.equal(b.json.user, 'bob', 'another user is left alone');
-        });
+      loggedInRenewing({ userField: 'user' }, async ({ clock, srv, f, c, key, t0, I, G }) => {
+        const bob = srv.client();
+        const bobKey = (await bob.get('/login/bob')).json.sid;
+        const { jarK, n1, jarN } = await renewedMidGrace(clock, c, key, t0, I, G);
+        assert.ok(typeof n1 === 'string' && n1 !== key);
+        if (typeof f.store.userSessions === 'function') {
+          const listed = await f.store.userSessions('ann');
+          assert.deepEqual(listed.map((s) => s.id), [key], 'one session, listed under its key (not the alias)');
+        }
+        assert.equal(await f.store.destroyUserSessions('ann'), 1);
+        assert.equal(await f.raw(key), null);
+        await nothing(holder(srv, jarK), key, 'the old id after destroyUserSessions');
+        await nothing(holder(srv, jarN), key, 'the new id after destroyUserSessions');
+        const b = await bob.get('/read');
+        assert.equal(b.json.sid, bobKey);
+        assert.equal(b.json.user, 'bob', 'another user is left alone');
       }));
 
     test('regenerateSession() through the old id during the grace ends every id; the regenerated session lives on its own id', () =>
-      withClock(async (clock) => {
-        const I = 10 * MINUTE;
-        const G = MINUTE;
-        await served({ renewInterval: I, renewGrace: G }, async (srv, f) => {
-          const t0 = clock.now;
-          const { c, key } = await login(srv);
-          const { jarK, n1, jarN } = await renewedMidGrace(clock, c, key, t0, I, G);
-          const regen = holder(srv, jarK);
-          const r = await regen.get('/regenerate');
-          assert.equal(r.status, 200, r.text);
-          const fresh = r.json.sid;
-          assert.ok(fresh !== key && fresh !== n1);
-          assert.equal(sidCookie(r), fresh);
-          assert.equal(await f.raw(key), null, 'the old record is destroyed');
-          await nothing(holder(srv, jarK), key, 'the key id after the regenerate');
-          await nothing(holder(srv, jarN), key, 'the renewed id after the regenerate');
-          await alive(regen, fresh, ['user'], '/read', 'the regenerated session');
-        });
+      loggedInRenewing({}, async ({ clock, srv, f, c, key, t0, I, G }) => {
+        const { jarK, n1, jarN } = await renewedMidGrace(clock, c, key, t0, I, G);
+        const regen = holder(srv, jarK);
+        const r = await regen.get('/regenerate');
+        assert.equal(r.status, 200, r.text);
+        const fresh = r.json.sid;
+        assert.ok(fresh !== key && fresh !== n1);
+        assert.equal(sidCookie(r), fresh);
+        assert.equal(await f.raw(key), null, 'the old record is destroyed');
+        await nothing(holder(srv, jarK), key, 'the key id after the regenerate');
+        await nothing(holder(srv, jarN), key, 'the renewed id after the regenerate');
+        await alive(regen, fresh, ['user'], '/read', 'the regenerated session');
       }));
 
     test('with idleTimeout and absoluteTimeout: renewals do not move the absolute deadline; an idle window without requests still ends the session (a renewal counts as activity)', () =>
