@@ -267,41 +267,38 @@ pub fn renamed_to(json: &str, written: &str, key: &str) -> Option<String> {
 }
 
 /// The times a merge writes when the stored record's times are `stored` and a request wrote
-/// `mine` (both the JSON text of the field): the later activity; when `mine` renewed (its id
-/// is one the stored times do not know) its id current and the stored one in grace (until the
-/// latest grace either gave), else the stored renewal kept; the ids in grace of both, those
-/// over dropped. A side that is no readable times loses to the other. The request merging
-/// last wins a tie of renewals: its response is the one a browser most likely gets last, and
-/// no clock is compared (processes' clocks differ).
+/// `mine` (both the JSON text of the field): the later activity, and one current id. When
+/// `mine` renewed from the id that is still current in `stored`, its new id is current and
+/// the one it replaced stays in grace. Otherwise the stored id stands: a request that did not
+/// renew keeps it, and one that renewed from an id another request had already replaced takes
+/// the current id instead of its own (its response then sends that one, see [`renamed_to`]),
+/// so parallel renewals give the session one new id, not one per request. Ids whose grace is
+/// over are dropped. A side that is no readable times loses to the other.
 pub fn merge_times(stored: &str, mine: &str) -> String {
     let parse = |t: &str| serde_json::from_str::<Times>(t).ok();
-    let (Some(a), Some(mut b)) = (parse(stored), parse(mine)) else {
+    let (Some(a), Some(b)) = (parse(stored), parse(mine)) else {
         return if parse(mine).is_some() { mine.to_owned() } else { stored.to_owned() };
     };
-    b.created = a.created;
-    b.active = b.active.max(a.active);
-    let until = a.old.values().chain(b.old.values()).copied().max();
-    // `mine` renewed if its id is one the stored times do not know, and its renewal is not
-    // older than the stored one by more than its grace (a request held since before renewals
-    // whose grace is over, and dropped, must not bring its id back).
-    let grace = b.old.values().max().map_or(0, |until| until.saturating_sub(b.issued_at()));
-    let unknown = b.sid.as_ref().is_some_and(|id| Some(id) != a.sid.as_ref() && !a.old.contains_key(id));
-    let mine_renewed = unknown && b.issued_at().saturating_add(grace) > a.issued_at();
-    let (winner, loser) = if mine_renewed { (&b, &a) } else { (&a, &b) };
-    let mut old = a.old.clone();
-    for (id, &t) in &b.old {
-        let e = old.entry(id.clone()).or_insert(t);
-        *e = (*e).max(t);
-    }
-    if let (Some(lost), Some(until)) = (loser.sid.as_ref().filter(|s| Some(*s) != winner.sid.as_ref()), until) {
-        old.entry(lost.clone()).or_insert(until);
-    }
-    if let Some(current) = &winner.sid {
+    let active = b.active.max(a.active);
+    // `mine` names an id the stored times do not know, replacing the stored current one (the
+    // record's key when the stored times name none).
+    let mine_new = b.sid.as_ref().is_some_and(|id| Some(id) != a.sid.as_ref() && !a.old.contains_key(id));
+    let replaced_current = a.sid.as_ref().is_none_or(|id| b.old.contains_key(id));
+    let mut old = a.old;
+    let (issued, sid) = if mine_new && replaced_current {
+        for (id, t) in b.old {
+            let e = old.entry(id).or_insert(t);
+            *e = (*e).max(t);
+        }
+        (b.issued, b.sid)
+    } else {
+        (a.issued, a.sid)
+    };
+    if let Some(current) = &sid {
         old.remove(current);
     }
-    let active = b.active;
     old.retain(|_, until| *until > active);
-    Times { created: b.created, active, issued: winner.issued, sid: winner.sid.clone(), old }.to_json()
+    Times { created: a.created, active, issued, sid, old }.to_json()
 }
 
 #[cfg(test)]
@@ -402,10 +399,11 @@ mod tests {
         let (mut a, mut b) = (loaded.clone(), loaded.clone());
         a.renewed("K", "A", 1000, 100);
         b.renewed("K", "B", 1001, 100);
-        for (stored, mine, current, other) in [(&a, &b, "B", "A"), (&b, &a, "A", "B")] {
+        for (stored, mine, current, other) in [(&a, &b, "A", "B"), (&b, &a, "B", "A")] {
             let merged: Times = serde_json::from_str(&merge_times(&stored.to_json(), &mine.to_json())).unwrap();
-            assert_eq!(merged.cookie_id("K"), current, "the renewal merged last is current");
-            assert_eq!(merged.standing("K", other, 1050), Standing::Graced);
+            assert_eq!(merged.cookie_id("K"), current, "the renewal stored first stands");
+            assert_eq!(merged.standing("K", other, 1050), Standing::Dead, "the other id was never sent: renamed_to sends the current one");
+            assert_eq!(renamed_to(&with_times("{}", mine).unwrap(), &with_times("{}", &merged).unwrap(), "K").as_deref(), Some(current));
             assert_eq!(merged.standing("K", "K", 1050), Standing::Graced);
             assert_eq!(merged.active, 1001);
             // Merging the same times again changes nothing (a retry, a group member).
