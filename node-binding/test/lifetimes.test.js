@@ -324,11 +324,17 @@ for (const fx of fixtures) {
       return r;
     }
 
-    /** Logs a new client in at the clock's time, then starts counting store calls: { c, t0, sid, counter }. */
-    async function loginCounted(srv, clock) {
+    /** Logs a new client in at the clock's time: { c, t0 (that time), sid }. */
+    async function loggedIn(srv, clock) {
       const c = srv.client();
       const t0 = clock.now;
       const sid = (await c.get('/login')).json.sid;
+      return { c, t0, sid };
+    }
+
+    /** Logs a new client in at the clock's time, then starts counting store calls: { c, t0, sid, counter }. */
+    async function loginCounted(srv, clock) {
+      const { c, t0, sid } = await loggedIn(srv, clock);
       f.observe(sid);
       return { c, t0, sid, counter: await f.count() };
     }
@@ -417,9 +423,7 @@ for (const fx of fixtures) {
         const W = MINUTE;
         const A = 5 * MINUTE;
         await served({ idleTimeout: W, absoluteTimeout: A }, async (srv) => {
-          const c = srv.client();
-          const t0 = clock.now;
-          const sid = (await c.get('/login')).json.sid;
+          const { c, t0, sid } = await loggedIn(srv, clock);
           for (let k = 1; k < 15; k++) {
             clock.set(t0 + k * 20 * SECOND);
             await alive(c, sid, k % 2 ? '/read' : '/write', `step ${k}`);
@@ -462,9 +466,7 @@ for (const fx of fixtures) {
           const W = MINUTE;
           const A = 5 * MINUTE;
           await served({ idleTimeout: W, absoluteTimeout: A }, async (srv) => {
-            const c = srv.client();
-            const t0 = clock.now;
-            const sid1 = (await c.get('/login')).json.sid;
+            const { c, t0, sid: sid1 } = await loggedIn(srv, clock);
             for (let k = 1; k <= 10; k++) {
               clock.set(t0 + k * 20 * SECOND);
               await alive(c, sid1, k % 2 ? '/read' : '/write', `step ${k}`);
