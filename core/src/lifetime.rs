@@ -21,8 +21,8 @@
 //! current one (`sid`, `issued`) and until when the ids it replaces stay usable (`old`). A
 //! request whose cookie names a replaced id within its grace loads the same record (its changes
 //! merge like any other) and gets the current id's cookie; after the grace it loads nothing.
-//! Two requests that renew at once both write their id; merging the times keeps one current and
-//! the other in grace ([`merge_times`]), so the session stays one.
+//! Requests that renew at once each write an alias; merging the times keeps the first renewal
+//! stored, and the others send its id ([`merge_times`], [`renamed_to`]): one session, one new id.
 
 use crate::json_field::{field_of, with_field, without_field};
 use crate::record::RecordError;
