@@ -438,7 +438,9 @@ impl SessionRequest {
         }
         let lifetimes = cfg.lifetimes;
         let report = match result {
-            Loaded::Found(json) if check_record(&json).is_ok() && lifetimes.is_on() => {
+            // (Checked once, first: it is the load's costliest step.)
+            Loaded::Found(json) if check_record(&json).is_err() => LoadReport::Corrupt,
+            Loaded::Found(json) if lifetimes.is_on() => {
                 let times = read_times(&json);
                 let key = self.sid.clone().unwrap_or_default();
                 let cookie_id = self.via.clone().unwrap_or_else(|| key.clone());
@@ -477,7 +479,7 @@ impl SessionRequest {
                     },
                 }
             }
-            Loaded::Found(json) if check_record(&json).is_ok() => {
+            Loaded::Found(json) => {
                 // A renewed session's alias, met after the options were turned off: still its
                 // session (the exact prefix the engine writes: no parse for other records).
                 if json.starts_with(ALIAS_PREFIX) {
@@ -491,7 +493,6 @@ impl SessionRequest {
                 self.step = Step::Ready;
                 return Ok(LoadReport::Loaded);
             }
-            Loaded::Found(_) => LoadReport::Corrupt,
             Loaded::Missing => LoadReport::Missing,
             Loaded::Rejected => LoadReport::Rejected,
         };
@@ -663,7 +664,7 @@ impl SessionRequest {
             _ => return Err(RequestError::WrongStep),
         };
         // The id the cookie carries: the record's key, or the id a renewal gave it.
-        let cookie_id = self.cookie_id(cfg).map(Cow::into_owned).unwrap_or_else(|| sid.clone());
+        let cookie_id = self.cookie_id(cfg).unwrap_or(Cow::Borrowed(sid.as_str())).into_owned();
         let mut ops = Vec::new();
         let mut stamped = None;
         if let Some(old) = self.replaced.clone() {

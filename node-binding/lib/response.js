@@ -4,6 +4,15 @@
 
 const { cacheHeaders } = require('../loader');
 
+// Core's answer when the response has neither header, asked once: most responses are that case,
+// and a native call per response costs more than the rest of sending a cookie.
+const [DEFAULT_CACHE_CONTROL, DEFAULT_VARY] = cacheHeaders(null, null);
+
+/** [Cache-Control, Vary] to set beside the session's Set-Cookie (null: leave it), by core's rule. */
+function cacheHeadersFor(cacheControl, vary) {
+  return cacheControl === null && vary === null ? [DEFAULT_CACHE_CONTROL, DEFAULT_VARY] : cacheHeaders(cacheControl, vary);
+}
+
 /** A header's value as one string, or null when unset. */
 const headerText = (v) => (v === undefined || v === null ? null : Array.isArray(v) ? v.join(', ') : String(v));
 
@@ -19,7 +28,7 @@ function sendCookies(ctx, values, names) {
     ctx.app.emit('error', Object.assign(new Error(message), { expose: false }), ctx);
     return;
   }
-  const [cacheControl, vary] = cacheHeaders(headerText(res.getHeader('Cache-Control')), headerText(res.getHeader('Vary')));
+  const [cacheControl, vary] = cacheHeadersFor(headerText(res.getHeader('Cache-Control')), headerText(res.getHeader('Vary')));
   if (cacheControl !== null) res.setHeader('Cache-Control', cacheControl);
   if (vary !== null) res.setHeader('Vary', vary);
   const prev = res.getHeader('Set-Cookie');
@@ -46,7 +55,7 @@ function keepCookiesOnError(error, cookies) {
       if (lower === 'cache-control') cc = headerText(v);
       if (lower === 'vary') vary = headerText(v);
     }
-    const [cacheControl, varyOut] = cacheHeaders(cc, vary);
+    const [cacheControl, varyOut] = cacheHeadersFor(cc, vary);
     for (const [name, v] of [['Cache-Control', cacheControl], ['Vary', varyOut]]) {
       if (v === null) continue;
       for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
