@@ -60,7 +60,8 @@ class ContextSession {
     if (debug.enabled) debug.cookie(ctx, engine.id, header);
     const memoryId = mw.defer ? -1 : mw.access.memoryId(mw.valid);
     this.path = ctx.path;
-    const r = native.requestBegin(engine.id, header, this.path, this.upstream, mw.nativeSid, memoryId, Date.now());
+    // The clock at load serves only the lifetime options (the engine reads no time otherwise).
+    const r = native.requestBegin(engine.id, header, this.path, this.upstream, mw.nativeSid, memoryId, engine.timeouts ? Date.now() : 0);
     if (r === null) return false;
     const nl = r.indexOf('\n');
     this.engine = engine;
@@ -169,7 +170,7 @@ class ContextSession {
     }
     let ok = true;
     if (session && this.mw.valid !== null) ok = await this.mw.valid(this.ctx, session);
-    const r = native.requestLoaded(this.engine.id, this.token, json, !!ok, this.mw.nativeSid, Date.now());
+    const r = native.requestLoaded(this.engine.id, this.token, json, !!ok, this.mw.nativeSid, this.engine.timeouts ? Date.now() : 0);
     this.token = r.slice(1);
     const report = r.charCodeAt(0) - 48;
     // A renewed session's cookie named an alias: its record is read next.
