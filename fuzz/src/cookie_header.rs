@@ -78,7 +78,7 @@ fn check(header: &[u8]) {
         // The store has the record: the cookie is kept, or re-signed when the older key signed it.
         if adopt {
             let mut found = req.clone();
-            found.loaded(Loaded::Found(r#"{"n":1}"#.into())).unwrap();
+            found.loaded(cfg, Loaded::Found(r#"{"n":1}"#.into()), 1_700_000_000_000).unwrap();
             let out = found.finish(cfg, &Ending::new(Some(r#"{"n":1}"#)), StoreCaps::default(), false, 1_700_000_000_000).unwrap();
             if key_index == Some(1) {
                 assert_eq!(out.set_cookies.len(), 1, "re-signing sends only the .sig: {out:?}");
@@ -92,7 +92,7 @@ fn check(header: &[u8]) {
         // Not adopted, or the store misses: a new id of our own, the client's cookie cleared.
         let mut req = req;
         if adopt {
-            req.loaded(Loaded::Missing).unwrap();
+            req.loaded(cfg, Loaded::Missing, 1_700_000_000_000).unwrap();
         }
         assert_eq!(req.next(), Next::NeedSid);
         let fresh = koa_session_core::sid::generate_sid().unwrap();

@@ -72,7 +72,7 @@ pub fn run(data: &[u8]) {
                     _ => Loaded::Found(arg.clone()),
                 };
                 let valid_record = matches!(&answer, Loaded::Found(j) if check_record(j).is_ok());
-                if req.loaded(answer).is_ok() {
+                if req.loaded(cfg, answer, 1_700_000_000_000).is_ok() {
                     assert_eq!(req.next() == Next::Ready, valid_record, "adopted a record by its validity only");
                     original = req.clone().into_parts().original;
                 }
@@ -117,6 +117,11 @@ pub fn run(data: &[u8]) {
                                 assert!(own || replaced_first, "destroyed a foreign id");
                             }
                             StoreOp::IndexUser { sid: s, .. } => assert_eq!(Some(s.as_str()), req.sid(), "indexed another id"),
+                            // A renewal's new id (renewInterval): never the request's own, and an alias record.
+                            StoreOp::Alias { sid: s, json: a, .. } => {
+                                assert!(is_valid_sid(s) && Some(s.as_str()) != req.sid(), "an alias under an invalid or the request's own id");
+                                assert_eq!(check_record(a), Ok(()), "an invalid alias record");
+                            }
                         }
                     }
                     for c in &o.set_cookies {
