@@ -180,10 +180,16 @@ impl Lifetimes {
         if self.renew_interval_ms.is_some_and(|every| now_ms >= t.issued_at().saturating_add(every)) {
             return AtLoad::Live(Due::Renewal);
         }
-        match self.idle_ms {
-            Some(idle) if now_ms.saturating_sub(t.active) > idle / 2 => AtLoad::Live(Due::Refresh),
-            _ => AtLoad::Live(Due::Nothing),
-        }
+        AtLoad::Live(if self.refresh_due(t, now_ms) { Due::Refresh } else { Due::Nothing })
+    }
+
+    /// The store TTL bound of a write at `now_ms` of a record with `times`: the idle window
+    /// from now (another request may have refreshed the activity since these times were
+    /// loaded: the TTL must never end the session before its deadline, the engine's own check
+    /// at load keeps the exact one) and the absolute deadline. `None` when neither timeout is
+    /// set; 0 or less: the session is over.
+    pub fn ttl_bound_ms(&self, t: &Times, now_ms: i64) -> Option<i64> {
+        self.remaining_ms(&Times { active: now_ms, ..t.clone() }, now_ms)
     }
 
     /// How long a record with `times` may live from `now_ms`: until its first deadline
@@ -197,12 +203,26 @@ impl Lifetimes {
         }
     }
 
-    /// The TTL of an alias written at a renewal whose record is written for `record_ttl_ms`:
-    /// it must outlive the record until the next renewal (the first request after
-    /// `renewInterval`, the record then refreshed for at most as long again) and its grace.
-    pub fn alias_ttl_ms(&self, record_ttl_ms: i64) -> i64 {
+    /// The TTL of the alias a renewal at `now_ms` writes for a record with `times`: it must
+    /// outlive the record until the next renewal (the first request after `renewInterval`)
+    /// and its grace. A record written before then lives at most the idle window, or to its
+    /// absolute deadline; without either, its cookie's lifetime, which the application may
+    /// lengthen later, so then the longest TTL.
+    pub fn alias_ttl_ms(&self, t: &Times, now_ms: i64) -> i64 {
         let interval = self.renew_interval_ms.unwrap_or(0);
-        interval.saturating_add(record_ttl_ms).saturating_add(self.renew_grace_ms).min(crate::record::MAX_TTL_MS)
+        let absolute = self.absolute_ms.map(|ms| t.created.saturating_add(ms).saturating_sub(now_ms));
+        let life = match (self.idle_ms, absolute) {
+            (Some(i), Some(a)) => i.min(a),
+            (Some(i), None) => i,
+            (None, Some(a)) => a,
+            (None, None) => crate::record::MAX_TTL_MS,
+        };
+        interval.saturating_add(life).saturating_add(self.renew_grace_ms).min(crate::record::MAX_TTL_MS)
+    }
+
+    /// Whether a live session with `times` is due for its activity time at `now_ms`.
+    pub fn refresh_due(&self, t: &Times, now_ms: i64) -> bool {
+        self.idle_ms.is_some_and(|idle| now_ms.saturating_sub(t.active) > idle / 2)
     }
 }
 
@@ -212,13 +232,18 @@ pub fn read_times(json: &str) -> Option<Times> {
     field_of::<Option<Times>>(json, TIMES_FIELD).ok().flatten().flatten()
 }
 
-/// The record's key when `json` is an alias record (a renewed session's cookie id).
+/// The record's key when `json` is an alias record (a renewed session's cookie id): exactly
+/// what [`alias_json`] writes, so that session data that merely holds such a field is none.
 pub fn alias_of(json: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Alias {
         of: String,
     }
-    field_of::<Alias>(json, TIMES_FIELD).ok().flatten().map(|a| a.of)
+    if !json.starts_with(ALIAS_PREFIX) {
+        return None;
+    }
+    let of = field_of::<Alias>(json, TIMES_FIELD).ok().flatten()?.of;
+    (alias_json(&of) == json).then_some(of)
 }
 
 /// How every alias record begins ([`alias_json`]).
@@ -329,7 +354,7 @@ mod tests {
         // Times far from now never overflow.
         let far = Lifetimes { idle_ms: Some(i64::MAX), absolute_ms: Some(i64::MAX), renew_interval_ms: Some(i64::MAX), renew_grace_ms: i64::MAX };
         assert_eq!(far.at_load(Some(&Times::starting(i64::MAX)), i64::MIN), AtLoad::Live(Due::Nothing));
-        assert_eq!(far.alias_ttl_ms(i64::MAX), crate::record::MAX_TTL_MS);
+        assert_eq!(far.alias_ttl_ms(&Times::starting(0), 0), crate::record::MAX_TTL_MS);
     }
 
     #[test]

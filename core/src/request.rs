@@ -22,7 +22,7 @@
 
 use crate::config::SessionConfig;
 use crate::cookie_header::get_cookie;
-use crate::lifetime::{alias_json, alias_of, app_json, read_times, with_times, AtLoad, Due, Standing, Times, ALIAS_PREFIX};
+use crate::lifetime::{alias_json, alias_of, app_json, read_times, with_times, AtLoad, Due, Standing, Times};
 use crate::record::{check_record, session_cookie, ttl_ms, RecordError};
 use crate::set_cookie::{format_clear_cookie, format_set_cookie, CookieAttributes, CookieError};
 use crate::sid::is_valid_sid;
@@ -463,11 +463,12 @@ impl SessionRequest {
                                 if standing == Standing::Graced && self.cookie != ClientCookie::Absent {
                                     self.cookie = ClientCookie::Graced;
                                 }
-                                self.due = if due == Due::Renewal && standing == Standing::Graced {
-                                    // Renewed already: a request with a replaced id renews nothing.
-                                    Due::Nothing
-                                } else {
-                                    due
+                                self.due = match (due, standing, &times) {
+                                    // Renewed already: a request with a replaced id renews nothing,
+                                    // but its activity counts like any other request's.
+                                    (Due::Renewal, Standing::Graced, Some(t)) if lifetimes.refresh_due(t, now_ms) => Due::Refresh,
+                                    (Due::Renewal, Standing::Graced, _) => Due::Nothing,
+                                    _ => due,
                                 };
                                 self.via = None;
                                 self.original = Some(json);
@@ -479,15 +480,10 @@ impl SessionRequest {
                     },
                 }
             }
+            // With the options off the engine keeps no times: a record is the app's data,
+            // whatever it holds (aliases are followed only where "_ks" cannot be forged: with
+            // the options, the app's "_ks" is replaced at every write).
             Loaded::Found(json) => {
-                // A renewed session's alias, met after the options were turned off: still its
-                // session (the exact prefix the engine writes: no parse for other records).
-                if json.starts_with(ALIAS_PREFIX) {
-                    if let Some(of) = alias_of(&json).filter(|of| self.via.is_none() && is_valid_sid(of)) {
-                        self.via = self.sid.replace(of);
-                        return Ok(LoadReport::Alias);
-                    }
-                }
                 self.original = Some(json);
                 self.stored = true;
                 self.step = Step::Ready;
@@ -702,7 +698,7 @@ impl SessionRequest {
                     if !unchanged {
                         t.active = now_ms;
                     }
-                    if let Some(left) = cfg.lifetimes.remaining_ms(&t, now_ms) {
+                    if let Some(left) = cfg.lifetimes.ttl_bound_ms(&t, now_ms) {
                         ttl = ttl.min(left);
                     }
                     times = Some(t);
@@ -719,7 +715,7 @@ impl SessionRequest {
                     for over in t.renewed(&sid, to, now_ms, cfg.lifetimes.renew_grace_ms) {
                         ops.push(StoreOp::Destroy { sid: over });
                     }
-                    ops.push(StoreOp::Alias { sid: to.clone(), json: alias_json(&sid), ttl_ms: cfg.lifetimes.alias_ttl_ms(ttl) as u64 });
+                    ops.push(StoreOp::Alias { sid: to.clone(), json: alias_json(&sid), ttl_ms: cfg.lifetimes.alias_ttl_ms(t, now_ms) as u64 });
                 }
                 if let Some(t) = &times {
                     stamped = Some(with_times(json, t)?);
@@ -737,8 +733,10 @@ impl SessionRequest {
                     // With renewal a touch would not see a renewal made meanwhile (a merge does,
                     // and the response then carries the current id).
                     (true, true) if caps.touch && cfg.lifetimes.renew_interval_ms.is_none() => StoreOp::Touch { sid, ttl_ms },
-                    (true, true) if cfg.lifetimes.renew_interval_ms.is_some() && caps.compare_and_set => StoreOp::Merge { sid, ttl_ms },
-                    (true, true) if indexed => StoreOp::Merge { sid, ttl_ms },
+                    // With the lifetime options (or a user index) a stored session is never
+                    // written blind: a whole write of what it loaded would undo what another
+                    // request changed or ended meanwhile.
+                    (true, true) if caps.compare_and_set && (cfg.lifetimes.is_on() || indexed) => StoreOp::Merge { sid, ttl_ms },
                     // With renewal a replaced session is merged too: its times must merge with a renewal made meanwhile.
                     (true, false) if caps.compare_and_set && (!end.replaced || indexed || cfg.lifetimes.renew_interval_ms.is_some()) => StoreOp::Merge { sid, ttl_ms },
                     _ => StoreOp::Save { sid, ttl_ms },

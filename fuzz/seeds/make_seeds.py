@@ -210,45 +210,9 @@ def finding(target, name, data):
         f.write(data)
 
 findings = {
-    # idleTimeout 100, rolling, a store with touch: request A loads at 10 (nothing due), B at
-    # 60 (past half the window: refreshed, activity 60); A commits unchanged and touches with
-    # the TTL of the times it loaded (100 - 60 = 40 ms): a store that honours TTLs drops at 100
-    # a session whose record lives until 160.
-    "stale-ttl-touch": life(1 | 32, 100, 0, 0, 0, NEW_SESSION, st(LOAD, 1, adv=10, args=b"\x00\x00"), st(LOAD, 0, adv=50, args=b"\x00\x00"),
-                            st(COMMIT, 0), st(COMMIT, 1)),
-    # The same, A committing at 110: its times say the session is over (TTL <= 0), so its plan
-    # destroys the record, which B refreshed until 160.
-    "stale-ttl-destroy": life(1 | 32, 100, 0, 0, 0, NEW_SESSION, st(LOAD, 1, adv=10, args=b"\x00\x00"), st(LOAD, 0, adv=50, args=b"\x00\x00"),
-                              st(COMMIT, 0), st(COMMIT, 1, adv=50)),
-    # idleTimeout 50, renewInterval 10, renewGrace 200: renewed at 10; at 40 a request through
-    # the replaced id (in its grace) finds a renewal due, which it may not make, and then
-    # writes nothing, though more than half the window passed: the session ends at 60 after a
-    # request at 40 (a session must live half a window after any request).
-    "graced-request-no-refresh": life(0, 50, 0, 10, 200, NEW_SESSION, st(LOAD, adv=10, args=b"\x00\x00"), st(COMMIT),
-                                      st(LOAD, 1, adv=30, args=b"\x00\x06"), st(COMMIT, 1), st(RELOAD, adv=22, args=b"\x00")),
-    # renewInterval 10, renewGrace 20, no timeout: the session's cookie lives 5000 ms when it is
-    # renewed at 10 (alias TTL 10 + 5000 + 20); at 11 the application replaces it with data
-    # whose cookie has the default lifetime (record TTL one day). At 7691 the current id's
-    # alias is gone while the record lives: the session is lost.
-    "alias-ttl": life(0, 0, 0, 10, 20, st(LOAD, args=b"\x00\x04"), st(SET_RECORD, args=b"\x04"), st(COMMIT),
-                      st(LOAD, adv=10, args=b"\x00\x00"), st(COMMIT), st(LOAD, adv=1, args=b"\x00\x00"), st(SET_N, args=b"\x09"), st(COMMIT),
-                      st(RELOAD, adv=256 * 30, args=b"\x00")),
-    # idleTimeout 100 (no renewal), rolling, a store with compare-and-set but no touch: A loads
-    # at 5, B at 10 and changes n; A commits unchanged and writes its stale record whole
-    # (StoreOp::Save): B's change is undone.
-    "blind-save-loses-change": life(1, 100, 0, 0, 0, NEW_SESSION, st(LOAD, 1, adv=5, args=b"\x00\x00"), st(LOAD, 0, adv=5, args=b"\x00\x00"),
-                                    st(CHANGE_N, 0, args=b"\x05"), st(COMMIT, 0), st(COMMIT, 1)),
-    # The same with a logout by B: A's whole write re-creates the logged-out session.
-    "blind-save-after-logout": life(1, 100, 0, 0, 0, NEW_SESSION, st(LOAD, 1, adv=5, args=b"\x00\x00"), st(LOAD, 0, adv=5, args=b"\x00\x00"),
-                                    st(DESTROY, 0), st(COMMIT, 0), st(COMMIT, 1)),
-    # Every lifetime option off (the lifetimes flag only widens the choices): a session whose
-    # own data begins with "_ks":{"of":<id>} (other keys may follow: the run found a logged-in
-    # {"_ks":{"of":..},"passport":{"user":"bob"}}) is saved as it is; its next load reads it as a
-    # renewed session's alias (94fc450: aliases are followed with the options off, by prefix)
-    # and loads the record under <id> instead: here none, so the session is lost; were <id>
-    # another session's key, its cookie would load that session.
-    "alias-shaped-data-options-off": life(0, 0, 0, 0, 0, st(LOAD, args=b"\x00\x04"), st(SET_RECORD, args=b"\x07"), st(COMMIT),
-                                          st(RELOAD, args=b"\x00")),
+    # (Fixed, 2026-12-06, and moved to regressions/request_machine/engine-bug-*: stale-ttl-touch,
+    # stale-ttl-destroy, graced-request-no-refresh, alias-ttl, blind-save-loses-change,
+    # blind-save-after-logout, alias-shaped-data-options-off.)
     # renewInterval 10, renewGrace 200: renewed at 10 (browser 0 holds the new id); a request
     # through the replaced id (slot 1) is in flight when the session is logged out (slot 2,
     # through the new id); slot 1 then ends unchanged: its plan has no store call, yet it sends

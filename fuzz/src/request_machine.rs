@@ -1204,14 +1204,18 @@ impl Machine {
         let stored_active = t.active;
         l.lives.get_mut(sid).expect("known").used = life.used.max(stored_active);
 
-        // The store's TTL: never past the deadline, never before both it and the cookie's end.
+        // The store's TTL: never past the deadline counted from this commit (the idle window
+        // from now: another request may have refreshed the session since this one loaded it,
+        // so the engine bounds a store TTL by the window from now and keeps the exact deadline
+        // itself, checked at load), never before both the record's deadline and the cookie's end.
         let last = k.calls.iter().rev().find_map(|x| match x {
             Call::Set { sid: s, ttl, .. } | Call::Cas { sid: s, ttl } | Call::Touch { sid: s, ttl } if s == sid => Some(*ttl),
             _ => None,
         });
-        if let (Some(ttl), Some(deadline)) = (last, l.deadline(&t)) {
+        let from_now = crate::oracle::RecordTimes { active: c.max(t.active), ..t.clone() };
+        if let (Some(ttl), Some(deadline), Some(bound)) = (last, l.deadline(&t), l.deadline(&from_now)) {
             let expires = c + ttl;
-            assert!(expires <= deadline, "the store keeps the session past its deadline");
+            assert!(expires <= bound, "the store keeps the session past its deadline");
             let cookie_end = c + cookie_ttl_ms(j);
             assert!(
                 expires >= deadline.min(cookie_end) || known("stale-ttl"),
