@@ -264,13 +264,8 @@ impl MemoryStore {
     }
 
     /// As [`merge_sync`](Self::merge_sync) for a request's own loaded record and session JSON
-    /// (see [`MergeCommit::of_request`]).
-    pub fn merge_request_sync(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> MergeOutcome {
-        self.merge_commit_sync(sid, MergeCommit::of_request(loaded, json), ttl).0
-    }
-
-    /// As [`merge_request_sync`](Self::merge_request_sync), with the record stored (when the
-    /// outcome is `Merged`): what the session now is.
+    /// (see [`MergeCommit::of_request`]), with the record stored (when the outcome is
+    /// `Merged`): what the session now is.
     pub fn merge_request_sync_written(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> (MergeOutcome, Option<String>) {
         self.merge_commit_sync(sid, MergeCommit::of_request(loaded, json), ttl)
     }
