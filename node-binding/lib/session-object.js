@@ -6,16 +6,13 @@
 // data key of the same name (an own property) simply shadows them. The rules they trigger
 // (regenerate, forced save) are the engine's; this file only routes the call to the request.
 
-/**
- * session object → the ContextSession of the request it belongs to, while that request runs
- * (the request removes its objects when it ends: `release`). A Map, not a WeakMap: a
- * WeakMap's per-entry garbage-collector work cost more than a whole read request.
- */
-const owners = new Map();
+// The request a session object belongs to: a symbol slot on the object (JSON, Object.keys and
+// for-in never see symbols), emptied when the request ends.
+const kOwner = Symbol('koa-session-ts.owner');
 
 function ownerOf(session, name) {
-  const cs = owners.get(session);
-  if (cs === undefined) {
+  const cs = session[kOwner];
+  if (cs === undefined || cs === null) {
     throw new TypeError(`koa-session-ts: session.${name} was used on an object that is not the ctx.session of a request in progress`);
   }
   return cs;
@@ -23,17 +20,25 @@ function ownerOf(session, name) {
 
 /** Ties `session` to `cs` until `release(cs)`. */
 function own(session, cs) {
-  owners.set(session, cs);
+  session[kOwner] = cs;
   if (cs.owned === null) cs.owned = session;
   else (cs.ownedMore ||= []).push(session);
+}
+
+function disown(session) {
+  try {
+    session[kOwner] = null;
+  } catch {
+    // Frozen by the app: its slot stays; the request is over all the same.
+  }
 }
 
 /** The request `cs` ended: its session objects no longer answer the verbs. */
 function release(cs) {
   if (cs.owned === null) return;
-  owners.delete(cs.owned);
+  disown(cs.owned);
   cs.owned = null;
-  if (cs.ownedMore) for (const s of cs.ownedMore) owners.delete(s);
+  if (cs.ownedMore) for (const s of cs.ownedMore) disown(s);
   cs.ownedMore = null;
 }
 
@@ -111,10 +116,21 @@ const methods = {
 
 const SessionPrototype = Object.create(Object.prototype, methods);
 
-/** A session object that JSON.parse made: gives it the verbs and ties it to `cs`. */
-function adoptParsed(session, cs) {
-  Object.setPrototypeOf(session, SessionPrototype);
+/**
+ * A session object that JSON.parse made (a loaded record or a fresh session), as one with the
+ * verbs' prototype, tied to `cs`. Copied into an object made with that prototype rather than
+ * given it by Object.setPrototypeOf: after a prototype change V8 makes a new hidden class for
+ * every key the app then adds, which cost more than the copy. A key that the prototype chain
+ * also names (`isNew`, `toString`, `__proto__`...) is defined, not assigned, so it stays an
+ * own data key, as JSON.parse made it.
+ */
+function adoptParsed(parsed, cs) {
+  const session = Object.create(SessionPrototype);
   own(session, cs);
+  for (const k of Object.keys(parsed)) {
+    if (k in SessionPrototype) Object.defineProperty(session, k, { value: parsed[k], writable: true, enumerable: true, configurable: true });
+    else session[k] = parsed[k];
+  }
   return session;
 }
 
@@ -124,12 +140,12 @@ function adoptParsed(session, cs) {
  * non-enumerable own properties, unless it defines them itself.
  */
 function adoptAssigned(session, cs) {
+  own(session, cs); // before the prototype changes (see adoptParsed)
   const proto = Object.getPrototypeOf(session);
   if (proto === Object.prototype) Object.setPrototypeOf(session, SessionPrototype);
   else if (proto !== SessionPrototype) {
     for (const [name, desc] of Object.entries(methods)) if (!(name in session)) Object.defineProperty(session, name, desc);
   }
-  own(session, cs);
   return session;
 }
 

@@ -152,6 +152,40 @@ test('a data key named like a verb or a property is data: it shadows, and is sto
   });
 });
 
+test('a stored record\'s keys named like the prototype\'s (maxAge, toString, __proto__) load as data', async () => {
+  const store = new MemoryStore();
+  await withApp({ store }, async (ctx) => {
+    if (ctx.path === '/set') ctx.session.n = 1;
+    const s = ctx.session;
+    ctx.body = {
+      sid: ctx.sessionId,
+      maxAge: s.maxAge,
+      toString: s.toString,
+      ownProto: Object.prototype.hasOwnProperty.call(s, '__proto__'),
+      polluted: s.polluted ?? null,
+      verbs: [typeof s.regenerate, typeof s.save],
+      keys: Object.keys(s),
+    };
+  }, async (srv) => {
+    const c = srv.client();
+    const { sid } = (await c.get('/set')).json;
+    const record = JSON.parse('{"cookie":{"httpOnly":true,"path":"/","overwrite":true,"signed":true,"maxAge":86400000},"maxAge":5,"toString":"x","__proto__":{"polluted":1},"n":1}');
+    await store.set(sid, record, 86400000);
+    const r = await c.get('/read');
+    assert.deepEqual(r.json, {
+      sid,
+      maxAge: 5,
+      toString: 'x',
+      ownProto: true,
+      polluted: null,
+      verbs: ['function', 'function'],
+      keys: ['cookie', 'maxAge', 'toString', '__proto__', 'n'],
+    });
+    assert.equal(r.setCookies.length, 0, 'loaded as stored: unchanged, nothing written');
+    assert.equal(({}).polluted, undefined);
+  });
+});
+
 test('maxAge reads and sets the session\'s own cookie.maxAge; length and populated count data keys', async () => {
   await withApp({ cookieOptions: { maxAge: 60000 } }, async (ctx) => {
     const before = ctx.session.maxAge;
