@@ -640,6 +640,10 @@ impl SessionRequest {
                     (Decision::Save, "saved: renewed: the session gets a new id (renewInterval)")
                 } else if self.due == Due::Refresh {
                     (Decision::Save, "saved: its activity time is refreshed (idleTimeout: more than half the window passed, or the record had no times yet)")
+                } else if self.cookie == ClientCookie::Graced {
+                    // The response names the current id: merged unchanged first, so that a
+                    // session ended meanwhile (logout) clears the cookie instead.
+                    (Decision::Save, "saved: through an id the session was renewed from (renewGrace): merged unchanged, then the current id's cookie")
                 } else if cfg.rolling {
                     (Decision::Save, "saved: rolling (unchanged data: its expiry is refreshed)")
                 } else {
@@ -674,13 +678,12 @@ impl SessionRequest {
             }
             Decision::Nothing => match self.cookie {
                 ClientCookie::Stale => clear_cookies(cfg)?,
-                ClientCookie::Current { resign: true } | ClientCookie::Graced => {
+                ClientCookie::Current { resign: true } => {
                     let json = self.original.as_deref().unwrap_or(&cfg.fresh_json);
                     let attrs = session_cookie(json, &cfg.cookie).unwrap_or_else(|_| cfg.cookie.clone());
                     check_transport(&attrs, plain_http)?;
-                    let mut cookies = session_cookies(cfg, &cookie_id, &attrs, now_ms)?;
-                    // Re-signed: the signature only. A replaced id: the current id's cookie.
-                    if self.cookie == ClientCookie::Graced { cookies } else { cookies.split_off(1) }
+                    // Re-signed: the signature only.
+                    session_cookies(cfg, &cookie_id, &attrs, now_ms)?.split_off(1)
                 }
                 _ => vec![],
             },

@@ -98,7 +98,7 @@ const BROWSERS: usize = 3;
 const START_MS: i64 = 1_795_198_123_456;
 
 /// Open engine findings (README.md, findings/request_machine/) a run may be told to look past:
-/// `KS_FUZZ_KNOWN=stale-ttl,graced-refresh,alias-ttl,blind-save,alias-shaped-data,graced-cookie`
+/// `KS_FUZZ_KNOWN=stale-ttl,graced-refresh,alias-ttl,blind-save,alias-shaped-data`
 /// (comma-separated). Unset
 /// (the corpus replay, `make test`): every invariant holds strictly.
 fn known(finding: &str) -> bool {
@@ -1031,9 +1031,7 @@ fn commit(
         if name == "koa.sid" && !value.is_empty() {
             assert!(cookie_ids.iter().any(|id| id == value), "the cookie names another session, or another id of it: {value} not in {cookie_ids:?}");
             assert!(json.is_some(), "a destroyed session sent its id");
-            // (Known finding graced-cookie: an unchanged request through a replaced id re-sends
-            // the current id's cookie, with no store call, after its session ended.)
-            assert!(records_after[&sid].is_some() || (graced && known("graced-cookie")), "a cookie names a session that is not stored");
+            assert!(records_after[&sid].is_some(), "a cookie names a session that is not stored");
         }
     }
     if let Some(h) = held.filter(|h| !h.0.is_empty() && jars[browser].as_ref().is_some_and(|j| j.0 != h.0)) {

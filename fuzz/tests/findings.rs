@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+#[allow(dead_code)] // until the next finding
 fn replay(target: &str, name: &str) {
     let (_, run) = koa_session_fuzz::TARGETS.iter().find(|(t, _)| *t == target).expect("a target");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("findings").join(target).join(name);
@@ -13,10 +14,4 @@ fn replay(target: &str, name: &str) {
     run(&data);
 }
 
-/// An unchanged request through a replaced id in its grace sends the current id's cookie with
-/// no store call, after its session was logged out meanwhile.
-#[test]
-#[ignore = "engine finding, not fixed yet"]
-fn graced_cookie_after_logout() {
-    replay("request_machine", "graced-cookie-after-logout");
-}
+// None open: the last one (graced-cookie-after-logout) is fixed and replayed from regressions/.

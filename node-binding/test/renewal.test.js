@@ -59,6 +59,9 @@ async function routes(ctx) {
       await hold.enter();
       ctx.session[arg] = true;
       break;
+    case 'gatedread':
+      await hold.enter();
+      break;
     case 'logout':
       ctx.session = null;
       break;
@@ -513,6 +516,35 @@ for (const fx of fixtures) {
           assert.equal(await f.raw(key), null);
         }));
     }
+
+    test('an unchanged request with the replaced id, in flight during the grace: it gets the current id; in flight during a logout: its cookie is cleared, the session stays ended', () =>
+      loggedInRenewing({}, async ({ clock, srv, f, c, key, t0, I, G }) => {
+        const { jarK, n1, jarN } = await renewedMidGrace(clock, c, key, t0, I, G);
+        for (const logout of [false, true]) {
+          hold = holding();
+          try {
+            const inFlight = holder(srv, jarK).get('/gatedread');
+            await hold.entered(1);
+            if (logout) assert.equal(sidCookie(await holder(srv, jarN).get('/logout')), 'cleared');
+            hold.release();
+            const r = await inFlight;
+            assert.equal(r.status, 200, r.text);
+            assert.equal(r.json.sid, key, 'it had loaded the session');
+            if (logout) {
+              assert.equal(sidCookie(r), 'cleared', 'the session ended meanwhile: no cookie names it');
+              assert.ok(!r.setCookies.some((line) => line.includes(n1)), `the current id is not re-planted: ${r.setCookies}`);
+            } else {
+              assert.equal(sidCookie(r), n1, 'the current id\'s cookie');
+            }
+          } finally {
+            hold.release();
+            hold = null;
+          }
+        }
+        assert.equal(await f.raw(key), null, 'the logged-out record is not re-created');
+        await nothing(holder(srv, jarN), key, 'the new id after the logout');
+        await nothing(holder(srv, jarK), key, 'the old id after the logout');
+      }));
 
     test('two renewals at once (both loaded before either commits): one session with one new id, sent to both; it loads all the data during the grace and after it; the old id dies with the grace', () =>
       loggedInRenewing({}, async ({ clock, srv, f, c, key, t0, I, G }) => {
