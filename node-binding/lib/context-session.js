@@ -10,7 +10,7 @@ const { isThenable } = require('./store-access');
 const { isStoreUnavailable } = require('./availability');
 const { sendCookies, keepCookiesOnError } = require('./response');
 const { serialize, recordJson, parseObject } = require('./session-json');
-const { adoptParsed, adoptAssigned, release } = require('./session-object');
+const { adoptFresh, adoptParsed, adoptAssigned, release } = require('./session-object');
 const debug = require('./debug');
 
 const { STEP_LOAD, STEP_NEED_SID, STEP_QUIET, LOAD_REPORT_LOADED, LOAD_REPORT_ALIAS, STORE_OP_DESTROY, STORE_OP_SAVE, STORE_OP_MERGE, STORE_OP_TOUCH, STORE_OP_INDEX_USER, STORE_OP_ALIAS } = native;
@@ -20,7 +20,7 @@ class ContextSession {
   constructor(mw, ctx, upstream) {
     this.mw = mw;
     this.ctx = ctx;
-    this.engine = null; // { id, freshJson }: holding it keeps the engine alive while the request runs
+    this.engine = null; // { id, fresh, timeouts } (keys.js): holding it keeps the engine alive while the request runs
     this.token = null; // the engine's state of this request: `<step><state><sid>[ <replaced sid>]`
     this.original = null; // the loaded record's JSON (null for a new session): the engine compares against it
     this.given = null; // the JSON the app was given: `original`, without the engine's times when it keeps some
@@ -138,7 +138,7 @@ class ContextSession {
   }
 
   loadDone(session) {
-    if (!this.assigned) this.session = adoptParsed(session !== null ? session : JSON.parse(this.engine.freshJson), this);
+    if (!this.assigned) this.session = session !== null ? adoptParsed(session, this) : adoptFresh(this.engine.fresh, this);
     this.loaded = true;
   }
 
@@ -189,7 +189,7 @@ class ContextSession {
     this.token = native.requestRegenerate(this.engine.id, this.token, this.original, sid);
     this.setOriginal(null);
     this.replaced = false;
-    this.session = adoptParsed(JSON.parse(this.engine.freshJson), this);
+    this.session = adoptFresh(this.engine.fresh, this);
     return this.session;
   }
 

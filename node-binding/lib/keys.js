@@ -4,10 +4,11 @@
 // the array in place). The engine reads the keys (src/app_keys.rs).
 
 const { SessionEngine } = require('../loader');
+const { freshSource } = require('./session-object');
 
 const warned = new Set();
 
-/** Returns `app => { engine, id, freshJson, timeouts }` (id: the engine's id for the request calls) for options JSON checked by options.js. */
+/** Returns `app => { engine, id, fresh, timeouts }` (fresh: what a fresh session is made from, see session-object.js; id: the engine's id for the request calls) for options JSON checked by options.js. */
 function engineCache(engineOptions) {
   let source;
   let snapshot = null;
@@ -23,7 +24,7 @@ function engineCache(engineOptions) {
     }
     source = keys;
     snapshot = Array.isArray(keys) ? keys.slice() : null;
-    current = { engine, id: engine.id, freshJson: engine.freshSessionJson, timeouts: engine.hasTimeouts };
+    current = { engine, id: engine.id, fresh: freshSource(engine.freshSessionJson), timeouts: engine.hasTimeouts };
     return current;
   };
 }

@@ -135,6 +135,28 @@ function adoptParsed(parsed, cs) {
 }
 
 /**
+ * What a fresh session is made from: the engine's JSON of one (`freshJson`), and its cookie
+ * as a template to copy when that is all it holds and every value is a primitive (null
+ * otherwise: then each fresh session parses the JSON).
+ */
+function freshSource(freshJson) {
+  const parsed = JSON.parse(freshJson);
+  const keys = Object.keys(parsed);
+  const cookie = parsed.cookie;
+  const flat = keys.length === 1 && keys[0] === 'cookie' && cookie !== null && typeof cookie === 'object' && !Array.isArray(cookie) && Object.values(cookie).every((v) => v === null || typeof v !== 'object');
+  return { json: freshJson, cookie: flat ? cookie : null };
+}
+
+/** A fresh session (from `freshSource`), tied to `cs`: a copy of the template, no JSON parse. */
+function adoptFresh(source, cs) {
+  if (source.cookie === null) return adoptParsed(JSON.parse(source.json), cs);
+  const session = Object.create(SessionPrototype);
+  own(session, cs);
+  session.cookie = { ...source.cookie };
+  return session;
+}
+
+/**
  * An object the app assigned to `ctx.session`: a plain object gets the shared prototype; any
  * other (a class instance, a null-prototype object) keeps its own and gets the verbs as
  * non-enumerable own properties, unless it defines them itself.
@@ -149,4 +171,4 @@ function adoptAssigned(session, cs) {
   return session;
 }
 
-module.exports = { adoptParsed, adoptAssigned, release, SessionPrototype };
+module.exports = { freshSource, adoptFresh, adoptParsed, adoptAssigned, release, SessionPrototype };
