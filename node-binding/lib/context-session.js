@@ -72,10 +72,10 @@ class ContextSession {
     return true;
   }
 
-  /** The loaded record (null: none), and what the app sees of it. */
-  setOriginal(record) {
+  /** The loaded record (null: none), and what the app sees of it (`given`, when already known). */
+  setOriginal(record, given = undefined) {
     this.original = record;
-    this.given = record !== null && this.engine.timeouts ? native.sessionJson(this.engine.id, record) : record;
+    this.given = given !== undefined ? given : record !== null && this.engine.timeouts ? native.sessionJson(this.engine.id, record) : record;
   }
 
   /** The id in the token (the key of the session's record), null while one is needed. */
@@ -161,11 +161,12 @@ class ContextSession {
       if (!(err && err.code === 'ENOENT')) await this.storeFailed(err, 'get');
     }
     let session = json === null ? null : parseObject(json);
+    let given = json;
     if (session === undefined) json = ''; // the engine reports it corrupt
     // With the lifetime options the app (and its valid hook) never sees the engine's times, nor
     // a renewed session's alias (null: its record is read next, and that one is checked).
     else if (session !== null && this.engine.timeouts) {
-      const given = native.sessionJson(this.engine.id, json);
+      given = native.sessionJson(this.engine.id, json);
       session = given === null ? null : parseObject(given);
     }
     let ok = true;
@@ -175,7 +176,7 @@ class ContextSession {
     const report = r.charCodeAt(0) - 48;
     // A renewed session's cookie named an alias: its record is read next.
     if (report === LOAD_REPORT_ALIAS) return this.loadFromStore();
-    if (report === LOAD_REPORT_LOADED) this.setOriginal(json);
+    if (report === LOAD_REPORT_LOADED) this.setOriginal(json, given);
     this.loadedReport(report, sid);
     if (this.token.charCodeAt(0) === STEP_NEED_SID) await this.withNewSid();
     else this.loadDone(report === LOAD_REPORT_LOADED ? session : null);
