@@ -28,10 +28,12 @@ function sendCookies(ctx, values, names) {
     ctx.app.emit('error', Object.assign(new Error(message), { expose: false }), ctx);
     return;
   }
-  const [cacheControl, vary] = cacheHeadersFor(headerText(res.getHeader('Cache-Control')), headerText(res.getHeader('Vary')));
+  // (Lower-case names: getHeader lower-cases its argument, and an already lower-case literal
+  // costs no new string per call.)
+  const [cacheControl, vary] = cacheHeadersFor(headerText(res.getHeader('cache-control')), headerText(res.getHeader('vary')));
   if (cacheControl !== null) res.setHeader('Cache-Control', cacheControl);
   if (vary !== null) res.setHeader('Vary', vary);
-  const prev = res.getHeader('Set-Cookie');
+  const prev = res.getHeader('set-cookie');
   if (prev === undefined) return res.setHeader('Set-Cookie', values);
   const kept = (Array.isArray(prev) ? prev : [String(prev)]).filter((v) => !names.some((n) => v.startsWith(n)));
   res.setHeader('Set-Cookie', kept.concat(values));
