@@ -36,8 +36,7 @@ class ContextSession {
     this.sentCookies = null;
     this.renamedTo = null; // a merge found the session renewed meanwhile: its current cookie id
     this.regenerateFn = null;
-    this.owned = null; // the session objects this request gave the verbs to (session-object.js)
-    this.ownedMore = null;
+    this.ticket = null; // what this request's session objects name as their owner (session-object.js)
   }
 
   /** Begins the request: null outside the cookie path. */

@@ -7,12 +7,15 @@
 // (regenerate, forced save) are the engine's; this file only routes the call to the request.
 
 // The request a session object belongs to: a symbol slot on the object (JSON, Object.keys and
-// for-in never see symbols), emptied when the request ends.
+// for-in never see symbols) holding the request's ticket, `{ cs }`, whose `cs` is emptied when
+// the request ends. A copy of the object (`{ ...ctx.session }` copies symbol keys) thus keeps
+// only the ticket alive, never the request and its ctx.
 const kOwner = Symbol('koa-session-ts.owner');
 
 function ownerOf(session, name) {
-  const cs = session[kOwner];
-  if (cs === undefined || cs === null) {
+  const ticket = session[kOwner];
+  const cs = ticket === undefined || ticket === null ? null : ticket.cs;
+  if (cs === null || cs === undefined) {
     throw new TypeError(`koa-session-ts: session.${name} was used on an object that is not the ctx.session of a request in progress`);
   }
   return cs;
@@ -20,26 +23,14 @@ function ownerOf(session, name) {
 
 /** Ties `session` to `cs` until `release(cs)`. */
 function own(session, cs) {
-  session[kOwner] = cs;
-  if (cs.owned === null) cs.owned = session;
-  else (cs.ownedMore ||= []).push(session);
-}
-
-function disown(session) {
-  try {
-    session[kOwner] = null;
-  } catch {
-    // Frozen by the app: its slot stays; the request is over all the same.
-  }
+  session[kOwner] = cs.ticket ??= { cs };
 }
 
 /** The request `cs` ended: its session objects no longer answer the verbs. */
 function release(cs) {
-  if (cs.owned === null) return;
-  disown(cs.owned);
-  cs.owned = null;
-  if (cs.ownedMore) for (const s of cs.ownedMore) disown(s);
-  cs.ownedMore = null;
+  if (cs.ticket === null) return;
+  cs.ticket.cs = null;
+  cs.ticket = null;
 }
 
 /** koa-session's calling convention: the callback gets the error, else the Promise carries it. */

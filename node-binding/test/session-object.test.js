@@ -277,14 +277,24 @@ test('BaseStore#set returns what the original package returned', async () => {
   }
 });
 
-test('a session object kept past the end of its request no longer answers the verbs', async () => {
+test('a session object kept past the end of its request no longer answers the verbs, and neither it nor a copy keeps the request', async () => {
   let kept;
+  let copy;
   await withApp({}, async (ctx) => {
     kept = ctx.session;
+    copy = { ...ctx.session };
     ctx.body = 'ok';
   }, async (srv) => {
     await srv.client().get('/');
   });
   assert.throws(() => kept.save(), { name: 'TypeError', message: /not the ctx\.session of a request in progress/ });
   assert.equal(JSON.stringify(kept).includes('save'), false);
+  // Whatever the objects still hold (a spread copies symbol keys) no longer reaches the request.
+  for (const o of [kept, copy]) {
+    for (const sym of Object.getOwnPropertySymbols(o)) {
+      const held = o[sym];
+      const reachable = held !== null && typeof held === 'object' ? Object.values(held) : [held];
+      assert.ok(reachable.every((v) => v === null || typeof v !== 'object'), 'no object (a request, a ctx) is reachable from the slot');
+    }
+  }
 });
