@@ -189,14 +189,21 @@ impl Lifetimes {
     /// at load keeps the exact one) and the absolute deadline. `None` when neither timeout is
     /// set; 0 or less: the session is over.
     pub fn ttl_bound_ms(&self, t: &Times, now_ms: i64) -> Option<i64> {
-        self.remaining_ms(&Times { active: now_ms, ..t.clone() }, now_ms)
+        self.left_ms(now_ms, t.created, now_ms)
     }
 
     /// How long a record with `times` may live from `now_ms`: until its first deadline
     /// (`None` when neither timeout is set). 0 or less: it is over.
     pub fn remaining_ms(&self, t: &Times, now_ms: i64) -> Option<i64> {
-        let idle = self.idle_ms.map(|ms| t.active.saturating_add(ms).saturating_sub(now_ms));
-        let absolute = self.absolute_ms.map(|ms| t.created.saturating_add(ms).saturating_sub(now_ms));
+        self.left_ms(t.active, t.created, now_ms)
+    }
+
+    /// What is left at `now_ms` of the idle window from `active` and of the absolute one from
+    /// `created`, the lesser (`None` when neither timeout is set). Takes the two times, not a
+    /// [`Times`]: [`Lifetimes::ttl_bound_ms`] counts the idle window from now without a copy.
+    fn left_ms(&self, active: i64, created: i64, now_ms: i64) -> Option<i64> {
+        let idle = self.idle_ms.map(|ms| active.saturating_add(ms).saturating_sub(now_ms));
+        let absolute = self.absolute_ms.map(|ms| created.saturating_add(ms).saturating_sub(now_ms));
         match (idle, absolute) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
