@@ -217,13 +217,7 @@ impl Lifetimes {
     /// lengthen later, so then the longest TTL.
     pub fn alias_ttl_ms(&self, t: &Times, now_ms: i64) -> i64 {
         let interval = self.renew_interval_ms.unwrap_or(0);
-        let absolute = self.absolute_ms.map(|ms| t.created.saturating_add(ms).saturating_sub(now_ms));
-        let life = match (self.idle_ms, absolute) {
-            (Some(i), Some(a)) => i.min(a),
-            (Some(i), None) => i,
-            (None, Some(a)) => a,
-            (None, None) => crate::record::MAX_TTL_MS,
-        };
+        let life = self.ttl_bound_ms(t, now_ms).unwrap_or(crate::record::MAX_TTL_MS);
         interval.saturating_add(life).saturating_add(self.renew_grace_ms).min(crate::record::MAX_TTL_MS)
     }
 
