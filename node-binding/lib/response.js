@@ -28,15 +28,22 @@ function sendCookies(ctx, values, names) {
     ctx.app.emit('error', Object.assign(new Error(message), { expose: false }), ctx);
     return;
   }
-  // (Lower-case names: getHeader lower-cases its argument, and an already lower-case literal
-  // costs no new string per call.)
-  const [cacheControl, vary] = cacheHeadersFor(headerText(res.getHeader('cache-control')), headerText(res.getHeader('vary')));
-  if (cacheControl !== null) res.setHeader('Cache-Control', cacheControl);
-  if (vary !== null) res.setHeader('Vary', vary);
+  // (Lower-case names: getHeader and setHeader lower-case theirs, and an already lower-case
+  // literal costs no new string per call. Header names are case-insensitive on the wire.)
+  const appCacheControl = res.getHeader('cache-control');
+  const appVary = res.getHeader('vary');
+  if (appCacheControl === undefined && appVary === undefined) {
+    res.setHeader('cache-control', DEFAULT_CACHE_CONTROL);
+    res.setHeader('vary', DEFAULT_VARY);
+  } else {
+    const [cacheControl, vary] = cacheHeadersFor(headerText(appCacheControl), headerText(appVary));
+    if (cacheControl !== null) res.setHeader('cache-control', cacheControl);
+    if (vary !== null) res.setHeader('vary', vary);
+  }
   const prev = res.getHeader('set-cookie');
-  if (prev === undefined) return res.setHeader('Set-Cookie', values);
+  if (prev === undefined) return res.setHeader('set-cookie', values);
   const kept = (Array.isArray(prev) ? prev : [String(prev)]).filter((v) => !names.some((n) => v.startsWith(n)));
-  res.setHeader('Set-Cookie', kept.concat(values));
+  res.setHeader('set-cookie', kept.concat(values));
 }
 
 /**
