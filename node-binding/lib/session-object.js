@@ -13,9 +13,8 @@
 const kOwner = Symbol('koa-session-ts.owner');
 
 function ownerOf(session, name) {
-  const ticket = session[kOwner];
-  const cs = ticket === undefined || ticket === null ? null : ticket.cs;
-  if (cs === null || cs === undefined) {
+  const cs = session[kOwner]?.cs ?? null;
+  if (cs === null) {
     throw new TypeError(`koa-session-ts: session.${name} was used on an object that is not the ctx.session of a request in progress`);
   }
   return cs;
