@@ -914,7 +914,8 @@ ks_result ks_config_builder_set_default_ttl_ms(struct ks_config_builder *builder
  * callback on that pool and waits with a timer; 0 turns the deadline off, and the callback
  * then runs on the caller's own thread (one thread hop less, but a callback that never
  * returns blocks that request for ever). Native stores bound their own I/O and ignore it.
- * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (over 86400000, one day).
+ * Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (over 86400000, one day;
+ * `ks_last_error_message()` names the option).
  *
  * # Safety
  * `builder` is a live builder.

@@ -221,6 +221,17 @@ pub fn check_default_ttl(ms: i64) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The longest `storeTimeout`: one day (0 turns the deadline off).
+pub const MAX_STORE_TIMEOUT_MS: u64 = 86_400_000;
+
+/// `storeTimeout` in ms, as the C setter takes it: 0 (no deadline) to one day.
+pub fn check_store_timeout(ms: u64) -> Result<(), ConfigError> {
+    if ms > MAX_STORE_TIMEOUT_MS {
+        return Err(ConfigError::new(STORE_TIMEOUT, ConfigErrorKind::InvalidValue, format!("must be a number of milliseconds from 0 (no limit) to {MAX_STORE_TIMEOUT_MS}, got {ms}")));
+    }
+    Ok(())
+}
+
 /// `idleTimeout` / `absoluteTimeout` / `renewInterval` / `renewGrace` in ms (`option` names
 /// which): from 1 ms to ten years (0 is off, or the default grace, and never reaches this check).
 pub fn check_timeout(option: &'static str, ms: i64) -> Result<(), ConfigError> {
@@ -403,8 +414,7 @@ impl SessionOptions {
                     o.reconnect_timeout_ms = ms as u64;
                 }
                 STORE_TIMEOUT => {
-                    // The same bound as the C setter: 0 (no deadline) to one day.
-                    let ms = v.as_f64().filter(|ms| ms.is_finite() && (0.0..=86_400_000.0).contains(ms));
+                    let ms = v.as_f64().filter(|ms| ms.is_finite() && (0.0..=MAX_STORE_TIMEOUT_MS as f64).contains(ms));
                     let ms = ms.ok_or_else(|| wrong_type(STORE_TIMEOUT, "a number of milliseconds from 0 (no limit) to 86400000", v))?;
                     o.store_timeout_ms = ms as u64;
                     o.config = o.config.store_timeout(Some(std::time::Duration::from_millis(o.store_timeout_ms)));

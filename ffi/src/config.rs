@@ -7,7 +7,7 @@
 use crate::boundary::{arg, arg_mut, bytes, c_str, enum_arg, guard, guard_value, opt_c_str};
 use crate::result::ks_result;
 use koa_session_core::options::{
-    check_cookie_name, check_default_ttl, check_domain, check_expires, check_keys, check_max_age, check_path, check_timeout, ABSOLUTE_TIMEOUT,
+    check_cookie_name, check_default_ttl, check_domain, check_expires, check_keys, check_max_age, check_path, check_store_timeout, check_timeout, ABSOLUTE_TIMEOUT,
     IDLE_TIMEOUT, RENEW_GRACE, RENEW_INTERVAL,
 };
 use koa_session_core::user_field::UserField;
@@ -415,7 +415,8 @@ pub unsafe extern "C" fn ks_config_builder_set_default_ttl_ms(builder: *mut ks_c
 /// callback on that pool and waits with a timer; 0 turns the deadline off, and the callback
 /// then runs on the caller's own thread (one thread hop less, but a callback that never
 /// returns blocks that request for ever). Native stores bound their own I/O and ignore it.
-/// Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (over 86400000, one day).
+/// Errors: KS_RESULT_NULL_PARAMETER, KS_RESULT_INVALID_ARGUMENT (over 86400000, one day;
+/// `ks_last_error_message()` names the option).
 ///
 /// # Safety
 /// `builder` is a live builder.
@@ -423,9 +424,7 @@ pub unsafe extern "C" fn ks_config_builder_set_default_ttl_ms(builder: *mut ks_c
 pub unsafe extern "C" fn ks_config_builder_set_store_timeout_ms(builder: *mut ks_config_builder, timeout_ms: u64) -> ks_result {
     guard(|| {
         let b = arg_mut(builder)?;
-        if timeout_ms > 86_400_000 {
-            return Err(ks_result::InvalidArgument);
-        }
+        check_store_timeout(timeout_ms)?;
         b.update(|x| x.store_timeout(Some(std::time::Duration::from_millis(timeout_ms))));
         Ok(())
     })

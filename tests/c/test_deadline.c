@@ -54,6 +54,10 @@ static void test_setter(void) {
   ks_config_builder *b = ks_config_builder_new();
   CHECK_RC(KS_RESULT_NULL_PARAMETER, ks_config_builder_set_store_timeout_ms(NULL, 10));
   CHECK_RC(KS_RESULT_INVALID_ARGUMENT, ks_config_builder_set_store_timeout_ms(b, 86400001));
+  char msg[256];
+  size_t len = 0;
+  CHECK_OK(ks_last_error_message(msg, sizeof msg, &len));
+  CHECK(strstr(msg, "option \"storeTimeout\"") != NULL && strstr(msg, "86400001") != NULL);
   CHECK_OK(ks_config_builder_set_store_timeout_ms(b, 86400000));
   CHECK_OK(ks_config_builder_set_store_timeout_ms(b, 0));
   CHECK_OK(ks_config_builder_validate(b));
