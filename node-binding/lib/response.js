@@ -6,15 +6,21 @@ const { cacheHeaders } = require('../loader');
 
 // Core's answer when the response has neither header, asked once: most responses are that case,
 // and a native call per response costs more than the rest of sending a cookie.
-const [DEFAULT_CACHE_CONTROL, DEFAULT_VARY] = cacheHeaders(null, null);
-
-/** [Cache-Control, Vary] to set beside the session's Set-Cookie (null: leave it), by core's rule. */
-function cacheHeadersFor(cacheControl, vary) {
-  return cacheControl === null && vary === null ? [DEFAULT_CACHE_CONTROL, DEFAULT_VARY] : cacheHeaders(cacheControl, vary);
-}
+const DEFAULT_CACHE_HEADERS = cacheHeaders(null, null);
 
 /** A header's value as one string, or null when unset. */
 const headerText = (v) => (v === undefined || v === null ? null : Array.isArray(v) ? v.join(', ') : String(v));
+
+/**
+ * [Cache-Control, Vary] to set beside the session's Set-Cookie (null: leave it), by core's
+ * rule, from the app's own values of those headers as a response holds them (unset: undefined
+ * or null).
+ */
+function cacheHeadersFor(appCacheControl, appVary) {
+  const cacheControl = headerText(appCacheControl);
+  const vary = headerText(appVary);
+  return cacheControl === null && vary === null ? DEFAULT_CACHE_HEADERS : cacheHeaders(cacheControl, vary);
+}
 
 /**
  * Adds the Set-Cookie values as Koa's cookies module does with `overwrite: true`: earlier
@@ -30,16 +36,9 @@ function sendCookies(ctx, values, names) {
   }
   // (Lower-case names: getHeader and setHeader lower-case theirs, and an already lower-case
   // literal costs no new string per call. Header names are case-insensitive on the wire.)
-  const appCacheControl = res.getHeader('cache-control');
-  const appVary = res.getHeader('vary');
-  if (appCacheControl === undefined && appVary === undefined) {
-    res.setHeader('cache-control', DEFAULT_CACHE_CONTROL);
-    res.setHeader('vary', DEFAULT_VARY);
-  } else {
-    const [cacheControl, vary] = cacheHeadersFor(headerText(appCacheControl), headerText(appVary));
-    if (cacheControl !== null) res.setHeader('cache-control', cacheControl);
-    if (vary !== null) res.setHeader('vary', vary);
-  }
+  const [cacheControl, vary] = cacheHeadersFor(res.getHeader('cache-control'), res.getHeader('vary'));
+  if (cacheControl !== null) res.setHeader('cache-control', cacheControl);
+  if (vary !== null) res.setHeader('vary', vary);
   const prev = res.getHeader('set-cookie');
   if (prev === undefined) return res.setHeader('set-cookie', values);
   const kept = (Array.isArray(prev) ? prev : [String(prev)]).filter((v) => !names.some((n) => v.startsWith(n)));
@@ -61,8 +60,8 @@ function keepCookiesOnError(error, cookies) {
       const lower = name.toLowerCase();
       if (lower === 'set-cookie') prev = prev.concat(v);
       else headers[name] = v;
-      if (lower === 'cache-control') cc = headerText(v);
-      if (lower === 'vary') vary = headerText(v);
+      if (lower === 'cache-control') cc = v;
+      if (lower === 'vary') vary = v;
     }
     const [cacheControl, varyOut] = cacheHeadersFor(cc, vary);
     for (const [name, v] of [['Cache-Control', cacheControl], ['Vary', varyOut]]) {
