@@ -415,7 +415,7 @@ impl SessionOptions {
                 }
                 STORE_TIMEOUT => {
                     let ms = v.as_f64().filter(|ms| ms.is_finite() && (0.0..=MAX_STORE_TIMEOUT_MS as f64).contains(ms));
-                    let ms = ms.ok_or_else(|| wrong_type(STORE_TIMEOUT, "a number of milliseconds from 0 (no limit) to 86400000", v))?;
+                    let ms = ms.ok_or_else(|| wrong_type(STORE_TIMEOUT, &format!("a number of milliseconds from 0 (no limit) to {MAX_STORE_TIMEOUT_MS}"), v))?;
                     o.store_timeout_ms = ms as u64;
                     o.config = o.config.store_timeout(Some(std::time::Duration::from_millis(o.store_timeout_ms)));
                 }
