@@ -50,11 +50,11 @@ header-check:
 header:
 	KS_UPDATE_HEADER=1 $(CARGO) test -p koa-session-ffi --test header
 
-$(KS_C_OUT)/plain/%: tests/c/%.c tests/c/check.h include/koa_session.h ks-lib
+$(KS_C_OUT)/plain/%: tests/c/%.c $(wildcard tests/c/*.h) include/koa_session.h ks-lib
 	@mkdir -p $(@D)
 	$(CC) $(KS_CFLAGS) -o $@ $< $(KS_LIBS)
 
-$(KS_C_OUT)/asan/%: tests/c/%.c tests/c/check.h include/koa_session.h ks-lib
+$(KS_C_OUT)/asan/%: tests/c/%.c $(wildcard tests/c/*.h) include/koa_session.h ks-lib
 	@mkdir -p $(@D)
 	$(CC) $(KS_CFLAGS) $(KS_SAN) -o $@ $< $(KS_LIBS)
 

@@ -1,10 +1,11 @@
 /* Shared by the session lifetime tests (test_lifetimes.c, test_renewal.c): an engine clock the
  * test moves by hand, the rig (one store under test and its clock), looks at the store and the
- * session, the checks of a lifetime option's setter, and the run on the Redis stores that
- * tests/c/with_redis.sh starts. */
+ * session, and the checks of a lifetime option's setter; the run on the Redis stores that
+ * tests/c/with_redis.sh starts comes from redis_rig.h. */
 #ifndef KS_TEST_LIFETIME_RIG_H
 #define KS_TEST_LIFETIME_RIG_H
 
+#include "redis_rig.h"
 #include "test_store.h"
 
 #include <stdatomic.h>
@@ -115,42 +116,6 @@ static inline void check_refused_without_cas(const ks_config_builder *b, const k
   last_error(why, sizeof why);
   CHECK(strstr(why, option) == why);
   CHECK(strstr(why, "compare-and-set") != NULL);
-}
-
-/* ---- Redis, through tests/c/with_redis.sh */
-
-typedef void (*store_suite)(const char *name, const ks_store *store, test_store *ts);
-
-/* Runs `suite` on the Redis server (KS_TEST_REDIS_URL) and then on the 3-master cluster
- * (KS_TEST_CLUSTER_NODES), stores under `prefix`; `after_one_server(url)`, when not NULL, runs
- * between the two. Says which is skipped when with_redis.sh did not set it. */
-static inline void redis_suites_of(store_suite suite, const char *prefix, void (*after_one_server)(const char *url)) {
-  const char *url = getenv("KS_TEST_REDIS_URL");
-  if (!url || !*url) {
-    printf("redis: skipped (KS_TEST_REDIS_URL not set: run through tests/c/with_redis.sh)\n");
-    return;
-  }
-  ks_store *store = NULL;
-  CHECK_OK(ks_redis_store_new(url, prefix, 0, 0, &store));
-  suite("redis (one server)", store, NULL);
-  ks_store_free(store);
-  if (after_one_server) after_one_server(url);
-
-  const char *nodes_csv = getenv("KS_TEST_CLUSTER_NODES");
-  if (!nodes_csv || !*nodes_csv) {
-    printf("redis cluster: skipped (KS_TEST_CLUSTER_NODES not set)\n");
-    return;
-  }
-  char copy[1024];
-  snprintf(copy, sizeof copy, "%s", nodes_csv);
-  const char *nodes[8];
-  size_t n = 0;
-  char *save = NULL;
-  for (char *t = strtok_r(copy, ",", &save); t && n < 8; t = strtok_r(NULL, ",", &save)) nodes[n++] = t;
-  CHECK(n == 3);
-  CHECK_OK(ks_redis_cluster_store_new(nodes, n, prefix, 0, 0, &store));
-  suite("redis cluster (3 masters)", store, NULL);
-  ks_store_free(store);
 }
 
 #endif

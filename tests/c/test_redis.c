@@ -3,6 +3,7 @@
  * the life of a session (new, counter, regenerate, destroy), the records as koa-redis keeps
  * them (checked with redis-cli), a cluster, bad arguments, records that are not sessions, a
  * server answering errors, and a frozen / stopped server giving store errors, not hangs. */
+#include "redis_rig.h"
 #include "test_store.h"
 
 #include <stdarg.h>
@@ -336,12 +337,10 @@ static void test_bad_records(const char *url, const char *port) {
 
 /* A Redis Cluster of 3 masters: sessions spread over the slots, each readable by key. */
 static void test_cluster(const char *nodes_csv, const char *port) {
-  char copy[1024];
-  snprintf(copy, sizeof copy, "%s", nodes_csv);
-  const char *nodes[8];
-  size_t n = 0;
-  char *save = NULL;
-  for (char *t = strtok_r(copy, ",", &save); t && n < 8; t = strtok_r(NULL, ",", &save)) nodes[n++] = t;
+  cluster_nodes c;
+  split_nodes(&c, nodes_csv);
+  const char *const *nodes = c.nodes;
+  const size_t n = c.n;
   CHECK(n == 3);
   ks_store *store = NULL;
   CHECK_OK(ks_redis_cluster_store_new(nodes, n, NULL, 0, 0, &store));
@@ -363,7 +362,7 @@ static void test_cluster(const char *nodes_csv, const char *port) {
   int masters_with_keys = 0;
   char port_copy[256];
   snprintf(port_copy, sizeof port_copy, "%s", env("KS_TEST_CLUSTER_PORTS"));
-  save = NULL;
+  char *save = NULL;
   for (char *p = strtok_r(port_copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "redis-cli -h 127.0.0.1 -p %s DBSIZE", p);
@@ -626,15 +625,11 @@ static void test_operator_calls(const char *url, const char *port, const char *n
 
   /* The cluster: every master, compared with DBSIZE summed over the nodes. The keyspace
    * holds test_cluster's koa:sess: sessions and this test's ops: ones. */
-  char copy[1024];
-  snprintf(copy, sizeof copy, "%s", nodes_csv);
-  const char *nodes[8];
-  size_t n_nodes = 0;
-  char *save = NULL;
-  for (char *t = strtok_r(copy, ",", &save); t && n_nodes < 8; t = strtok_r(NULL, ",", &save)) nodes[n_nodes++] = t;
+  cluster_nodes c;
+  split_nodes(&c, nodes_csv);
   ks_store *sessions = NULL;
-  CHECK_OK(ks_redis_cluster_store_new(nodes, n_nodes, NULL, 0, 0, &sessions));
-  CHECK_OK(ks_redis_cluster_store_new(nodes, 1, "ops:", 0, 0, &store));
+  CHECK_OK(ks_redis_cluster_store_new(c.nodes, c.n, NULL, 0, 0, &sessions));
+  CHECK_OK(ks_redis_cluster_store_new(c.nodes, 1, "ops:", 0, 0, &store));
   long before = cluster_dbsize(cluster_port);
   CHECK_OK(ks_store_length(sessions, &count));
   CHECK(count == (uint64_t)before);

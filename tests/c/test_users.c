@@ -6,6 +6,7 @@
  * user field holding `true` fails the commit and leaves the record alone. Also: the setter,
  * the bad arguments, the async calls, engines refusing stores that lack a user index, a C
  * store's failing and slow index callbacks. */
+#include "redis_rig.h"
 #include "test_store.h"
 
 #include <stdint.h>
@@ -430,7 +431,7 @@ static void test_async(const ks_engine *e, const ks_store *store, int64_t t0) {
 
 /* ---- The suite, on any store with a user index */
 
-static void suite(const char *name, ks_store *store, users_store *us, record_count_fn records) {
+static void suite(const char *name, const ks_store *store, users_store *us, record_count_fn records) {
   ks_engine *e = user_engine(store, 0);
   const int64_t t0 = now_ms();
   const long before = records(store, us);
@@ -741,33 +742,10 @@ static void test_c_index_failures(void) {
 
 /* ---- Redis, through tests/c/with_redis.sh */
 
-static void redis_suites(void) {
-  const char *url = getenv("KS_TEST_REDIS_URL");
-  if (!url || !*url) {
-    printf("redis: skipped (KS_TEST_REDIS_URL not set: run through tests/c/with_redis.sh)\n");
-    return;
-  }
-  ks_store *store = NULL;
-  CHECK_OK(ks_redis_store_new(url, PREFIX, 0, 0, &store));
+static void redis_suite(const char *name, const ks_store *store, test_store *ts) {
+  (void)ts;
   test_bad_arguments(store);
-  suite("redis (one server)", store, NULL, count_length);
-  ks_store_free(store);
-
-  const char *nodes_csv = getenv("KS_TEST_CLUSTER_NODES");
-  if (!nodes_csv || !*nodes_csv) {
-    printf("redis cluster: skipped (KS_TEST_CLUSTER_NODES not set)\n");
-    return;
-  }
-  char copy[1024];
-  snprintf(copy, sizeof copy, "%s", nodes_csv);
-  const char *nodes[8];
-  size_t n = 0;
-  char *save = NULL;
-  for (char *t = strtok_r(copy, ",", &save); t && n < 8; t = strtok_r(NULL, ",", &save)) nodes[n++] = t;
-  CHECK(n == 3);
-  CHECK_OK(ks_redis_cluster_store_new(nodes, n, PREFIX, 0, 0, &store));
-  suite("redis cluster (3 masters)", store, NULL, count_length);
-  ks_store_free(store);
+  suite(name, store, NULL, count_length);
 }
 
 int main(void) {
@@ -792,7 +770,7 @@ int main(void) {
   us_deinit(&us);
 
   test_c_index_failures();
-  redis_suites();
+  redis_suites_of(redis_suite, PREFIX, NULL);
 
   CHECK_OK(ks_runtime_shutdown());
   puts("test_users: ok");
