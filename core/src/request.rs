@@ -70,6 +70,11 @@ pub const STATE_CODES: u8 = 64;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Loaded {
     Found(String),
+    /// A record its store knows passed [`check_record`] when it was written (the native
+    /// MemoryStore's `get_record_sync`): loaded without checking it again. Never for text from
+    /// anywhere else: a record that breaks the rules would fail the request at its end
+    /// instead of starting a new session.
+    Checked(String),
     Missing,
     /// The host's `valid(ctx, session)` hook refused the record.
     Rejected,
@@ -440,7 +445,7 @@ impl SessionRequest {
         let report = match result {
             // (Checked once, first: it is the load's costliest step.)
             Loaded::Found(json) if check_record(&json).is_err() => LoadReport::Corrupt,
-            Loaded::Found(json) if lifetimes.is_on() => {
+            Loaded::Found(json) | Loaded::Checked(json) if lifetimes.is_on() => {
                 let times = read_times(&json);
                 let key = self.sid.clone().unwrap_or_default();
                 let cookie_id = self.via.clone().unwrap_or_else(|| key.clone());
@@ -483,7 +488,7 @@ impl SessionRequest {
             // With the options off the engine keeps no times: a record is the app's data,
             // whatever it holds (aliases are followed only where "_ks" cannot be forged: with
             // the options, the app's "_ks" is replaced at every write).
-            Loaded::Found(json) => {
+            Loaded::Found(json) | Loaded::Checked(json) => {
                 self.original = Some(json);
                 self.stored = true;
                 self.step = Step::Ready;
@@ -657,7 +662,7 @@ impl SessionRequest {
     /// before the host writes anything, so a cookie error never follows a store write.
     /// `plain_http` refuses `secure` cookies on unencrypted requests, as Koa does; `now_ms` is
     /// the host's clock (JavaScript's `Date.now()` in Node, so fake timers apply).
-    pub fn finish(self, cfg: &SessionConfig, end: &Ending<'_>, caps: StoreCaps, plain_http: bool, now_ms: i64) -> Result<Outcome, RequestError> {
+    pub fn finish(&self, cfg: &SessionConfig, end: &Ending<'_>, caps: StoreCaps, plain_http: bool, now_ms: i64) -> Result<Outcome, RequestError> {
         let decision = self.decide(cfg, end);
         let sid = match (self.next(), &self.sid) {
             (Next::Ready, Some(sid)) => sid.clone(),

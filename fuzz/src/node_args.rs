@@ -66,12 +66,14 @@ pub fn run(data: &[u8]) {
         let call = input.byte() % 6;
         let done = match call {
             0 => {
-                let answer = match input.byte() % 3 {
+                let answer = match input.byte() % 4 {
                     0 => Loaded::Missing,
                     1 => Loaded::Rejected,
+                    // What the MemoryStore answers for a record a plan wrote (which passed the check).
+                    3 if check_record(&arg).is_ok() => Loaded::Checked(arg.clone()),
                     _ => Loaded::Found(arg.clone()),
                 };
-                let valid_record = matches!(&answer, Loaded::Found(j) if check_record(j).is_ok());
+                let valid_record = matches!(&answer, Loaded::Found(j) | Loaded::Checked(j) if check_record(j).is_ok());
                 if req.loaded(cfg, answer, 1_700_000_000_000).is_ok() {
                     assert_eq!(req.next() == Next::Ready, valid_record, "adopted a record by its validity only");
                     original = req.clone().into_parts().original;
@@ -107,7 +109,12 @@ pub fn run(data: &[u8]) {
                         match op {
                             StoreOp::Save { sid: s, .. } | StoreOp::Merge { sid: s, .. } | StoreOp::Touch { sid: s, .. } => {
                                 assert_eq!(Some(s.as_str()), req.sid(), "written under another id");
+                                // Every record a plan writes passes the check (the MemoryStore then holds
+                                // it as checked, and loads it without checking it again).
                                 assert_eq!(check_record(json.as_deref().unwrap()), Ok(()), "saved an invalid record");
+                                if let Some(stamped) = &o.json {
+                                    assert_eq!(check_record(stamped), Ok(()), "saved an invalid record with the engine's times");
+                                }
                                 assert!(!matches!(op, StoreOp::Merge { .. }) || caps.compare_and_set, "merge without compare-and-set");
                                 assert!(!matches!(op, StoreOp::Touch { .. }) || caps.touch, "touch without touch");
                             }

@@ -131,7 +131,6 @@ type Finished = (Outcome, Arc<SessionConfig>, Option<String>, Option<String>);
 unsafe fn finish(env: Env, argv: &[Value], caps: StoreCaps) -> Result<Finished> {
     let cfg = engine(env, argv[0])?;
     let req = token_arg(env, argv[1], argv[2])?;
-    let loaded = req.loaded_json().map(str::to_owned);
     let json = raw::opt_string(env, argv[3], "json")?;
     let save = raw::opt_boolean(env, argv[4], "save")?;
     let replaced = raw::boolean(env, argv[5], "replaced")?;
@@ -139,7 +138,8 @@ unsafe fn finish(env: Env, argv: &[Value], caps: StoreCaps) -> Result<Finished> 
     let now_ms = raw::float(env, argv[7], "nowMs")? as i64;
     let ending = Ending { json: json.as_deref(), save, replaced };
     let outcome = req.finish(&cfg, &ending, caps, plain_http, now_ms).map_err(Fail::generic)?;
-    Ok((outcome, cfg, json, loaded))
+    // (The loaded JSON moves out: a merge needs it, and copying a record costs.)
+    Ok((outcome, cfg, json, req.into_parts().original))
 }
 
 /// Reads `(cookieHeader, path, upstreamSid)` and begins a request for `cfg`; `None` outside
@@ -179,8 +179,9 @@ unsafe extern "C" fn request_begin(env: Env, info: sys::napi_callback_info) -> V
         let mut report = '-';
         // (A renewed session's cookie names an alias, then its record: two reads.)
         while let (Some(store), Next::Load(sid)) = (&store, req.next()) {
-            let answer = match store.get_sync(sid) {
-                Some(j) => Loaded::Found(j),
+            let answer = match store.get_record_sync(sid) {
+                Some((j, true)) => Loaded::Checked(j),
+                Some((j, false)) => Loaded::Found(j),
                 None => Loaded::Missing,
             };
             report = report_digit(req.loaded(&cfg, answer, raw::float(env, now, "nowMs")? as i64).map_err(Fail::generic)?);
@@ -267,7 +268,8 @@ unsafe extern "C" fn memory_finish(env: Env, info: sys::napi_callback_info) -> V
                     true
                 }
                 StoreOp::Save { sid, .. } => {
-                    store.set_sync(sid, json.as_deref().ok_or_else(out_of_order)?, ttl);
+                    // A plan's record passed the record check in `finish`: loads skip it.
+                    store.set_checked_sync(sid, json.as_deref().ok_or_else(out_of_order)?, ttl);
                     true
                 }
                 StoreOp::Alias { sid, json, .. } => {

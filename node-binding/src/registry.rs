@@ -37,14 +37,15 @@ pub struct Table<T> {
 }
 
 impl<T> Table<T> {
-    fn new() -> Self {
-        Table { next: 1, items: HashMap::default() }
+    const fn new() -> Self {
+        Table { next: 1, items: HashMap::with_hasher(BuildHasherDefault::new()) }
     }
 }
 
+// (Initialised as constants: an access then makes no first-use check, twice per call.)
 thread_local! {
-    static ENGINES: RefCell<Table<SessionConfig>> = RefCell::new(Table::new());
-    static MEMORY_STORES: RefCell<Table<MemoryStore>> = RefCell::new(Table::new());
+    static ENGINES: RefCell<Table<SessionConfig>> = const { RefCell::new(Table::new()) };
+    static MEMORY_STORES: RefCell<Table<MemoryStore>> = const { RefCell::new(Table::new()) };
 }
 
 fn add<T>(table: &'static LocalKey<RefCell<Table<T>>>, item: Arc<T>) -> u32 {

@@ -6,7 +6,7 @@
 // is the middleware's part (see fuzz/README.md).
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { withApp } = require('./helpers');
+const { withApp, session } = require('./helpers');
 
 const MAX_DEPTH = 64;
 
@@ -39,9 +39,13 @@ const handler = async (ctx) => {
   ctx.body = { user: ctx.session.user ?? null, sid: ctx.sessionId ?? null };
 };
 
-/** Logs in, swaps the stored record for `bad`, then checks the next requests. */
-async function corruptRecordStartsAFreshSession(bad) {
-  const store = plainStore();
+/**
+ * Logs in, swaps the stored record for `bad`, then checks the next requests. With `memory`
+ * the store is the native MemoryStore (the addon's one-call path) and `bad` goes in through
+ * its public `set`, over a record the engine wrote (which loads unchecked).
+ */
+async function corruptRecordStartsAFreshSession(bad, { memory = false } = {}) {
+  const store = memory ? new session.MemoryStore() : plainStore();
   const warnings = [];
   const logger = { warn: (m) => warnings.push(m), error: () => {} };
   const before = [async (ctx, next) => {
@@ -53,8 +57,13 @@ async function corruptRecordStartsAFreshSession(bad) {
     const login = await c.get('/login');
     assert.equal(login.status, 200);
     const { sid } = login.json;
-    assert.equal(store.data.size, 1);
-    store.data.set(sid, bad);
+    if (memory) {
+      assert.equal(store.size, 1);
+      await store.set(sid, bad);
+    } else {
+      assert.equal(store.data.size, 1);
+      store.data.set(sid, bad);
+    }
     for (let i = 0; i < 3; i++) {
       const r = await c.get(i === 1 ? '/login' : '/');
       assert.equal(r.status, 200, `request ${i}: ${r.text}`);
@@ -84,6 +93,12 @@ test('a stored record over 1 MiB is corrupt', () =>
 test('a stored record whose cookie field is not an object is corrupt', async () => {
   await corruptRecordStartsAFreshSession('{"cookie":5,"user":"ann"}');
   await corruptRecordStartsAFreshSession({ cookie: 'x', user: 'ann' });
+});
+
+test('the native MemoryStore: a record set through its API over one the engine wrote is checked at load', async () => {
+  await corruptRecordStartsAFreshSession({ cookie: 5, user: 'ann' }, { memory: true });
+  await corruptRecordStartsAFreshSession({ user: 'ann', blob: 'x'.repeat(1024 * 1024) }, { memory: true });
+  await corruptRecordStartsAFreshSession(nestedObject(MAX_DEPTH + 1), { memory: true });
 });
 
 test('a stored record at the depth limit loads and saves', async () => {

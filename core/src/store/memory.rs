@@ -31,6 +31,10 @@ struct Entry {
     hash: u64,
     sid: Box<str>,
     json: Box<str>,
+    /// `json` passed `record::check_record` before it was written (a session plan's own
+    /// record), so a load need not check it again; anything else a caller sets is checked at
+    /// load. The rules checked depend on no configuration, so the flag holds for every engine.
+    checked: bool,
     /// Milliseconds since the store's epoch (monotonic).
     expires_at: u64,
 }
@@ -119,6 +123,13 @@ impl MemoryStore {
     }
 
     pub fn get_sync(&self, sid: &str) -> Option<String> {
+        self.get_record_sync(sid).map(|(json, _)| json)
+    }
+
+    /// As [`get_sync`](Self::get_sync), with whether the record was written as one that passed
+    /// `record::check_record` ([`set_checked_sync`](Self::set_checked_sync), or a request's
+    /// own merge): a session request may then load it as [`crate::Loaded::Checked`].
+    pub fn get_record_sync(&self, sid: &str) -> Option<(String, bool)> {
         let now = self.now();
         let hash = self.hash(sid);
         let mut shard = self.shard(hash);
@@ -127,7 +138,7 @@ impl MemoryStore {
             self.len.fetch_sub(n, Ordering::Relaxed);
         }
         match shard.map.find_entry(hash, same_sid(sid)) {
-            Ok(e) if e.get().expires_at > now => Some(e.get().json.to_string()),
+            Ok(e) if e.get().expires_at > now => Some((e.get().json.to_string(), e.get().checked)),
             Ok(e) => {
                 e.remove();
                 self.len.fetch_sub(1, Ordering::Relaxed);
@@ -139,6 +150,17 @@ impl MemoryStore {
 
     /// Stores `json` for `ttl`; a zero TTL removes the record.
     pub fn set_sync(&self, sid: &str, json: &str, ttl: Duration) {
+        self.put(sid, json, ttl, false)
+    }
+
+    /// As [`set_sync`](Self::set_sync) for a record that passed `record::check_record`: what a
+    /// session plan's `StoreOp::Save` writes (`SessionRequest::finish` checked it). Loads then
+    /// skip the check. Anything else goes through `set_sync`.
+    pub fn set_checked_sync(&self, sid: &str, json: &str, ttl: Duration) {
+        self.put(sid, json, ttl, true)
+    }
+
+    fn put(&self, sid: &str, json: &str, ttl: Duration, checked: bool) {
         if ttl.is_zero() {
             return self.destroy_sync(sid);
         }
@@ -168,10 +190,10 @@ impl MemoryStore {
         match shard.map.entry(hash, same_sid(sid), entry_hash) {
             Slot::Occupied(mut o) => {
                 let e = o.get_mut();
-                (e.json, e.expires_at) = (json, expires_at);
+                (e.json, e.checked, e.expires_at) = (json, checked, expires_at);
             }
             Slot::Vacant(v) => {
-                v.insert(Entry { hash, sid: sid.into(), json, expires_at });
+                v.insert(Entry { hash, sid: sid.into(), json, checked, expires_at });
                 self.len.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -223,11 +245,11 @@ impl MemoryStore {
         let now = self.now();
         let hash = self.hash(sid);
         let mut shard = self.shard(hash);
-        self.compare_and_set_locked(&mut shard, hash, now, sid, expected, json, ttl)
+        self.compare_and_set_locked(&mut shard, hash, now, sid, expected, json, false, ttl)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn compare_and_set_locked(&self, shard: &mut Shard, hash: u64, now: u64, sid: &str, expected: &str, json: &str, ttl: Duration) -> CasResult {
+    fn compare_and_set_locked(&self, shard: &mut Shard, hash: u64, now: u64, sid: &str, expected: &str, json: &str, checked: bool, ttl: Duration) -> CasResult {
         match shard.map.find_entry(hash, same_sid(sid)) {
             Err(_) => CasResult::Missing,
             Ok(e) if e.get().expires_at <= now => {
@@ -244,7 +266,7 @@ impl MemoryStore {
             Ok(mut e) => {
                 let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
                 let entry = e.get_mut();
-                (entry.json, entry.expires_at) = (json.into(), now.saturating_add(ttl_ms));
+                (entry.json, entry.checked, entry.expires_at) = (json.into(), checked, now.saturating_add(ttl_ms));
                 CasResult::Stored
             }
         }
@@ -260,22 +282,26 @@ impl MemoryStore {
 
     /// As [`merge_sync`](Self::merge_sync), with the record stored (when the outcome is `Merged`).
     pub fn merge_sync_written(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> Result<(MergeOutcome, Option<String>), NotAnObject> {
-        Ok(self.merge_commit_sync(sid, MergeCommit::new(loaded, json)?, ttl))
+        Ok(self.merge_commit_sync(sid, MergeCommit::new(loaded, json)?, false, ttl))
     }
 
     /// As [`merge_sync`](Self::merge_sync) for a request's own loaded record and session JSON
     /// (see [`MergeCommit::of_request`]), with the record stored (when the outcome is
-    /// `Merged`): what the session now is.
+    /// `Merged`): what the session now is. `json` must pass `record::check_record` (a plan's
+    /// `StoreOp::Merge` record: `SessionRequest::finish` checked it); written as it is, it
+    /// needs no check at load. A merged record (after a conflict) is checked at load.
     pub fn merge_request_sync_written(&self, sid: &str, loaded: String, json: String, ttl: Duration) -> (MergeOutcome, Option<String>) {
-        self.merge_commit_sync(sid, MergeCommit::of_request(loaded, json), ttl)
+        self.merge_commit_sync(sid, MergeCommit::of_request(loaded, json), true, ttl)
     }
 
-    fn merge_commit_sync(&self, sid: &str, mut commit: MergeCommit, ttl: Duration) -> (MergeOutcome, Option<String>) {
+    /// `own_checked`: the commit's first write (the request's own JSON) passed `check_record`.
+    fn merge_commit_sync(&self, sid: &str, mut commit: MergeCommit, own_checked: bool, ttl: Duration) -> (MergeOutcome, Option<String>) {
         // The diff is made only on a conflict, under the lock: the store's lock makes one the
         // exception (another process's write), not the rule.
         let now = self.now();
         let hash = self.hash(sid);
         let mut shard = self.shard(hash);
+        let mut first = true;
         loop {
             let answer = match commit.next() {
                 MergeStep::Done(outcome) => return (outcome, commit.into_written()),
@@ -285,7 +311,10 @@ impl MemoryStore {
                     commit.waited();
                     continue;
                 }
-                MergeStep::Write { expected, json } => self.compare_and_set_locked(&mut shard, hash, now, sid, expected, json, ttl),
+                MergeStep::Write { expected, json } => {
+                    let checked = std::mem::replace(&mut first, false) && own_checked;
+                    self.compare_and_set_locked(&mut shard, hash, now, sid, expected, json, checked, ttl)
+                }
             };
             commit.answer(answer);
         }
@@ -536,6 +565,35 @@ mod tests {
         s.set_sync("z", "{}", ttl);
         assert_eq!(s.compare_and_set_sync("z", "{}", "{}", Duration::ZERO), CasResult::Stored);
         assert!(s.get_sync("z").is_none() && s.is_empty());
+    }
+
+    #[test]
+    fn only_a_plans_own_record_is_held_as_checked() {
+        let s = MemoryStore::default();
+        let ttl = Duration::from_secs(60);
+        let checked = |sid: &str| s.get_record_sync(sid).map(|(_, c)| c);
+        s.set_sync("a", r#"{"n":1}"#, ttl);
+        assert_eq!(checked("a"), Some(false), "set_sync: any caller's text");
+        s.set_checked_sync("a", r#"{"n":2}"#, ttl);
+        assert_eq!(checked("a"), Some(true));
+        assert!(s.touch_sync("a", ttl));
+        assert_eq!(checked("a"), Some(true), "a touch keeps the text, and the flag");
+        assert_eq!(s.compare_and_set_sync("a", r#"{"n":2}"#, r#"{"n":3}"#, ttl), CasResult::Stored);
+        assert_eq!(checked("a"), Some(false), "a compare-and-set's text is the caller's");
+        // A request's merge that stores its own JSON as it is: checked.
+        let (outcome, _) = s.merge_request_sync_written("a", r#"{"n":3}"#.into(), r#"{"n":4}"#.into(), ttl);
+        assert_eq!((outcome, checked("a")), (MergeOutcome::Merged, Some(true)));
+        // After a conflict the record is a merge of two texts, which nothing checked.
+        s.set_checked_sync("a", r#"{"n":4,"x":1}"#, ttl);
+        let (outcome, written) = s.merge_request_sync_written("a", r#"{"n":4}"#.into(), r#"{"n":5}"#.into(), ttl);
+        assert_eq!((outcome, written.as_deref()), (MergeOutcome::Merged, Some(r#"{"n":5,"x":1}"#)));
+        assert_eq!(checked("a"), Some(false));
+        // A host's merge (merge_sync) is never held as checked.
+        s.set_checked_sync("b", "{}", ttl);
+        assert_eq!(s.merge_sync("b", "{}".into(), r#"{"m":1}"#.into(), ttl), Ok(MergeOutcome::Merged));
+        assert_eq!(checked("b"), Some(false));
+        s.set_sync("b", "{}", ttl);
+        assert_eq!(checked("b"), Some(false), "a plain set after a checked one clears the flag");
     }
 
     #[test]
