@@ -301,7 +301,6 @@ impl MemoryStore {
         let now = self.now();
         let hash = self.hash(sid);
         let mut shard = self.shard(hash);
-        let mut first = true;
         loop {
             let answer = match commit.next() {
                 MergeStep::Done(outcome) => return (outcome, commit.into_written()),
@@ -312,7 +311,8 @@ impl MemoryStore {
                     continue;
                 }
                 MergeStep::Write { expected, json } => {
-                    let checked = std::mem::replace(&mut first, false) && own_checked;
+                    // Only the first write is the request's own JSON; later ones are merges.
+                    let checked = own_checked && commit.attempts() == 0;
                     self.compare_and_set_locked(&mut shard, hash, now, sid, expected, json, checked, ttl)
                 }
             };
